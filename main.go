@@ -1,0 +1,81 @@
+// Command pforte is a self-hosted gateway for the WhatsApp Business Cloud
+// API: it terminates Meta's webhooks on the company's own server, keeps
+// every message in SQLite, and lets agents and internal systems answer.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks errors that were already explained to the user.
+var errUsage = errors.New("usage")
+
+// run dispatches a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if !cgoEnabled {
+		fmt.Fprintln(stderr, "pforte: this binary was built without cgo, so SQLite cannot work; rebuild with CGO_ENABLED=1 (see README)")
+		return 1
+	}
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	env := envLookup(os.LookupEnv)
+	var err error
+	switch cmd {
+	case "serve":
+		err = cmdServe(ctx, args, env, stdout, stderr)
+	case "apikey":
+		err = cmdAPIKey(ctx, args, env, stdout, stderr)
+	case "version":
+		err = cmdVersion(stdout)
+	case "user", "export", "erase", "retention", "backup", "restore", "simulate", "doctor":
+		err = fmt.Errorf("%q is not yet available in this version", cmd)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "pforte: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(stderr, "pforte: %v\n", err)
+		return 1
+	}
+}
+
+const usage = `Usage: pforte <command> [flags]
+
+Commands:
+  serve                      run the gateway (default)
+  serve --demo               run the gateway on generated secrets, for a first look
+  apikey create --name N     create an API key for the internal API (printed once)
+  version                    print version, commit, build tags and SQLite version
+
+Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;
+flags win. Run "pforte <command> -h" for a command's flags.
+`

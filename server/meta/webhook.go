@@ -1,0 +1,216 @@
+package meta
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Notification is the envelope of every webhook delivery.
+type Notification struct {
+	Object string  `json:"object"`
+	Entry  []Entry `json:"entry"`
+}
+
+// Entry groups the changes of one WhatsApp Business Account.
+type Entry struct {
+	ID      FlexString `json:"id"`
+	Time    FlexString `json:"time"`
+	Changes []Change   `json:"changes"`
+}
+
+// Change is one subscribed field's update; Value depends on Field.
+type Change struct {
+	Field string          `json:"field"`
+	Value json.RawMessage `json:"value"`
+}
+
+// MessagesValue is the value of a change with field "messages".
+type MessagesValue struct {
+	MessagingProduct string            `json:"messaging_product"`
+	Metadata         Metadata          `json:"metadata"`
+	Contacts         []Contact         `json:"contacts"`
+	Messages         []json.RawMessage `json:"messages"`
+	Statuses         []Status          `json:"statuses"`
+	Errors           json.RawMessage   `json:"errors"`
+}
+
+// Metadata names the business phone number a change belongs to.
+type Metadata struct {
+	DisplayPhoneNumber FlexString `json:"display_phone_number"`
+	PhoneNumberID      FlexString `json:"phone_number_id"`
+}
+
+// Contact is a customer as Meta describes them next to messages and statuses.
+// Since 2026 either WaID or UserID (the business-scoped user id) may be absent.
+type Contact struct {
+	Profile struct {
+		Name     string `json:"name"`
+		Username string `json:"username"`
+	} `json:"profile"`
+	WaID            FlexString `json:"wa_id"`
+	UserID          string     `json:"user_id"`
+	ParentUserID    string     `json:"parent_user_id"`
+	IdentityKeyHash string     `json:"identity_key_hash"`
+}
+
+// Message is one inbound message. Payload is the object named like Type,
+// exactly as Meta sent it; Extra holds top-level properties this version of
+// Pforte does not know, so that nothing is dropped.
+type Message struct {
+	From             FlexString      `json:"from"`
+	FromUserID       string          `json:"from_user_id"`
+	FromParentUserID string          `json:"from_parent_user_id"`
+	ID               string          `json:"id"`
+	Timestamp        FlexString      `json:"timestamp"`
+	Type             string          `json:"type"`
+	GroupID          string          `json:"group_id"`
+	Context          json.RawMessage `json:"context"`
+	Referral         json.RawMessage `json:"referral"`
+	Errors           json.RawMessage `json:"errors"`
+
+	Payload json.RawMessage `json:"-"`
+	Extra   json.RawMessage `json:"-"`
+}
+
+// knownMessageKeys are the top-level message properties decoded into Message.
+var knownMessageKeys = map[string]bool{
+	"from": true, "from_user_id": true, "from_parent_user_id": true, "id": true,
+	"timestamp": true, "type": true, "group_id": true, "context": true,
+	"referral": true, "errors": true,
+}
+
+// DecodeMessage decodes one raw message object, keeping its type payload and
+// any unknown properties.
+func DecodeMessage(raw json.RawMessage) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("meta: message: %w", err)
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &all); err != nil {
+		return m, fmt.Errorf("meta: message: %w", err)
+	}
+	m.Payload = all[m.Type]
+	if m.Type == "unknown" && m.Payload == nil {
+		m.Payload = all["unsupported"]
+	}
+	extra := make(map[string]json.RawMessage)
+	for k, v := range all {
+		if !knownMessageKeys[k] && k != m.Type {
+			extra[k] = v
+		}
+	}
+	if len(extra) > 0 {
+		m.Extra, _ = json.Marshal(extra)
+	}
+	return m, nil
+}
+
+// Media is the common shape of image, audio, video, document and sticker payloads.
+type Media struct {
+	ID       FlexString `json:"id"`
+	MimeType string     `json:"mime_type"`
+	SHA256   string     `json:"sha256"`
+	Caption  string     `json:"caption"`
+	Filename string     `json:"filename"`
+	URL      string     `json:"url"`
+}
+
+// IsMediaType reports whether messages of type t carry a downloadable file.
+func IsMediaType(t string) bool {
+	switch t {
+	case "image", "audio", "video", "document", "sticker":
+		return true
+	}
+	return false
+}
+
+// Text returns the human text of a message: the body of a text message or
+// the caption of a media message. ok is false for every other type.
+func (m Message) Text() (text string, ok bool) {
+	switch {
+	case m.Type == "text":
+		var t struct {
+			Body string `json:"body"`
+		}
+		if json.Unmarshal(m.Payload, &t) != nil {
+			return "", false
+		}
+		return t.Body, true
+	case IsMediaType(m.Type) && m.Type != "audio" && m.Type != "sticker":
+		med, err := m.Media()
+		if err != nil || med.Caption == "" {
+			return "", false
+		}
+		return med.Caption, true
+	}
+	return "", false
+}
+
+// Media decodes the payload of a media message.
+func (m Message) Media() (Media, error) {
+	var med Media
+	if !IsMediaType(m.Type) {
+		return med, fmt.Errorf("meta: %q is not a media type", m.Type)
+	}
+	err := json.Unmarshal(m.Payload, &med)
+	return med, err
+}
+
+// Status is a delivery receipt for a message the business sent.
+type Status struct {
+	ID                     string          `json:"id"`
+	Status                 string          `json:"status"`
+	Timestamp              FlexString      `json:"timestamp"`
+	RecipientID            FlexString      `json:"recipient_id"`
+	RecipientUserID        string          `json:"recipient_user_id"`
+	RecipientParentUserID  string          `json:"recipient_parent_user_id"`
+	RecipientType          string          `json:"recipient_type"`
+	BizOpaqueCallbackData  string          `json:"biz_opaque_callback_data"`
+	Conversation           json.RawMessage `json:"conversation"`
+	Pricing                json.RawMessage `json:"pricing"`
+	Errors                 json.RawMessage `json:"errors"`
+	RecipientParticipantID FlexString      `json:"recipient_participant_id"`
+}
+
+// ErrNotWhatsApp is returned for a body that is JSON but not a WhatsApp
+// Business Account notification.
+var ErrNotWhatsApp = errors.New("meta: not a whatsapp_business_account notification")
+
+// ParseNotification decodes a delivery body. Unknown fields and values are
+// kept raw in each Change; only a body that is not a JSON object with an
+// entry list is an error.
+func ParseNotification(body []byte) (*Notification, error) {
+	var n Notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		return nil, fmt.Errorf("meta: notification: %w", err)
+	}
+	if n.Entry == nil {
+		return nil, ErrNotWhatsApp
+	}
+	return &n, nil
+}
+
+// MessagesValue decodes the value of a "messages" change.
+func (c Change) MessagesValue() (*MessagesValue, error) {
+	var v MessagesValue
+	if err := json.Unmarshal(c.Value, &v); err != nil {
+		return nil, fmt.Errorf("meta: messages value: %w", err)
+	}
+	return &v, nil
+}
+
+// ContactFor finds the contact entry that describes the sender of m:
+// matched by user id or phone number, or the only contact when there is one.
+func (v *MessagesValue) ContactFor(waID, userID string) (Contact, bool) {
+	for _, c := range v.Contacts {
+		if (userID != "" && c.UserID == userID) || (waID != "" && string(c.WaID) == waID) {
+			return c, true
+		}
+	}
+	if len(v.Contacts) == 1 && (waID == "" || v.Contacts[0].WaID == "") && (userID == "" || v.Contacts[0].UserID == "") {
+		return v.Contacts[0], true
+	}
+	return Contact{}, false
+}

@@ -1,0 +1,30 @@
+package server
+
+import (
+	"net/http"
+)
+
+// publicRoutes is the route table of the public listener.
+func (s *Server) publicRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /webhook", s.webhookVerify)
+	mux.HandleFunc("POST /webhook", s.webhookReceive)
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+// internalRoutes is the route table of the internal listener.
+func (s *Server) internalRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET /api/v1/messages/{id}", s.apiKey("read", s.apiMessageGet))
+	mux.Handle("GET /api/v1/contacts/{id}", s.apiKey("read", s.apiContactGet))
+	mux.Handle("GET /api/v1/contacts/{id}/messages", s.apiKey("read", s.apiContactMessages))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,58 @@
+// Package server holds Pforte's HTTP side: the public listener (Meta's
+// webhooks, health, the panel) and the internal one (the API, metrics),
+// their middleware and handlers.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pforte/pforte/store"
+)
+
+// DefaultMaxBody is the webhook body limit. Meta sends up to 3 MB.
+const DefaultMaxBody = 4 << 20
+
+// Config is what the handlers need to know.
+type Config struct {
+	// AppSecrets verify X-Hub-Signature-256. Several are accepted so that a
+	// rotated secret does not lose deliveries in flight.
+	AppSecrets [][]byte
+	// VerifyToken answers Meta's subscription handshake.
+	VerifyToken string
+	// MaxBody caps a webhook body; larger ones get 413.
+	MaxBody int64
+}
+
+// Server serves both listeners from one set of dependencies.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// New builds a Server. reg receives the Prometheus collectors.
+func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if m == nil {
+		m = NewMetrics(prometheus.NewRegistry())
+	}
+	return &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
+}
+
+// PublicHandler serves the listener Meta and the panel's users reach.
+func (s *Server) PublicHandler() http.Handler {
+	return s.recoverPanics(s.logRequests(s.publicRoutes()))
+}
+
+// InternalHandler serves the API for the company's own systems.
+func (s *Server) InternalHandler() http.Handler {
+	return s.recoverPanics(s.logRequests(s.internalRoutes()))
+}

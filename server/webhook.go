@@ -1,0 +1,203 @@
+package server
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/store"
+)
+
+// webhookVerify answers Meta's subscription handshake: the challenge is
+// echoed only when the verify token matches.
+func (s *Server) webhookVerify(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	token := q.Get("hub.verify_token")
+	ok := s.cfg.VerifyToken != "" &&
+		q.Get("hub.mode") == "subscribe" &&
+		subtle.ConstantTimeCompare([]byte(token), []byte(s.cfg.VerifyToken)) == 1
+	if !ok {
+		s.metrics.verifications.WithLabelValues("rejected").Inc()
+		http.Error(w, "verification failed", http.StatusForbidden)
+		return
+	}
+	s.metrics.verifications.WithLabelValues("accepted").Inc()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, q.Get("hub.challenge"))
+}
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// webhookReceive verifies a delivery's signature over the raw bytes, stores
+// everything in it and answers 200 only once that is durable.
+func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	if len(s.cfg.AppSecrets) == 0 {
+		// Without a secret nothing can be verified. 503 makes Meta retry for
+		// days, so deliveries survive until the admin sets the secret.
+		s.reject(w, "unconfigured", http.StatusServiceUnavailable, "webhook not configured: set the Meta app secret")
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBody {
+		s.reject(w, "too_large", http.StatusRequestEntityTooLarge, "body too large")
+		return
+	}
+	buf := bodyPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody)); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.reject(w, "too_large", http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		s.reject(w, "read_error", http.StatusBadRequest, "could not read body")
+		return
+	}
+	body := buf.Bytes()
+	if err := meta.VerifySignature(r.Header.Get(meta.SignatureHeader), body, s.cfg.AppSecrets...); err != nil {
+		s.log.Warn("webhook rejected", "reason", err.Error(), "remote", r.RemoteAddr)
+		s.reject(w, "bad_signature", http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	d := parseDelivery(body, s.now())
+	if d.ParseError != "" {
+		// Authentic but unreadable: keep it raw and say so. Answering 4xx
+		// would only buy seven days of identical retries.
+		s.metrics.parseErrors.Inc()
+		s.log.Error("webhook body not understood; stored raw", "err", d.ParseError, "bytes", len(body))
+	}
+	res, err := s.store.Ingest(r.Context(), d)
+	if err == nil || !errors.Is(err, r.Context().Err()) {
+		// A write abandoned by a gone client may still run and read the
+		// body, so only a finished one gives the buffer back.
+		bodyPool.Put(buf)
+	}
+	if err != nil {
+		s.log.Error("webhook not stored; Meta will retry", "err", err)
+		s.reject(w, "unavailable", http.StatusServiceUnavailable, "temporarily unavailable")
+		return
+	}
+	s.metrics.deliveries.WithLabelValues("accepted").Inc()
+	s.metrics.messages.Add(float64(res.Messages))
+	s.metrics.statuses.Add(float64(res.Statuses))
+	s.metrics.events.Add(float64(res.Events))
+	if res.Duplicate {
+		s.metrics.duplicates.Inc()
+	}
+	s.metrics.ackLatency.Observe(time.Since(start).Seconds())
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, "ok")
+}
+
+func (s *Server) reject(w http.ResponseWriter, reason string, code int, msg string) {
+	s.metrics.deliveries.WithLabelValues(reason).Inc()
+	http.Error(w, msg, code)
+}
+
+// parseDelivery turns a verified body into what the store keeps. It never
+// fails: whatever it cannot read is stored raw with the reason.
+func parseDelivery(body []byte, now time.Time) *store.Delivery {
+	d := &store.Delivery{Body: body, ReceivedAt: now}
+	n, err := meta.ParseNotification(body)
+	if err != nil {
+		d.ParseError = err.Error()
+		return d
+	}
+	for _, e := range n.Entry {
+		waba := string(e.ID)
+		entryTime, _ := e.Time.Int64()
+		if entryTime == 0 {
+			entryTime = now.Unix()
+		}
+		for _, c := range e.Changes {
+			if c.Field != "messages" {
+				d.Events = append(d.Events, store.Event{WABAID: waba, Field: c.Field, TS: entryTime, Value: c.Value})
+				continue
+			}
+			v, err := c.MessagesValue()
+			if err != nil {
+				d.Events = append(d.Events, store.Event{WABAID: waba, Field: c.Field, TS: entryTime, Value: c.Value})
+				d.ParseError = err.Error()
+				continue
+			}
+			addMessagesValue(d, waba, v, now)
+		}
+	}
+	return d
+}
+
+func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now time.Time) {
+	number := store.Number{
+		PhoneNumberID:      string(v.Metadata.PhoneNumberID),
+		DisplayPhoneNumber: string(v.Metadata.DisplayPhoneNumber),
+		WABAID:             waba,
+	}
+	for _, raw := range v.Messages {
+		m, err := meta.DecodeMessage(raw)
+		if err != nil || m.ID == "" {
+			// Keep what cannot be read as a message as an event, so nothing is lost.
+			d.Events = append(d.Events, store.Event{WABAID: waba, Field: "messages.unreadable", PhoneNumberID: number.PhoneNumberID, TS: now.Unix(), Value: raw})
+			continue
+		}
+		d.Messages = append(d.Messages, inboundMessage(number, v, m, now))
+	}
+	for _, st := range v.Statuses {
+		if st.ID == "" {
+			continue
+		}
+		ts, ok := st.Timestamp.Int64()
+		if !ok {
+			ts = now.Unix()
+		}
+		p := store.Party{WaID: string(st.RecipientID), UserID: st.RecipientUserID, ParentUserID: st.RecipientParentUserID}
+		if c, ok := v.ContactFor(p.WaID, p.UserID); ok {
+			p.Name, p.Username = c.Profile.Name, c.Profile.Username
+		}
+		d.Statuses = append(d.Statuses, store.StatusUpdate{
+			WAMID: st.ID, Status: st.Status, TS: ts, Recipient: p,
+			Errors: st.Errors, Pricing: st.Pricing, Conversation: st.Conversation, CallbackData: st.BizOpaqueCallbackData,
+		})
+	}
+	if e := bytes.TrimSpace(v.Errors); len(e) > 0 && !bytes.Equal(e, []byte("null")) && !bytes.Equal(e, []byte("[]")) {
+		d.Events = append(d.Events, store.Event{WABAID: waba, Field: "messages.errors", PhoneNumberID: number.PhoneNumberID, TS: now.Unix(), Value: e})
+	}
+}
+
+func inboundMessage(number store.Number, v *meta.MessagesValue, m meta.Message, now time.Time) store.InboundMessage {
+	from := store.Party{WaID: string(m.From), UserID: m.FromUserID, ParentUserID: m.FromParentUserID}
+	if c, ok := v.ContactFor(from.WaID, from.UserID); ok {
+		from.Name, from.Username = c.Profile.Name, c.Profile.Username
+		if from.WaID == "" {
+			from.WaID = string(c.WaID)
+		}
+		if from.UserID == "" {
+			from.UserID = c.UserID
+		}
+		if from.ParentUserID == "" {
+			from.ParentUserID = c.ParentUserID
+		}
+	}
+	ts, ok := m.Timestamp.Int64()
+	if !ok {
+		ts = now.Unix()
+	}
+	in := store.InboundMessage{
+		Number: number, From: from, WAMID: m.ID, Type: m.Type, TS: ts,
+		Payload: m.Payload, Context: m.Context, Referral: m.Referral, Errors: m.Errors, Extra: m.Extra, GroupID: m.GroupID,
+	}
+	if in.Type == "" {
+		in.Type = "unknown"
+	}
+	if text, ok := m.Text(); ok {
+		in.Text.String, in.Text.Valid = text, true
+	}
+	if med, err := m.Media(); err == nil {
+		in.Media = &store.MediaRef{MediaID: string(med.ID), MimeType: med.MimeType, SHA256: med.SHA256, Filename: med.Filename}
+	}
+	return in
+}

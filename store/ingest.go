@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Party identifies a customer: by phone number (WaID), business-scoped user
+// id (UserID), or both.
+type Party struct {
+	WaID         string
+	UserID       string
+	ParentUserID string
+	Username     string
+	Name         string
+}
+
+// Number is a business phone number as named in a webhook's metadata.
+type Number struct {
+	PhoneNumberID      string
+	DisplayPhoneNumber string
+	WABAID             string
+}
+
+// InboundMessage is one customer message, normalised from a webhook.
+type InboundMessage struct {
+	Number   Number
+	From     Party
+	WAMID    string
+	Type     string
+	Text     sql.NullString
+	Payload  []byte
+	Context  []byte
+	Referral []byte
+	Errors   []byte
+	Extra    []byte
+	GroupID  string
+	TS       int64
+	Media    *MediaRef
+}
+
+// MediaRef is what a webhook says about an attached file.
+type MediaRef struct {
+	MediaID  string
+	MimeType string
+	SHA256   string
+	Filename string
+}
+
+// StatusUpdate is one delivery receipt from a webhook.
+type StatusUpdate struct {
+	WAMID        string
+	Status       string
+	TS           int64
+	Recipient    Party
+	Errors       []byte
+	Pricing      []byte
+	Conversation []byte
+	CallbackData string
+}
+
+// Event is any other part of a delivery, kept raw.
+type Event struct {
+	WABAID        string
+	Field         string
+	PhoneNumberID string
+	TS            int64
+	Value         []byte
+}
+
+// Delivery is one verified webhook POST, parsed.
+type Delivery struct {
+	Body       []byte
+	ReceivedAt time.Time
+	ParseError string
+	Messages   []InboundMessage
+	Statuses   []StatusUpdate
+	Events     []Event
+}
+
+// IngestResult counts what a delivery added; redelivered items count zero.
+type IngestResult struct {
+	Duplicate bool // the exact body was stored before
+	Messages  int
+	Statuses  int
+	Events    int
+}
+
+// Ingest stores a delivery durably: the raw body and everything in it, in
+// one group commit. It returns only after the commit has been fsynced.
+func (s *Store) Ingest(ctx context.Context, d *Delivery) (IngestResult, error) {
+	var res IngestResult
+	sum := sha256.Sum256(d.Body)
+	err := s.Write(ctx, func(tx *Tx) error {
+		res = IngestResult{}
+		return ingest(tx, d, sum[:], &res)
+	})
+	return res, err
+}
+
+func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
+	now := d.ReceivedAt.Unix()
+	var parseErr sql.NullString
+	if d.ParseError != "" {
+		parseErr = sql.NullString{String: d.ParseError, Valid: true}
+	}
+	var deliveryID int64
+	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error) VALUES (?, ?, ?, ?)
+		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr).Scan(&deliveryID)
+	if errors.Is(err, sql.ErrNoRows) {
+		// The same bytes were committed before, together with all they contain.
+		res.Duplicate = true
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: delivery: %w", err)
+	}
+	for i := range d.Messages {
+		added, err := insertInbound(tx, &d.Messages[i], deliveryID, now)
+		if err != nil {
+			return err
+		}
+		if added {
+			res.Messages++
+		}
+	}
+	for i := range d.Statuses {
+		added, err := applyStatus(tx, &d.Statuses[i], deliveryID, now)
+		if err != nil {
+			return err
+		}
+		if added {
+			res.Statuses++
+		}
+	}
+	for _, e := range d.Events {
+		if _, err := tx.Exec(`INSERT INTO events(delivery_id, waba_id, field, phone_number_id, ts, value, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, deliveryID, e.WABAID, e.Field, e.PhoneNumberID, e.TS, string(e.Value), now); err != nil {
+			return fmt.Errorf("store: event: %w", err)
+		}
+		res.Events++
+	}
+	return nil
+}
+
+func insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
+	var exists int
+	err := tx.QueryRow("SELECT 1 FROM messages WHERE wamid = ?", m.WAMID).Scan(&exists)
+	if err == nil {
+		return false, nil // a redelivery: stored once, never twice
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("store: message lookup: %w", err)
+	}
+	numberID, err := upsertNumber(tx, m.Number, now)
+	if err != nil {
+		return false, err
+	}
+	contactID, err := upsertContact(tx, m.From, now)
+	if err != nil {
+		return false, err
+	}
+	var convID int64
+	err = tx.QueryRow(`INSERT INTO conversations(business_number_id, contact_id, last_inbound_at, last_message_at, unread, created_at, updated_at)
+		VALUES (?, ?, ?, ?, 1, ?, ?)
+		ON CONFLICT(business_number_id, contact_id) DO UPDATE SET
+			last_inbound_at = max(coalesce(last_inbound_at, 0), excluded.last_inbound_at),
+			last_message_at = max(last_message_at, excluded.last_message_at),
+			unread = unread + 1,
+			status = 'open',
+			updated_at = excluded.updated_at
+		RETURNING id`, numberID, contactID, m.TS, m.TS, now, now).Scan(&convID)
+	if err != nil {
+		return false, fmt.Errorf("store: conversation: %w", err)
+	}
+	var msgID int64
+	err = tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		m.WAMID, convID, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
+		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID).Scan(&msgID)
+	if err != nil {
+		return false, fmt.Errorf("store: message: %w", err)
+	}
+	if m.Media != nil {
+		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
+			msgID, m.Media.MediaID, m.Media.MimeType, m.Media.SHA256, m.Media.Filename); err != nil {
+			return false, fmt.Errorf("store: media: %w", err)
+		}
+	}
+	return true, nil
+}
+
+func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
+	var id int64
+	err := tx.QueryRow(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(phone_number_id) DO UPDATE SET
+			waba_id = CASE WHEN excluded.waba_id <> '' THEN excluded.waba_id ELSE waba_id END,
+			display_phone_number = CASE WHEN excluded.display_phone_number <> '' THEN excluded.display_phone_number ELSE display_phone_number END
+		RETURNING id`, n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("store: business number: %w", err)
+	}
+	return id, nil
+}
+
+// upsertContact finds the customer by user id, then by phone number, and
+// fills in whichever identifier was missing. It never fails on a conflict:
+// an identifier already owned by another contact is left where it is.
+func upsertContact(tx *Tx, p Party, now int64) (int64, error) {
+	var id int64
+	err := sql.ErrNoRows
+	if p.UserID != "" {
+		err = tx.QueryRow("SELECT id FROM contacts WHERE user_id = ?", p.UserID).Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) && p.WaID != "" {
+		err = tx.QueryRow("SELECT id FROM contacts WHERE wa_id = ?", p.WaID).Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRow(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now).Scan(&id)
+		if err != nil {
+			return 0, fmt.Errorf("store: contact: %w", err)
+		}
+		return id, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: contact lookup: %w", err)
+	}
+	_, err = tx.Exec(`UPDATE contacts SET
+			wa_id = CASE WHEN wa_id IS NULL AND ?1 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ?1) THEN ?1 ELSE wa_id END,
+			user_id = CASE WHEN user_id IS NULL AND ?2 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ?2) THEN ?2 ELSE user_id END,
+			parent_user_id = coalesce(nullif(?3, ''), parent_user_id),
+			username = coalesce(nullif(?4, ''), username),
+			name = coalesce(nullif(?5, ''), name),
+			updated_at = ?6
+		WHERE id = ?7`, p.WaID, p.UserID, p.ParentUserID, p.Username, p.Name, now, id)
+	if err != nil {
+		return 0, fmt.Errorf("store: contact update: %w", err)
+	}
+	return id, nil
+}
+
+func applyStatus(tx *Tx, st *StatusUpdate, deliveryID, now int64) (bool, error) {
+	res, err := tx.Exec(`INSERT INTO message_statuses(wamid, status, ts, recipient_wa_id, recipient_user_id, errors, pricing, conversation, callback_data, delivery_id, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(wamid, status) DO NOTHING`,
+		st.WAMID, st.Status, st.TS, nullString(st.Recipient.WaID), nullString(st.Recipient.UserID),
+		nullJSON(st.Errors), nullJSON(st.Pricing), nullJSON(st.Conversation), nullString(st.CallbackData), deliveryID, now)
+	if err != nil {
+		return false, fmt.Errorf("store: status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil // applied before
+	}
+	if err := refreshStatus(tx, st.WAMID); err != nil {
+		return false, err
+	}
+	if st.Recipient.Name != "" || st.Recipient.Username != "" {
+		// Since 2026 receipts name the recipient; keep the contact current.
+		if _, err := tx.Exec(`UPDATE contacts SET name = coalesce(nullif(?, ''), name), username = coalesce(nullif(?, ''), username)
+			WHERE id = (SELECT c.contact_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.wamid = ?)`,
+			st.Recipient.Name, st.Recipient.Username, st.WAMID); err != nil {
+			return false, fmt.Errorf("store: status contact: %w", err)
+		}
+	}
+	return true, nil
+}
+
+// refreshStatus derives a message's status from its receipt history, so the
+// result is the same whatever order the receipts arrived in. A message that
+// is not stored (yet) is left alone; it picks up the history when inserted.
+func refreshStatus(tx *Tx, wamid string) error {
+	_, err := tx.Exec(`UPDATE messages SET (status, status_at, errors) = (
+			SELECT s.status, s.ts, CASE WHEN s.status = 'failed' THEN s.errors ELSE messages.errors END
+			FROM message_statuses s WHERE s.wamid = messages.wamid
+			ORDER BY `+statusRankSQL+` DESC, s.ts DESC LIMIT 1)
+		WHERE wamid = ? AND direction = 'outbound'
+		  AND EXISTS (SELECT 1 FROM message_statuses s WHERE s.wamid = messages.wamid AND `+statusRankSQL+` > 0)`, wamid)
+	if err != nil {
+		return fmt.Errorf("store: refresh status: %w", err)
+	}
+	return nil
+}
+
+// statusRankSQL orders receipts: a message's status only moves forward, so a
+// late "delivered" never overwrites "read"; failed is terminal; unknown
+// values are kept in the history but never change the state.
+const statusRankSQL = `CASE s.status WHEN 'accepted' THEN 1 WHEN 'sent' THEN 2 WHEN 'delivered' THEN 3
+	WHEN 'read' THEN 4 WHEN 'played' THEN 5 WHEN 'failed' THEN 6 ELSE 0 END`
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullJSON(b []byte) sql.NullString {
+	if len(b) == 0 || string(b) == "null" {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: string(b), Valid: true}
+}

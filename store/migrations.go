@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// migration is one ordered schema step. Versions are grouped by area so that
+// work on different parts of Pforte can add steps without renumbering:
+// 1–99 core, 100–199 sending and media, 200–299 panel, 300–399 data protection.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists every schema step in order. Never edit a released step;
+// add a new one.
+var migrations = []migration{
+	{1, "core", schemaCore},
+}
+
+// SchemaVersion is the newest schema this binary knows.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+const schemaCore = `
+CREATE TABLE business_numbers (
+	id                   INTEGER PRIMARY KEY,
+	phone_number_id      TEXT NOT NULL UNIQUE,
+	waba_id              TEXT NOT NULL DEFAULT '',
+	display_phone_number TEXT NOT NULL DEFAULT '',
+	created_at           INTEGER NOT NULL
+);
+
+-- A customer. Since 2026 Meta may identify a person by phone number (wa_id),
+-- by business-scoped user id (user_id), or both.
+CREATE TABLE contacts (
+	id             INTEGER PRIMARY KEY,
+	wa_id          TEXT UNIQUE,
+	user_id        TEXT UNIQUE,
+	parent_user_id TEXT,
+	username       TEXT,
+	name           TEXT NOT NULL DEFAULT '',
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE conversations (
+	id                 INTEGER PRIMARY KEY,
+	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id),
+	contact_id         INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	status             TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+	assignee_id        INTEGER,
+	last_inbound_at    INTEGER,          -- unix seconds of the customer's last message: the 24-hour window
+	last_message_at    INTEGER NOT NULL,
+	unread             INTEGER NOT NULL DEFAULT 0,
+	created_at         INTEGER NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	UNIQUE (business_number_id, contact_id)
+);
+CREATE INDEX conversations_recent ON conversations(last_message_at DESC);
+CREATE INDEX conversations_contact ON conversations(contact_id);
+
+-- The exact signed bodies, for audit and replay. Meta redelivers identical
+-- bodies, so the digest deduplicates them.
+CREATE TABLE deliveries (
+	id          INTEGER PRIMARY KEY,
+	sha256      BLOB NOT NULL UNIQUE,
+	body        BLOB NOT NULL,
+	received_at INTEGER NOT NULL,
+	parse_error TEXT
+);
+CREATE INDEX deliveries_received ON deliveries(received_at);
+
+CREATE TABLE messages (
+	id              INTEGER PRIMARY KEY,
+	wamid           TEXT UNIQUE,         -- NULL while an outbound message waits in the outbox
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	direction       TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+	type            TEXT NOT NULL,
+	text            TEXT,
+	payload         TEXT,                -- the type's object as Meta sent (or was sent) it
+	context         TEXT,
+	referral        TEXT,
+	errors          TEXT,
+	extra           TEXT,                -- top-level properties Pforte does not know yet
+	group_id        TEXT,
+	status          TEXT,                -- outbound only
+	status_at       INTEGER,
+	ts              INTEGER NOT NULL,    -- Meta's timestamp, unix seconds
+	created_at      INTEGER NOT NULL,
+	delivery_id     INTEGER REFERENCES deliveries(id) ON DELETE SET NULL
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, ts DESC, id DESC);
+CREATE INDEX messages_delivery ON messages(delivery_id);
+
+-- Every receipt Meta sent, once per (message, status). The message's
+-- current status is derived from these, so arrival order does not matter.
+CREATE TABLE message_statuses (
+	id                INTEGER PRIMARY KEY,
+	wamid             TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	ts                INTEGER NOT NULL,
+	recipient_wa_id   TEXT,
+	recipient_user_id TEXT,
+	errors            TEXT,
+	pricing           TEXT,
+	conversation      TEXT,
+	callback_data     TEXT,
+	delivery_id       INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+	received_at       INTEGER NOT NULL,
+	UNIQUE (wamid, status)
+);
+CREATE INDEX message_statuses_delivery ON message_statuses(delivery_id);
+
+-- Files attached to messages. Inbound rows start 'pending' and are fetched
+-- from Meta in the background; path is relative to the media folder.
+CREATE TABLE media (
+	id              INTEGER PRIMARY KEY,
+	message_id      INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+	media_id        TEXT NOT NULL DEFAULT '',
+	mime_type       TEXT NOT NULL DEFAULT '',
+	sha256          TEXT NOT NULL DEFAULT '',  -- as Meta sent it: base64 of the digest
+	filename        TEXT NOT NULL DEFAULT '',
+	size            INTEGER,
+	path            TEXT,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'stored', 'failed')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT
+);
+CREATE INDEX media_queue ON media(state, next_attempt_at);
+CREATE INDEX media_path ON media(path);
+
+-- Everything else Meta sends: value.errors, template and account updates,
+-- and fields this version does not know. Stored raw, never dropped.
+CREATE TABLE events (
+	id              INTEGER PRIMARY KEY,
+	delivery_id     INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+	waba_id         TEXT NOT NULL DEFAULT '',
+	field           TEXT NOT NULL,
+	phone_number_id TEXT NOT NULL DEFAULT '',
+	ts              INTEGER NOT NULL,
+	value           TEXT NOT NULL,
+	received_at     INTEGER NOT NULL
+);
+CREATE INDEX events_field ON events(field, ts);
+
+CREATE TABLE api_keys (
+	id           INTEGER PRIMARY KEY,
+	name         TEXT NOT NULL,
+	prefix       TEXT NOT NULL UNIQUE,   -- shown in lists so a key can be recognised
+	hash         BLOB NOT NULL UNIQUE,   -- sha256 of the whole key; keys are random, so no slow hash is needed
+	scopes       TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER,
+	revoked_at   INTEGER
+);
+
+CREATE TABLE settings (
+	key        TEXT PRIMARY KEY,
+	value      TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+-- Full-text search over message texts. secure-delete makes deleted tokens
+-- physically go away, which erasure depends on.
+CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+INSERT INTO messages_fts(messages_fts, rank) VALUES('secure-delete', 1);
+CREATE TRIGGER messages_fts_ins AFTER INSERT ON messages WHEN new.text IS NOT NULL BEGIN
+	INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER messages_fts_del AFTER DELETE ON messages WHEN old.text IS NOT NULL BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_upd AFTER UPDATE OF text ON messages BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, text) SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+	INSERT INTO messages_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL;
+END;
+`
+
+// migrate applies every step the database lacks, each in its own
+// transaction, and refuses a database written by a newer Pforte.
+func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	if err := checkVersion(ctx, db); err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		var n int
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+			return fmt.Errorf("store: migration %d: %w", m.version, err)
+		}
+		if n > 0 {
+			continue
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", m.version, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+			m.version, m.name, time.Now().Unix()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("store: migration %d: %w", m.version, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("store: migration %d: %w", m.version, err)
+		}
+		log.Info("schema migrated", "version", m.version, "name", m.name)
+	}
+	return nil
+}
+
+// checkVersion refuses a database that has steps this binary does not know.
+func checkVersion(ctx context.Context, db *sql.DB) error {
+	var newest sql.NullInt64
+	if err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&newest); err != nil {
+		return fmt.Errorf("store: schema version: %w", err)
+	}
+	if newest.Valid && int(newest.Int64) > SchemaVersion() {
+		return fmt.Errorf("store: database schema version %d is newer than this binary's %d; run a newer pforte", newest.Int64, SchemaVersion())
+	}
+	return nil
+}

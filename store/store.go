@@ -1,0 +1,217 @@
+// Package store owns Pforte's SQLite database: opening it with the right
+// pragmas, migrations, the single writer with group commit, and every query.
+//
+// All writes go through one connection (SQLite has one writer anyway) driven
+// by one goroutine that commits many callers' work in one transaction and one
+// fsync. Reads use a separate read-only pool and never wait for the writer.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrClosed is returned for writes submitted after Close.
+var ErrClosed = errors.New("store: closed")
+
+// DBFile is the database's file name inside the data directory.
+const DBFile = "pforte.db"
+
+// Options tunes a Store. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// MaxBatch caps how many writes share one commit.
+	MaxBatch int
+	// OnCommit, if set, is called after every group commit with the number
+	// of writes it carried, how long it took and its error.
+	OnCommit func(writes int, took time.Duration, err error)
+	// ReadOnly opens only the reader pool (for tools that must not migrate).
+	ReadOnly bool
+}
+
+// Store is the handle on one Pforte database.
+type Store struct {
+	dir  string
+	log  *slog.Logger
+	opts Options
+
+	wdb *sql.DB // exactly one connection, used only by the writer goroutine
+	rdb *sql.DB // read-only pool
+
+	mu     sync.RWMutex // guards closed against concurrent submits
+	closed bool
+	reqs   chan *writeReq
+	done   chan struct{}
+}
+
+// Open opens (creating if needed) the database in dir, runs pending
+// migrations and starts the writer.
+func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 512
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: data dir: %w", err)
+	}
+	s := &Store{dir: dir, log: opts.Logger, opts: opts, reqs: make(chan *writeReq, 4096), done: make(chan struct{})}
+	path := filepath.Join(dir, DBFile)
+
+	if !opts.ReadOnly {
+		// The writer opens first: it sets WAL mode, which the readers rely on.
+		w, err := sql.Open("sqlite3", dsn(path, url.Values{
+			"mode":                {"rwc"},
+			"_journal_mode":       {"WAL"},
+			"_synchronous":        {"FULL"},
+			"_busy_timeout":       {"10000"},
+			"_foreign_keys":       {"on"},
+			"_secure_delete":      {"on"},
+			"_txlock":             {"immediate"},
+			"_cache_size":         {"-16000"},
+			"_auto_vacuum":        {"incremental"},
+			"_journal_size_limit": {"67108864"},
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("store: open writer: %w", err)
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+		w.SetConnMaxLifetime(0)
+		s.wdb = w
+		if err := checkSQLite(ctx, w); err != nil {
+			w.Close()
+			return nil, err
+		}
+		if err := migrate(ctx, w, s.log); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
+	r, err := sql.Open("sqlite3", dsn(path, url.Values{
+		"mode":           {"ro"},
+		"_busy_timeout":  {"10000"},
+		"_foreign_keys":  {"on"},
+		"_secure_delete": {"on"},
+	}))
+	if err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("store: open readers: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.NumCPU()*2))
+	s.rdb = r
+	if opts.ReadOnly {
+		if err := checkSQLite(ctx, r); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+		if err := checkVersion(ctx, r); err != nil {
+			s.closeDBs()
+			return nil, err
+		}
+		close(s.done)
+		s.closed = true
+		return s, nil
+	}
+	go s.writer()
+	return s, nil
+}
+
+func dsn(path string, v url.Values) string {
+	return "file:" + path + "?" + v.Encode()
+}
+
+// checkSQLite makes sure the driver is real: a binary built without cgo
+// gets a stub driver whose every query fails.
+func checkSQLite(ctx context.Context, db *sql.DB) error {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&v); err != nil {
+		return fmt.Errorf("store: sqlite unavailable (was the binary built with CGO_ENABLED=1?): %w", err)
+	}
+	return nil
+}
+
+// SQLiteVersion returns the version of the linked SQLite library.
+func SQLiteVersion() string {
+	v, _, _ := sqlite3.Version()
+	return v
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return filepath.Join(s.dir, DBFile) }
+
+// Close stops the writer after it has committed every write already
+// submitted, then closes the database.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return s.closeDBs()
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.done
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+		s.rdb = nil
+	}
+	if s.wdb != nil {
+		// A last TRUNCATE checkpoint leaves a clean single file behind.
+		if _, err := s.wdb.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			s.log.Warn("final checkpoint", "err", err)
+		}
+		errs = append(errs, s.wdb.Close())
+		s.wdb = nil
+	}
+	return errors.Join(errs...)
+}
+
+// IntegrityCheck runs PRAGMA integrity_check and returns nil when SQLite says ok.
+func (s *Store) IntegrityCheck(ctx context.Context) error {
+	rows, err := s.rdb.QueryContext(ctx, "PRAGMA integrity_check")
+	if err != nil {
+		return fmt.Errorf("store: integrity check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return fmt.Errorf("store: integrity check: %w", err)
+		}
+		if line != "ok" {
+			problems = append(problems, line)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: integrity check: %w", err)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("store: integrity check failed: %v", problems)
+	}
+	return nil
+}

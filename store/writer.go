@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Tx is the writer's view of the group transaction, handed to a write
+// function. Statements are prepared once per connection and reused.
+type Tx struct {
+	ctx   context.Context
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+}
+
+func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := tx.conn.PrepareContext(tx.ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("store: prepare: %w", err)
+	}
+	tx.stmts[query] = st
+	return st, nil
+}
+
+// Exec runs a statement inside the group transaction.
+func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(tx.ctx, args...)
+}
+
+// QueryRow runs a query inside the group transaction.
+func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
+	st, err := tx.stmt(query)
+	if err != nil {
+		// Let the caller see the error at Scan, like database/sql does.
+		return tx.conn.QueryRowContext(tx.ctx, query, args...)
+	}
+	return st.QueryRowContext(tx.ctx, args...)
+}
+
+// Query runs a query inside the group transaction.
+func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(tx.ctx, args...)
+}
+
+type writeReq struct {
+	ctx  context.Context
+	fn   func(*Tx) error
+	err  error
+	done chan struct{}
+}
+
+// Write runs fn in the writer's next group commit and returns once that
+// commit is durable on disk (synchronous=FULL). fn runs inside a savepoint:
+// if it fails, only its own changes are undone. fn must not block.
+func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		// The write may still commit; callers treat this as "unknown".
+		return ctx.Err()
+	}
+}
+
+// writer is the only goroutine that writes. Requests that queue up while a
+// commit is in flight are committed together in the next one.
+func (s *Store) writer() {
+	defer close(s.done)
+	ctx := context.Background()
+	var tx *Tx
+	batch := make([]*writeReq, 0, s.opts.MaxBatch)
+	for first := range s.reqs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		if tx == nil {
+			conn, err := s.wdb.Conn(ctx)
+			if err != nil {
+				s.fail(batch, fmt.Errorf("store: writer connection: %w", err))
+				continue
+			}
+			tx = &Tx{ctx: ctx, conn: conn, stmts: map[string]*sql.Stmt{}}
+		}
+		start := time.Now()
+		err := s.commit(tx, batch)
+		if s.opts.OnCommit != nil {
+			s.opts.OnCommit(len(batch), time.Since(start), err)
+		}
+		if err != nil {
+			s.log.Error("group commit failed", "writes", len(batch), "err", err)
+			s.fail(batch, err)
+			// A broken connection is replaced on the next batch.
+			for _, st := range tx.stmts {
+				st.Close()
+			}
+			tx.conn.Close()
+			tx = nil
+			continue
+		}
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+	if tx != nil {
+		for _, st := range tx.stmts {
+			st.Close()
+		}
+		tx.conn.Close()
+	}
+}
+
+func (s *Store) fail(batch []*writeReq, err error) {
+	for _, r := range batch {
+		if r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// commit applies every request in one transaction. A failing request is
+// rolled back to its savepoint and gets its own error; a failing COMMIT
+// fails them all and leaves nothing behind.
+func (s *Store) commit(tx *Tx, batch []*writeReq) error {
+	if _, err := tx.conn.ExecContext(tx.ctx, "BEGIN IMMEDIATE"); err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	for _, r := range batch {
+		r.err = nil
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.conn.ExecContext(tx.ctx, "SAVEPOINT w"); err != nil {
+			s.rollback(tx)
+			return fmt.Errorf("store: savepoint: %w", err)
+		}
+		if err := r.fn(tx); err != nil {
+			r.err = err
+			if _, rerr := tx.conn.ExecContext(tx.ctx, "ROLLBACK TO w"); rerr != nil {
+				s.rollback(tx)
+				return fmt.Errorf("store: rollback to savepoint: %w (after %v)", rerr, err)
+			}
+		}
+		if _, err := tx.conn.ExecContext(tx.ctx, "RELEASE w"); err != nil {
+			s.rollback(tx)
+			return fmt.Errorf("store: release savepoint: %w", err)
+		}
+	}
+	if _, err := tx.conn.ExecContext(tx.ctx, "COMMIT"); err != nil {
+		s.rollback(tx)
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) rollback(tx *Tx) {
+	// After a failed COMMIT SQLite may already have rolled back; ignore "no transaction".
+	tx.conn.ExecContext(tx.ctx, "ROLLBACK")
+}
