@@ -1,0 +1,189 @@
+// Package servertest starts real Pforte gateways for tests: a SQLite file
+// in a temporary directory and both listeners on loopback.
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/store"
+)
+
+// SharedDir returns ../shared beside the repository, where the example
+// payloads live. It fails the test when the folder is missing.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("servertest: go.mod not found above the test's directory")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(filepath.Dir(dir), "shared")
+	if _, err := os.Stat(shared); err != nil {
+		t.Fatalf("servertest: %s is missing; it holds the Cloud API examples: %v", shared, err)
+	}
+	return shared
+}
+
+// Examples returns the example bodies of one kind ("webhooks", "send",
+// "send/responses", "errors") by file name, sorted by name.
+func Examples(t testing.TB, kind string) (names []string, bodies map[string][]byte) {
+	t.Helper()
+	dir := filepath.Join(SharedDir(t), "testdata", "cloudapi", kind)
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("servertest: no examples in %s: %v", dir, err)
+	}
+	bodies = map[string][]byte{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		names = append(names, name)
+		bodies[name] = b
+	}
+	sort.Strings(names)
+	return names, bodies
+}
+
+// Gateway is a running Pforte for one test.
+type Gateway struct {
+	Dir         string
+	Store       *store.Store
+	Server      *server.Server
+	Public      *httptest.Server
+	Internal    *httptest.Server
+	AppSecret   []byte
+	VerifyToken string
+	APIKey      string // has every scope
+}
+
+// Options adjusts a test gateway.
+type Options struct {
+	Config server.Config
+	Dir    string // reuse a data directory (e.g. after a restart); default t.TempDir()
+}
+
+// New starts a gateway and stops it when the test ends.
+func New(t testing.TB, opts Options) *Gateway {
+	t.Helper()
+	ctx := context.Background()
+	g := &Gateway{Dir: opts.Dir, AppSecret: []byte("test-app-secret"), VerifyToken: "test-verify-token"}
+	if g.Dir == "" {
+		g.Dir = t.TempDir()
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	metrics := server.NewMetrics(prometheus.NewRegistry())
+	st, err := store.Open(ctx, g.Dir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Store = st
+	cfg := opts.Config
+	if cfg.AppSecrets == nil {
+		cfg.AppSecrets = [][]byte{g.AppSecret}
+	} else {
+		g.AppSecret = cfg.AppSecrets[0]
+	}
+	if cfg.VerifyToken == "" {
+		cfg.VerifyToken = g.VerifyToken
+	}
+	g.VerifyToken = cfg.VerifyToken
+	g.Server = server.New(cfg, st, log, metrics)
+	g.Public = httptest.NewServer(g.Server.PublicHandler())
+	g.Internal = httptest.NewServer(g.Server.InternalHandler())
+	key, _, err := st.CreateAPIKey(ctx, "test", store.Scopes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.APIKey = key
+	t.Cleanup(g.Close)
+	return g
+}
+
+// Close stops the listeners and closes the store; safe to call twice.
+func (g *Gateway) Close() {
+	if g.Public != nil {
+		g.Public.Close()
+		g.Internal.Close()
+		g.Store.Close()
+		g.Public = nil
+	}
+}
+
+// PostWebhook delivers body to /webhook signed with the gateway's app secret.
+func (g *Gateway) PostWebhook(t testing.TB, body []byte) *http.Response {
+	t.Helper()
+	return g.PostWebhookSigned(t, body, meta.Sign(g.AppSecret, body))
+}
+
+// PostWebhookSigned delivers body with the given signature header ("" for none).
+func (g *Gateway) PostWebhookSigned(t testing.TB, body []byte, signature string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, g.Public.URL+"/webhook", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if signature != "" {
+		req.Header.Set(meta.SignatureHeader, signature)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+// API performs an authenticated request on the internal listener and
+// returns the status and body.
+func (g *Gateway) API(t testing.TB, method, path string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, g.Internal.URL+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.APIKey)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
