@@ -160,6 +160,22 @@ CREATE TABLE api_keys (
 	revoked_at   INTEGER
 );
 
+-- Who did what, when, from where; never message contents. Each row's hash
+-- covers the previous row's, so editing or deleting a row breaks the chain.
+CREATE TABLE audit_log (
+	id       INTEGER PRIMARY KEY,
+	ts       INTEGER NOT NULL,
+	actor    TEXT NOT NULL,              -- "user:<id>", "apikey:<prefix>", "system", "cli"
+	action   TEXT NOT NULL,              -- e.g. "login.failed", "contact.erase"
+	target   TEXT NOT NULL DEFAULT '',
+	detail   TEXT NOT NULL DEFAULT '',   -- JSON; counts and ids, never contents
+	ip       TEXT NOT NULL DEFAULT '',
+	prev     BLOB NOT NULL,
+	hash     BLOB NOT NULL
+);
+CREATE INDEX audit_log_ts ON audit_log(ts);
+CREATE INDEX audit_log_action ON audit_log(action, ts);
+
 CREATE TABLE settings (
 	key        TEXT PRIMARY KEY,
 	value      TEXT NOT NULL,
