@@ -43,6 +43,7 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
+	PublicURL    string
 }
 
 func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
@@ -68,6 +69,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, e.g. https://pforte.example.de (webhook URL and invite links; default: from each request)")
 	return fs, c
 }
 
@@ -166,7 +168,14 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
-	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody}, st, log, metrics)
+	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		Panel: server.PanelConfig{PublicURL: cfg.PublicURL}}, st, log, metrics)
+	if err := srv.LoadStoredSecrets(ctx); err != nil {
+		return err
+	}
+	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+		log.Info("no panel user yet: open the panel to create the first admin, or run \"pforte user add\"", "url", "http://"+cfg.HTTPAddr+"/setup")
+	}
 
 	public, err := listen(cfg.HTTPAddr, "http-addr")
 	if err != nil {
@@ -178,6 +187,8 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	servers := []*http.Server{newHTTPServer(srv.PublicHandler()), newHTTPServer(srv.InternalHandler())}
+	// Live panel streams would hold a graceful shutdown open; end them first.
+	servers[0].RegisterOnShutdown(srv.StopStreams)
 	errc := make(chan error, 2)
 	for i, ln := range []net.Listener{public, internal} {
 		go func() { errc <- servers[i].Serve(ln) }()

@@ -6,6 +6,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +26,8 @@ type Config struct {
 	VerifyToken string
 	// MaxBody caps a webhook body; larger ones get 413.
 	MaxBody int64
+	// Panel configures the admin panel (panel.go).
+	Panel PanelConfig
 }
 
 // Server serves both listeners from one set of dependencies.
@@ -34,6 +37,8 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	panel   *panelState
+	secrets atomic.Pointer[[][]byte] // app secrets changed in the panel (secrets.go)
 }
 
 // New builds a Server. reg receives the Prometheus collectors.
@@ -44,7 +49,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	if m == nil {
 		m = NewMetrics(prometheus.NewRegistry())
 	}
-	return &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
+	s.panel = newPanelState(cfg.Panel)
+	return s
 }
 
 // PublicHandler serves the listener Meta and the panel's users reach.

@@ -56,6 +56,8 @@ type Store struct {
 	closed bool
 	reqs   chan *writeReq
 	done   chan struct{}
+
+	seal sealer // encrypts secrets at rest (seal.go)
 }
 
 // Open opens (creating if needed) the database in dir, runs pending

@@ -1,0 +1,8 @@
+package server
+
+// Internals the black-box tests need.
+var (
+	TOTPCode     = totpCode
+	TOTPStep     = int64(totpStep)
+	RecoveryHash = recoveryHash
+)

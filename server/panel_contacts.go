@@ -1,0 +1,154 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pforte/pforte/web"
+)
+
+func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > 100 {
+		q = q[:100]
+	}
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 0)
+	const per = 50
+	items, err := s.store.Contacts(ctx, q, per+1, page*per)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm := web.ContactsVM{Query: q}
+	if len(items) > per {
+		items, vm.NextPage = items[:per], page+1
+	}
+	for _, it := range items {
+		vm.Items = append(vm.Items, web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0)})
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Kontakte"), Nav: "contacts"}, web.Contacts(vm))
+}
+
+func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	c, err := s.store.ContactByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm := web.ContactDetailVM{Contact: contactVM(*c)}
+	convs, err := s.store.ContactConversations(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	now := s.now()
+	for _, cs := range convs {
+		vm.Conversations = append(vm.Conversations, convRow(ctx, cs))
+		if cs.LastInboundAt > 0 {
+			exp := time.Unix(cs.LastInboundAt, 0).Add(windowLength)
+			vm.Windows = append(vm.Windows, web.WindowVM{Number: "+" + cs.DisplayNumber, Expires: exp, Open: now.Before(exp)})
+		}
+	}
+	notes, err := s.store.ContactNotes(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, n := range notes {
+		vm.Notes = append(vm.Notes, web.NoteVM{Author: n.AuthorName, Body: n.Body, At: time.Unix(n.CreatedAt, 0)})
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if len(q) > 200 {
+		q = q[:200]
+	}
+	vm := web.SearchVM{Query: q}
+	if q != "" {
+		hits, err := s.store.SearchMessages(ctx, q, 50)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		for _, h := range hits {
+			vm.Messages = append(vm.Messages, web.SearchHitVM{ConversationID: h.ConversationID, MessageID: h.MessageID,
+				Contact: contactVM(h.Contact), Outbound: h.Direction == "outbound", At: time.Unix(h.TS, 0), Snippet: snippetParts(h.Snippet)})
+		}
+		items, err := s.store.Contacts(ctx, q, 10, 0)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		for _, it := range items {
+			vm.Contacts = append(vm.Contacts, web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0)})
+		}
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Suchen"), Query: q, Nav: "inbox"}, web.Search(vm))
+}
+
+// snippetParts splits an FTS snippet at its match markers, so matches are
+// highlighted by the template while everything stays escaped text.
+func snippetParts(s string) []web.SnippetPart {
+	var out []web.SnippetPart
+	for s != "" {
+		i := strings.Index(s, "\x02")
+		if i < 0 {
+			out = append(out, web.SnippetPart{Text: s})
+			break
+		}
+		if i > 0 {
+			out = append(out, web.SnippetPart{Text: s[:i]})
+		}
+		s = s[i+1:]
+		j := strings.Index(s, "\x03")
+		if j < 0 {
+			out = append(out, web.SnippetPart{Text: s, Match: true})
+			break
+		}
+		out = append(out, web.SnippetPart{Text: s[:j], Match: true})
+		s = s[j+1:]
+	}
+	return out
+}
+
+func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	tpls, err := s.store.Templates(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == "admin"}
+	for _, t := range tpls {
+		vm.Templates = append(vm.Templates, templateVM(t))
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Vorlagen"), Nav: "templates"}, web.Templates(vm))
+}
+
+func (s *Server) templateText(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	name, lang, body := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("language")), r.PostFormValue("body")
+	if name == "" || lang == "" || len(name) > 512 || len(lang) > 15 || len(body) > 1024 {
+		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
+		return
+	}
+	if err := s.store.SaveTemplateText(r.Context(), name, lang, body, store_audit(v, r, "template.text")); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	setFlash(w, web.T(r.Context(), "Gespeichert."))
+	redirect(w, r, "/templates")
+}

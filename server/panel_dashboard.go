@@ -1,0 +1,42 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/pforte/pforte/web"
+)
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	now := s.now()
+	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	o, err := s.store.Overview(ctx, now)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm := web.DashboardVM{
+		Open: o.OpenConversations, Unassigned: o.UnassignedOpen, FailedSends: o.FailedSends7d,
+		ResponseMedian: time.Duration(o.ResponseMedianSecs) * time.Second, ResponseP90: time.Duration(o.ResponseP90Secs) * time.Second,
+		ResponseSamples: o.ResponseSamples, MediaPending: o.MediaPending, MediaFailed: o.MediaFailed,
+		Deliveries24h: o.Deliveries24h, ParseErrors24h: o.ParseErrors24h, DBBytes: o.DBBytes, MediaBytes: o.MediaBytes,
+	}
+	if o.LastWebhookAt > 0 {
+		vm.LastWebhook = time.Unix(o.LastWebhookAt, 0)
+	}
+	for _, d := range days {
+		vm.Days = append(vm.Days, web.DayVM{Day: d.Day, In: d.Inbound, Out: d.Outbound})
+		vm.MaxPerDay = max(vm.MaxPerDay, d.Inbound, d.Outbound)
+		vm.TotalIn += d.Inbound
+		vm.TotalOut += d.Outbound
+	}
+	if st := s.panel.cfg.Status; st != nil {
+		vm.CertExpiry, vm.DiskFree, vm.Queues = st.CertExpiry(), st.DiskFree(), st.Queues(ctx)
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
+}
