@@ -90,8 +90,12 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 }
 
 func templateVM(t *store.Template) web.TemplateVM {
-	return web.TemplateVM{Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status, Reason: t.Reason, Detail: t.Detail,
-		Body: t.Body, Params: t.Params, Usable: t.Usable(), UpdatedAt: time.Unix(t.UpdatedAt, 0)}
+	vm := web.TemplateVM{Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status, Reason: t.Reason, Detail: t.Detail,
+		Body: t.Body, Params: t.Params, Usable: t.Usable()}
+	if t.UpdatedAt > 0 {
+		vm.UpdatedAt = time.Unix(t.UpdatedAt, 0)
+	}
+	return vm
 }
 
 // conversation renders the inbox with one conversation open and marks it read.

@@ -18,21 +18,16 @@ type gridLine struct {
 	Value int
 }
 
-// niceMax rounds the largest value up to 1, 2 or 5 × 10^n.
+// niceMax is the chart's top: four grid steps of 1, 2 or 5 × 10^n, so
+// every grid line has a round label.
 func niceMax(v int) int {
-	if v <= 4 {
-		return 4
-	}
-	p := 1
-	for p*10 <= v {
-		p *= 10
-	}
-	for _, m := range []int{1, 2, 5, 10} {
-		if m*p >= v {
-			return m * p
+	for p := 1; ; p *= 10 {
+		for _, m := range []int{1, 2, 5} {
+			if 4*m*p >= v {
+				return 4 * m * p
+			}
 		}
 	}
-	return 10 * p
 }
 
 func gridLines(max int) []gridLine {

@@ -102,6 +102,7 @@ type ConvRowVM struct {
 	Preview      string
 	PreviewIcon  string // type of a non-text last message
 	Outbound     bool
+	Failed       bool // the last message could not be delivered
 	LastAt       time.Time
 	WaitingSince time.Time // customer's last message, zero if none
 	Unread       int

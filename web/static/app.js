@@ -76,10 +76,9 @@
 		$$("[data-autosubmit]", root).forEach(function (f) {
 			if (f._auto) return;
 			f._auto = true;
-			f.addEventListener("change", function () {
-				if (f.getAttribute("hx-post") && window.htmx) htmx.trigger(f, "submit");
-				else f.requestSubmit ? f.requestSubmit() : f.submit();
-			});
+			// requestSubmit fires a real submit event, which htmx takes over
+			// where the form has hx-post.
+			f.addEventListener("change", function () { f.requestSubmit ? f.requestSubmit() : f.submit(); });
 		});
 		$$("[data-countdown]", root).forEach(tickCountdown);
 		var t = $("#thread", root) || (root.id === "thread" ? root : null);
@@ -204,7 +203,7 @@
 		if (t.matches("[data-composer] textarea") && e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
 			e.preventDefault();
 			var f = t.form;
-			if (window.htmx) htmx.trigger(f, "submit"); else f.submit();
+			f.requestSubmit ? f.requestSubmit() : f.submit();
 			return;
 		}
 		if (e.key === "Escape" && typing) { t.blur(); return; }
