@@ -95,8 +95,10 @@ func (b *browser) do(method, path string, form url.Values, hdr map[string]string
 	return page{status: resp.StatusCode, body: string(out), header: resp.Header}
 }
 
-func (b *browser) get(path string) page                   { return b.do(http.MethodGet, path, nil, nil) }
-func (b *browser) post(path string, form url.Values) page { return b.do(http.MethodPost, path, form, nil) }
+func (b *browser) get(path string) page { return b.do(http.MethodGet, path, nil, nil) }
+func (b *browser) post(path string, form url.Values) page {
+	return b.do(http.MethodPost, path, form, nil)
+}
 
 func (b *browser) cookie(name string) string {
 	u, _ := url.Parse(b.base)

@@ -170,4 +170,3 @@ func (s *Store) SaveTemplateText(ctx context.Context, name, lang, body string, a
 	}
 	return nil
 }
-
