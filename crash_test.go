@@ -34,7 +34,7 @@ type child struct {
 	stderr bytes.Buffer
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,6 +46,10 @@ func freeAddr(t *testing.T) string {
 
 // startChild runs "pforte serve" on dir and waits until it answers.
 func startChild(t *testing.T, dir string, secret string, extra ...string) *child {
+	return startChildTB(t, dir, secret, extra...)
+}
+
+func startChildTB(t testing.TB, dir string, secret string, extra ...string) *child {
 	t.Helper()
 	c := &child{public: freeAddr(t)}
 	args := append([]string{"serve", "--data-dir", dir, "--http-addr", c.public, "--internal-addr", freeAddr(t),
@@ -161,4 +165,35 @@ func batchBody(ids []string) []byte {
 	}
 	b.WriteString(`]}}]}]}`)
 	return b.Bytes()
+}
+
+// BenchmarkIdleRSS reports the resident memory of an idle "pforte serve"
+// after startup and a few health checks.
+//
+//	go test -tags '...' -run '^$' -bench IdleRSS -benchtime 1x .
+func BenchmarkIdleRSS(b *testing.B) {
+	for range b.N {
+		dir := b.TempDir()
+		c := startChildTB(b, dir, "secret")
+		for range 50 {
+			if resp, err := http.Get("http://" + c.public + "/healthz"); err == nil {
+				resp.Body.Close()
+			}
+		}
+		time.Sleep(time.Second)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.cmd.Process.Pid))
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.cmd.Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var kb int
+		for _, line := range bytes.Split(status, []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("VmRSS:")) {
+				fmt.Sscanf(string(line[6:]), "%d", &kb)
+			}
+		}
+		b.ReportMetric(float64(kb)/1024, "idle-RSS-MB")
+		b.ReportMetric(0, "ns/op")
+	}
 }
