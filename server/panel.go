@@ -171,8 +171,8 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, c web.
 	if v != nil {
 		c.User = v.vm()
 		if c.User.Can("inbox") {
-			if n, err := s.store.InboxCounts(r.Context(), v.user.ID); err == nil {
-				c.Unread = n.Unread
+			if n, err := s.store.UnreadCount(r.Context()); err == nil {
+				c.Unread = n
 			}
 		}
 	}

@@ -87,8 +87,8 @@ func (s *Server) notifyIngest(d *store.Delivery, res store.IngestResult) {
 			return
 		}
 		var unread *int
-		if counts, err := s.store.InboxCounts(ctx, 0); err == nil {
-			unread = &counts.Unread
+		if n, err := s.store.UnreadCount(ctx); err == nil {
+			unread = &n
 		}
 		seen := map[int64]bool{}
 		for _, ref := range refs {

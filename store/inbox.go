@@ -107,20 +107,29 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) (list [
 	if f.NumberID > 0 {
 		where, args = append(where, "cv.business_number_id = ?"), append(args, f.NumberID)
 	}
+	join := ""
 	if f.LabelID > 0 {
-		where, args = append(where, "cv.id IN (SELECT conversation_id FROM conversation_labels WHERE label_id = ?)"), append(args, f.LabelID)
+		// Driving the query from the label's rows keeps it proportional to
+		// the labelled conversations, not to the whole inbox.
+		join = " JOIN conversation_labels fl ON fl.conversation_id = cv.id AND fl.label_id = ?"
+		args = append([]any{f.LabelID}, args...)
 	}
 	if f.Before.ID > 0 {
 		where = append(where, "(cv.last_message_at < ? OR (cv.last_message_at = ? AND cv.id < ?))")
 		args = append(args, f.Before.At, f.Before.At, f.Before.ID)
 	}
 	lim := Page{Limit: f.Limit}.limit()
-	q := "SELECT " + summaryColumns + " " + summaryJoins
+	// First pick the page's ids from the indexes alone, then fetch the
+	// details (contact, last message) for those rows only; a filter that
+	// matches thousands of conversations then sorts small rows.
+	pick := "SELECT cv.id FROM conversations cv" + join
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		pick += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT ?"
+	pick += " ORDER BY cv.last_message_at DESC, cv.id DESC LIMIT ?"
 	args = append(args, lim+1)
+	q := "SELECT " + summaryColumns + " FROM (" + pick + ") pick JOIN conversations cv ON cv.id = pick.id" +
+		strings.TrimPrefix(summaryJoins, "FROM conversations cv") + " ORDER BY cv.last_message_at DESC, cv.id DESC"
 	rows, err := s.rdb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, Cursor{}, fmt.Errorf("store: conversations: %w", err)
@@ -193,6 +202,16 @@ func (s *Store) InboxCounts(ctx context.Context, userID int64) (InboxCounts, err
 		return c, fmt.Errorf("store: inbox counts: %w", err)
 	}
 	return c, nil
+}
+
+// UnreadCount is the number of open conversations with unread messages:
+// the badge on every page.
+func (s *Store) UnreadCount(ctx context.Context) (int, error) {
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM conversations WHERE unread > 0 AND status = 'open'").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: unread: %w", err)
+	}
+	return n, nil
 }
 
 // ConversationByID returns one conversation's header data.

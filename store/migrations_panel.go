@@ -88,8 +88,12 @@ CREATE TABLE template_texts (
 -- Inbox filters sort by recency within a status or an assignee.
 CREATE INDEX conversations_status ON conversations(status, last_message_at DESC);
 CREATE INDEX conversations_assignee ON conversations(assignee_id, status, last_message_at DESC);
--- The dashboard counts messages per day.
+CREATE INDEX conversations_assignee_recent ON conversations(assignee_id, last_message_at DESC);
+-- The unread badge is on every page: count it from a small partial index.
+CREATE INDEX conversations_unread ON conversations(status) WHERE unread > 0;
+-- The dashboard counts messages per day, and failed sends.
 CREATE INDEX messages_ts ON messages(ts, direction);
+CREATE INDEX messages_failed ON messages(ts) WHERE status = 'failed';
 -- The delivery log counts what each delivery held.
 CREATE INDEX events_delivery ON events(delivery_id);
 `

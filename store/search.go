@@ -81,24 +81,25 @@ type ContactListItem struct {
 }
 
 // Contacts lists customers, optionally matching q in name, number, user id
-// or username; most recently active first. offset pages through.
+// or username; newest first (the inbox already sorts by activity). offset
+// pages through.
 func (s *Store) Contacts(ctx context.Context, q string, limit, offset int) ([]ContactListItem, error) {
 	args := []any{}
 	where := ""
 	if q = strings.TrimSpace(q); q != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
-		where = `WHERE c.name LIKE ?1 ESCAPE '\' OR c.wa_id LIKE ?2 ESCAPE '\' OR c.user_id LIKE ?1 ESCAPE '\' OR c.username LIKE ?1 ESCAPE '\'`
-		digits := normalizePhone(q)
-		if digits == "" {
-			digits = "\x00" // matches nothing
+		where = `WHERE c.name LIKE ?1 ESCAPE '\' OR c.user_id LIKE ?1 ESCAPE '\' OR c.username LIKE ?1 ESCAPE '\'`
+		args = append(args, like)
+		if digits := normalizePhone(q); len(digits) >= 3 {
+			where += ` OR c.wa_id LIKE ?2`
+			args = append(args, "%"+digits+"%")
 		}
-		args = append(args, like, "%"+digits+"%")
 	}
 	n := len(args)
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+contactColumns+`,
 		(SELECT count(*) FROM conversations WHERE contact_id = c.id),
 		coalesce((SELECT max(last_message_at) FROM conversations WHERE contact_id = c.id), 0) AS last
-		FROM contacts c `+where+fmt.Sprintf(` ORDER BY c.updated_at DESC, c.id DESC LIMIT ?%d OFFSET ?%d`, n+1, n+2),
+		FROM contacts c `+where+fmt.Sprintf(` ORDER BY c.id DESC LIMIT ?%d OFFSET ?%d`, n+1, n+2),
 		append(args, Page{Limit: limit}.limit(), max(offset, 0))...)
 	if err != nil {
 		return nil, fmt.Errorf("store: contacts: %w", err)

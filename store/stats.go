@@ -77,7 +77,7 @@ func (s *Store) Overview(ctx context.Context, now time.Time) (*Overview, error) 
 	err := s.rdb.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM conversations WHERE status = 'open'),
 		(SELECT count(*) FROM conversations WHERE status = 'open' AND assignee_id IS NULL),
-		(SELECT count(*) FROM messages WHERE ts >= ?1 AND direction = 'outbound' AND status = 'failed'),
+		(SELECT count(*) FROM messages WHERE status = 'failed' AND ts >= ?1 AND direction = 'outbound'),
 		(SELECT count(*) FROM media WHERE state = 'pending'),
 		(SELECT count(*) FROM media WHERE state = 'failed'),
 		coalesce((SELECT max(received_at) FROM deliveries), 0),
@@ -89,15 +89,16 @@ func (s *Store) Overview(ctx context.Context, now time.Time) (*Overview, error) 
 	if err != nil {
 		return nil, fmt.Errorf("store: overview: %w", err)
 	}
-	// Response time: for the latest outbound messages of the week, the gap
-	// to the customer message they answered. Sampled so it stays cheap.
-	rows, err := s.rdb.QueryContext(ctx, `SELECT o.ts - (SELECT max(i.ts) FROM messages i
-			WHERE i.conversation_id = o.conversation_id AND i.direction = 'inbound' AND i.ts <= o.ts)
-		FROM messages o WHERE o.ts >= ? AND o.direction = 'outbound'
-		  AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.conversation_id = o.conversation_id AND p.direction = 'outbound'
-		      AND (p.ts, p.id) < (o.ts, o.id) AND p.ts >= (SELECT max(i.ts) FROM messages i
-		          WHERE i.conversation_id = o.conversation_id AND i.direction = 'inbound' AND i.ts <= o.ts))
-		ORDER BY o.ts DESC LIMIT 2000`, week)
+	// Response time: for the week's latest customer messages that start a
+	// turn (the message before them is ours, or there is none), the time
+	// until our next answer. Sampled so it stays a few index probes.
+	rows, err := s.rdb.QueryContext(ctx, `SELECT
+			(SELECT min(o.ts) FROM messages o WHERE o.conversation_id = i.conversation_id AND o.direction = 'outbound' AND o.ts >= i.ts) - i.ts
+		FROM messages i
+		WHERE i.ts >= ? AND i.direction = 'inbound'
+		  AND coalesce((SELECT p.direction FROM messages p WHERE p.conversation_id = i.conversation_id
+		      AND (p.ts, p.id) < (i.ts, i.id) ORDER BY p.ts DESC, p.id DESC LIMIT 1), 'outbound') = 'outbound'
+		ORDER BY i.ts DESC LIMIT 200`, week)
 	if err != nil {
 		return nil, fmt.Errorf("store: response times: %w", err)
 	}

@@ -380,4 +380,5 @@ var english = map[string]string{
 	"Alle Sitzungen beendet.":                                                                           "All sessions ended.",
 	"Ein Label mit diesem Namen gibt es schon.":                                                         "A label with this name exists already.",
 	"Der Name muss 1 bis 40 Zeichen haben.":                                                             "The name must have 1 to 40 characters.",
+	"Kette prüfen":                                                                                      "Verify chain",
 }

@@ -483,6 +483,7 @@ type UserRowVM struct {
 type AuditVM struct {
 	Entries  []AuditRowVM
 	Next     int64
+	Verified bool // the hash chain was checked for this page view
 	ChainOK  bool
 	BrokenAt int64
 }
