@@ -6,3 +6,6 @@ var (
 	TOTPStep     = int64(totpStep)
 	RecoveryHash = recoveryHash
 )
+
+// SendBody builds Meta's request body for a composer message.
+var SendBody = sendBody
