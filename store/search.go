@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // SearchHit is one message matching a search.
@@ -27,6 +28,14 @@ const (
 // ftsQuery turns what a person typed into an FTS5 query that cannot be a
 // syntax error: every word is quoted, the last one matches as a prefix.
 func ftsQuery(q string) string {
+	// Control characters (NUL ends an SQLite string early) and broken
+	// UTF-8 cannot be part of a word anyway.
+	q = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, q)
 	words := strings.Fields(q)
 	if len(words) > 8 {
 		words = words[:8]
