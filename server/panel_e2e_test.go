@@ -181,9 +181,8 @@ func TestBrowserFirstRunTwoFactorAndLogout(t *testing.T) {
 func TestBrowserLiveInboxAndAssignment(t *testing.T) {
 	root := chrome(t)
 	g := servertest.New(t, servertest.Options{})
-	admin := addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
-	agent := addUser(t, g.Store, "lea@example.de", store.RoleAgent)
-	_ = admin
+	addNamedUser(t, g.Store, "Anna Berger", "admin@example.de", store.RoleAdmin)
+	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	seedDemo(t, g, agent)
 	base := g.Public.URL
 

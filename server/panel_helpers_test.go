@@ -42,6 +42,16 @@ func addUser(t testing.TB, st *store.Store, email, role string) *store.User {
 	return u
 }
 
+// addNamedUser creates an account with a display name.
+func addNamedUser(t testing.TB, st *store.Store, name, email, role string) *store.User {
+	t.Helper()
+	u, err := st.CreateUser(context.Background(), store.NewUser{Email: email, Name: name, Role: role, PasswordHash: testHash()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 // browser is an HTTP client with a cookie jar that behaves like a
 // same-origin browser (it sends Sec-Fetch-Site and Origin on POSTs).
 type browser struct {
