@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/a-h/templ"
@@ -98,6 +99,7 @@ type panelState struct {
 	enrolMu     sync.Mutex
 	enrolments  map[int64]enrolment // pending TOTP secrets by session id
 	staticFiles http.Handler
+	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
 }
 
 type enrolment struct {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/pforte/pforte/web"
@@ -38,5 +39,17 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if st := s.panel.cfg.Status; st != nil {
 		vm.CertExpiry, vm.DiskFree, vm.Queues = st.CertExpiry(), st.DiskFree(), st.Queues(ctx)
 	}
+	if vm.DiskFree == 0 {
+		vm.DiskFree = diskFree(s.store.Dir())
+	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
+}
+
+// diskFree is the space left for the data directory (0 when unknown).
+func diskFree(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
 }

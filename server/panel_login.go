@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -102,6 +103,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.panel.accounts.success("acct:" + email)
+	s.sweepSessions(ctx)
 	// A fresh token at every login; the browser's old session (if any) is
 	// deleted in the same commit, so a planted cookie is worth nothing.
 	token := newToken()
@@ -360,4 +362,17 @@ func shortUA(ua string) string {
 		return name + " · " + osName
 	}
 	return name
+}
+
+// sweepSessions deletes timed-out sessions, at most once an hour, on the
+// way through a login (the panel needs no scheduler for it).
+func (s *Server) sweepSessions(ctx context.Context) {
+	now := s.now()
+	last := s.panel.lastSweep.Load()
+	if now.Unix()-last < 3600 || !s.panel.lastSweep.CompareAndSwap(last, now.Unix()) {
+		return
+	}
+	if _, err := s.store.DeleteExpiredSessions(ctx, now.Add(-s.panel.cfg.IdleTimeout), now.Add(-s.panel.cfg.AbsoluteTimeout)); err != nil {
+		s.log.Warn("expired sessions not deleted", "err", err)
+	}
 }
