@@ -118,37 +118,74 @@ type FanoutItem struct {
 // FanoutHead returns the oldest waiting delivery of an enabled subscription,
 // with its body only when it is due at now. ErrNotFound means nothing waits.
 func (s *Store) FanoutHead(ctx context.Context, subID int64, now time.Time) (*FanoutItem, error) {
-	it := FanoutItem{SubscriptionID: subID}
-	var secret string
-	err := s.rdb.QueryRowContext(ctx, `SELECT q.id, q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret,
+	items, err := s.FanoutNext(ctx, subID, now, 1, 0)
+	if err != nil {
+		return nil, err
+	}
+	return items[0], nil
+}
+
+// FanoutNext returns up to limit waiting deliveries of an enabled
+// subscription in delivery order, stopping before the first one that is not
+// due and once the bodies exceed maxBytes. If the oldest is not due, it
+// alone is returned without a body. ErrNotFound means nothing waits.
+func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limit, maxBytes int) ([]*FanoutItem, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT q.id, q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret,
 			CASE WHEN q.next_attempt_at <= ?2 THEN d.body END
 		FROM fanout_queue q
 		JOIN subscriptions s ON s.id = q.subscription_id
 		JOIN deliveries d ON d.id = q.delivery_id
 		WHERE q.subscription_id = ?1 AND q.state = 'pending' AND s.enabled = 1
-		ORDER BY q.delivery_id LIMIT 1`, subID, now.UnixMilli()).Scan(
-		&it.ID, &it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &it.Body)
-	if errors.Is(err, sql.ErrNoRows) {
+		ORDER BY q.delivery_id LIMIT ?3`, subID, now.UnixMilli(), max(1, limit))
+	if err != nil {
+		return nil, fmt.Errorf("store: fan-out queue: %w", err)
+	}
+	defer rows.Close()
+	var out []*FanoutItem
+	size := 0
+	for rows.Next() {
+		it := &FanoutItem{SubscriptionID: subID}
+		var secret string
+		if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &it.Body); err != nil {
+			return nil, fmt.Errorf("store: fan-out queue: %w", err)
+		}
+		due := it.NextAttemptAt <= now.UnixMilli()
+		if due && it.Body == nil {
+			it.Body = []byte{} // an empty body is still a body
+		}
+		if !due && len(out) > 0 {
+			break // order: nothing passes a delivery that waits
+		}
+		it.Secret = openSecret(secret)
+		out = append(out, it)
+		size += len(it.Body)
+		if !due || size >= maxBytes {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: fan-out queue: %w", err)
+	}
+	if len(out) == 0 {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, fmt.Errorf("store: fan-out head: %w", err)
-	}
-	it.Secret = openSecret(secret)
-	if it.NextAttemptAt <= now.UnixMilli() && it.Body == nil {
-		it.Body = []byte{} // an empty body is still a body
-	}
-	return &it, nil
+	return out, nil
 }
 
-// FanoutDelivered records that the receiver accepted the item.
-func (s *Store) FanoutDelivered(ctx context.Context, it *FanoutItem, status int, now time.Time) error {
+// FanoutDelivered records that the receiver accepted items (all of one
+// subscription).
+func (s *Store) FanoutDelivered(ctx context.Context, items []*FanoutItem, status int, now time.Time) error {
+	if len(items) == 0 {
+		return nil
+	}
 	return s.Write(ctx, func(tx *Tx) error {
-		if _, err := tx.Exec("DELETE FROM fanout_queue WHERE id = ?", it.ID); err != nil {
-			return fmt.Errorf("store: fan-out delivered: %w", err)
+		for _, it := range items {
+			if _, err := tx.Exec("DELETE FROM fanout_queue WHERE id = ?", it.ID); err != nil {
+				return fmt.Errorf("store: fan-out delivered: %w", err)
+			}
 		}
-		if _, err := tx.Exec(`UPDATE subscriptions SET delivered_total = delivered_total + 1, last_success_at = ?, last_status = ?
-			WHERE id = ?`, now.UnixMilli(), status, it.SubscriptionID); err != nil {
+		if _, err := tx.Exec(`UPDATE subscriptions SET delivered_total = delivered_total + ?, last_success_at = ?, last_status = ?
+			WHERE id = ?`, len(items), now.UnixMilli(), status, items[0].SubscriptionID); err != nil {
 			return fmt.Errorf("store: fan-out delivered: %w", err)
 		}
 		return nil

@@ -244,7 +244,7 @@ func TestFanoutHeadOrderBackoffDeadLetterAndReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.FanoutDelivered(ctx, h, 200, time.Now()); err != nil {
+		if err := st.FanoutDelivered(ctx, []*FanoutItem{h}, 200, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

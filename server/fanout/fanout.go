@@ -212,12 +212,20 @@ func (w *Worker) supervise(ctx, reqCtx context.Context) {
 	}
 }
 
+// Each lane reads its queue in batches: fewer reads, and one commit records
+// a whole batch of accepted deliveries. A crash before that commit means
+// the batch is sent again, which at-least-once allows.
+const (
+	batchItems = 32
+	batchBytes = 1 << 20
+)
+
 // lane forwards one subscription's deliveries, one at a time, in order,
 // until none is waiting.
 func (w *Worker) lane(ctx, reqCtx context.Context, subID int64) {
 	for ctx.Err() == nil {
 		now := w.o.Now()
-		it, err := w.st.FanoutHead(ctx, subID, now)
+		items, err := w.st.FanoutNext(ctx, subID, now, batchItems, batchBytes)
 		if errors.Is(err, store.ErrNotFound) {
 			return
 		}
@@ -228,41 +236,59 @@ func (w *Worker) lane(ctx, reqCtx context.Context, subID int64) {
 			}
 			continue
 		}
-		if it.Body == nil {
+		if items[0].Body == nil {
 			// Backing off. Wake up at the poll interval at the latest so that
 			// replays, edits and clock changes are noticed.
-			sleep(ctx, min(time.UnixMilli(it.NextAttemptAt).Sub(now), w.o.Poll))
+			sleep(ctx, min(time.UnixMilli(items[0].NextAttemptAt).Sub(now), w.o.Poll))
 			continue
 		}
-		select {
-		case w.sem <- struct{}{}:
-		case <-ctx.Done():
-			return
+		var accepted []*store.FanoutItem
+		lastStatus := 0
+		for _, it := range items {
+			select {
+			case w.sem <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break // stopping: what was accepted is recorded below
+			}
+			status, sendErr := w.send(reqCtx, it)
+			<-w.sem
+			if reqCtx.Err() != nil {
+				// Aborted by shutdown: not the receiver's fault, so no attempt
+				// is counted; the delivery stays queued.
+				break
+			}
+			if sendErr != nil {
+				w.recordDelivered(accepted, lastStatus)
+				accepted = nil
+				w.recordFailed(it, status, sendErr)
+				break
+			}
+			accepted, lastStatus = append(accepted, it), status
 		}
-		status, sendErr := w.send(reqCtx, it)
-		<-w.sem
-		if reqCtx.Err() != nil {
-			// Aborted by shutdown: not the receiver's fault, so no attempt
-			// is counted; the delivery stays queued.
-			return
-		}
-		w.record(it, status, sendErr)
+		w.recordDelivered(accepted, lastStatus)
 	}
 }
 
-// record stores an attempt's outcome. It uses its own context so that a
-// stop right after a response still records it.
-func (w *Worker) record(it *store.FanoutItem, status int, sendErr error) {
+// recordDelivered and recordFailed store outcomes with their own context,
+// so that a stop right after a response still records it.
+func (w *Worker) recordDelivered(items []*store.FanoutItem, status int) {
+	if len(items) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.st.FanoutDelivered(ctx, items, status, w.o.Now()); err != nil {
+		// The receiver has them; it will get them again (at least once).
+		w.log.Error("fan-out: recording deliveries failed", "subscription", items[0].SubscriptionID, "err", err)
+	}
+}
+
+func (w *Worker) recordFailed(it *store.FanoutItem, status int, sendErr error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	now := w.o.Now()
-	if sendErr == nil {
-		if err := w.st.FanoutDelivered(ctx, it, status, now); err != nil {
-			// The receiver has it; it will get it again (at least once).
-			w.log.Error("fan-out: recording a delivery failed", "subscription", it.SubscriptionID, "err", err)
-		}
-		return
-	}
 	f := store.FanoutFailure{
 		At:         now,
 		RetryAt:    now.Add(Backoff(it.Attempts+1, w.o.RetryBase, w.o.RetryMax, w.o.Jitter())),

@@ -37,7 +37,12 @@ func startWorker(t *testing.T, g *servertest.Gateway, o fanout.Options) *fanout.
 // subscribe creates a subscription through the internal API.
 func subscribe(t *testing.T, g *servertest.Gateway, rc *receiver, events ...string) server.SubscriptionJSON {
 	t.Helper()
-	req := map[string]any{"url": rc.srv.URL + "/hook", "secret": rc.secret, "name": strings.Join(events, "+")}
+	return subscribeURL(t, g, rc.srv.URL+"/hook", rc.secret, events...)
+}
+
+func subscribeURL(t testing.TB, g *servertest.Gateway, url, secret string, events ...string) server.SubscriptionJSON {
+	t.Helper()
+	req := map[string]any{"url": url, "secret": secret, "name": strings.Join(events, "+")}
 	if len(events) > 0 {
 		req["events"] = events
 	}
@@ -362,6 +367,8 @@ func TestBackoffDeadLetterAndReplay(t *testing.T) {
 	}
 
 	// A time-range replay sends it once more, with the same delivery id.
+	// (Deliveries still waiting or in flight are not queued twice.)
+	waitFor(t, "replay recorded", func() bool { return getSub(t, g, sub.ID).Queue.Pending == 0 })
 	from := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
 	code, b = g.API(t, http.MethodPost, fmt.Sprintf("/api/v1/subscriptions/%d/replay", sub.ID), strings.NewReader(`{"from":"`+from+`"}`))
 	if code != http.StatusAccepted || !strings.Contains(string(b), `"queued":1`) {
