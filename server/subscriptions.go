@@ -162,7 +162,7 @@ func ParseReplayRequest(body []byte) (store.Replay, error) {
 	switch {
 	case r.DeadLetter && (req.From != nil || req.To != nil):
 		return r, &store.InputError{Field: "dead_letter", Msg: "replay either the dead letters or a time range (from, to), not both"}
-	case !r.DeadLetter && req.From == nil:
+	case !r.DeadLetter && r.From.IsZero():
 		return r, &store.InputError{Field: "from", Msg: `required: {"from": "2026-01-31T00:00:00Z", "to": ...} or {"dead_letter": true}`}
 	case req.To != nil && !r.From.Before(r.To):
 		return r, &store.InputError{Field: "to", Msg: "must be after from"}
