@@ -11,16 +11,6 @@ import (
 	"time"
 )
 
-func openTest(t *testing.T) *Store {
-	t.Helper()
-	st, err := Open(context.Background(), t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
 // delivery builds a parsed delivery holding the given classes; the body is
 // unique per call so that it is never a duplicate.
 func delivery(n int, at time.Time, classes Events) *Delivery {
@@ -96,7 +86,7 @@ func TestFanoutEventsClassifies(t *testing.T) {
 
 func TestIngestQueuesMatchingSubscriptionsInSameCommit(t *testing.T) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := openTest(t, Options{})
 	if SchemaVersion() < 150 {
 		t.Fatalf("schema version %d lacks the fan-out step", SchemaVersion())
 	}
@@ -157,7 +147,7 @@ func TestIngestQueuesMatchingSubscriptionsInSameCommit(t *testing.T) {
 
 func TestFanoutHeadOrderBackoffDeadLetterAndReplay(t *testing.T) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := openTest(t, Options{})
 	sub := mustSub(t, st, EventsAll, true)
 	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
 	for i := range 3 {
@@ -281,7 +271,7 @@ func TestFanoutHeadOrderBackoffDeadLetterAndReplay(t *testing.T) {
 
 func TestReplayRespectsFilter(t *testing.T) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := openTest(t, Options{})
 	now := time.Now()
 	for i, c := range []Events{EventMessages, EventStatuses, EventOther} {
 		st.Ingest(ctx, delivery(i, now, c))
@@ -303,7 +293,7 @@ func isInput(err error) bool {
 
 func TestSubscriptionValidationChangesNothing(t *testing.T) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := openTest(t, Options{})
 	bad := []SubscriptionInput{
 		{URL: ""},
 		{URL: "ftp://x.example/"},
@@ -353,7 +343,7 @@ func TestSubscriptionValidationChangesNothing(t *testing.T) {
 
 func TestDeleteSubscriptionDropsItsQueue(t *testing.T) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := openTest(t, Options{})
 	sub := mustSub(t, st, EventsAll, true)
 	st.Ingest(ctx, delivery(1, time.Now(), EventMessages))
 	if len(queued(t, st, sub.ID)) != 1 {
