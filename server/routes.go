@@ -26,6 +26,7 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("PATCH /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionUpdate))
 	mux.Handle("DELETE /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionDelete))
 	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey("admin", s.apiSubscriptionReplay))
+	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey("admin", s.apiSubscriptionDeadLetters))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }

@@ -338,3 +338,44 @@ func (s *Server) apiWriteError(w http.ResponseWriter, err error) {
 	}
 	s.apiStoreError(w, err, "subscription")
 }
+
+// DeadLetterJSON is one delivery a subscription gave up on.
+type DeadLetterJSON struct {
+	Sequence   int64     `json:"sequence"` // X-Pforte-Sequence of the delivery
+	ReceivedAt time.Time `json:"received_at"`
+	Attempts   int       `json:"attempts"`
+	LastError  string    `json:"last_error"`
+}
+
+func (s *Server) apiSubscriptionDeadLetters(w http.ResponseWriter, r *http.Request) {
+	id, ok := subscriptionID(w, r)
+	if !ok {
+		return
+	}
+	limit := 50
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			writeAPIError(w, http.StatusBadRequest, "invalid_parameter", "limit must be a number from 1 to 500")
+			return
+		}
+		limit = n
+	}
+	if _, err := s.store.Subscription(r.Context(), id); err != nil {
+		s.apiStoreError(w, err, "subscription")
+		return
+	}
+	dl, err := s.store.DeadLetters(r.Context(), id, limit)
+	if err != nil {
+		s.apiStoreError(w, err, "dead letters")
+		return
+	}
+	out := struct {
+		Data []DeadLetterJSON `json:"data"`
+	}{Data: make([]DeadLetterJSON, 0, len(dl))}
+	for _, d := range dl {
+		out.Data = append(out.Data, DeadLetterJSON{Sequence: d.DeliveryID, ReceivedAt: time.Unix(d.ReceivedAt, 0).UTC(),
+			Attempts: d.Attempts, LastError: d.LastError})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -344,6 +344,12 @@ func TestBackoffDeadLetterAndReplay(t *testing.T) {
 		t.Errorf("metric dead letters = %v", v)
 	}
 	attempts := len(rc.all())
+	code, dlBody := g.API(t, http.MethodGet, fmt.Sprintf("/api/v1/subscriptions/%d/dead-letters", sub.ID), nil)
+	var dl struct{ Data []server.DeadLetterJSON }
+	if json.Unmarshal(dlBody, &dl); code != http.StatusOK || len(dl.Data) != 1 || dl.Data[0].Sequence != 1 ||
+		dl.Data[0].Attempts != attempts || dl.Data[0].LastError != "HTTP 500" {
+		t.Fatalf("dead letters: %d %s", code, dlBody)
+	}
 
 	// Bad replay requests are refused and change nothing.
 	for _, bad := range []string{`{}`, `{"dead_letter":true,"from":"2026-01-01T00:00:00Z"}`, `{"from":"yesterday"}`, `{"dead_letters":true}`} {
