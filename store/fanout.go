@@ -102,7 +102,6 @@ func (s *Store) FanoutLanes(ctx context.Context) ([]int64, error) {
 
 // FanoutItem is the next delivery to forward to one subscription.
 type FanoutItem struct {
-	ID             int64
 	SubscriptionID int64
 	DeliveryID     int64
 	Attempts       int   // failed attempts so far
@@ -130,7 +129,7 @@ func (s *Store) FanoutHead(ctx context.Context, subID int64, now time.Time) (*Fa
 // due and once the bodies exceed maxBytes. If the oldest is not due, it
 // alone is returned without a body. ErrNotFound means nothing waits.
 func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limit, maxBytes int) ([]*FanoutItem, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT q.id, q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret,
 			CASE WHEN q.next_attempt_at <= ?2 THEN d.body END
 		FROM fanout_queue q
 		JOIN subscriptions s ON s.id = q.subscription_id
@@ -146,7 +145,7 @@ func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limi
 	for rows.Next() {
 		it := &FanoutItem{SubscriptionID: subID}
 		var secret string
-		if err := rows.Scan(&it.ID, &it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &it.Body); err != nil {
+		if err := rows.Scan(&it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &it.Body); err != nil {
 			return nil, fmt.Errorf("store: fan-out queue: %w", err)
 		}
 		due := it.NextAttemptAt <= now.UnixMilli()
@@ -180,7 +179,7 @@ func (s *Store) FanoutDelivered(ctx context.Context, items []*FanoutItem, status
 	}
 	return s.Write(ctx, func(tx *Tx) error {
 		for _, it := range items {
-			if _, err := tx.Exec("DELETE FROM fanout_queue WHERE id = ?", it.ID); err != nil {
+			if _, err := tx.Exec("DELETE FROM fanout_queue WHERE subscription_id = ? AND delivery_id = ?", it.SubscriptionID, it.DeliveryID); err != nil {
 				return fmt.Errorf("store: fan-out delivered: %w", err)
 			}
 		}
@@ -211,7 +210,7 @@ func (s *Store) FanoutFailed(ctx context.Context, it *FanoutItem, f FanoutFailur
 	err := s.Write(ctx, func(tx *Tx) error {
 		dead = 0
 		if _, err := tx.Exec(`UPDATE fanout_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-			WHERE id = ? AND state = 'pending'`, f.RetryAt.UnixMilli(), f.Reason, it.ID); err != nil {
+			WHERE subscription_id = ? AND delivery_id = ? AND state = 'pending'`, f.RetryAt.UnixMilli(), f.Reason, it.SubscriptionID, it.DeliveryID); err != nil {
 			return fmt.Errorf("store: fan-out failed: %w", err)
 		}
 		r, err := tx.Exec(`UPDATE fanout_queue SET state = 'dead', last_error = coalesce(last_error, ?)

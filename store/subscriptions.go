@@ -46,7 +46,6 @@ ALTER TABLE deliveries ADD COLUMN fanout_events INTEGER NOT NULL DEFAULT 15;
 -- Forwarded rows are deleted. Each subscription gets its rows in delivery
 -- order, one at a time.
 CREATE TABLE fanout_queue (
-	id              INTEGER PRIMARY KEY,
 	subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
 	delivery_id     INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
 	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
@@ -54,8 +53,8 @@ CREATE TABLE fanout_queue (
 	enqueued_at     INTEGER NOT NULL,             -- the 7-day limit counts from here
 	next_attempt_at INTEGER NOT NULL DEFAULT 0,
 	last_error      TEXT,
-	UNIQUE (subscription_id, delivery_id)
-);
+	PRIMARY KEY (subscription_id, delivery_id)
+) WITHOUT ROWID;
 CREATE INDEX fanout_queue_pending ON fanout_queue(subscription_id, delivery_id) WHERE state = 'pending';
 CREATE INDEX fanout_queue_delivery ON fanout_queue(delivery_id);
 `
