@@ -168,11 +168,15 @@ func TestFiltersByEventClass(t *testing.T) {
 	subscribe(t, g, both, "messages", "other")
 	startWorker(t, g, fastOptions())
 
-	order := []string{"other", "messages", "errors", "statuses", "messages"}
+	order := []string{"other", "messages", "errors", "statuses", "messages", "messages"}
 	for i, c := range order {
 		body := classes[c]
-		if i == 4 {
+		switch i {
+		case 4:
 			body = textBody(1) // a second, different message delivery
+		case 5:
+			// A message Pforte cannot read (no id) still counts as a message.
+			body = []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"1"},"messages":[{"type":"text","text":{"body":"?"}}]}}]}]}`)
 		}
 		post(t, g, body)
 	}
@@ -180,7 +184,7 @@ func TestFiltersByEventClass(t *testing.T) {
 	// had everything before it (one lane, in order).
 	marker := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_update","value":{"event":"X"}},{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"1"},"messages":[{"from":"49151","id":"wamid.MARK","timestamp":"1","type":"text","text":{"body":"m"}}],"statuses":[{"id":"wamid.S","status":"sent","timestamp":"1","recipient_id":"49151"}],"errors":[{"code":1}]}}]}]}`)
 	post(t, g, marker)
-	want := map[*receiver]int{rcs["messages"]: 3, rcs["statuses"]: 2, rcs["errors"]: 2, rcs["other"]: 2, both: 4}
+	want := map[*receiver]int{rcs["messages"]: 4, rcs["statuses"]: 2, rcs["errors"]: 2, rcs["other"]: 2, both: 5}
 	for rc, n := range want {
 		waitFor(t, "the marker", func() bool {
 			got := rc.accepted()
