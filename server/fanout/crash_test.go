@@ -225,6 +225,20 @@ func TestQueueSurvivesKill9(t *testing.T) {
 			t.Fatalf("request %d: signature ok %v, body digest matches %v", i, r.Signature, digest(r.Body) == r.Delivery)
 		}
 	}
+	// The CLI works beside the running server: a replay it queues is found
+	// by the server's poll and sent.
+	waitFor(t, "queue drained", func() bool {
+		out, err := exec.Command(bin, "fanout", "list", "--data-dir", dataDir).Output()
+		return err == nil && regexp.MustCompile(`(?m)^1\s+crash\s+\S+\s+messages,statuses,errors,other\s+true\s+0\s`).Match(out)
+	})
+	already := len(rc.accepted())
+	out, err = exec.Command(bin, "fanout", "replay", "--data-dir", dataDir, "--id", "1", "--from", "1h").CombinedOutput()
+	var queued int
+	if _, serr := fmt.Sscanf(string(out), "%d deliveries queued", &queued); err != nil || serr != nil || queued < len(acked) {
+		t.Fatalf("fanout replay while serving: %v %q", err, out)
+	}
+	waitFor(t, "CLI replay delivered", func() bool { return len(rc.accepted()) >= already+queued })
+
 	// A clean stop after the crash recovery.
 	c2.cmd.Process.Signal(syscall.SIGTERM)
 	select {

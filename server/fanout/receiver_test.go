@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -37,6 +38,7 @@ type receiver struct {
 	got     []received
 	answer  func(r received) int // status to answer; default 200
 	started chan struct{}        // one value when a request comes in
+	begun   atomic.Int64         // requests that came in, finished or not
 }
 
 func newReceiver(t testing.TB, secret string) *receiver {
@@ -59,6 +61,7 @@ func validSignature(secret string, body []byte, header string) bool {
 }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	rc.begun.Add(1)
 	select {
 	case rc.started <- struct{}{}:
 	default:
