@@ -62,6 +62,9 @@ type Store struct {
 	done   chan struct{}
 
 	seal sealer // encrypts secrets at rest (seal.go)
+
+	fanoutOnce sync.Once     // makes fanoutCh, see FanoutSignal
+	fanoutCh   chan struct{} // wakes the fan-out worker
 }
 
 // Open opens (creating if needed) the database in dir, runs pending
