@@ -230,3 +230,31 @@ func TestPanelUserManagement(t *testing.T) {
 		t.Fatalf("audit chain broken at %d: %v", broken, err)
 	}
 }
+
+func TestPanelSettingsShowAndReplaySubscriptions(t *testing.T) {
+	f := newPanelFixture(t)
+	ctx := context.Background()
+	sub, _, err := f.g.Store.CreateSubscription(ctx, "test", store.SubscriptionInput{Name: "CRM", URL: "http://127.0.0.1:9/hook", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := sessionFor(t, f.g, f.admin)
+	p := a.get("/settings")
+	if !strings.Contains(p.body, `data-testid="subscriptions"`) || !strings.Contains(p.body, "CRM") {
+		t.Fatal("subscription not listed")
+	}
+	if p := a.post(fmt.Sprintf("/settings/subscriptions/%d/replay", sub.ID), map[string][]string{"what": {"day"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("replay: %d %.200s", p.status, p.body)
+	}
+	entries, _ := f.g.Store.AuditLog(ctx, 0, 50)
+	found := false
+	for _, e := range entries {
+		found = found || (e.Action == "subscription.replay" && e.Actor == fmt.Sprintf("user:%d", f.admin.ID))
+	}
+	if !found {
+		t.Fatal("replay not audited with the admin as actor")
+	}
+	if p := sessionFor(t, f.g, f.agent).post(fmt.Sprintf("/settings/subscriptions/%d/replay", sub.ID), map[string][]string{"what": {"dead"}}); p.status != http.StatusForbidden {
+		t.Fatalf("agent replay: %d", p.status)
+	}
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -71,8 +72,22 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 		vm.Labels = append(vm.Labels, web.LabelVM{ID: l.ID, Name: l.Name, Color: l.Color})
 	}
 	vm.SubscriptionNote = web.T(ctx, "Keine Weiterleitungen eingerichtet.")
-	if st := s.panel.cfg.Status; st != nil {
-		vm.Subscriptions = st.Subscriptions(ctx)
+	subs, err := s.store.Subscriptions(ctx)
+	if err != nil {
+		return vm, err
+	}
+	now := s.now()
+	ms := func(v int64) time.Time {
+		if v == 0 {
+			return time.Time{}
+		}
+		return time.UnixMilli(v)
+	}
+	for _, sub := range subs {
+		q := sub.Queue
+		sv := web.SubscriptionVM{ID: sub.ID, Name: sub.Name, URL: sub.URL, Enabled: sub.Enabled, Pending: q.Pending, Dead: q.Dead,
+			OldestAge: q.OldestAge(now), Delivered: q.Delivered, LastSuccess: ms(q.LastSuccessAt), LastError: q.LastError, LastErrorAt: ms(q.LastErrorAt)}
+		vm.Subscriptions = append(vm.Subscriptions, sv)
 	}
 	return vm, nil
 }
@@ -235,4 +250,32 @@ func (s *Server) labelDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.settingsDone(w, r, "")
+}
+
+// subscriptionReplay sends a subscription's given-up deliveries, or the
+// last day's, again (peers' users most miss this when a consumer was down).
+func (s *Server) subscriptionReplay(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	rp := store.Replay{DeadLetter: true}
+	if r.PostFormValue("what") == "day" {
+		now := s.now()
+		rp = store.Replay{From: now.Add(-24 * time.Hour), To: now}
+	}
+	n, err := s.store.ReplayFanout(r.Context(), v.actor(), id, rp)
+	if err != nil {
+		var in *store.InputError
+		if errors.As(err, &in) {
+			s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
+			return
+		}
+		s.storeFail(w, r, err)
+		return
+	}
+	setFlash(w, web.Tf(r.Context(), "%d Zustellungen werden erneut gesendet.", n))
+	redirect(w, r, "/settings#fanout")
 }

@@ -107,6 +107,7 @@ func panelRoutes(convID, labelID, otherUserID, cannedID, keyID int64) []route {
 		{"POST", fmt.Sprintf("/settings/canned/%d/delete", cannedID), "A", nil},
 		{"POST", "/settings/labels", "A", url.Values{"name": {"neu"}, "color": {"red"}}},
 		{"POST", "/settings/labels/999/delete", "A", nil},
+		{"POST", "/settings/subscriptions/999/replay", "A", url.Values{"what": {"dead"}}},
 		{"GET", "/users", "A", nil},
 		{"POST", "/users", "A", url.Values{"name": {"Neu"}, "email": {"neu@example.de"}, "role": {"agent"}}},
 		{"POST", fmt.Sprintf("/users/%d/role", otherUserID), "A", url.Values{"role": {"agent"}}},

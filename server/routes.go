@@ -60,6 +60,7 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	mux.Handle("POST /settings/canned/{id}/delete", p(admins, s.cannedDelete))
 	mux.Handle("POST /settings/labels", p(admins, s.labelCreate))
 	mux.Handle("POST /settings/labels/{id}/delete", p(admins, s.labelDelete))
+	mux.Handle("POST /settings/subscriptions/{id}/replay", p(admins, s.subscriptionReplay))
 	mux.Handle("GET /users", p(admins, s.usersPage))
 	mux.Handle("POST /users", p(admins, s.userInvite))
 	mux.Handle("POST /users/{id}/role", p(admins, s.userRole))

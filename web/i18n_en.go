@@ -381,4 +381,13 @@ var english = map[string]string{
 	"Ein Label mit diesem Namen gibt es schon.":                                                         "A label with this name exists already.",
 	"Der Name muss 1 bis 40 Zeichen haben.":                                                             "The name must have 1 to 40 characters.",
 	"Kette prüfen":                                                                                      "Verify chain",
+	"Wartend":                                                                                           "Waiting",
+	"Aufgegeben":                                                                                        "Given up",
+	"Zuletzt erfolgreich":                                                                               "Last success",
+	"Letzter Fehler":                                                                                    "Last error",
+	"ältester seit %s":                                                                                  "oldest for %s",
+	"Aufgegebene erneut senden":                                                                         "Resend given-up ones",
+	"Letzte 24 Std. erneut senden":                                                                      "Resend the last 24 h",
+	"Weiterleitungen richten Sie mit „pforte fanout add“ oder über die interne API ein.": "Set up forwarding with \"pforte fanout add\" or the internal API.",
+	"%d Zustellungen werden erneut gesendet.":                                            "%d deliveries are being sent again.",
 }

@@ -452,10 +452,17 @@ type APIKeyVM struct {
 
 // SubscriptionVM is a fan-out subscription's state.
 type SubscriptionVM struct {
-	Name   string
-	URL    string
-	Queued int
-	State  string
+	ID          int64
+	Name        string
+	URL         string
+	Enabled     bool
+	Pending     int64
+	Dead        int64
+	OldestAge   time.Duration
+	Delivered   int64
+	LastSuccess time.Time
+	LastError   string
+	LastErrorAt time.Time
 }
 
 // UsersVM is the user management page.
