@@ -19,8 +19,17 @@ import (
 type msgContext struct {
 	From                string `json:"from"`
 	ID                  string `json:"id"`
+	MessageID           string `json:"message_id"` // our sends quote with Meta's request shape
 	Forwarded           bool   `json:"forwarded"`
 	FrequentlyForwarded bool   `json:"frequently_forwarded"`
+}
+
+// quoted is the wamid a message replies to.
+func (c msgContext) quoted() string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return c.MessageID
 }
 
 type graphError struct {
@@ -43,16 +52,32 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 	var quoted []string
 	for _, m := range msgs {
 		var c msgContext
-		if len(m.Context) > 0 && json.Unmarshal(m.Context, &c) == nil && c.ID != "" && m.Type != "reaction" {
-			quoted = append(quoted, c.ID)
+		if len(m.Context) > 0 && json.Unmarshal(m.Context, &c) == nil && c.quoted() != "" && m.Type != "reaction" {
+			quoted = append(quoted, c.quoted())
 		}
 	}
 	quotes, err := s.store.MessagesByWAMIDs(ctx, convID, quoted)
 	if err != nil {
 		return t, err
 	}
+	var bodies map[string]string // template texts, to show what a template said
+	for _, m := range msgs {
+		if m.Type == "template" && bodies == nil {
+			bodies = map[string]string{}
+			tpls, err := s.store.Templates(ctx)
+			if err != nil {
+				return t, err
+			}
+			for _, tp := range tpls {
+				bodies[tp.Name+"|"+tp.Language] = tp.Body
+			}
+		}
+	}
 	for _, m := range msgs {
 		vm := messageVM(ctx, convID, m)
+		if m.Type == "template" && vm.Text == "" {
+			vm.Text = templateText(m.Payload, bodies)
+		}
 		if m.Type == "reaction" {
 			var rx struct {
 				MessageID string `json:"message_id"`
@@ -87,9 +112,9 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 			case c.Forwarded:
 				vm.Forwarded = "forwarded"
 			}
-			if c.ID != "" && m.Type != "reaction" {
-				q, ok := quotes[c.ID]
-				vm.Quote = &web.QuoteVM{WAMID: c.ID, Missing: !ok, Outbound: q.Direction == "outbound", Text: previewText(q.Text, 160)}
+			if c.quoted() != "" && m.Type != "reaction" {
+				q, ok := quotes[c.quoted()]
+				vm.Quote = &web.QuoteVM{WAMID: c.quoted(), Missing: !ok, Outbound: q.Direction == "outbound", Text: previewText(q.Text, 160)}
 				if ok && q.Text == "" {
 					vm.Quote.Text = typeName(ctx, q.Type)
 				}
@@ -301,6 +326,45 @@ func messageVM(ctx context.Context, convID int64, m *store.Message) web.MessageV
 		}
 	}
 	return vm
+}
+
+// templateText fills a sent template's recorded text with the parameters
+// it was sent with; empty when the text is not known.
+func templateText(payload []byte, bodies map[string]string) string {
+	var t struct {
+		Name     string `json:"name"`
+		Language struct {
+			Code string `json:"code"`
+		} `json:"language"`
+		Components []struct {
+			Type       string `json:"type"`
+			Parameters []struct {
+				Name string `json:"parameter_name"`
+				Text string `json:"text"`
+			} `json:"parameters"`
+		} `json:"components"`
+	}
+	if json.Unmarshal(payload, &t) != nil {
+		return ""
+	}
+	body := bodies[t.Name+"|"+t.Language.Code]
+	if body == "" {
+		return ""
+	}
+	values := map[string]string{}
+	for _, c := range t.Components {
+		if !strings.EqualFold(c.Type, "body") {
+			continue
+		}
+		for i, p := range c.Parameters {
+			if p.Name != "" {
+				values[p.Name] = p.Text
+			} else {
+				values[strconv.Itoa(i+1)] = p.Text
+			}
+		}
+	}
+	return store.FillTemplate(body, values)
 }
 
 func money(v float64, currency string) string {
