@@ -258,3 +258,23 @@ func TestPanelSettingsShowAndReplaySubscriptions(t *testing.T) {
 		t.Fatalf("agent replay: %d", p.status)
 	}
 }
+
+func TestPanelLanguageChoice(t *testing.T) {
+	f := newPanelFixture(t)
+	b := sessionFor(t, f.g, f.agent)
+	if p := b.get("/inbox"); !strings.Contains(p.body, "Posteingang") || !strings.Contains(p.body, `lang="de"`) {
+		t.Fatal("German is the default")
+	}
+	if p := b.post("/account/preferences", map[string][]string{"lang": {"en"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("preferences: %d", p.status)
+	}
+	p := b.get("/inbox")
+	if !strings.Contains(p.body, ">Inbox<") || !strings.Contains(p.body, `lang="en"`) || strings.Contains(p.body, "Posteingang") {
+		t.Fatal("English not applied")
+	}
+	// Unknown languages fall back to German.
+	b.post("/account/preferences", map[string][]string{"lang": {"fr"}})
+	if p := b.get("/inbox"); !strings.Contains(p.body, "Posteingang") {
+		t.Fatal("fallback")
+	}
+}

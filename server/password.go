@@ -122,3 +122,6 @@ func HashPassword(pw string) string { return hashPassword(pw) }
 // PasswordProblem explains why a password would be refused, in German;
 // empty when it is acceptable.
 func PasswordProblem(pw, email string) string { return passwordProblem(pw, email) }
+
+// CheckPassword reports whether pw matches a stored hash.
+func CheckPassword(stored, pw string) bool { return checkPassword(stored, pw) }
