@@ -43,6 +43,7 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
+	Sending      sendingConfig
 }
 
 func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
@@ -68,6 +69,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	c.Sending.flags(fs)
 	return fs, c
 }
 
@@ -105,7 +107,7 @@ func (c *serveConfig) validate() error {
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
 	}
-	return nil
+	return c.Sending.validate()
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -145,8 +147,15 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		if cfg.VerifyToken == "" {
 			cfg.VerifyToken = randomToken()
 		}
-		log.Info("demo mode: generated webhook secrets (the Cloud API simulator arrives with the sending feature)",
-			"verify_token", cfg.VerifyToken)
+		log.Info("demo mode: generated webhook secrets; the Cloud API simulator stands in for Meta", "verify_token", cfg.VerifyToken)
+	}
+	var demo *demoRun
+	if cfg.Demo {
+		var err error
+		if demo, err = startDemo(cfg, log); err != nil {
+			return err
+		}
+		defer demo.stop()
 	}
 	if cfg.AppSecret == "" {
 		log.Warn("no Meta app secret set: webhook deliveries are answered 503 until --app-secret (PFORTE_APP_SECRET) is given")
@@ -166,7 +175,13 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
-	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody}, st, log, metrics)
+	snd, err := startSending(cfg, st, log, reg)
+	if err != nil {
+		return err
+	}
+	defer snd.stop()
+	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		Sender: snd.sender, OnIngest: snd.onIngest}, st, log, metrics)
 
 	public, err := listen(cfg.HTTPAddr, "http-addr")
 	if err != nil {
@@ -184,6 +199,9 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	}
 	log.Info("pforte ready", "version", version, "public", public.Addr().String(), "internal", internal.Addr().String(),
 		"data_dir", cfg.DataDir, "sqlite", store.SQLiteVersion())
+	if demo != nil {
+		demo.run("http://"+public.Addr().String()+"/webhook", "http://"+internal.Addr().String(), []byte(secrets[0]))
+	}
 
 	select {
 	case <-ctx.Done():
@@ -200,6 +218,12 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			log.Warn("shutdown", "err", err)
 		}
 	}
+	// The simulator and the outbox worker finish what they started before
+	// the store closes.
+	if demo != nil {
+		demo.stop()
+	}
+	snd.stop()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}

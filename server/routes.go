@@ -20,6 +20,16 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("GET /api/v1/messages/{id}", s.apiKey("read", s.apiMessageGet))
 	mux.Handle("GET /api/v1/contacts/{id}", s.apiKey("read", s.apiContactGet))
 	mux.Handle("GET /api/v1/contacts/{id}/messages", s.apiKey("read", s.apiContactMessages))
+	mux.Handle("POST /api/v1/messages", s.apiKey("send", s.apiMessageSend))
+	mux.Handle("POST /api/v1/messages/{id}/retry", s.apiKey("send", s.apiMessageRetry))
+	mux.Handle("GET /api/v1/messages/{id}/media", s.apiKey("read", s.apiMessageMedia))
+	mux.HandleFunc("GET /api/v1/openapi.json", s.apiOpenAPI)
+	// The Graph-compatible proxy: Meta's paths, an API key instead of the token.
+	mux.Handle("POST /{version}/{phone_number_id}/messages", s.graphKey("send", s.proxySend))
+	mux.Handle("POST /{version}/{phone_number_id}/media", s.graphKey("send", s.proxyUpload))
+	mux.Handle("GET /{version}/{media_id}", s.graphKey("send", s.proxyMediaGet))
+	mux.Handle("DELETE /{version}/{media_id}", s.graphKey("send", s.proxyMediaDelete))
+	mux.Handle("GET /pforte/media/{media_id}", s.graphKey("send", s.proxyMediaDownload))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }
