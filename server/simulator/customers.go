@@ -66,6 +66,26 @@ var Kinds = []string{"text", "text", "text", "image", "location", "reaction", "r
 // Write makes customer c send one message of the given kind to the
 // gateway and returns its wamid and the gateway's HTTP answer.
 func (s *Simulator) Write(ctx context.Context, c Customer, kind string) (string, int, error) {
+	return s.write(ctx, c, kind, nil)
+}
+
+// File is a media file a customer sends with WriteFile.
+type File struct {
+	Data     []byte
+	MimeType string
+	Filename string
+	// MediaID, if set, is announced instead of uploading Data (e.g. an id
+	// Meta no longer has).
+	MediaID string
+}
+
+// WriteFile makes customer c send the given file as a message of kind
+// image, document, audio, video or sticker.
+func (s *Simulator) WriteFile(ctx context.Context, c Customer, kind string, f File) (string, int, error) {
+	return s.write(ctx, c, kind, &f)
+}
+
+func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *File) (string, int, error) {
 	now := time.Now()
 	wamid := newWAMID(c.key())
 	msg := map[string]any{"id": wamid, "timestamp": strconv.FormatInt(now.Unix(), 10)}
@@ -98,9 +118,15 @@ func (s *Simulator) Write(ctx context.Context, c Customer, kind string) (string,
 		if kind == "reply" && lastSent != "" {
 			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
 		}
-	case "image", "document", "sticker", "audio":
+	case "image", "document", "sticker", "audio", "video":
 		data, mt, fname := fakeFile(kind)
-		id := s.AddMedia(data, mt, fname, s.opts.PhoneNumberID)
+		if file != nil {
+			data, mt, fname = file.Data, file.MimeType, file.Filename
+		}
+		id := file.mediaID()
+		if id == "" {
+			id = s.AddMedia(data, mt, fname, s.opts.PhoneNumberID)
+		}
 		sum := sha256.Sum256(data)
 		obj := map[string]any{"mime_type": mt, "sha256": base64.StdEncoding.EncodeToString(sum[:]), "id": id}
 		switch kind {
@@ -143,6 +169,13 @@ func (s *Simulator) Write(ctx context.Context, c Customer, kind string) (string,
 	return wamid, st, err
 }
 
+func (f *File) mediaID() string {
+	if f == nil {
+		return ""
+	}
+	return f.MediaID
+}
+
 func last(l []string) string {
 	if len(l) == 0 {
 		return ""
@@ -169,6 +202,9 @@ func fakeFile(kind string) (data []byte, mimeType, filename string) {
 	case "audio":
 		copy(data, "OggS")
 		return data, "audio/ogg; codecs=opus", ""
+	case "video":
+		copy(data, "\x00\x00\x00\x18ftypmp42")
+		return data, "video/mp4", ""
 	}
 	copy(data, "%PDF-1.7\n")
 	return data, "application/pdf", fmt.Sprintf("Rechnung-%d.pdf", rand.IntN(100000))
