@@ -165,7 +165,11 @@ func (s *Store) ClaimMedia(ctx context.Context, now time.Time, lease time.Durati
 		}
 		return nil
 	})
-	return jobs, err
+	if err != nil {
+		// A cancelled caller may return before fn ran; never read jobs then.
+		return nil, err
+	}
+	return jobs, nil
 }
 
 // StoredMedia is what a finished download recorded.

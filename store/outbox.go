@@ -379,7 +379,10 @@ func (s *Store) RetryOutbound(ctx context.Context, id int64, errObj []byte, next
 		}
 		return nil
 	})
-	return failed, err
+	if err != nil {
+		return false, err
+	}
+	return failed, nil
 }
 
 // FailOutbound finishes an entry as failed, keeping Meta's error object
@@ -469,7 +472,10 @@ func (s *Store) RecoverOutbox(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // RequeueOutbound sends an unknown or failed entry again: a person's

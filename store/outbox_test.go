@@ -300,3 +300,38 @@ func TestAlarms(t *testing.T) {
 		t.Fatalf("not cleared: %+v", a)
 	}
 }
+
+// WriteNoSync changes are committed and visible like any other, and a
+// durable write after them leaves both on disk.
+func TestWriteNoSync(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := send("447700900010", "template", time.Now())
+	s.NoSync = true
+	a, err := st.EnqueueSend(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Outbound(ctx, a.MessageID); err != nil {
+		t.Fatalf("not visible: %v", err)
+	}
+	b, err := st.EnqueueSend(ctx, send("447700900011", "template", time.Now()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err = store.Open(ctx, dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, id := range []int64{a.MessageID, b.MessageID} {
+		if _, err := st.Outbound(ctx, id); err != nil {
+			t.Fatalf("message %d lost: %v", id, err)
+		}
+	}
+}

@@ -95,6 +95,7 @@ type Sender struct {
 	inflight map[int64]bool
 	waiters  map[int64][]chan Result // by local message id
 	tokenBad bool
+	alarmMu  sync.Mutex
 }
 
 // New builds a sender; reg receives its metrics (nil for none).
@@ -223,7 +224,9 @@ func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, err
 	if sr.IsReadReceipt() {
 		return nil, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "Read receipts are sent at once through the Graph-compatible endpoint, not queued.")
 	}
-	out, err := s.store.EnqueueSend(ctx, o)
+	// Not cancellable: a write abandoned half way might still commit,
+	// leaving a message nobody tracks.
+	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
 	var wc *store.WindowClosedError
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
@@ -260,7 +263,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(o.Deadline) {
 		o.Deadline = dl
 	}
-	out, err := s.store.EnqueueSend(ctx, o)
+	// Not cancellable: a write abandoned half way might still commit,
+	// leaving a message nobody tracks.
+	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
 	var wc *store.WindowClosedError
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
@@ -606,14 +611,21 @@ func (s *Sender) backoff(attempt int, e *meta.Error) time.Duration {
 }
 
 // checkToken raises the expired-token alarm on 190 and clears it once a
-// request succeeds again.
+// request succeeds again (e == nil). Other errors say nothing either way.
+// alarmMu keeps the stored alarm in step with tokenBad when attempts
+// finish concurrently.
 func (s *Sender) checkToken(ctx context.Context, e *meta.Error) {
 	bad := e != nil && e.TokenExpired()
+	if e != nil && !bad {
+		return
+	}
+	s.alarmMu.Lock()
+	defer s.alarmMu.Unlock()
 	s.mu.Lock()
 	changed := bad != s.tokenBad
 	s.tokenBad = bad
 	s.mu.Unlock()
-	if !changed && !bad {
+	if !changed {
 		return
 	}
 	if bad {
