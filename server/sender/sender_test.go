@@ -23,6 +23,11 @@ func template(to string, tag int) []byte {
 
 func enqueue(t *testing.T, g *servertest.SendingGateway, body []byte) *store.Outbound {
 	t.Helper()
+	return enqueueTB(t, g, body)
+}
+
+func enqueueTB(t testing.TB, g *servertest.SendingGateway, body []byte) *store.Outbound {
+	t.Helper()
 	o, err := g.Sender.Enqueue(context.Background(), sender.Request{PhoneNumberID: pnid, Body: body, Actor: "test"})
 	if err != nil {
 		t.Fatal(err)
