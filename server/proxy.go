@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -214,40 +213,19 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
 		return
 	}
-	if kind := meta.KindOfMIME(typ); tmp.Size() > meta.MaxSize(kind) {
-		writeGraphError(w, meta.NewError(http.StatusBadRequest, 131053, "Media upload error",
-			"The file has "+strconv.FormatInt(tmp.Size(), 10)+" bytes; Meta allows at most "+strconv.FormatInt(meta.MaxSize(kind), 10)+" for "+kind+"."))
-		return
-	}
-	sum := base64.StdEncoding.EncodeToString(tmp.Sum())
-	size := tmp.Size()
-	rel, err := tmp.Commit()
-	if err != nil {
+	_, resp, err := s.cfg.Sender.UploadTemp(r.Context(), pnid, filename, typ, tmp)
+	var gerr *meta.Error
+	switch {
+	case err != nil && resp == nil && errors.As(err, &gerr):
+		writeGraphError(w, gerr) // refused before Meta
+	case errors.Is(err, sender.ErrStorage):
 		s.log.Error("proxy: media store", "err", err)
 		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
-		return
-	}
-	f, err := s.store.OpenMedia(rel)
-	if err != nil {
-		s.log.Error("proxy: media reopen", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read the stored file."))
-		return
-	}
-	defer f.Close()
-	name := mediafetch.SanitizeFilename(filename)
-	if name == "" {
-		name = mediafetch.Filename("", meta.KindOfMIME(typ), typ, 0)
-	}
-	id, resp, err := s.cfg.Sender.Client().Upload(r.Context(), pnid, name, typ, f)
-	if err != nil {
+	case err != nil:
 		s.graphFailure(w, resp, err)
-		return
+	default:
+		writeGraphRaw(w, resp.Status, resp.Body)
 	}
-	if err := s.store.RecordUpload(r.Context(), store.Upload{MediaID: id, PhoneNumberID: pnid, MimeType: typ, SHA256: sum, Size: size,
-		Filename: mediafetch.SanitizeFilename(filename), Path: rel}); err != nil {
-		s.log.Error("proxy: upload not recorded", "err", err)
-	}
-	writeGraphRaw(w, resp.Status, resp.Body)
 }
 
 // graphFailure hands on Meta's error answer, or a Graph-shaped one when

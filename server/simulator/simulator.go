@@ -57,17 +57,17 @@ type Options struct {
 type Fault struct {
 	// Code is the Graph error code to answer (e.g. 130429, 131056, 131000,
 	// 100, 190); its HTTP status follows Meta's habits unless HTTPStatus is set.
-	Code       int
-	HTTPStatus int
+	Code       int `json:"code"`
+	HTTPStatus int `json:"http_status"`
 	// Raw is sent as the body instead of a Graph error (e.g. an HTML 502 page).
-	Raw string
+	Raw string `json:"raw"`
 	// Hang accepts the message, then drops the connection without an
 	// answer: the sender cannot know it went out.
-	Hang bool
+	Hang bool `json:"hang"`
 	// To restricts the fault to one recipient (digits or user id).
-	To string
+	To string `json:"to"`
 	// Times is how many sends it hits (default 1).
-	Times int
+	Times int `json:"times"`
 }
 
 // Request is one call the fake Graph API received.
@@ -203,7 +203,32 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /{version}/{media_id}", s.handleMediaGet)
 	mux.HandleFunc("DELETE /{version}/{media_id}", s.handleMediaDelete)
 	mux.HandleFunc("GET /lookaside/{media_id}", s.handleDownload)
+	// Control endpoints for people testing by hand (not part of Meta's API).
+	mux.HandleFunc("POST /_simulator/faults", s.handleFault)
+	mux.HandleFunc("GET /_simulator/requests", s.handleRequests)
 	return mux
+}
+
+// handleFault queues a fault given as JSON, e.g. {"code":130429,"times":3}.
+func (s *Simulator) handleFault(w http.ResponseWriter, r *http.Request) {
+	var f Fault
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil || (f.Code == 0 && !f.Hang) {
+		http.Error(w, `want {"code": 130429, "times": 1, "to": "<digits>"} or {"hang": true}`, http.StatusBadRequest)
+		return
+	}
+	s.Inject(f)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// handleRequests counts the send calls received by outcome.
+func (s *Simulator) handleRequests(w http.ResponseWriter, r *http.Request) {
+	counts := map[string]int{}
+	for _, q := range s.Requests() {
+		counts[q.Outcome]++
+	}
+	writeJSON(w, http.StatusOK, counts)
 }
 
 func (s *Simulator) graphError(w http.ResponseWriter, status, code int, title, details string) {
