@@ -283,14 +283,22 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 		s.mu.Lock()
 		s.inflight[out.ID] = true
 		s.mu.Unlock()
-		if !s.pace(ctx, out) {
-			// The caller left before the pace allowed sending: nothing went out.
+		pctx, cancel := context.WithDeadline(ctx, o.Deadline)
+		paced := s.pace(pctx, out)
+		cancel()
+		if !paced {
+			// Nothing went out: the caller left, or the customer's pace
+			// would not allow the message before the deadline.
 			s.mu.Lock()
 			delete(s.inflight, out.ID)
 			s.mu.Unlock()
-			s.store.FailOutbound(context.WithoutCancel(ctx), out.ID, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
-				"The caller stopped waiting before the message could be sent at the allowed rate; it was not sent.").Object())
-			return nil, ctx.Err()
+			e := meta.NewError(http.StatusTooManyRequests, 131056, "(Business Account, Consumer Account) pair rate limit hit",
+				"Pforte paces messages to one customer as Meta does (about one per 6 seconds after a burst); this one could not be sent in time and was not sent. Try again later or queue it with POST /api/v1/messages.")
+			s.fin(context.WithoutCancel(ctx), out, store.OutboxFailed, e)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return gerrResult(out.MessageID, store.OutboxFailed, e), nil
 		}
 		s.sem <- struct{}{}
 		res := s.attempt(context.WithoutCancel(ctx), out)
@@ -530,13 +538,13 @@ func (s *Sender) record(ctx context.Context, o *store.Outbound, sr *meta.SendRes
 	switch {
 	case err == nil && sr.WAMID() != "":
 		s.m.attempts.WithLabelValues("accepted").Inc()
+		s.checkToken(ctx, nil) // before the record, so whoever sees "accepted" sees the alarm gone
 		if werr := s.store.AcceptOutbound(ctx, o.ID, sr.WAMID(), resp.Body); werr != nil {
 			// Meta has it; the record will say "sending" and turn "unknown"
 			// at the next start, which is the truth we can prove.
 			s.log.Error("outbox: accepted by Meta but not recorded", "message_id", o.MessageID, "err", werr)
 		}
 		s.m.finished.WithLabelValues(store.OutboxAccepted).Inc()
-		s.checkToken(ctx, nil)
 		return &Result{MessageID: o.MessageID, State: store.OutboxAccepted, WAMID: sr.WAMID(), HTTPStatus: resp.Status, Body: resp.Body}
 	case err == nil, meta.IsUncertain(err):
 		// 200 without an id, or no answer after the request was written.

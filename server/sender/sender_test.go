@@ -239,3 +239,23 @@ func TestEnqueueWindowRefusal(t *testing.T) {
 	}
 	waitState(t, g, o.MessageID, store.OutboxAccepted)
 }
+
+// A proxied send that the customer's pace would hold past the caller's
+// wait fails at once with Meta's pair-rate error and is not sent later.
+func TestSyncSendPairPaceDeadline(t *testing.T) {
+	g := servertest.NewSending(t, servertest.SendingOptions{Sender: sender.Config{PairInterval: time.Hour, PairBurst: 1, SyncWait: 300 * time.Millisecond},
+		Sim: simulator.Options{StatusDelay: -1}})
+	ctx := context.Background()
+	first, err := g.Sender.Send(ctx, sender.Request{PhoneNumberID: pnid, Body: template("447700900600", 1)})
+	if err != nil || first.State != store.OutboxAccepted {
+		t.Fatalf("first: %+v %v", first, err)
+	}
+	second, err := g.Sender.Send(ctx, sender.Request{PhoneNumberID: pnid, Body: template("447700900600", 2)})
+	if err != nil || second.State != store.OutboxFailed || second.HTTPStatus != 429 || !strings.Contains(string(second.Body), "131056") {
+		t.Fatalf("second: %+v %s %v", second, second.Body, err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := len(g.Sim.Requests()); n != 1 {
+		t.Fatalf("%d requests reached Meta", n)
+	}
+}
