@@ -663,7 +663,9 @@ func (s *Sender) pairBucket(key string, now time.Time) *bucket {
 func (s *Sender) numberBucket(pnid string, now time.Time) *bucket {
 	b := s.numbers[pnid]
 	if b == nil {
-		b = newBucket(s.cfg.Rate, 1, now)
+		// A burst of 5 % of a second lets the worker catch up after a
+		// hiccup without ever exceeding the rate by more than that.
+		b = newBucket(s.cfg.Rate, int(s.cfg.Rate/20), now)
 		s.numbers[pnid] = b
 	}
 	return b

@@ -28,6 +28,7 @@ type SendingGateway struct {
 	Fetcher  *mediafetch.Fetcher
 	cancel   context.CancelFunc
 	done     chan struct{}
+	start    func()
 }
 
 // SendingOptions adjust NewSending.
@@ -40,6 +41,9 @@ type SendingOptions struct {
 	Sim simulator.Options
 	// NoMediaFetcher leaves inbound media pending (to test the queue itself).
 	NoMediaFetcher bool
+	// Paused leaves the outbox worker stopped until Start is called, so a
+	// test can fill the outbox first.
+	Paused bool
 }
 
 // Token is the access token the test simulator expects.
@@ -74,19 +78,32 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 	sg.Sim.SetWebhook(sg.Public.URL+"/webhook", sg.AppSecret)
 	ctx, cancel := context.WithCancel(context.Background())
 	sg.cancel = cancel
-	if err := sg.Sender.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(sg.done)
-		if !opts.NoMediaFetcher {
-			sg.Fetcher.Run(ctx)
+	sg.start = func() {
+		if err := sg.Sender.Start(ctx); err != nil {
+			t.Fatal(err)
 		}
-		sg.Sender.Wait()
-	}()
+		go func() {
+			defer close(sg.done)
+			if !opts.NoMediaFetcher {
+				sg.Fetcher.Run(ctx)
+			}
+			sg.Sender.Wait()
+		}()
+	}
+	if !opts.Paused {
+		sg.Start()
+	}
 	// Runs before the gateway's own cleanup (LIFO): workers stop first.
 	t.Cleanup(sg.Stop)
 	return sg
+}
+
+// Start starts the workers of a gateway created with Paused.
+func (sg *SendingGateway) Start() {
+	if sg.start != nil {
+		sg.start()
+		sg.start = nil
+	}
 }
 
 // Stop ends the workers and the simulator; the gateway closes with the test.
@@ -95,7 +112,9 @@ func (sg *SendingGateway) Stop() {
 		return
 	}
 	sg.cancel()
-	<-sg.done
+	if sg.start == nil {
+		<-sg.done
+	}
 	sg.cancel = nil
 	sg.Sim.Close()
 	sg.GraphAPI.Close()
