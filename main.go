@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args, env, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, args, env, stdout, stderr)
+	case "fanout":
+		err = cmdFanout(ctx, args, env, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
 	case "simulate":
@@ -77,6 +79,7 @@ Commands:
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
   simulate                   the Cloud API simulator: fake Graph API and customer webhooks
+  fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;

@@ -30,6 +30,13 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("GET /{version}/{media_id}", s.graphKey("send", s.proxyMediaGet))
 	mux.Handle("DELETE /{version}/{media_id}", s.graphKey("send", s.proxyMediaDelete))
 	mux.Handle("GET /pforte/media/{media_id}", s.graphKey("send", s.proxyMediaDownload))
+	mux.Handle("GET /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionList))
+	mux.Handle("POST /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionCreate))
+	mux.Handle("GET /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionGet))
+	mux.Handle("PATCH /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionUpdate))
+	mux.Handle("DELETE /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionDelete))
+	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey("admin", s.apiSubscriptionReplay))
+	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey("admin", s.apiSubscriptionDeadLetters))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }

@@ -22,6 +22,7 @@ type migration struct {
 var migrations = []migration{
 	{1, "core", schemaCore},
 	{100, "outbox, uploads and alarms", schemaOutbox},
+	{150, "fanout", schemaFanout},
 }
 
 // SchemaVersion is the newest schema this binary knows.
