@@ -232,3 +232,28 @@ func TestSimulateCommand(t *testing.T) {
 		t.Fatalf("wrong secret: exit %d, %s", code, stderr.String())
 	}
 }
+
+// Bad sending settings stop startup with a sentence naming the flag and
+// its variable, and leave the data directory untouched.
+func TestInvalidSendingSettings(t *testing.T) {
+	for _, tc := range []struct{ args []string }{
+		{[]string{"--send-rate", "0"}}, {[]string{"--send-rate", "5000"}}, {[]string{"--pair-burst", "0"}},
+		{[]string{"--send-concurrency", "0"}}, {[]string{"--send-attempts", "0"}}, {[]string{"--media-workers", "100"}},
+	} {
+		dir := filepath.Join(t.TempDir(), "data")
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"serve", "--data-dir", dir}, tc.args...), nil, &out, &errb)
+		flag := strings.TrimPrefix(tc.args[0], "--")
+		if code != 1 || !strings.Contains(errb.String(), "--"+flag) || !strings.Contains(errb.String(), envName(flag)) {
+			t.Errorf("%v: exit %d, %q", tc.args, code, errb.String())
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("%v: data directory created despite the bad setting", tc.args)
+		}
+	}
+	var errb bytes.Buffer
+	code := run(context.Background(), []string{"simulate", "--target", "http://127.0.0.1:1/webhook"}, nil, io.Discard, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "--app-secret") {
+		t.Errorf("simulate without a secret: %d %q", code, errb.String())
+	}
+}
