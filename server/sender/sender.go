@@ -737,7 +737,9 @@ func (s *Sender) run(ctx context.Context) {
 					s.mu.Unlock()
 					s.Kick()
 				}()
-				if err := s.store.ClaimOutbound(ctx, o.ID, s.now()); err != nil {
+				// Not cancellable: a claim abandoned half way could commit
+				// later and leave the message "sending" until the next start.
+				if err := s.store.ClaimOutbound(context.WithoutCancel(ctx), o.ID, s.now()); err != nil {
 					if !errors.Is(err, store.ErrNotQueued) && ctx.Err() == nil {
 						s.log.Error("outbox: claim", "err", err)
 					}
