@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,11 +86,21 @@ func TestRatePacing(t *testing.T) {
 	g.Start() // the outbox is full: what follows is the pace alone
 	servertest.Eventually(t, 20*time.Second, "all messages accepted", func() bool { return len(g.Sim.Accepted()) == n })
 	acc := g.Sim.Accepted()
-	span := acc[n-1].At.Sub(acc[0].At).Seconds()
-	measured := float64(n-1) / span
-	t.Logf("configured %.0f/s, measured %.2f/s over %d messages", rate, measured, n)
-	if measured < rate*0.9 || measured > rate*1.1 {
-		t.Fatalf("measured rate %.2f/s is not within 10%% of %.0f/s", measured, rate)
+	overall := float64(n-1) / acc[n-1].At.Sub(acc[0].At).Seconds()
+	// The pace is the typical gap between sends: a stall of the (shared,
+	// loaded) test machine delays a few arrivals but says nothing about it.
+	gaps := make([]time.Duration, 0, n-1)
+	for i := 1; i < n; i++ {
+		gaps = append(gaps, acc[i].At.Sub(acc[i-1].At))
+	}
+	slices.Sort(gaps)
+	paced := 1 / gaps[len(gaps)/2].Seconds()
+	t.Logf("configured %.0f/s; measured %.2f/s from the median gap, %.2f/s overall, over %d messages", rate, paced, overall, n)
+	if paced < rate*0.9 || paced > rate*1.1 {
+		t.Fatalf("measured pace %.2f/s is not within 10%% of %.0f/s", paced, rate)
+	}
+	if overall > rate*1.1 {
+		t.Fatalf("overall rate %.2f/s exceeds the configured %.0f/s", overall, rate)
 	}
 }
 
