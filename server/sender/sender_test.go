@@ -107,7 +107,7 @@ func TestRatePacing(t *testing.T) {
 // Messages to one customer keep their order and, after the allowed burst,
 // leave one per pair interval.
 func TestPairPacingAndOrder(t *testing.T) {
-	const interval = 300 * time.Millisecond
+	const interval = 500 * time.Millisecond
 	g := servertest.NewSending(t, servertest.SendingOptions{Sender: sender.Config{PairInterval: interval, PairBurst: 2}, Sim: simulator.Options{StatusDelay: -1}})
 	for i := range 5 {
 		enqueue(t, g, template("447700900100", i))
