@@ -76,6 +76,10 @@ type TLSOptions struct {
 	// none and are unaffected; WebhookMTLS then insists on the subject.
 	ClientCAs *x509.CertPool
 
+	// DisableHTTP01 and DisableTLSALPN01 turn one challenge type off
+	// (e.g. when port 80 is not reachable from the internet).
+	DisableHTTP01, DisableTLSALPN01 bool
+
 	// RenewCheckInterval and RenewalWindowRatio tune certmagic's
 	// maintenance; zero means certmagic's defaults (10 min, 1/3).
 	RenewCheckInterval time.Duration
@@ -203,10 +207,12 @@ func (m *TLSManager) setupACME() {
 		// The listeners already hold these ports, so certmagic answers
 		// challenges through HTTPHandler and the TLS config instead of
 		// binding its own.
-		AltHTTPPort:    m.opts.HTTPPort,
-		AltTLSALPNPort: m.opts.HTTPSPort,
-		TrustedRoots:   m.opts.CARoots,
-		Logger:         zl,
+		AltHTTPPort:             m.opts.HTTPPort,
+		AltTLSALPNPort:          m.opts.HTTPSPort,
+		TrustedRoots:            m.opts.CARoots,
+		DisableHTTPChallenge:    m.opts.DisableHTTP01,
+		DisableTLSALPNChallenge: m.opts.DisableTLSALPN01,
+		Logger:                  zl,
 	})
 	m.magic.Issuers = []certmagic.Issuer{m.issuer}
 }
