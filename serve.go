@@ -259,6 +259,16 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
+	// Certificates and CA files are checked before the data directory is
+	// touched, so a typo changes nothing.
+	var tlsMgr *server.TLSManager
+	if cfg.tlsEnabled() {
+		var err error
+		if tlsMgr, err = newTLSManager(cfg, log, metrics); err != nil {
+			return err
+		}
+		defer tlsMgr.Stop()
+	}
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
 	if err != nil {
 		return err
@@ -274,15 +284,8 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody}, st, log, metrics)
 
 	public := srv.PublicHandler()
-	var tlsMgr *server.TLSManager
-	if cfg.tlsEnabled() {
-		if tlsMgr, err = newTLSManager(cfg, log, metrics); err != nil {
-			return err
-		}
-		defer tlsMgr.Stop()
-		if cfg.WebhookMTLS {
-			public = server.WebhookMTLS(cfg.WebhookMTLSCN, public)
-		}
+	if cfg.WebhookMTLS {
+		public = server.WebhookMTLS(cfg.WebhookMTLSCN, public)
 	}
 	public = server.HSTS(public)
 	if len(cfg.proxies) > 0 {

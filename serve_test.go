@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +19,8 @@ import (
 
 	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/store"
 )
-
-const testTags = "sqlite_omit_load_extension sqlite_fts5 osusergo netgo"
 
 // syncBuffer collects a running command's output.
 type syncBuffer struct {
@@ -250,4 +252,137 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestServeRefusesBadTLSSettings(t *testing.T) {
+	dir := t.TempDir()
+	missing := dir + "/missing.pem"
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls-cert", "c.pem"}, "--tls-key"},
+		{[]string{"--tls-key", "k.pem"}, "--tls-cert"},
+		{[]string{"--domain", "https://chat.example.de"}, "bare host name"},
+		{[]string{"--domain", "chat.example.de:443"}, "bare host name"},
+		{[]string{"--domain", "*.example.de"}, "wildcard"},
+		{[]string{"--domain", "203.0.113.7"}, "not a name"},
+		{[]string{"--domain", "chat..example.de"}, "not a valid host name"},
+		{[]string{"--domain", "chat.example.de", "--acme-ca", "http://ca.example/dir"}, "--acme-ca"},
+		{[]string{"--domain", "chat.example.de", "--http-addr", "127.0.0.1:8443", "--https-addr", "127.0.0.1:8443"}, "--https-addr"},
+		{[]string{"--webhook-mtls"}, "--webhook-mtls"},
+		{[]string{"--domain", "chat.example.de", "--webhook-mtls"}, "--webhook-mtls-ca"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,proxy.local"}, "--trusted-proxies"},
+		{[]string{"--domain", "chat.example.de", "--acme-ca-root", missing}, "--acme-ca-root"},
+		{[]string{"--tls-cert", missing, "--tls-key", missing}, "--tls-cert"},
+	}
+	for _, c := range cases {
+		data := t.TempDir() + "/data"
+		var out bytes.Buffer
+		// Settings that were wrongly accepted would serve: end that soon.
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		code := run(ctx, append([]string{"serve", "--data-dir", data, "--internal-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"}, c.args...), nil, &out, &out)
+		cancel()
+		if code == 0 || !strings.Contains(out.String(), c.want) {
+			t.Errorf("%v: exit %d, output %q; want an error naming %s", c.args, code, out.String(), c.want)
+		}
+		if _, err := os.Stat(data + "/" + store.DBFile); err == nil {
+			t.Errorf("%v: the database was created although the settings were refused", c.args)
+		}
+	}
+}
+
+// Under systemd: READY=1 once listening, WATCHDOG=1 while the writer
+// works, STOPPING=1 at SIGTERM; a request in flight at SIGTERM still
+// completes and is durable, while new connections are refused.
+func TestServeSystemdNotifyAndGracefulStop(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	notes := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+	t.Setenv("NOTIFY_SOCKET", sock)
+	t.Setenv("WATCHDOG_USEC", "200000")
+	expect := func(prefix string) {
+		t.Helper()
+		timeout := time.After(20 * time.Second)
+		for {
+			select {
+			case n := <-notes:
+				if strings.HasPrefix(n, prefix) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("systemd never got %q", prefix)
+			}
+		}
+	}
+
+	port := servertest.FreePort(t)
+	public := fmt.Sprintf("127.0.0.1:%d", port)
+	srv := startServe(t, "--data-dir", filepath.Join(dir, "data"), "--http-addr", public, "--internal-addr", "127.0.0.1:0",
+		"--app-secret", "s3cret", "--shutdown-timeout", "20s")
+	expect("READY=1")
+	expect("WATCHDOG=1")
+
+	// A delivery whose body is only half sent when the stop comes.
+	_, bodies := servertest.Examples(t, "webhooks")
+	body := bodies["image"]
+	c, err := net.Dial("tcp", public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%s: %s\r\nContent-Length: %d\r\n\r\n",
+		meta.SignatureHeader, meta.Sign([]byte("s3cret"), body), len(body))
+	c.Write(body[:len(body)/2])
+	time.Sleep(100 * time.Millisecond) // let the server start reading the request
+
+	stopped := make(chan int, 1)
+	go func() { stopped <- srv.stop(t) }()
+	expect("STOPPING=1")
+	waitUntil(t, 10*time.Second, "the listener to close", &serveRun{done: make(chan int)}, func() bool {
+		nc, err := net.DialTimeout("tcp", public, time.Second)
+		if err == nil {
+			nc.Close()
+		}
+		return err != nil
+	})
+
+	c.Write(body[len(body)/2:])
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("the request in flight got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("request in flight: %d", resp.StatusCode)
+	}
+	if code := <-stopped; code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
+	if !strings.Contains(srv.out.String(), "stopped cleanly") {
+		t.Fatalf("no clean stop in the log:\n%s", srv.out)
+	}
+	st, err := store.Open(t.Context(), filepath.Join(dir, "data"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MessageByWAMID(t.Context(), wamidOf(t, body)); err != nil {
+		t.Fatalf("the acknowledged delivery is not in the database: %v", err)
+	}
 }
