@@ -48,7 +48,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAPIKey(ctx, args, env, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
-	case "user", "export", "erase", "retention", "backup", "restore", "simulate", "doctor":
+	case "doctor":
+		err = cmdDoctor(ctx, args, env, stdout, stderr)
+	case "user", "export", "erase", "retention", "backup", "restore", "simulate":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -74,6 +76,7 @@ Commands:
   serve                      run the gateway (default)
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
+  doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;

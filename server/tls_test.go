@@ -3,21 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -30,127 +21,24 @@ import (
 	"github.com/pforte/pforte/server/servertest"
 )
 
-// testCA issues certificates for the TLS tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-var serial int64 = 1
-
-func newTestCA(t testing.TB, name string) *testCA {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-type leafOpts struct {
-	cn       string
-	dns      []string
-	client   bool
-	rsa      bool
-	notAfter time.Time
-}
-
-// issue returns a certificate and key as PEM.
-func (ca *testCA) issue(t testing.TB, o leafOpts) (certPEM, keyPEM []byte) {
-	t.Helper()
-	var pub, priv any
-	if o.rsa {
-		k, _ := rsa.GenerateKey(rand.Reader, 2048)
-		pub, priv = &k.PublicKey, k
-	} else {
-		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		pub, priv = &k.PublicKey, k
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(12 * time.Hour)
-	}
-	usage := x509.ExtKeyUsageServerAuth
-	if o.client {
-		usage = x509.ExtKeyUsageClientAuth
-	}
-	serial++
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: o.cn},
-		DNSNames:     o.dns,
-		NotBefore:    time.Now().Add(-2 * time.Hour),
-		NotAfter:     o.notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, pub, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-}
-
-func (ca *testCA) tlsCert(t testing.TB, o leafOpts) tls.Certificate {
-	c, k := ca.issue(t, o)
-	pair, err := tls.X509KeyPair(c, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pair
-}
-
-// writePair writes the files atomically, as certbot's deploy does.
-func writePair(t testing.TB, dir string, certPEM, keyPEM []byte) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for f, b := range map[string][]byte{certFile: certPEM, keyFile: keyPEM} {
-		if err := os.WriteFile(f+".tmp", b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(f+".tmp", f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile
-}
-
 // tlsGateway is a gateway whose public listener speaks TLS with a
 // certificate from files, as "serve --tls-cert" runs it.
 type tlsGateway struct {
 	*servertest.Gateway
 	mgr      *server.TLSManager
 	addr     string
-	ca       *testCA
+	ca       *servertest.CA
 	certFile string
 	keyFile  string
 	metrics  *server.Metrics
 }
 
-func startTLSGateway(t *testing.T, o leafOpts, mutate func(*server.TLSOptions)) *tlsGateway {
+func startTLSGateway(t *testing.T, o servertest.Leaf, mutate func(*server.TLSOptions)) *tlsGateway {
 	t.Helper()
 	g := servertest.New(t, servertest.Options{})
-	ca := newTestCA(t, "Pforte Test CA")
-	c, k := ca.issue(t, o)
-	certFile, keyFile := writePair(t, t.TempDir(), c, k)
+	ca := servertest.NewCA(t, "Pforte Test CA")
+	c, k := ca.Issue(t, o)
+	certFile, keyFile := servertest.WritePair(t, t.TempDir(), c, k)
 	metrics := server.NewMetrics(prometheus.NewRegistry())
 	opts := server.TLSOptions{CertFile: certFile, KeyFile: keyFile, Domains: []string{"chat.pforte.test"}, HTTPSPort: 8443, Metrics: metrics, ReloadInterval: 20 * time.Millisecond}
 	if mutate != nil {
@@ -184,7 +72,7 @@ func (g *tlsGateway) handshake(cfg *tls.Config) (*tls.ConnectionState, error) {
 		cfg.ServerName = "chat.pforte.test"
 	}
 	if cfg.RootCAs == nil {
-		cfg.RootCAs = g.ca.pool
+		cfg.RootCAs = g.ca.Pool
 	}
 	d := &net.Dialer{Timeout: 5 * time.Second}
 	conn, err := tls.DialWithDialer(d, "tcp", g.addr, cfg)
@@ -202,7 +90,7 @@ func (g *tlsGateway) client(cfg *tls.Config) *http.Client {
 		cfg = &tls.Config{}
 	}
 	cfg.ServerName = "chat.pforte.test"
-	cfg.RootCAs = g.ca.pool
+	cfg.RootCAs = g.ca.Pool
 	return &http.Client{Transport: &http.Transport{
 		TLSClientConfig: cfg,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -218,12 +106,12 @@ func TestTLSPolicyRefusesOldProtocolsAndWeakSuites(t *testing.T) {
 	// RSA-kex suites and TLS 1.0 are off in Go's client defaults; turn
 	// them on so the client offers them and only the server can refuse.
 	t.Setenv("GODEBUG", "tlsrsakex=1,tls10server=1,tls3des=1")
-	g := startTLSGateway(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}, rsa: true}, nil)
+	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true}, nil)
 
 	// A server that accepts everything, with the same certificate: the
 	// control that shows each refused client is refused by the policy,
 	// not by its own configuration.
-	lax := g.ca.tlsCert(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}, rsa: true})
+	lax := g.ca.TLSCert(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true})
 	laxLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{lax}, MinVersion: tls.VersionTLS10,
 		CipherSuites: append(tlsSuiteIDs(tls.CipherSuites()), tlsSuiteIDs(tls.InsecureCipherSuites())...),
@@ -258,7 +146,7 @@ func TestTLSPolicyRefusesOldProtocolsAndWeakSuites(t *testing.T) {
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
 			control := c.cfg.Clone()
-			control.ServerName, control.RootCAs = "chat.pforte.test", g.ca.pool
+			control.ServerName, control.RootCAs = "chat.pforte.test", g.ca.Pool
 			conn, err := tls.Dial("tcp", laxAddr, control)
 			if err != nil {
 				t.Fatalf("control: a permissive server must accept this client: %v", err)
@@ -315,7 +203,7 @@ func tlsSuiteIDs(suites []*tls.CipherSuite) []uint16 {
 }
 
 func TestHTTPRedirectsToHTTPSAndHSTS(t *testing.T) {
-	g := startTLSGateway(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}}, nil)
+	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
 	plain := httptestServer(t, g.mgr.HTTPHandler())
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -357,7 +245,7 @@ func TestHTTPRedirectsToHTTPSAndHSTS(t *testing.T) {
 }
 
 func TestWebhookOverHTTPSIsStored(t *testing.T) {
-	g := startTLSGateway(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}}, nil)
+	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
 	_, bodies := servertest.Examples(t, "webhooks")
 	body := bodies["text"]
 	resp := postSigned(t, g.client(nil), g.AppSecret, body)
@@ -398,7 +286,7 @@ func firstWAMID(t testing.TB, body []byte) string {
 }
 
 func TestManualCertificateReload(t *testing.T) {
-	g := startTLSGateway(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}}, nil)
+	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
 	first, err := g.handshake(&tls.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -407,8 +295,8 @@ func TestManualCertificateReload(t *testing.T) {
 
 	// The files are replaced (as a renewal script does): the watcher
 	// picks the new pair up without a restart.
-	c, k := g.ca.issue(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}, notAfter: time.Now().Add(48 * time.Hour)})
-	writePair(t, filepath.Dir(g.certFile), c, k)
+	c, k := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(48 * time.Hour)})
+	servertest.WritePair(t, filepath.Dir(g.certFile), c, k)
 	var second *tls.ConnectionState
 	waitFor(t, 10*time.Second, "new certificate served", func() bool {
 		second, err = g.handshake(&tls.Config{})
@@ -417,8 +305,8 @@ func TestManualCertificateReload(t *testing.T) {
 
 	// A broken pair (key of another certificate) is refused: the current
 	// certificate stays, and the status tells why.
-	c2, _ := g.ca.issue(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}})
-	writePair(t, filepath.Dir(g.certFile), c2, k)
+	c2, _ := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
+	servertest.WritePair(t, filepath.Dir(g.certFile), c2, k)
 	if err := g.mgr.Reload(); err == nil {
 		t.Fatal("Reload accepted a certificate with the wrong key")
 	}
@@ -435,15 +323,15 @@ func TestManualCertificateReload(t *testing.T) {
 	}
 
 	// An expired certificate is refused too.
-	c3, k3 := g.ca.issue(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}, notAfter: time.Now().Add(-time.Minute)})
-	writePair(t, filepath.Dir(g.certFile), c3, k3)
+	c3, k3 := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(-time.Minute)})
+	servertest.WritePair(t, filepath.Dir(g.certFile), c3, k3)
 	if err := g.mgr.Reload(); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("Reload of an expired certificate: %v", err)
 	}
 
 	// Fixed files and an explicit reload (SIGHUP) clear the error.
-	c4, k4 := g.ca.issue(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}})
-	writePair(t, filepath.Dir(g.certFile), c4, k4)
+	c4, k4 := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
+	servertest.WritePair(t, filepath.Dir(g.certFile), c4, k4)
 	if err := g.mgr.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -463,10 +351,10 @@ func TestManualCertificateReload(t *testing.T) {
 
 func TestManualCertificateRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "x")
-	c, _ := ca.issue(t, leafOpts{cn: "a", dns: []string{"a"}})
-	_, k := ca.issue(t, leafOpts{cn: "a", dns: []string{"a"}})
-	certFile, keyFile := writePair(t, dir, c, k)
+	ca := servertest.NewCA(t, "x")
+	c, _ := ca.Issue(t, servertest.Leaf{CN: "a", DNSNames: []string{"a"}})
+	_, k := ca.Issue(t, servertest.Leaf{CN: "a", DNSNames: []string{"a"}})
+	certFile, keyFile := servertest.WritePair(t, dir, c, k)
 	if _, err := server.NewTLSManager(server.TLSOptions{CertFile: certFile, KeyFile: keyFile}); err == nil {
 		t.Fatal("a mismatched pair was accepted")
 	}
@@ -479,13 +367,13 @@ func TestManualCertificateRefusedAtStart(t *testing.T) {
 }
 
 func TestWebhookMutualTLS(t *testing.T) {
-	metaCA := newTestCA(t, "Meta Outbound API CA (test)")
-	g := startTLSGateway(t, leafOpts{cn: "chat.pforte.test", dns: []string{"chat.pforte.test"}}, func(o *server.TLSOptions) {
-		o.ClientCAs = metaCA.pool
+	metaCA := servertest.NewCA(t, "Meta Outbound API CA (test)")
+	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, func(o *server.TLSOptions) {
+		o.ClientCAs = metaCA.Pool
 	})
 	_, bodies := servertest.Examples(t, "webhooks")
 	body := bodies["status_delivered"]
-	other := newTestCA(t, "Someone Else")
+	other := servertest.NewCA(t, "Someone Else")
 
 	// The client always presents its certificate (Go's default would hold
 	// back one the server's CA list does not name), so that refusals here
@@ -493,10 +381,10 @@ func TestWebhookMutualTLS(t *testing.T) {
 	withCert := func(c tls.Certificate) *tls.Config {
 		return &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }}
 	}
-	metaCert := metaCA.tlsCert(t, leafOpts{cn: server.MetaWebhookClientCN, client: true})
-	wrongCN := metaCA.tlsCert(t, leafOpts{cn: "client.example.com", client: true})
-	foreign := other.tlsCert(t, leafOpts{cn: server.MetaWebhookClientCN, client: true})
-	expired := metaCA.tlsCert(t, leafOpts{cn: server.MetaWebhookClientCN, client: true, notAfter: time.Now().Add(-time.Minute)})
+	metaCert := metaCA.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true})
+	wrongCN := metaCA.TLSCert(t, servertest.Leaf{CN: "client.example.com", Client: true})
+	foreign := other.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true})
+	expired := metaCA.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true, NotAfter: time.Now().Add(-time.Minute)})
 
 	if r := postSigned(t, g.client(withCert(metaCert)), g.AppSecret, body); r.StatusCode != http.StatusOK {
 		t.Fatalf("Meta's certificate: %d", r.StatusCode)
