@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVersion(stdout)
 	case "doctor":
 		err = cmdDoctor(ctx, args, env, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args, env, stdout)
 	case "user", "export", "erase", "retention", "backup", "restore", "simulate":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
@@ -77,6 +79,7 @@ Commands:
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
+  healthcheck                exit 0 if the running gateway answers on its internal listener
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;
