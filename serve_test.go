@@ -386,3 +386,22 @@ func TestServeSystemdNotifyAndGracefulStop(t *testing.T) {
 		t.Fatalf("the acknowledged delivery is not in the database: %v", err)
 	}
 }
+
+func FuzzParseDomains(f *testing.F) {
+	for _, s := range []string{"chat.example.de", "a.de, B.DE.,a.de", "*.x.de", "https://x.de", "1.2.3.4", "", "xn--bcher-kva.de", "a..b", "-a.de"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ds, err := parseDomains(s)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, d := range ds {
+			if d == "" || d != strings.ToLower(d) || !validHostname(d) || net.ParseIP(d) != nil || seen[d] || strings.ContainsAny(d, "*:/ ,") {
+				t.Fatalf("%q gave unusable name %q (all: %q)", s, d, ds)
+			}
+			seen[d] = true
+		}
+	})
+}
