@@ -33,7 +33,7 @@ type tlsGateway struct {
 	metrics  *server.Metrics
 }
 
-func startTLSGateway(t *testing.T, o servertest.Leaf, mutate func(*server.TLSOptions)) *tlsGateway {
+func startTLSGateway(t testing.TB, o servertest.Leaf, mutate func(*server.TLSOptions)) *tlsGateway {
 	t.Helper()
 	g := servertest.New(t, servertest.Options{})
 	ca := servertest.NewCA(t, "Pforte Test CA")
