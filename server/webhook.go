@@ -64,7 +64,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, "bad_signature", http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	d := parseDelivery(body, s.now())
+	d := ParseDelivery(body, s.now())
 	if d.ParseError != "" {
 		// Authentic but unreadable: keep it raw and say so. Answering 4xx
 		// would only buy seven days of identical retries.
@@ -99,9 +99,9 @@ func (s *Server) reject(w http.ResponseWriter, reason string, code int, msg stri
 	http.Error(w, msg, code)
 }
 
-// parseDelivery turns a verified body into what the store keeps. It never
+// ParseDelivery turns a verified body into what the store keeps. It never
 // fails: whatever it cannot read is stored raw with the reason.
-func parseDelivery(body []byte, now time.Time) *store.Delivery {
+func ParseDelivery(body []byte, now time.Time) *store.Delivery {
 	d := &store.Delivery{Body: body, ReceivedAt: now}
 	n, err := meta.ParseNotification(body)
 	if err != nil {
@@ -193,11 +193,10 @@ func inboundMessage(number store.Number, v *meta.MessagesValue, m meta.Message, 
 	if in.Type == "" {
 		in.Type = "unknown"
 	}
-	if text, ok := m.Text(); ok {
-		in.Text.String, in.Text.Valid = text, true
-	}
-	if med, err := m.Media(); err == nil {
-		in.Media = &store.MediaRef{MediaID: string(med.ID), MimeType: med.MimeType, SHA256: med.SHA256, Filename: med.Filename}
+	c := m.Content()
+	in.Text.String, in.Text.Valid = c.Text, c.HasText
+	if c.Media != nil {
+		in.Media = &store.MediaRef{MediaID: string(c.Media.ID), MimeType: c.Media.MimeType, SHA256: c.Media.SHA256, Filename: c.Media.Filename}
 	}
 	return in
 }

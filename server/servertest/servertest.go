@@ -86,6 +86,7 @@ type Gateway struct {
 type Options struct {
 	Config server.Config
 	Dir    string // reuse a data directory (e.g. after a restart); default t.TempDir()
+	Store  store.Options
 }
 
 // New starts a gateway and stops it when the test ends.
@@ -101,7 +102,9 @@ func New(t testing.TB, opts Options) *Gateway {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	metrics := server.NewMetrics(prometheus.NewRegistry())
-	st, err := store.Open(ctx, g.Dir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
+	sopts := opts.Store
+	sopts.Logger, sopts.OnCommit = log, metrics.ObserveCommit
+	st, err := store.Open(ctx, g.Dir, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func New(t testing.TB, opts Options) *Gateway {
 	cfg := opts.Config
 	if cfg.AppSecrets == nil {
 		cfg.AppSecrets = [][]byte{g.AppSecret}
-	} else {
+	} else if len(cfg.AppSecrets) > 0 {
 		g.AppSecret = cfg.AppSecrets[0]
 	}
 	if cfg.VerifyToken == "" {
