@@ -140,3 +140,23 @@ func TestDoctorReportsProblems(t *testing.T) {
 		t.Fatalf("bad settings: exit %d\n%s", code, out)
 	}
 }
+
+func TestHealthcheck(t *testing.T) {
+	internal := servertest.FreePort(t)
+	srv := startServe(t, "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--internal-addr", fmt.Sprintf("127.0.0.1:%d", internal))
+	check := func(env string) (int, string) {
+		t.Setenv("PFORTE_INTERNAL_ADDR", env)
+		var out bytes.Buffer
+		code := run(t.Context(), []string{"healthcheck"}, nil, &out, &out)
+		return code, out.String()
+	}
+	// The image sets PFORTE_INTERNAL_ADDR=:8081; the check dials loopback.
+	waitUntil(t, 30*time.Second, "a healthy gateway", srv, func() bool {
+		code, out := check(fmt.Sprintf(":%d", internal))
+		return code == 0 && strings.TrimSpace(out) == "ok"
+	})
+	srv.stop(t)
+	if code, out := check(fmt.Sprintf(":%d", internal)); code == 0 || !strings.Contains(out, "unhealthy") {
+		t.Fatalf("stopped gateway: exit %d %q", code, out)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -404,4 +405,38 @@ func FuzzParseDomains(f *testing.F) {
 			seen[d] = true
 		}
 	})
+}
+
+// With --tls-cert, SIGHUP (systemctl reload) switches to the new files at
+// once; the polling interval is set to an hour so only the signal can.
+func TestServeReloadsCertificateOnSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	ca := servertest.NewCA(t, "Pforte Reload CA")
+	leaf := servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}
+	c, k := ca.Issue(t, leaf)
+	certFile, keyFile := servertest.WritePair(t, dir, c, k)
+	httpsAddr := fmt.Sprintf("127.0.0.1:%d", servertest.FreePort(t))
+	srv := startServe(t, "--data-dir", filepath.Join(dir, "data"), "--tls-cert", certFile, "--tls-key", keyFile,
+		"--http-addr", "127.0.0.1:0", "--https-addr", httpsAddr, "--internal-addr", "127.0.0.1:0", "--tls-reload-interval", "1h")
+	var first *x509.Certificate
+	waitUntil(t, 30*time.Second, "the TLS listener", srv, func() bool {
+		var err error
+		first, err = servedCert(httpsAddr, "chat.pforte.test", ca.Pool)
+		return err == nil
+	})
+	c2, k2 := ca.Issue(t, leaf)
+	servertest.WritePair(t, dir, c2, k2)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "the new certificate after SIGHUP", srv, func() bool {
+		cur, err := servedCert(httpsAddr, "chat.pforte.test", ca.Pool)
+		return err == nil && cur.SerialNumber.Cmp(first.SerialNumber) != 0
+	})
+	if !strings.Contains(srv.out.String(), "SIGHUP: certificate reloaded") {
+		t.Fatalf("no reload in the log:\n%s", srv.out)
+	}
+	if code := srv.stop(t); code != 0 {
+		t.Fatalf("serve exited %d", code)
+	}
 }
