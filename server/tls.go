@@ -193,8 +193,11 @@ func (m *TLSManager) setupACME() {
 	m.magic = certmagic.New(m.cache, certmagic.Config{
 		Storage:            &certmagic.FileStorage{Path: m.opts.CertDir},
 		RenewalWindowRatio: m.opts.RenewalWindowRatio,
-		OnEvent:            m.onEvent,
-		Logger:             zl,
+		// Clients that send no SNI (old tools, scanners by IP) get the
+		// first name's certificate instead of a failed handshake.
+		DefaultServerName: m.opts.Domains[0],
+		OnEvent:           m.onEvent,
+		Logger:            zl,
 	})
 	ca := m.opts.CA
 	if ca == "" {

@@ -103,6 +103,15 @@ func TestACMEChallenges(t *testing.T) {
 			if err := leaf.VerifyHostname(acmeDomain); err != nil {
 				t.Fatal(err)
 			}
+			// A client without SNI gets the same certificate.
+			conn, err := tls.Dial("tcp", g.httpsAddr, &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatalf("handshake without SNI: %v", err)
+			}
+			if got := conn.ConnectionState().PeerCertificates[0]; !got.Equal(leaf) {
+				t.Fatalf("without SNI served %v", got.DNSNames)
+			}
+			conn.Close()
 			st := g.mgr.Status()
 			if len(st) != 1 || st[0].Name != acmeDomain || st[0].Source != "acme" || !st[0].NotAfter.Equal(leaf.NotAfter) ||
 				st[0].Issuer != leaf.Issuer.CommonName || st[0].LastRenewal.IsZero() || st[0].LastError != "" {
