@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args, env, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, args, env, stdout, stderr)
+	case "fanout":
+		err = cmdFanout(ctx, args, env, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
 	case "doctor":
@@ -80,6 +82,7 @@ Commands:
   apikey create --name N     create an API key for the internal API (printed once)
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   healthcheck                exit 0 if the running gateway answers on its internal listener
+  fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;

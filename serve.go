@@ -28,6 +28,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/store"
 )
 
@@ -61,8 +62,18 @@ type serveConfig struct {
 	WebhookMTLSCN  string
 	TLSReload      time.Duration
 
+	Fanout fanoutConfig
+
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
+}
+
+// fanoutConfig tunes forwarding to subscriptions (see server/fanout).
+type fanoutConfig struct {
+	Timeout     time.Duration
+	RetryBase   time.Duration
+	RetryMax    time.Duration
+	MaxInFlight int
 }
 
 func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
@@ -94,6 +105,10 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.WebhookMTLSCA, "webhook-mtls-ca", "", "PEM file of the CA that signs Meta's webhook client certificate")
 	fs.StringVar(&c.WebhookMTLSCN, "webhook-mtls-cn", server.MetaWebhookClientCN, "common name the webhook client certificate must carry")
 	fs.DurationVar(&c.TLSReload, "tls-reload-interval", 30*time.Second, "how often --tls-cert/--tls-key are checked for changes (SIGHUP reloads at once)")
+	fs.DurationVar(&c.Fanout.Timeout, "fanout-timeout", 10*time.Second, "how long a subscription's receiver may take to answer one forwarded delivery")
+	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
+	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
+	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
 	return fs, c
 }
 
@@ -163,6 +178,20 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return settingError("log-format", c.LogFormat, `want "text" or "json"`)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"fanout-timeout", c.Fanout.Timeout}, {"fanout-retry-base", c.Fanout.RetryBase}, {"fanout-retry-max", c.Fanout.RetryMax}} {
+		if d.v <= 0 {
+			return settingError(d.name, d.v.String(), "must be a positive duration, e.g. 10s")
+		}
+	}
+	if c.Fanout.RetryMax < c.Fanout.RetryBase {
+		return settingError("fanout-retry-max", c.Fanout.RetryMax.String(), "must be at least --fanout-retry-base")
+	}
+	if c.Fanout.MaxInFlight < 1 {
+		return settingError("fanout-concurrency", fmt.Sprint(c.Fanout.MaxInFlight), "must be at least 1")
 	}
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
@@ -274,6 +303,13 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer st.Close()
+	// The fan-out worker starts after the store opens and stops before it
+	// closes (below), so that every attempt's outcome is recorded.
+	fw := fanout.New(st, fanout.Options{Logger: log, Timeout: cfg.Fanout.Timeout, RetryBase: cfg.Fanout.RetryBase,
+		RetryMax: cfg.Fanout.RetryMax, MaxInFlight: cfg.Fanout.MaxInFlight, UserAgent: "Pforte-Fanout/" + version})
+	reg.MustRegister(fw.Collector())
+	fw.Start(ctx)
+	defer fw.Stop(context.Background())
 
 	var secrets [][]byte
 	for _, s := range strings.Split(cfg.AppSecret, ",") {
@@ -381,7 +417,7 @@ wait:
 	sdNotify(env, "STOPPING=1")
 	stopWatchdog()
 	// Stop accepting, let in-flight webhooks finish their commit, stop
-	// renewals, then close the store, which drains the writer.
+	// renewals and fan-out, then close the store, which drains the writer.
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -398,6 +434,9 @@ wait:
 	wg.Wait()
 	if tlsMgr != nil {
 		tlsMgr.Stop()
+	}
+	if err := fw.Stop(sctx); err != nil {
+		log.Warn("fan-out", "err", err)
 	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)

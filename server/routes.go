@@ -20,6 +20,13 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("GET /api/v1/messages/{id}", s.apiKey("read", s.apiMessageGet))
 	mux.Handle("GET /api/v1/contacts/{id}", s.apiKey("read", s.apiContactGet))
 	mux.Handle("GET /api/v1/contacts/{id}/messages", s.apiKey("read", s.apiContactMessages))
+	mux.Handle("GET /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionList))
+	mux.Handle("POST /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionCreate))
+	mux.Handle("GET /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionGet))
+	mux.Handle("PATCH /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionUpdate))
+	mux.Handle("DELETE /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionDelete))
+	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey("admin", s.apiSubscriptionReplay))
+	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey("admin", s.apiSubscriptionDeadLetters))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }

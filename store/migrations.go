@@ -21,6 +21,7 @@ type migration struct {
 // add a new one.
 var migrations = []migration{
 	{1, "core", schemaCore},
+	{150, "fanout", schemaFanout},
 }
 
 // SchemaVersion is the newest schema this binary knows.
