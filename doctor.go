@@ -195,10 +195,10 @@ func (d *doctor) checkDNS(ctx context.Context) {
 		}
 		var here, elsewhere []string
 		for _, a := range addrs {
-			if local[a.Unmap()] {
-				here = append(here, a.Unmap().String())
+			if a = a.Unmap(); local[a] || a.IsLoopback() {
+				here = append(here, a.String())
 			} else {
-				elsewhere = append(elsewhere, a.Unmap().String())
+				elsewhere = append(elsewhere, a.String())
 			}
 		}
 		switch {
