@@ -45,13 +45,7 @@ func fanoutEvents(d *Delivery) Events {
 // enqueueFanout queues a just-stored delivery for every enabled subscription
 // that wants one of its event classes. It runs inside ingest's transaction,
 // so a delivery is never stored without its fan-out, whatever crashes.
-func enqueueFanout(tx *Tx, d *Delivery, deliveryID int64, res *IngestResult) error {
-	ev := fanoutEvents(d)
-	if ev != EventsAll {
-		if _, err := tx.Exec("UPDATE deliveries SET fanout_events = ? WHERE id = ?", int(ev), deliveryID); err != nil {
-			return fmt.Errorf("store: fan-out: %w", err)
-		}
-	}
+func enqueueFanout(tx *Tx, d *Delivery, ev Events, deliveryID int64, res *IngestResult) error {
 	r, err := tx.Exec(`INSERT INTO fanout_queue(subscription_id, delivery_id, enqueued_at)
 		SELECT id, ?, ? FROM subscriptions WHERE enabled = 1 AND events & ? <> 0`,
 		deliveryID, d.ReceivedAt.UnixMilli(), int(ev))

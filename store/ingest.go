@@ -113,8 +113,9 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 		parseErr = sql.NullString{String: d.ParseError, Valid: true}
 	}
 	var deliveryID int64
-	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error) VALUES (?, ?, ?, ?)
-		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr).Scan(&deliveryID)
+	events := fanoutEvents(d)
+	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr, int(events)).Scan(&deliveryID)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The same bytes were committed before, together with all they contain.
 		res.Duplicate = true
@@ -123,7 +124,7 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	if err != nil {
 		return fmt.Errorf("store: delivery: %w", err)
 	}
-	if err := enqueueFanout(tx, d, deliveryID, res); err != nil {
+	if err := enqueueFanout(tx, d, events, deliveryID, res); err != nil {
 		return err
 	}
 	b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, convs: map[[2]int64]*convUpdate{}}
