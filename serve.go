@@ -376,9 +376,15 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			return err
 		}
 	}
+	// "public" is where webhooks and the panel are served; scripts and
+	// tests read "public=… internal=…" from this line.
 	addrs := []any{"version", version, "data_dir", cfg.DataDir, "sqlite", store.SQLiteVersion()}
 	for _, l := range listeners {
-		addrs = append(addrs, strings.TrimSuffix(l.name, "-addr"), l.ln.Addr().String())
+		key := map[string]string{"http-addr": "public", "https-addr": "public", "internal-addr": "internal"}[l.name]
+		if tlsMgr != nil && l.name == "http-addr" {
+			key = "redirect"
+		}
+		addrs = append(addrs, key, l.ln.Addr().String())
 	}
 	if len(cfg.domains) > 0 {
 		addrs = append(addrs, "domains", strings.Join(cfg.domains, ","))
