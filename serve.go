@@ -319,6 +319,9 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	}
 	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody}, st, log, metrics)
 
+	if tlsMgr != nil {
+		srv.UseTLS(tlsMgr)
+	}
 	public := srv.PublicHandler()
 	if cfg.WebhookMTLS {
 		public = server.WebhookMTLS(cfg.WebhookMTLSCN, public)

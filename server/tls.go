@@ -220,6 +220,19 @@ func (m *TLSManager) setupACME() {
 	m.magic.Issuers = []certmagic.Issuer{m.issuer}
 }
 
+// UseTLS tells the handlers (the panel) which certificates are served, so
+// that they can show CertStatus.
+func (s *Server) UseTLS(m *TLSManager) { s.tls = m }
+
+// CertStatus is the state of the served certificates, or nil when Pforte
+// does not terminate TLS itself (plain HTTP or behind a proxy).
+func (s *Server) CertStatus() []CertStatus {
+	if s.tls == nil {
+		return nil
+	}
+	return s.tls.Status()
+}
+
 // ACME reports whether certificates come from an ACME CA.
 func (m *TLSManager) ACME() bool { return m.magic != nil }
 

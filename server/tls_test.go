@@ -315,7 +315,11 @@ func TestManualCertificateReload(t *testing.T) {
 	if err != nil || serialOf(third) != serialOf(second) {
 		t.Fatalf("after a bad reload: %v, serial changed: %v", err, third != nil && serialOf(third) != serialOf(second))
 	}
-	st := g.mgr.Status()
+	if g.Server.CertStatus() != nil {
+		t.Fatal("CertStatus before UseTLS")
+	}
+	g.Server.UseTLS(g.mgr)
+	st := g.Server.CertStatus()
 	if len(st) != 1 || st[0].LastError == "" || st[0].Source != "file" || st[0].Errors == 0 {
 		t.Fatalf("status after bad reload: %+v", st)
 	}
