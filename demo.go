@@ -35,7 +35,7 @@ func startDemo(cfg *serveConfig, log *slog.Logger) (*demoRun, error) {
 	d := &demoRun{log: log, graphURL: "http://" + ln.Addr().String(), cancel: func() {}}
 	d.sim = simulator.New(simulator.Options{AccessToken: token, StatusDelay: 2 * time.Second, EnforceWindow: true,
 		Logger: log.With("part", "simulator")})
-	d.srv = newHTTPServer(d.sim.Handler())
+	d.srv = newHTTPServer(d.sim.Handler(), log)
 	go d.srv.Serve(ln)
 	cfg.GraphURL, cfg.AccessToken = d.graphURL, token
 	log.Info("demo: Cloud API simulator running", "graph_url", d.graphURL)

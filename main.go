@@ -52,7 +52,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVersion(stdout)
 	case "simulate":
 		err = cmdSimulate(ctx, args, env, stdout, stderr)
-	case "user", "export", "erase", "retention", "backup", "restore", "doctor":
+	case "doctor":
+		err = cmdDoctor(ctx, args, env, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args, env, stdout)
+	case "user", "export", "erase", "retention", "backup", "restore":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -79,6 +83,8 @@ Commands:
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
   simulate                   the Cloud API simulator: fake Graph API and customer webhooks
+  doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
+  healthcheck                exit 0 if the running gateway answers on its internal listener
   fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
   version                    print version, commit, build tags and SQLite version
 

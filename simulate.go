@@ -66,7 +66,7 @@ func cmdSimulate(ctx context.Context, args []string, env envLookup, stdout, stde
 		if err != nil {
 			return err
 		}
-		srv := newHTTPServer(sim.Handler())
+		srv := newHTTPServer(sim.Handler(), log)
 		go srv.Serve(ln)
 		defer srv.Close()
 		log.Info("fake Graph API listening; start the gateway with --graph-url", "graph_url", "http://"+ln.Addr().String())
