@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pforte/pforte/server/sender"
 	"github.com/pforte/pforte/store"
 )
 
@@ -25,6 +26,12 @@ type Config struct {
 	VerifyToken string
 	// MaxBody caps a webhook body; larger ones get 413.
 	MaxBody int64
+	// Sender delivers outbound messages (proxy, queued send API); nil
+	// answers those routes with 503.
+	Sender *sender.Sender
+	// OnIngest, if set, is called after a delivery with new messages was
+	// stored (it wakes the media fetcher).
+	OnIngest func(store.IngestResult)
 }
 
 // Server serves both listeners from one set of dependencies.
