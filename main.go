@@ -52,7 +52,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVersion(stdout)
 	case "user":
 		err = cmdUser(ctx, args, env, stdin, stdout, stderr)
-	case "export", "erase", "retention", "backup", "restore", "simulate", "doctor":
+	case "simulate":
+		err = cmdSimulate(ctx, args, env, stdout, stderr)
+	case "doctor":
+		err = cmdDoctor(ctx, args, env, stdout, stderr)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args, env, stdout)
+	case "export", "erase", "retention", "backup", "restore":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -79,6 +85,9 @@ Commands:
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
   user add --email E --role R  create a panel user (admin, agent or auditor)
+  simulate                   the Cloud API simulator: fake Graph API and customer webhooks
+  doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
+  healthcheck                exit 0 if the running gateway answers on its internal listener
   fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
   version                    print version, commit, build tags and SQLite version
 

@@ -238,7 +238,7 @@ func (s *Server) cookieName(r *http.Request) string {
 	return "pforte"
 }
 
-func (s *Server) secure(r *http.Request) bool { return s.panel.cfg.TLS || r.TLS != nil }
+func (s *Server) secure(r *http.Request) bool { return s.panel.cfg.TLS || IsHTTPS(r) }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
 	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r), Value: token, Path: "/", HttpOnly: true,

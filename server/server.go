@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pforte/pforte/server/sender"
 	"github.com/pforte/pforte/store"
 )
 
@@ -28,6 +29,12 @@ type Config struct {
 	MaxBody int64
 	// Panel configures the admin panel (panel.go).
 	Panel PanelConfig
+	// Sender delivers outbound messages (proxy, queued send API); nil
+	// answers those routes with 503.
+	Sender *sender.Sender
+	// OnIngest, if set, is called after a delivery with new messages was
+	// stored (it wakes the media fetcher).
+	OnIngest func(store.IngestResult)
 }
 
 // Server serves both listeners from one set of dependencies.
@@ -39,6 +46,7 @@ type Server struct {
 	now     func() time.Time
 	panel   *panelState
 	secrets atomic.Pointer[[][]byte] // app secrets changed in the panel (secrets.go)
+	tls     *TLSManager              // nil unless Pforte terminates TLS (see UseTLS)
 }
 
 // New builds a Server. reg receives the Prometheus collectors.

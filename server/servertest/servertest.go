@@ -87,6 +87,9 @@ type Options struct {
 	Config server.Config
 	Dir    string // reuse a data directory (e.g. after a restart); default t.TempDir()
 	Store  store.Options
+	// Setup, if set, runs after the store opened and before the server is
+	// built, to add dependencies (the sender, hooks) to the configuration.
+	Setup func(st *store.Store, cfg *server.Config)
 }
 
 // New starts a gateway and stops it when the test ends.
@@ -119,6 +122,9 @@ func New(t testing.TB, opts Options) *Gateway {
 		cfg.VerifyToken = g.VerifyToken
 	}
 	g.VerifyToken = cfg.VerifyToken
+	if opts.Setup != nil {
+		opts.Setup(st, &cfg)
+	}
 	g.Server = server.New(cfg, st, log, metrics)
 	g.Public = httptest.NewServer(g.Server.PublicHandler())
 	g.Internal = httptest.NewServer(g.Server.InternalHandler())
