@@ -3,9 +3,6 @@ package server
 import (
 	"mime"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 )
 
 // inlineTypes may be shown in the page; anything else is only downloaded,
@@ -30,13 +27,7 @@ func (s *Server) media(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	root := filepath.Join(s.store.Dir(), "media")
-	p := filepath.Join(root, filepath.Clean("/"+m.Media.Path))
-	if !strings.HasPrefix(p, root+string(filepath.Separator)) {
-		http.NotFound(w, r)
-		return
-	}
-	f, err := os.Open(p)
+	f, err := s.store.OpenMedia(m.Media.Path)
 	if err != nil {
 		http.NotFound(w, r)
 		return

@@ -59,6 +59,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	}
 	s := &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
 	s.panel = newPanelState(cfg.Panel)
+	if s.panel.cfg.Sender == nil && cfg.Sender != nil {
+		s.panel.cfg.Sender = outboxSender{s}
+	}
 	return s
 }
 
