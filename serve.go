@@ -328,6 +328,17 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
+	// The access token, like the app secret, seeds the database from the
+	// command line once; afterwards the panel's (sealed) value is used.
+	if cfg.AccessToken != "" {
+		if _, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && !ok && !cfg.Demo {
+			if err := st.SetSecret(ctx, server.SettingAccessToken, []byte(cfg.AccessToken)); err != nil {
+				return err
+			}
+		}
+	} else if tok, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && ok {
+		cfg.AccessToken = string(tok)
+	}
 	snd, err := startSending(cfg, st, log, reg)
 	if err != nil {
 		return err

@@ -1,12 +1,27 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"syscall"
 	"time"
 
+	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
+
+// alarms are the standing problems Pforte raised (an expired token, ...).
+func (s *Server) alarms(ctx context.Context) ([]web.AlarmVM, error) {
+	list, err := s.store.Alarms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.AlarmVM
+	for _, a := range list {
+		out = append(out, web.AlarmVM{Message: a.Message, Since: time.Unix(a.RaisedAt, 0), Count: a.Count})
+	}
+	return out, nil
+}
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -41,6 +56,37 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	if vm.DiskFree == 0 {
 		vm.DiskFree = diskFree(s.store.Dir())
+	}
+	if s.tls != nil {
+		for _, c := range s.tls.Status() {
+			if !c.NotAfter.IsZero() && (vm.CertExpiry.IsZero() || c.NotAfter.Before(vm.CertExpiry)) {
+				vm.CertExpiry = c.NotAfter
+			}
+			if c.LastError != "" {
+				vm.CertError = c.LastError
+			}
+		}
+	}
+	counts, err := s.store.OutboxCounts(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm.Queues = append(vm.Queues,
+		web.QueueVM{Name: web.T(ctx, "Ausgang: wartend"), Depth: counts[store.OutboxQueued] + counts[store.OutboxSending]},
+		web.QueueVM{Name: web.T(ctx, "Ausgang: Zustellung unklar"), Depth: counts[store.OutboxUnknown], Note: web.T(ctx, "nach einem Abbruch; nicht automatisch wiederholt")})
+	subs, err := s.store.Subscriptions(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, sub := range subs {
+		vm.Queues = append(vm.Queues, web.QueueVM{Name: web.Tf(ctx, "Weiterleitung %s", sub.Name), Depth: int(sub.Queue.Pending),
+			Note: web.Tf(ctx, "%d aufgegeben", sub.Queue.Dead)})
+	}
+	if vm.Alarms, err = s.alarms(ctx); err != nil {
+		s.storeFail(w, r, err)
+		return
 	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
 }

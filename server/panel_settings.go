@@ -71,6 +71,10 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 	for _, l := range labels {
 		vm.Labels = append(vm.Labels, web.LabelVM{ID: l.ID, Name: l.Name, Color: l.Color})
 	}
+	if vm.Alarms, err = s.alarms(ctx); err != nil {
+		return vm, err
+	}
+	vm.SendingOff = s.cfg.Sender == nil
 	vm.SubscriptionNote = web.T(ctx, "Keine Weiterleitungen eingerichtet.")
 	subs, err := s.store.Subscriptions(ctx)
 	if err != nil {
@@ -130,6 +134,9 @@ func (s *Server) settingsMeta(w http.ResponseWriter, r *http.Request) {
 		if err := s.store.SetSecret(ctx, SettingAccessToken, []byte(token), store_audit(v, r, "settings.change")); err != nil {
 			s.storeFail(w, r, err)
 			return
+		}
+		if s.cfg.Sender != nil {
+			s.cfg.Sender.Client().SetToken(token) // takes effect with the next call to Meta
 		}
 	}
 	s.settingsDone(w, r, "#meta")

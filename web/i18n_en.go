@@ -390,4 +390,11 @@ var english = map[string]string{
 	"Letzte 24 Std. erneut senden":                                                                      "Resend the last 24 h",
 	"Weiterleitungen richten Sie mit „pforte fanout add“ oder über die interne API ein.": "Set up forwarding with \"pforte fanout add\" or the internal API.",
 	"%d Zustellungen werden erneut gesendet.":                                            "%d deliveries are being sent again.",
+	"Erneuerung fehlgeschlagen":                                                          "Renewal failed",
+	"Senden ist aus, weil beim Start kein Zugangsschlüssel von Meta gesetzt war. Tragen Sie ihn unten ein und starten Sie Pforte neu.": "Sending is off because no Meta access token was set at start. Enter it below and restart Pforte.",
+	"Ausgang: wartend":                                 "Outbox: waiting",
+	"Ausgang: Zustellung unklar":                       "Outbox: delivery unclear",
+	"nach einem Abbruch; nicht automatisch wiederholt": "after an interruption; not retried automatically",
+	"Weiterleitung %s":                                 "Forwarding %s",
+	"%d aufgegeben":                                    "%d given up",
 }

@@ -392,6 +392,15 @@ type DashboardVM struct {
 	MediaBytes        int64
 	DiskFree          int64
 	CertExpiry        time.Time
+	CertError         string
+	Alarms            []AlarmVM
+}
+
+// AlarmVM is a standing problem Pforte raised (e.g. an expired token).
+type AlarmVM struct {
+	Message string
+	Since   time.Time
+	Count   int
 }
 
 // DayVM is one bar pair of the chart.
@@ -425,6 +434,8 @@ type SettingsVM struct {
 	LabelColors      []string
 	Subscriptions    []SubscriptionVM
 	SubscriptionNote string
+	Alarms           []AlarmVM
+	SendingOff       bool // no access token when Pforte started
 }
 
 // DeliveryVM is a line of the webhook delivery log.
