@@ -347,8 +347,10 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: snd.sender, OnIngest: snd.onIngest,
 		Panel: server.PanelConfig{PublicURL: cfg.PublicURL, TLS: tlsMgr != nil}}, st, log, metrics)
-	if err := srv.LoadStoredSecrets(ctx); err != nil {
-		return err
+	if !cfg.Demo { // the demo's generated secrets are not worth keeping
+		if err := srv.LoadStoredSecrets(ctx); err != nil {
+			return err
+		}
 	}
 	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
 		if cfg.Demo {
