@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/server/servertest"
 	"github.com/pforte/pforte/store"
 )
@@ -276,5 +278,27 @@ func TestPanelLanguageChoice(t *testing.T) {
 	b.post("/account/preferences", map[string][]string{"lang": {"fr"}})
 	if p := b.get("/inbox"); !strings.Contains(p.body, "Posteingang") {
 		t.Fatal("fallback")
+	}
+}
+
+func TestPanelSecretsAreWriteOnlyAndApplyAtOnce(t *testing.T) {
+	f := newPanelFixture(t)
+	a := sessionFor(t, f.g, f.admin)
+	if p := a.post("/settings/meta", map[string][]string{"app_secret": {"neues-geheimnis-123"}, "access_token": {"EAAG-neuer-token"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d", p.status)
+	}
+	p := a.get("/settings")
+	if strings.Contains(p.body, "neues-geheimnis-123") || strings.Contains(p.body, "EAAG-neuer-token") {
+		t.Fatal("a secret is shown again")
+	}
+	body := textWebhook("106540352242922", "4930123456", "4917600000099", "X", "wamid.secret.1", time.Now().Unix(), "hi")
+	if resp := f.g.PostWebhook(t, body); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("old secret still accepted: %d", resp.StatusCode)
+	}
+	if resp := f.g.PostWebhookSigned(t, body, meta.Sign([]byte("neues-geheimnis-123"), body)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("new secret refused: %d", resp.StatusCode)
+	}
+	if v, ok, err := f.g.Store.Secret(context.Background(), server.SettingAccessToken); err != nil || !ok || string(v) != "EAAG-neuer-token" {
+		t.Fatalf("token stored: %q %v %v", v, ok, err)
 	}
 }
