@@ -339,3 +339,32 @@ func TestSearchFindsWordsAndPrefixes(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIKeyUseIsAuditedOncePerMinute(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	_, k, err := s.CreateAPIKey(ctx, "shop", []string{ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range 3 {
+		if err := s.TouchAPIKey(ctx, k, now.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		k.LastUsedAt = now.Unix() // as the next lookup would read it
+	}
+	if err := s.TouchAPIKey(ctx, k, now.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := s.AuditLog(ctx, 0, 10)
+	n := 0
+	for _, e := range entries {
+		if e.Action == "apikey.use" && e.Actor == "apikey:"+k.Prefix {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("apikey.use entries: %d, want 2", n)
+	}
+}
