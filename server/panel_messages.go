@@ -60,6 +60,16 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 	if err != nil {
 		return t, err
 	}
+	var outIDs []int64
+	for _, m := range msgs {
+		if m.Direction == "outbound" {
+			outIDs = append(outIDs, m.ID)
+		}
+	}
+	authors, err := s.store.OutboundAuthors(ctx, outIDs)
+	if err != nil {
+		return t, err
+	}
 	var bodies map[string]string // template texts, to show what a template said
 	for _, m := range msgs {
 		if m.Type == "template" && bodies == nil {
@@ -78,6 +88,7 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 		if m.Type == "template" && vm.Text == "" {
 			vm.Text = templateText(m.Payload, bodies)
 		}
+		vm.Author = authors[m.ID]
 		if m.Type == "reaction" {
 			var rx struct {
 				MessageID string `json:"message_id"`

@@ -76,6 +76,7 @@ func TestBrowserComposerThroughTheSimulator(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=send-btn]`)),
 	)
 	waitText(t, tab, `[data-testid=thread]`, "wir kümmern uns sofort darum")
+	waitText(t, tab, `.msg.out .author`, "Lea Schmidt")
 	body := waitSent(t, sg.Sim, "text", 1)
 	if !strings.Contains(body, `"to":"+4917699887766"`) || !strings.Contains(body, "wir kümmern uns") {
 		t.Fatalf("sent body %s", body)

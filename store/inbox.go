@@ -465,3 +465,38 @@ func (s *Store) ConversationsOfWAMIDs(ctx context.Context, wamids []string) ([]W
 	}
 	return out, nil
 }
+
+// OutboundAuthors names who sent each of the given outbound messages:
+// the panel user's name, or the API key's name, from the outbox's actor.
+func (s *Store) OutboundAuthors(ctx context.Context, msgIDs []int64) (map[int64]string, error) {
+	out := map[int64]string{}
+	if len(msgIDs) == 0 {
+		return out, nil
+	}
+	ph := make([]string, len(msgIDs))
+	args := make([]any, len(msgIDs))
+	for i, id := range msgIDs {
+		ph[i], args[i] = "?", id
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT o.message_id,
+			coalesce(nullif(u.name, ''), u.email, k.name, '')
+		FROM outbox o
+		LEFT JOIN users u ON o.actor = 'user:' || u.id
+		LEFT JOIN api_keys k ON o.actor = 'apikey:' || k.prefix
+		WHERE o.message_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbound authors: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			return nil, fmt.Errorf("store: outbound authors: %w", err)
+		}
+		if name != "" {
+			out[id] = name
+		}
+	}
+	return out, rows.Err()
+}
