@@ -100,6 +100,7 @@ type panelState struct {
 	enrolments  map[int64]enrolment // pending TOTP secrets by session id
 	staticFiles http.Handler
 	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
+	dash        dashCache
 }
 
 type enrolment struct {

@@ -122,6 +122,7 @@ func BenchmarkPanelPages(b *testing.B) {
 		{"message search (FTS)", "/search?q=Rechnung%20angekommen"},
 		{"templates", "/templates"},
 		{"dashboard", "/dashboard"},
+		{"dashboard (recomputed)", "/dashboard?fresh=1"},
 		{"settings", "/settings"},
 		{"audit log", "/audit"},
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,15 +24,41 @@ func (s *Server) alarms(ctx context.Context) ([]web.AlarmVM, error) {
 	return out, nil
 }
 
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
+// dashCache keeps the dashboard's aggregate figures for a short while:
+// they scan weeks of messages, and a summary half a minute old is fresh
+// enough ("Aktualisieren" recomputes at once).
+type dashCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	days []store.DayCount
+	ov   *store.Overview
+}
+
+const dashTTL = 30 * time.Second
+
+func (s *Server) dashFigures(ctx context.Context, fresh bool) ([]store.DayCount, *store.Overview, time.Time, error) {
+	c := &s.panel.dash
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	now := s.now()
+	if !fresh && c.ov != nil && now.Sub(c.at) < dashTTL {
+		return c.days, c.ov, c.at, nil
+	}
 	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location)
 	if err != nil {
-		s.storeFail(w, r, err)
-		return
+		return nil, nil, time.Time{}, err
 	}
 	o, err := s.store.Overview(ctx, now)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	c.days, c.ov, c.at = days, o, now
+	return days, o, now, nil
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	days, o, _, err := s.dashFigures(ctx, r.URL.Query().Get("fresh") == "1")
 	if err != nil {
 		s.storeFail(w, r, err)
 		return

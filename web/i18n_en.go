@@ -397,4 +397,5 @@ var english = map[string]string{
 	"nach einem Abbruch; nicht automatisch wiederholt": "after an interruption; not retried automatically",
 	"Weiterleitung %s":                                 "Forwarding %s",
 	"%d aufgegeben":                                    "%d given up",
+	"Aktualisieren":                                    "Refresh",
 }
