@@ -8,9 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/pforte/pforte/server"
@@ -249,4 +251,54 @@ func TestBrowserLiveInboxAndAssignment(t *testing.T) {
 	shot(t, adminTab, "20-phone-inbox")
 	do(t, adminTab, chromedp.Navigate(fmt.Sprintf("%s/conversations/%d", base, first)), chromedp.WaitVisible(chromedp.CSS(`[data-testid=thread]`)))
 	shot(t, adminTab, "21-phone-conversation")
+}
+
+// TestBrowserConfirmationsAndErrors: a cancelled confirmation changes
+// nothing (also on htmx-boosted forms), an accepted one acts, and a
+// refused form shows its error in place.
+func TestBrowserConfirmationsAndErrors(t *testing.T) {
+	root := chrome(t)
+	g := servertest.New(t, servertest.Options{})
+	addNamedUser(t, g.Store, "Anna Berger", "admin@example.de", store.RoleAdmin)
+	lea := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
+	tab := person(t, root)
+	var answer atomic.Bool
+	answer.Store(true)
+	dialogs := chromedp.Events(tab, cdppage.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(tab, cdppage.HandleJavaScriptDialog, cdppage.HandleJavaScriptDialogParams{Accept: answer.Load()})
+		}
+	}()
+	do(t, tab,
+		chromedp.Navigate(g.Public.URL+"/login"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "admin@example.de"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-form] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=convlist]`)),
+		chromedp.Navigate(g.Public.URL+"/users"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=users-table]`)),
+	)
+	disable := chromedp.CSS(fmt.Sprintf(`form[action="/users/%d/disable"] button`, lea.ID))
+	answer.Store(false)
+	do(t, tab, chromedp.Click(disable), chromedp.Sleep(700*time.Millisecond))
+	if u, _ := g.Store.UserByID(context.Background(), lea.ID); u.Disabled {
+		t.Fatal("a cancelled confirmation still disabled the account")
+	}
+	answer.Store(true)
+	do(t, tab, chromedp.Click(disable))
+	waitText(t, tab, `main`, "gesperrt")
+	if u, _ := g.Store.UserByID(context.Background(), lea.ID); !u.Disabled {
+		t.Fatal("the accepted confirmation did not disable the account")
+	}
+	// An invitation for an address that has an account: the error shows.
+	do(t, tab,
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-form] input[name=name]`), "Doppelt"),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=invite-form] input[name=email]`), "lea@example.de"),
+		chromedp.Click(chromedp.CSS(`[data-testid=invite-form] button`)),
+	)
+	waitText(t, tab, `main`, "Diese E-Mail-Adresse hat schon ein Konto.")
 }

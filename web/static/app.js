@@ -142,9 +142,15 @@
 			setTimeout(function () { copy.classList.remove("copied"); }, 1200);
 		}
 	});
+	// Capture phase on the document: a cancelled confirmation stops the
+	// event before htmx (boosted forms) or the browser can act on it.
 	document.addEventListener("submit", function (e) {
 		var msg = e.target.getAttribute("data-confirm");
-		if (msg && !window.confirm(msg)) e.preventDefault();
+		if (msg && !window.confirm(msg)) {
+			e.preventDefault();
+			e.stopImmediatePropagation();
+			e.stopPropagation();
+		}
 	}, true);
 	document.addEventListener("change", function (e) {
 		var t = e.target;
