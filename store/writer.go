@@ -49,6 +49,22 @@ func (tx *Tx) Exec(query string, args ...any) (sql.Result, error) {
 	return st.ExecContext(tx.ctx, args...)
 }
 
+// Insert runs an INSERT and returns the new row's id. It reports
+// inserted=false when the row was skipped (ON CONFLICT DO NOTHING). Prefer
+// it to RETURNING on hot paths: through the driver's query path RETURNING
+// measured several times slower than Exec with LastInsertId.
+func (tx *Tx) Insert(query string, args ...any) (id int64, inserted bool, err error) {
+	res, err := tx.Exec(query, args...)
+	if err != nil {
+		return 0, false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, false, nil
+	}
+	id, err = res.LastInsertId()
+	return id, err == nil, err
+}
+
 // QueryRow runs a query inside the group transaction.
 func (tx *Tx) QueryRow(query string, args ...any) *sql.Row {
 	st, err := tx.stmt(query)
