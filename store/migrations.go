@@ -21,10 +21,18 @@ type migration struct {
 // add a new one.
 var migrations = []migration{
 	{1, "core", schemaCore},
+	{300, "data protection", schemaDataProtection},
 }
 
-// SchemaVersion is the newest schema this binary knows.
-func SchemaVersion() int { return migrations[len(migrations)-1].version }
+// SchemaVersion is the newest schema this binary knows. Steps of different
+// areas may sit in any order in the slice, so it is the maximum, not the last.
+func SchemaVersion() int {
+	v := 0
+	for _, m := range migrations {
+		v = max(v, m.version)
+	}
+	return v
+}
 
 const schemaCore = `
 CREATE TABLE business_numbers (

@@ -52,6 +52,8 @@ type Store struct {
 	wdb *sql.DB // exactly one connection, used only by the writer goroutine
 	rdb *sql.DB // read-only pool
 
+	lock *os.File // shared lock on the data directory; see LockFile
+
 	mu     sync.RWMutex // guards closed against concurrent submits
 	closed bool
 	reqs   chan *writeReq
@@ -72,6 +74,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, log: opts.Logger, opts: opts, reqs: make(chan *writeReq, 4096), done: make(chan struct{})}
 	path := filepath.Join(dir, DBFile)
+	lock, err := lockDir(dir, false)
+	if errors.Is(err, ErrInUse) {
+		return nil, fmt.Errorf("store: a restore is running in %s; try again when it has finished", dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	opened := false
+	defer func() {
+		if !opened && s.lock != nil {
+			s.lock.Close()
+		}
+	}()
 
 	if !opts.ReadOnly {
 		// The writer opens first: it sets WAL mode, which the readers rely on.
@@ -126,9 +142,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		close(s.done)
 		s.closed = true
+		opened = true
 		return s, nil
 	}
 	go s.writer()
+	opened = true
 	return s, nil
 }
 
@@ -175,6 +193,12 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	defer func() {
+		if s.lock != nil {
+			s.lock.Close()
+			s.lock = nil
+		}
+	}()
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 		s.rdb = nil
