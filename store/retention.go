@@ -304,7 +304,7 @@ var purgeSpecs = map[string]purgeSpec{
 		candidates: `SELECT m.ts, m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 			WHERE m.ts < ?2 AND (m.ts, m.id) > (?4, ?5) AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
 			ORDER BY m.ts, m.id LIMIT ?6`,
-		mediaPaths: `SELECT path FROM media WHERE path IS NOT NULL AND message_id IN (SELECT value FROM json_each(?3))`,
+		mediaPaths: `SELECT path FROM media WHERE ?1 = ?1 AND ?2 = ?2 AND path IS NOT NULL AND message_id IN (SELECT value FROM json_each(?3))`,
 		count:      1,
 		remove: []string{
 			`DELETE FROM message_statuses WHERE ?1 = ?1 AND wamid IN (SELECT m.wamid FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
@@ -317,7 +317,7 @@ var purgeSpecs = map[string]purgeSpec{
 		candidates: `SELECT m.ts, md.id FROM media md JOIN messages m ON m.id = md.message_id JOIN conversations cv ON cv.id = m.conversation_id
 			WHERE m.ts < ?2 AND (m.ts, md.id) > (?4, ?5) AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
 			ORDER BY m.ts, md.id LIMIT ?6`,
-		mediaPaths: `SELECT path FROM media WHERE path IS NOT NULL AND id IN (SELECT value FROM json_each(?3))`,
+		mediaPaths: `SELECT path FROM media WHERE ?1 = ?1 AND ?2 = ?2 AND path IS NOT NULL AND id IN (SELECT value FROM json_each(?3))`,
 		remove: []string{
 			`DELETE FROM media WHERE id IN (SELECT md.id FROM media md JOIN messages m ON m.id = md.message_id
 				JOIN conversations cv ON cv.id = m.conversation_id
@@ -474,7 +474,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		err = r.s.Write(ctx, func(tx *Tx) error {
 			n, paths = 0, paths[:0]
 			if spec.mediaPaths != "" {
-				rows, err := tx.Query(spec.mediaPaths, page)
+				rows, err := tx.Query(spec.mediaPaths, now, cu, page)
 				if err != nil {
 					return err
 				}
