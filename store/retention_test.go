@@ -19,15 +19,15 @@ func retentionFixture(t *testing.T, s *Store, now time.Time) (heldConv int64) {
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	// Number 100 keeps the defaults (messages 180 days, media 90, deliveries 30).
 	for i := range 20 {
-		seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", Name: "Alt", WAMID: fmt.Sprintf("wamid.old%d", i), Text: "alt", TS: ago(200 * day).Unix() + int64(i)}, ago(200*day))
-		seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", Name: "Alt", WAMID: fmt.Sprintf("wamid.new%d", i), Text: "neu", TS: ago(10 * day).Unix() + int64(i)}, ago(10*day))
+		seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", Name: "Alt", WAMID: fmt.Sprintf("wamid.old%d", i), Text: "alt", TS: ago(200*day).Unix() + int64(i)}, ago(200*day))
+		seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", Name: "Alt", WAMID: fmt.Sprintf("wamid.new%d", i), Text: "neu", TS: ago(10*day).Unix() + int64(i)}, ago(10*day))
 	}
 	// Media 100 days old: the file goes, the message stays.
 	seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", WAMID: "wamid.media100", TS: ago(100 * day).Unix(), File: "a.pdf", Media: []byte("media 100 days")}, ago(100*day))
 	seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", WAMID: "wamid.media10", TS: ago(10 * day).Unix(), File: "b.pdf", Media: []byte("media 10 days")}, ago(10*day))
 	// A held customer: everything old, nothing may go.
 	for i := range 5 {
-		seed(t, s, seedMsg{Number: "100", WaID: "4910000000002", Name: "Gehalten", WAMID: fmt.Sprintf("wamid.held%d", i), Text: "beleg", TS: ago(400 * day).Unix() + int64(i)}, ago(400*day))
+		seed(t, s, seedMsg{Number: "100", WaID: "4910000000002", Name: "Gehalten", WAMID: fmt.Sprintf("wamid.held%d", i), Text: "beleg", TS: ago(400*day).Unix() + int64(i)}, ago(400*day))
 	}
 	seed(t, s, seedMsg{Number: "100", WaID: "4910000000002", WAMID: "wamid.heldmedia", TS: ago(400 * day).Unix(), File: "r.pdf", Media: []byte("held invoice")}, ago(400*day))
 	if err := s.rdb.QueryRow("SELECT cv.id FROM conversations cv JOIN contacts c ON c.id = cv.contact_id WHERE c.wa_id = '4910000000002'").Scan(&heldConv); err != nil {
@@ -38,7 +38,7 @@ func retentionFixture(t *testing.T, s *Store, now time.Time) (heldConv int64) {
 	}
 	// Number 200 keeps messages 7 days only.
 	for i := range 5 {
-		seed(t, s, seedMsg{Number: "200", WaID: "4910000000003", WAMID: fmt.Sprintf("wamid.short%d", i), Text: "kurz", TS: ago(10 * day).Unix() + int64(i)}, ago(10*day))
+		seed(t, s, seedMsg{Number: "200", WaID: "4910000000003", WAMID: fmt.Sprintf("wamid.short%d", i), Text: "kurz", TS: ago(10*day).Unix() + int64(i)}, ago(10*day))
 		seed(t, s, seedMsg{Number: "200", WaID: "4910000000003", WAMID: fmt.Sprintf("wamid.shortnew%d", i), Text: "kurz", TS: ago(day).Unix() + int64(i)}, ago(day))
 	}
 	if err := s.SetRetentionPolicy(ctx, RetentionPolicy{Class: RetainMessages, PhoneNumberID: "200", Days: 7}, "user:1", ago(30*day)); err != nil {
