@@ -130,8 +130,12 @@ func (s *Store) AnswerSecureLink(ctx context.Context, token string, a SecureAnsw
 			return nil, err
 		}
 		if size == 0 {
+			s.unlinkUnreferenced(ctx, []string{rel})
 			rel = ""
 		}
+	}
+	if a.Text == "" && rel == "" {
+		return nil, fmt.Errorf("%w: the answer is empty", ErrInvalid)
 	}
 	var msgID int64
 	var wamid string
@@ -214,4 +218,33 @@ func (s *Store) saveMediaFile(r io.Reader, limit int64) (rel, sum string, size i
 		return "", "", 0, fmt.Errorf("store: media: %w", err)
 	}
 	return rel, base64.StdEncoding.EncodeToString(digest), n, nil
+}
+
+// ContactConversation picks the conversation a secure link goes into: the
+// one on phoneNumberID, or the customer's most recent one.
+func (s *Store) ContactConversation(ctx context.Context, contactID int64, phoneNumberID string) (int64, error) {
+	var id int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT cv.id FROM conversations cv JOIN business_numbers n ON n.id = cv.business_number_id
+		WHERE cv.contact_id = ? AND (? = '' OR n.phone_number_id = ?) ORDER BY cv.last_message_at DESC LIMIT 1`,
+		contactID, phoneNumberID, phoneNumberID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: conversation: %w", err)
+	}
+	return id, nil
+}
+
+// ConversationContact returns the contact a conversation belongs to.
+func (s *Store) ConversationContact(ctx context.Context, conversationID int64) (int64, error) {
+	var id int64
+	err := s.rdb.QueryRowContext(ctx, "SELECT contact_id FROM conversations WHERE id = ?", conversationID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: conversation: %w", err)
+	}
+	return id, nil
 }
