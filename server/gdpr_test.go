@@ -42,7 +42,7 @@ func (s *syncBuffer) Bytes() []byte {
 	return append([]byte(nil), s.b.Bytes()...)
 }
 
-func textDelivery(waID, name, wamid, text string, ts int64) []byte {
+func dpText(waID, name, wamid, text string, ts int64) []byte {
 	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{
 "messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},
 "contacts":[{"profile":{"name":%q},"wa_id":%q}],
@@ -50,7 +50,7 @@ func textDelivery(waID, name, wamid, text string, ts int64) []byte {
 		name, waID, waID, wamid, ts, text))
 }
 
-func documentDelivery(waID, name, wamid, caption, filename string, file []byte, ts int64) []byte {
+func dpDocument(waID, name, wamid, caption, filename string, file []byte, ts int64) []byte {
 	sum := sha256.Sum256(file)
 	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{
 "messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},
@@ -60,7 +60,7 @@ func documentDelivery(waID, name, wamid, caption, filename string, file []byte, 
 		name, waID, waID, wamid, ts, caption, filename, base64.StdEncoding.EncodeToString(sum[:]), wamid))
 }
 
-func statusDelivery(waID, wamid, status string, ts int64) []byte {
+func dpStatus(waID, wamid, status string, ts int64) []byte {
 	return []byte(fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{
 "messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},
 "statuses":[{"id":%q,"status":%q,"timestamp":"%d","recipient_id":%q}]},"field":"messages"}]}]}`, wamid, status, ts, waID))
@@ -133,11 +133,11 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 	now := time.Now().Unix()
 	victim := "4915198765432"
 
-	post(t, g, textDelivery("4917600000001", "Bernd", "wamid.bystander1", "guten tag", now))
-	post(t, g, textDelivery(victim, "Anna zqcanaryname", "wamid.zqcanary1", "hallo zqcanarytext", now))
-	post(t, g, documentDelivery(victim, "Anna zqcanaryname", "wamid.zqcanary2", "rechnung zqcanarycaption", "zqcanaryfile.pdf", []byte("%PDF zqcanarybytes"), now+1))
+	post(t, g, dpText("4917600000001", "Bernd", "wamid.bystander1", "guten tag", now))
+	post(t, g, dpText(victim, "Anna zqcanaryname", "wamid.zqcanary1", "hallo zqcanarytext", now))
+	post(t, g, dpDocument(victim, "Anna zqcanaryname", "wamid.zqcanary2", "rechnung zqcanarycaption", "zqcanaryfile.pdf", []byte("%PDF zqcanarybytes"), now+1))
 	storeMedia(t, g, "wamid.zqcanary2", []byte("%PDF zqcanarybytes"))
-	post(t, g, statusDelivery(victim, "wamid.zqcanary3", "delivered", now+2))
+	post(t, g, dpStatus(victim, "wamid.zqcanary3", "delivered", now+2))
 
 	// A secure link, answered with text and a file.
 	code, body := g.API(t, "POST", "/api/v1/contacts/"+victim+"/secure-links", strings.NewReader(`{"prompt":"Bitte IBAN","ttl_hours":1}`))
@@ -274,7 +274,7 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
 	g := servertest.New(t, servertest.Options{})
 	now := time.Now().Unix()
-	post(t, g, textDelivery("4915198765432", "Anna", "wamid.h1", "rechnung", now))
+	post(t, g, dpText("4915198765432", "Anna", "wamid.h1", "rechnung", now))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/legal-holds", strings.NewReader(`{"preset":"voucher","reason":"Rechnung 17"}`))
 	if code != http.StatusCreated || !strings.Contains(string(body), `"until"`) {
 		t.Fatalf("hold: %d %s", code, body)
@@ -302,7 +302,7 @@ func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
 
 func TestConsentAndRecordsAPI(t *testing.T) {
 	g := servertest.New(t, servertest.Options{})
-	post(t, g, textDelivery("4915198765432", "Anna", "wamid.c1", "hallo", time.Now().Unix()))
+	post(t, g, dpText("4915198765432", "Anna", "wamid.c1", "hallo", time.Now().Unix()))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Formular 12"}`))
 	if code != http.StatusCreated {
 		t.Fatalf("consent: %d %s", code, body)
@@ -310,7 +310,7 @@ func TestConsentAndRecordsAPI(t *testing.T) {
 	if code, _ := g.API(t, "POST", "/api/v1/contacts/4915198765432/consent", strings.NewReader(`{"purpose":"tracking","action":"opt_in","source":"x"}`)); code != 400 {
 		t.Fatalf("bad purpose: %d", code)
 	}
-	post(t, g, textDelivery("4915198765432", "Anna", "wamid.c2", "STOP", time.Now().Unix()))
+	post(t, g, dpText("4915198765432", "Anna", "wamid.c2", "STOP", time.Now().Unix()))
 	code, body = g.API(t, "GET", "/api/v1/contacts/4915198765432/consent", nil)
 	var c struct {
 		Marketing bool

@@ -64,7 +64,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, "bad_signature", http.StatusUnauthorized, "invalid signature")
 		return
 	}
-	d := parseDelivery(body, s.now())
+	d := ParseDelivery(body, s.now())
 	if d.ParseError != "" {
 		// Authentic but unreadable: keep it raw and say so. Answering 4xx
 		// would only buy seven days of identical retries.
@@ -99,9 +99,9 @@ func (s *Server) reject(w http.ResponseWriter, reason string, code int, msg stri
 	http.Error(w, msg, code)
 }
 
-// parseDelivery turns a verified body into what the store keeps. It never
+// ParseDelivery turns a verified body into what the store keeps. It never
 // fails: whatever it cannot read is stored raw with the reason.
-func parseDelivery(body []byte, now time.Time) *store.Delivery {
+func ParseDelivery(body []byte, now time.Time) *store.Delivery {
 	d := &store.Delivery{Body: body, ReceivedAt: now}
 	n, err := meta.ParseNotification(body)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 func TestStopWordOptsOutOnceAndBlocksMarketing(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Now()
 	seed(t, s, seedMsg{WaID: "4915112345678", WAMID: "wamid.hi", Text: "Hallo", TS: now.Unix()}, now)
 	c, err := s.ContactByKey(ctx, "4915112345678")
@@ -63,7 +63,7 @@ func TestStopWordOptsOutOnceAndBlocksMarketing(t *testing.T) {
 
 func TestRecordConsentRejectsBadInput(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	for _, r := range []ConsentRecord{
 		{ContactID: 1, Purpose: "profiling", Action: "opt_in", Source: "x"},
 		{ContactID: 1, Purpose: PurposeMarketing, Action: "maybe", Source: "x"},

@@ -166,9 +166,15 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 	// Messages go in chunks. Their deliveries and media are remembered.
 	var paths []string
 	for {
-		n := 0
+		// A write function may run twice (the writer replays a batch when
+		// another write in it fails), so it fills these afresh each time and
+		// they are added up only once the commit is durable.
+		var n, ns int
+		var chunkPaths, metaIDs []string
+		var chunkDeliveries []int64
 		err := s.Write(ctx, func(tx *Tx) error {
-			n = 0
+			n, ns = 0, 0
+			chunkPaths, metaIDs, chunkDeliveries = nil, nil, nil
 			var ids, wamids []any
 			rows, err := tx.Query(`SELECT m.id, coalesce(m.wamid, ''), coalesce(m.delivery_id, 0), m.direction,
 				coalesce(md.path, ''), coalesce(md.media_id, '')
@@ -177,8 +183,6 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 			if err != nil {
 				return err
 			}
-			var chunkPaths, metaIDs []string
-			var chunkDeliveries []int64
 			for rows.Next() {
 				var id, did int64
 				var wamid, dir, path, mediaID string
@@ -226,19 +230,11 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 			if err != nil {
 				return err
 			}
-			ns, _ := r.RowsAffected()
+			affected, _ := r.RowsAffected()
 			if _, err := tx.Exec("DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))", idj); err != nil {
 				return err
 			}
-			// Only now, with the chunk certain to commit with this fn, keep the findings.
-			n = len(ids)
-			res.Messages += n
-			res.Statuses += int(ns)
-			paths = append(paths, chunkPaths...)
-			res.MetaMediaIDs = append(res.MetaMediaIDs, metaIDs...)
-			for _, d := range chunkDeliveries {
-				deliveries[d] = true
-			}
+			n, ns = len(ids), int(affected)
 			return nil
 		})
 		if err != nil {
@@ -247,6 +243,13 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		if n == 0 {
 			break
 		}
+		res.Messages += n
+		res.Statuses += ns
+		paths = append(paths, chunkPaths...)
+		res.MetaMediaIDs = append(res.MetaMediaIDs, metaIDs...)
+		for _, d := range chunkDeliveries {
+			deliveries[d] = true
+		}
 	}
 
 	// Everything else in one transaction with the tombstone: if it fails,
@@ -254,8 +257,9 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 	if err := appendTombstones(s.dir, hashes, now); err != nil {
 		return nil, err
 	}
+	base := *res
 	err = s.Write(ctx, func(tx *Tx) error {
-		final := *res
+		final := base // afresh on every run of this function
 		late := map[int64]bool{}
 		if err := scanDeliveriesTx(tx, needles, scannedUpTo, late); err != nil {
 			return err

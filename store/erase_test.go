@@ -58,7 +58,7 @@ func seedBystander(t *testing.T, s *Store, now time.Time) {
 func TestEraseLeavesNoCanary(t *testing.T) {
 	ctx := context.Background()
 	var logs bytes.Buffer
-	s := openTest(t, &logs)
+	s := openDP(t, &logs)
 	now := time.Now()
 	seedBystander(t, s, now)
 	seedVictim(t, s, now)
@@ -153,7 +153,7 @@ func assertNoCanary(t *testing.T, when, dir string, logs []byte) {
 
 func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Now()
 	seedVictim(t, s, now)
 	c, err := s.ContactByKey(ctx, "4915112345678")
@@ -203,7 +203,7 @@ func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 
 func TestEraseRefusesBadInput(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	if _, err := s.EraseContact(ctx, "4915112345678", EraseRequest{Actor: "cli"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown contact: %v", err)
 	}

@@ -63,7 +63,7 @@ func readZip(t testing.TB, path string) map[string][]byte {
 
 func TestExportIsCompleteAndValid(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Now()
 	const n = 1203 // more than two pages
 	files := map[string][]byte{}
@@ -215,7 +215,7 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 
 func TestExportEscapesHTML(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	seed(t, s, seedMsg{WaID: "4915112345678", Name: "<b>x</b>", WAMID: "wamid.x", Text: "<script>alert(1)</script>", TS: time.Now().Unix()}, time.Now())
 	c, _ := s.ContactByKey(ctx, "4915112345678")
 	var buf bytes.Buffer

@@ -19,8 +19,8 @@ import (
 
 const tags = "sqlite_omit_load_extension sqlite_fts5 osusergo netgo"
 
-// openTest opens a store in a fresh directory; logs go to buf if given.
-func openTest(t testing.TB, buf io.Writer) *Store {
+// openDP opens a store in a fresh directory; logs go to buf if given.
+func openDP(t testing.TB, buf io.Writer) *Store {
 	t.Helper()
 	if buf == nil {
 		buf = io.Discard

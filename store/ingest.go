@@ -119,14 +119,18 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	if err != nil {
 		return fmt.Errorf("store: delivery: %w", err)
 	}
+	b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, convs: map[[2]int64]*convUpdate{}}
 	for i := range d.Messages {
-		added, err := insertInbound(tx, &d.Messages[i], deliveryID, now)
+		added, err := b.insertInbound(tx, &d.Messages[i], deliveryID, now)
 		if err != nil {
 			return err
 		}
 		if added {
 			res.Messages++
 		}
+	}
+	if err := b.updateConversations(tx, now); err != nil {
+		return err
 	}
 	for i := range d.Statuses {
 		added, err := applyStatus(tx, &d.Statuses[i], deliveryID, now)
@@ -147,7 +151,23 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	return nil
 }
 
-func insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
+// batch remembers, within one delivery, the rows its messages share, so a
+// batch of a hundred messages from one customer touches the contact and
+// the conversation once, not a hundred times.
+type batch struct {
+	numbers  map[string]int64
+	contacts map[Party]int64
+	convs    map[[2]int64]*convUpdate
+	order    []*convUpdate
+}
+
+type convUpdate struct {
+	id          int64
+	added       int
+	lastInbound int64
+}
+
+func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
 	var exists int
 	err := tx.QueryRow("SELECT 1 FROM messages WHERE wamid = ?", m.WAMID).Scan(&exists)
 	if err == nil {
@@ -156,31 +176,40 @@ func insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, erro
 	if !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("store: message lookup: %w", err)
 	}
-	numberID, err := upsertNumber(tx, m.Number, now)
-	if err != nil {
-		return false, err
+	numberID, ok := b.numbers[m.Number.PhoneNumberID]
+	if !ok {
+		if numberID, err = upsertNumber(tx, m.Number, now); err != nil {
+			return false, err
+		}
+		b.numbers[m.Number.PhoneNumberID] = numberID
 	}
-	contactID, err := upsertContact(tx, m.From, now)
-	if err != nil {
-		return false, err
+	contactID, ok := b.contacts[m.From]
+	if !ok {
+		if contactID, err = upsertContact(tx, m.From, now); err != nil {
+			return false, err
+		}
+		b.contacts[m.From] = contactID
 	}
-	var convID int64
-	err = tx.QueryRow(`INSERT INTO conversations(business_number_id, contact_id, last_inbound_at, last_message_at, unread, created_at, updated_at)
-		VALUES (?, ?, ?, ?, 1, ?, ?)
-		ON CONFLICT(business_number_id, contact_id) DO UPDATE SET
-			last_inbound_at = max(coalesce(last_inbound_at, 0), excluded.last_inbound_at),
-			last_message_at = max(last_message_at, excluded.last_message_at),
-			unread = unread + 1,
-			status = 'open',
-			updated_at = excluded.updated_at
-		RETURNING id`, numberID, contactID, m.TS, m.TS, now, now).Scan(&convID)
-	if err != nil {
-		return false, fmt.Errorf("store: conversation: %w", err)
+	cu := b.convs[[2]int64{numberID, contactID}]
+	if cu == nil {
+		cu = &convUpdate{}
+		err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&cu.id)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = tx.QueryRow(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?) RETURNING id`, numberID, contactID, m.TS, now, now).Scan(&cu.id)
+		}
+		if err != nil {
+			return false, fmt.Errorf("store: conversation: %w", err)
+		}
+		b.convs[[2]int64{numberID, contactID}] = cu
+		b.order = append(b.order, cu)
 	}
+	cu.added++
+	cu.lastInbound = max(cu.lastInbound, m.TS)
 	var msgID int64
 	err = tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
 		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.WAMID, convID, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
+		m.WAMID, cu.id, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
 		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID).Scan(&msgID)
 	if err != nil {
 		return false, fmt.Errorf("store: message: %w", err)
@@ -199,13 +228,32 @@ func insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, erro
 	return true, nil
 }
 
+// updateConversations moves each touched conversation's unread count and
+// customer-service window forward once per delivery.
+func (b *batch) updateConversations(tx *Tx, now int64) error {
+	for _, cu := range b.order {
+		// A customer writing again reopens a closed conversation.
+		if _, err := tx.Exec(`UPDATE conversations SET unread = unread + ?, status = 'open',
+				last_inbound_at = max(coalesce(last_inbound_at, 0), ?), last_message_at = max(last_message_at, ?), updated_at = ?
+			WHERE id = ?`, cu.added, cu.lastInbound, cu.lastInbound, now, cu.id); err != nil {
+			return fmt.Errorf("store: conversation update: %w", err)
+		}
+	}
+	return nil
+}
+
 func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
 	var id int64
-	err := tx.QueryRow(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT(phone_number_id) DO UPDATE SET
-			waba_id = CASE WHEN excluded.waba_id <> '' THEN excluded.waba_id ELSE waba_id END,
-			display_phone_number = CASE WHEN excluded.display_phone_number <> '' THEN excluded.display_phone_number ELSE display_phone_number END
-		RETURNING id`, n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now).Scan(&id)
+	var waba, display string
+	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&id, &waba, &display)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		err = tx.QueryRow(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+			n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now).Scan(&id)
+	case err == nil && ((n.WABAID != "" && n.WABAID != waba) || (n.DisplayPhoneNumber != "" && n.DisplayPhoneNumber != display)):
+		_, err = tx.Exec(`UPDATE business_numbers SET waba_id = coalesce(nullif(?, ''), waba_id),
+			display_phone_number = coalesce(nullif(?, ''), display_phone_number) WHERE id = ?`, n.WABAID, n.DisplayPhoneNumber, id)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: business number: %w", err)
 	}
@@ -214,40 +262,47 @@ func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
 
 // upsertContact finds the customer by user id, then by phone number, and
 // fills in whichever identifier was missing. It never fails on a conflict:
-// an identifier already owned by another contact is left where it is.
+// an identifier already owned by another contact is left where it is. The
+// row is written only when something changed.
 func upsertContact(tx *Tx, p Party, now int64) (int64, error) {
-	var id int64
+	var c Contact
 	err := sql.ErrNoRows
+	const q = "SELECT " + contactColumns + " FROM contacts c WHERE "
 	if p.UserID != "" {
-		err = tx.QueryRow("SELECT id FROM contacts WHERE user_id = ?", p.UserID).Scan(&id)
+		err = tx.QueryRow(q+"c.user_id = ?", p.UserID).Scan(c.scanDest()...)
 	}
 	if errors.Is(err, sql.ErrNoRows) && p.WaID != "" {
-		err = tx.QueryRow("SELECT id FROM contacts WHERE wa_id = ?", p.WaID).Scan(&id)
+		err = tx.QueryRow(q+"c.wa_id = ?", p.WaID).Scan(c.scanDest()...)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.QueryRow(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now).Scan(&id)
+			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now).Scan(&c.ID)
 		if err != nil {
 			return 0, fmt.Errorf("store: contact: %w", err)
 		}
-		return id, nil
+		return c.ID, nil
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: contact lookup: %w", err)
 	}
-	_, err = tx.Exec(`UPDATE contacts SET
-			wa_id = CASE WHEN wa_id IS NULL AND ?1 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ?1) THEN ?1 ELSE wa_id END,
-			user_id = CASE WHEN user_id IS NULL AND ?2 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ?2) THEN ?2 ELSE user_id END,
-			parent_user_id = coalesce(nullif(?3, ''), parent_user_id),
-			username = coalesce(nullif(?4, ''), username),
-			name = coalesce(nullif(?5, ''), name),
-			updated_at = ?6
-		WHERE id = ?7`, p.WaID, p.UserID, p.ParentUserID, p.Username, p.Name, now, id)
-	if err != nil {
-		return 0, fmt.Errorf("store: contact update: %w", err)
+	c.fromNull()
+	changed := func(have, want string) bool { return want != "" && want != have }
+	if (c.WaID == "" && p.WaID != "") || (c.UserID == "" && p.UserID != "") ||
+		changed(c.ParentUserID, p.ParentUserID) || changed(c.Username, p.Username) || changed(c.Name, p.Name) {
+		_, err = tx.Exec(`UPDATE contacts SET
+				wa_id = CASE WHEN wa_id IS NULL AND ?1 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ?1) THEN ?1 ELSE wa_id END,
+				user_id = CASE WHEN user_id IS NULL AND ?2 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ?2) THEN ?2 ELSE user_id END,
+				parent_user_id = coalesce(nullif(?3, ''), parent_user_id),
+				username = coalesce(nullif(?4, ''), username),
+				name = coalesce(nullif(?5, ''), name),
+				updated_at = ?6
+			WHERE id = ?7`, p.WaID, p.UserID, p.ParentUserID, p.Username, p.Name, now, c.ID)
+		if err != nil {
+			return 0, fmt.Errorf("store: contact update: %w", err)
+		}
 	}
-	return id, nil
+	return c.ID, nil
 }
 
 func applyStatus(tx *Tx, st *StatusUpdate, deliveryID, now int64) (bool, error) {

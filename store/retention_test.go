@@ -71,7 +71,7 @@ func retentionFixture(t *testing.T, s *Store, now time.Time) (heldConv int64) {
 
 func TestRetentionWithControllableClock(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	heldConv := retentionFixture(t, s, now)
 	before := count(t, s, "SELECT count(*) FROM messages")
@@ -186,7 +186,7 @@ func TestRetentionWithControllableClock(t *testing.T) {
 
 func TestRetentionPolicyValidation(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Now()
 	for _, p := range []RetentionPolicy{
 		{Class: "chats", Days: 1},

@@ -12,7 +12,7 @@ import (
 
 func TestSecureLinkAnswerLandsInConversationOnce(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	now := time.Now()
 	seed(t, s, seedMsg{WaID: "4915112345678", WAMID: "wamid.q", Text: "Erstattung?", TS: now.Unix()}, now)
 	var conv int64
@@ -79,7 +79,7 @@ func TestSecureLinkAnswerLandsInConversationOnce(t *testing.T) {
 
 func TestRecordsOfProcessingFollowSettings(t *testing.T) {
 	ctx := context.Background()
-	s := openTest(t, nil)
+	s := openDP(t, nil)
 	if err := s.SetRetentionPolicy(ctx, RetentionPolicy{Class: RetainMessages, Days: 42}, "user:1", time.Now()); err != nil {
 		t.Fatal(err)
 	}

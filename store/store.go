@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ type Options struct {
 	OnCommit func(writes int, took time.Duration, err error)
 	// ReadOnly opens only the reader pool (for tools that must not migrate).
 	ReadOnly bool
+	// BusyTimeout is how long a write waits for another process's lock
+	// before failing; default 10 s.
+	BusyTimeout time.Duration
 }
 
 // Store is the handle on one Pforte database.
@@ -69,6 +73,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 512
 	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = 10 * time.Second
+	}
+	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: data dir: %w", err)
 	}
@@ -95,7 +103,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			"mode":                {"rwc"},
 			"_journal_mode":       {"WAL"},
 			"_synchronous":        {"FULL"},
-			"_busy_timeout":       {"10000"},
+			"_busy_timeout":       {busy},
 			"_foreign_keys":       {"on"},
 			"_secure_delete":      {"on"},
 			"_txlock":             {"immediate"},
@@ -121,7 +129,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	r, err := sql.Open("sqlite3", dsn(path, url.Values{
 		"mode":           {"ro"},
-		"_busy_timeout":  {"10000"},
+		"_busy_timeout":  {busy},
 		"_foreign_keys":  {"on"},
 		"_secure_delete": {"on"},
 	}))

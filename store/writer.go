@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -25,6 +26,16 @@ func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
 	}
 	tx.stmts[query] = st
 	return st, nil
+}
+
+// run executes a prepared, argument-free control statement.
+func (tx *Tx) run(query string) error {
+	st, err := tx.stmt(query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(tx.ctx)
+	return err
 }
 
 // Exec runs a statement inside the group transaction.
@@ -64,8 +75,10 @@ type writeReq struct {
 }
 
 // Write runs fn in the writer's next group commit and returns once that
-// commit is durable on disk (synchronous=FULL). fn runs inside a savepoint:
-// if it fails, only its own changes are undone. fn must not block.
+// commit is durable on disk (synchronous=FULL). If fn fails, only its own
+// changes are undone. fn must not block, and it may run more than once (a
+// batch is replayed when another write in it fails), so it must set its
+// results rather than accumulate them.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
 	return s.submit(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})})
 }
@@ -198,11 +211,24 @@ func (s *Store) fail(batch []*writeReq, err error) {
 	}
 }
 
-// commit applies every request in one transaction. A failing request is
-// rolled back to its savepoint and gets its own error; a failing COMMIT
+// commit applies every request in one transaction and one fsync. Requests
+// run without savepoints first, because failures are rare; if one fails,
+// the whole transaction is rolled back and replayed with a savepoint per
+// request, so that only the failing request is refused. A failing COMMIT
 // fails them all and leaves nothing behind.
 func (s *Store) commit(tx *Tx, batch []*writeReq) error {
-	if _, err := tx.conn.ExecContext(tx.ctx, "BEGIN IMMEDIATE"); err != nil {
+	err := s.apply(tx, batch, false)
+	if err == errReplay {
+		err = s.apply(tx, batch, true)
+	}
+	return err
+}
+
+// errReplay asks commit to replay a batch with savepoints.
+var errReplay = errors.New("store: replay with savepoints")
+
+func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
+	if err := tx.run("BEGIN IMMEDIATE"); err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	for _, r := range batch {
@@ -211,23 +237,38 @@ func (s *Store) commit(tx *Tx, batch []*writeReq) error {
 			r.err = err
 			continue
 		}
-		if _, err := tx.conn.ExecContext(tx.ctx, "SAVEPOINT w"); err != nil {
+		if !savepoints {
+			if err := r.fn(tx); err != nil {
+				s.rollback(tx)
+				if len(batch) == 1 {
+					r.err = err
+					return nil
+				}
+				return errReplay
+			}
+			continue
+		}
+		if err := tx.run("SAVEPOINT w"); err != nil {
 			s.rollback(tx)
 			return fmt.Errorf("store: savepoint: %w", err)
 		}
 		if err := r.fn(tx); err != nil {
 			r.err = err
-			if _, rerr := tx.conn.ExecContext(tx.ctx, "ROLLBACK TO w"); rerr != nil {
+			if rerr := tx.run("ROLLBACK TO w"); rerr != nil {
 				s.rollback(tx)
 				return fmt.Errorf("store: rollback to savepoint: %w (after %v)", rerr, err)
 			}
 		}
-		if _, err := tx.conn.ExecContext(tx.ctx, "RELEASE w"); err != nil {
+		if err := tx.run("RELEASE w"); err != nil {
 			s.rollback(tx)
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}
-	if _, err := tx.conn.ExecContext(tx.ctx, "COMMIT"); err != nil {
+	if err := indexNewMessages(tx); err != nil {
+		s.rollback(tx)
+		return err
+	}
+	if err := tx.run("COMMIT"); err != nil {
 		s.rollback(tx)
 		return fmt.Errorf("store: commit: %w", err)
 	}
@@ -236,5 +277,19 @@ func (s *Store) commit(tx *Tx, batch []*writeReq) error {
 
 func (s *Store) rollback(tx *Tx) {
 	// After a failed COMMIT SQLite may already have rolled back; ignore "no transaction".
-	tx.conn.ExecContext(tx.ctx, "ROLLBACK")
+	tx.run("ROLLBACK")
+}
+
+// indexNewMessages adds every message above the search watermark to the
+// full-text index, whoever inserted it, in one statement per commit.
+func indexNewMessages(tx *Tx) error {
+	if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, text)
+		SELECT id, text FROM messages WHERE id > (SELECT watermark FROM fts_state) AND text IS NOT NULL`); err != nil {
+		return fmt.Errorf("store: search index: %w", err)
+	}
+	if _, err := tx.Exec(`UPDATE fts_state SET watermark = (SELECT max(id) FROM messages)
+		WHERE (SELECT max(id) FROM messages) > watermark`); err != nil {
+		return fmt.Errorf("store: search index: %w", err)
+	}
+	return nil
 }

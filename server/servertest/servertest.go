@@ -85,8 +85,9 @@ type Gateway struct {
 // Options adjusts a test gateway.
 type Options struct {
 	Config server.Config
-	Dir    string    // reuse a data directory (e.g. after a restart); default t.TempDir()
-	Log    io.Writer // receives every log line at debug level (default: discarded unless -v)
+	Dir    string        // reuse a data directory (e.g. after a restart); default t.TempDir()
+	Store  store.Options // store tuning; Logger and OnCommit are set by New
+	Log    io.Writer     // receives every log line at debug level (default: discarded unless -v)
 }
 
 // New starts a gateway and stops it when the test ends.
@@ -109,7 +110,9 @@ func New(t testing.TB, opts Options) *Gateway {
 		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	metrics := server.NewMetrics(prometheus.NewRegistry())
-	st, err := store.Open(ctx, g.Dir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
+	sopts := opts.Store
+	sopts.Logger, sopts.OnCommit = log, metrics.ObserveCommit
+	st, err := store.Open(ctx, g.Dir, sopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +120,7 @@ func New(t testing.TB, opts Options) *Gateway {
 	cfg := opts.Config
 	if cfg.AppSecrets == nil {
 		cfg.AppSecrets = [][]byte{g.AppSecret}
-	} else {
+	} else if len(cfg.AppSecrets) > 0 {
 		g.AppSecret = cfg.AppSecrets[0]
 	}
 	if cfg.VerifyToken == "" {

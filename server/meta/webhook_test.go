@@ -1,0 +1,58 @@
+package meta
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestFlexString(t *testing.T) {
+	for in, want := range map[string]string{`"12"`: "12", `12`: "12", `12.5`: "12.5", `null`: "", `true`: "true", `"a\"b"`: `a"b`} {
+		var f FlexString
+		if err := json.Unmarshal([]byte(in), &f); err != nil || string(f) != want {
+			t.Errorf("%s: %q %v, want %q", in, f, err, want)
+		}
+	}
+	for _, bad := range []string{`{}`, `[1]`} {
+		var f FlexString
+		if err := json.Unmarshal([]byte(bad), &f); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestDecodeMessageKeepsEverything(t *testing.T) {
+	raw := json.RawMessage(`{"from":"49","id":"wamid.X","timestamp":1790000000,"type":"image",
+		"image":{"id":123,"mime_type":"image/jpeg","sha256":"abc=","caption":"Rechnung"},"future":{"x":1},"context":{"forwarded":true}}`)
+	m, err := DecodeMessage(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(m.Extra) != `{"future":{"x":1}}` || string(m.Context) != `{"forwarded":true}` {
+		t.Errorf("extra %s context %s", m.Extra, m.Context)
+	}
+	if text, ok := m.Text(); !ok || text != "Rechnung" {
+		t.Errorf("caption %q %v", text, ok)
+	}
+	med, err := m.Media()
+	if err != nil || med.ID != "123" || med.SHA256 != "abc=" {
+		t.Errorf("media %+v %v", med, err)
+	}
+	ts, ok := m.Timestamp.Int64()
+	if !ok || ts != 1790000000 {
+		t.Errorf("numeric timestamp: %d %v", ts, ok)
+	}
+}
+
+func TestContactFor(t *testing.T) {
+	v := &MessagesValue{}
+	json.Unmarshal([]byte(`{"contacts":[{"profile":{"name":"A"},"wa_id":"1"},{"profile":{"name":"B"},"user_id":"DE.2"}]}`), v)
+	if c, ok := v.ContactFor("1", ""); !ok || c.Profile.Name != "A" {
+		t.Errorf("by wa_id: %+v", c)
+	}
+	if c, ok := v.ContactFor("", "DE.2"); !ok || c.Profile.Name != "B" {
+		t.Errorf("by user id: %+v", c)
+	}
+	if _, ok := v.ContactFor("3", ""); ok {
+		t.Error("unknown sender matched a contact of a batch")
+	}
+}

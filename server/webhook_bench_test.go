@@ -1,0 +1,151 @@
+package server_test
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/servertest"
+)
+
+// loadResult is what one load run measured.
+type loadResult struct {
+	perSec   float64
+	p50, p99 time.Duration
+	failed   int64
+}
+
+// runLoad posts every body to url from clients concurrent clients over
+// keep-alive loopback connections and measures throughput and latency.
+func runLoad(tb testing.TB, url string, bodies, sigs [][]byte, clients int) loadResult {
+	tb.Helper()
+	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	lat := make([]time.Duration, len(bodies))
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(bodies) {
+					return
+				}
+				t0 := time.Now()
+				req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i]))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set(meta.SignatureHeader, string(sigs[i]))
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+				}
+				lat[i] = time.Since(t0)
+			}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	slices.Sort(lat)
+	return loadResult{
+		perSec: float64(len(bodies)) / took.Seconds(),
+		p50:    lat[len(lat)/2],
+		p99:    lat[len(lat)*99/100],
+		failed: failed.Load(),
+	}
+}
+
+func signedBatches(secret []byte, n, perDelivery int, tag string) (bodies, sigs [][]byte) {
+	seq := 0
+	for range n {
+		ids := make([]string, perDelivery)
+		for j := range ids {
+			seq++
+			ids[j] = fmt.Sprintf("wamid.bench.%s.%d", tag, seq)
+		}
+		b := benchBody(ids)
+		bodies = append(bodies, b)
+		sigs = append(sigs, []byte(meta.Sign(secret, b)))
+	}
+	return bodies, sigs
+}
+
+func benchBody(ids []string) []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},"contacts":[{"profile":{"name":"Erika Mustermann"},"wa_id":"4915112345678"}],"messages":[`)
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"from":"4915112345678","id":%q,"timestamp":"1790001112","type":"text","text":{"body":"Guten Tag, ist die blaue Laufjacke in Größe M wieder da? (%d)"}}`, id, i)
+	}
+	b.WriteString(`]},"field":"messages"}]}]}`)
+	return b.Bytes()
+}
+
+// BenchmarkWebhook compares durable ingest with a trivial net/http handler
+// that only reads the body, on the same machine in the same run. Run with
+// -benchtime 1x: each case sends a fixed number of deliveries.
+//
+//	go test -tags '...' -run '^$' -bench Webhook -benchtime 1x ./server/
+func BenchmarkWebhook(b *testing.B) {
+	const clients = 64
+	cases := []struct {
+		name        string
+		deliveries  int
+		perDelivery int
+		trivial     bool
+	}{
+		{"trivial-handler/1msg", 20000, 1, true},
+		{"pforte/1msg", 20000, 1, false},
+		{"trivial-handler/100msg", 1000, 100, true},
+		{"pforte/100msg", 1000, 100, false},
+	}
+	for _, c := range cases {
+		b.Run(fmt.Sprintf("%s/clients=%d", c.name, clients), func(b *testing.B) {
+			var url string
+			secret := []byte("bench-secret")
+			if c.trivial {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					io.Copy(io.Discard, r.Body)
+					w.Write([]byte("ok"))
+				}))
+				defer srv.Close()
+				url = srv.URL + "/webhook"
+			} else {
+				g := servertest.New(b, servertest.Options{})
+				secret = g.AppSecret
+				url = g.Public.URL + "/webhook"
+			}
+			var res loadResult
+			for i := range b.N {
+				bodies, sigs := signedBatches(secret, c.deliveries, c.perDelivery, fmt.Sprintf("%s.%d", c.name, i))
+				b.ResetTimer()
+				res = runLoad(b, url, bodies, sigs, clients)
+			}
+			if res.failed > 0 {
+				b.Fatalf("%d deliveries failed", res.failed)
+			}
+			b.ReportMetric(res.perSec, "deliveries/s")
+			b.ReportMetric(res.perSec*float64(c.perDelivery), "msgs/s")
+			b.ReportMetric(float64(res.p50.Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(res.p99.Microseconds())/1000, "p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}

@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func openTest(t *testing.T, opts Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestPragmas(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	var journal string
+	var sync, secure, fk int
+	s.Write(ctx, func(tx *Tx) error {
+		tx.QueryRow("PRAGMA journal_mode").Scan(&journal)
+		tx.QueryRow("PRAGMA synchronous").Scan(&sync)
+		tx.QueryRow("PRAGMA secure_delete").Scan(&secure)
+		return tx.QueryRow("PRAGMA foreign_keys").Scan(&fk)
+	})
+	if journal != "wal" || sync != 2 || secure != 1 || fk != 1 {
+		t.Errorf("writer: journal %s synchronous %d secure_delete %d foreign_keys %d; want wal, 2 (FULL), 1, 1", journal, sync, secure, fk)
+	}
+	var rsecure int
+	s.rdb.QueryRow("PRAGMA secure_delete").Scan(&rsecure)
+	if rsecure != 1 {
+		t.Errorf("reader secure_delete = %d", rsecure)
+	}
+	if _, err := s.rdb.Exec("INSERT INTO settings(key, value, updated_at) VALUES ('x', 'y', 1)"); err == nil {
+		t.Error("reader pool can write")
+	}
+}
+
+func TestGroupCommitBatchesConcurrentWrites(t *testing.T) {
+	var commits, writes atomic.Int64
+	s := openTest(t, Options{OnCommit: func(n int, _ time.Duration, err error) {
+		if err == nil {
+			commits.Add(1)
+			writes.Add(int64(n))
+		}
+	}})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Go(func() {
+			err := s.Write(ctx, func(tx *Tx) error {
+				_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES (?, 'v', 1)", fmt.Sprint(i))
+				return err
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	var n int
+	s.rdb.QueryRow("SELECT count(*) FROM settings").Scan(&n)
+	if n != 400 || writes.Load() != 400 {
+		t.Fatalf("%d rows, %d writes committed; want 400", n, writes.Load())
+	}
+	if commits.Load() >= 400 {
+		t.Errorf("%d commits for 400 concurrent writes: nothing was grouped", commits.Load())
+	}
+	t.Logf("400 concurrent writes in %d commits", commits.Load())
+}
+
+func TestFailingWriteIsIsolated(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 50)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = s.Write(ctx, func(tx *Tx) error {
+				if _, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES (?, 'v', 1)", fmt.Sprint(i)); err != nil {
+					return err
+				}
+				if i%5 == 0 {
+					return boom // after writing: the row must be undone
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	var n int
+	s.rdb.QueryRow("SELECT count(*) FROM settings").Scan(&n)
+	for i, err := range errs {
+		if (i%5 == 0) != errors.Is(err, boom) {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	if n != 40 {
+		t.Errorf("%d rows, want 40 (the 10 failing writes undone, the rest kept)", n)
+	}
+}
+
+func TestCloseCommitsQueuedWrites(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	for i := range 200 {
+		wg.Go(func() {
+			if s.Write(context.Background(), func(tx *Tx) error {
+				_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES (?, 'v', 1)", fmt.Sprint(i))
+				return err
+			}) == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	time.Sleep(5 * time.Millisecond)
+	s.Close()
+	wg.Wait()
+	if err := s.Write(context.Background(), func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+		t.Errorf("write after close: %v", err)
+	}
+	s2, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	var n int64
+	s2.rdb.QueryRow("SELECT count(*) FROM settings").Scan(&n)
+	if n != ok.Load() {
+		t.Errorf("%d rows but %d writes reported success", n, ok.Load())
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(context.Background(), func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO schema_migrations(version, name, applied_at) VALUES (9999, 'future', 1)")
+		return err
+	})
+	s.Close()
+	_, err = Open(context.Background(), dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("opening a newer database: %v", err)
+	}
+}
+
+func TestMigrationsAreOrderedAndUnique(t *testing.T) {
+	for i := 1; i < len(migrations); i++ {
+		if migrations[i].version <= migrations[i-1].version {
+			t.Errorf("migration %d (%s) is not after %d", migrations[i].version, migrations[i].name, migrations[i-1].version)
+		}
+	}
+	s := openTest(t, Options{})
+	var n int
+	s.rdb.QueryRow("SELECT count(*) FROM schema_migrations").Scan(&n)
+	if n != len(migrations) {
+		t.Errorf("%d migrations applied, %d known", n, len(migrations))
+	}
+}
+
+func TestSearchIndexFollowsMessages(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	d := &Delivery{Body: []byte("b1"), ReceivedAt: time.Now()}
+	for i, text := range []string{"Lieferung morgen früh", "Rechnung Nummer 4711", "Danke schön"} {
+		d.Messages = append(d.Messages, InboundMessage{Number: Number{PhoneNumberID: "1"}, From: Party{WaID: "49"},
+			WAMID: fmt.Sprint("w", i), Type: "text", TS: 1, Payload: []byte("{}")})
+		d.Messages[i].Text.String, d.Messages[i].Text.Valid = text, true
+	}
+	if _, err := s.Ingest(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	search := func(q string) int {
+		var n int
+		if err := s.rdb.QueryRow("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if search("rechnung") != 1 || search("fruh") != 1 {
+		t.Errorf("search finds rechnung %d, fruh (diacritics folded) %d; want 1 and 1", search("rechnung"), search("fruh"))
+	}
+	s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("UPDATE messages SET text = 'Mahnung' WHERE wamid = 'w1'")
+		return err
+	})
+	s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("DELETE FROM messages WHERE wamid = 'w2'")
+		return err
+	})
+	if search("rechnung") != 0 || search("mahnung") != 1 || search("danke") != 0 {
+		t.Errorf("after edit and delete: rechnung %d mahnung %d danke %d; want 0 1 0", search("rechnung"), search("mahnung"), search("danke"))
+	}
+	var integrity string
+	s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES('integrity-check', 1)")
+		if err != nil {
+			integrity = err.Error()
+		}
+		return nil
+	})
+	if integrity != "" {
+		t.Errorf("search index inconsistent: %s", integrity)
+	}
+}
+
+func TestAuditChainDetectsTampering(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	for i := range 5 {
+		if err := s.Audit(ctx, AuditEntry{Actor: "user:1", Action: "login", Target: fmt.Sprint(i), IP: "192.0.2.1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bad, err := s.VerifyAuditChain(ctx); bad != 0 || err != nil {
+		t.Fatalf("intact chain reported bad row %d (%v)", bad, err)
+	}
+	s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("UPDATE audit_log SET actor = 'user:2' WHERE id = 3")
+		return err
+	})
+	if bad, _ := s.VerifyAuditChain(ctx); bad != 3 {
+		t.Errorf("edited row 3: verification says %d", bad)
+	}
+}
