@@ -48,7 +48,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAPIKey(ctx, args, env, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
-	case "user", "export", "erase", "retention", "backup", "restore", "simulate", "doctor":
+	case "export":
+		err = cmdExport(ctx, args, env, stdout, stderr)
+	case "erase":
+		err = cmdErase(ctx, args, env, stdout, stderr)
+	case "retention":
+		err = cmdRetention(ctx, args, env, stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args, env, stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, args, env, stdout, stderr)
+	case "records":
+		err = cmdRecords(ctx, args, env, stdout, stderr)
+	case "user", "simulate", "doctor":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -74,6 +86,13 @@ Commands:
   serve                      run the gateway (default)
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
+  export --contact ID --out FILE.zip
+                             Art. 15/20 export of one customer (JSON, CSV, media, summary)
+  erase --contact ID --yes   Art. 17 erasure of one customer (restricted while a legal hold lasts)
+  retention run [--dry-run]  apply the retention policies now, or list what would go
+  backup [--out FILE]        consistent, checked snapshot of the database (encrypted with a passphrase)
+  restore --from FILE        replace the database with a backup; erasures since are applied again
+  records [--format json]    the record of processing activities (Art. 30) from the live settings
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
 
@@ -43,6 +44,7 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
+	Jobs         jobsConfig
 }
 
 func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
@@ -68,6 +70,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	c.Jobs.flags(fs)
 	return fs, c
 }
 
@@ -104,6 +107,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
+	}
+	if err := c.Jobs.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -166,7 +172,20 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
-	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody}, st, log, metrics)
+	sched, err := cfg.Jobs.scheduler(st, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	sched.Start()
+	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain)}
+	if cfg.AccessToken != "" {
+		client := &http.Client{Timeout: 30 * time.Second}
+		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {
+			return meta.DeleteMedia(ctx, client, cfg.GraphURL, cfg.GraphVersion, cfg.AccessToken, id)
+		}
+	}
+	srv := server.New(scfg, st, log, metrics)
 
 	public, err := listen(cfg.HTTPAddr, "http-addr")
 	if err != nil {
@@ -199,6 +218,11 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("shutdown", "err", err)
 		}
+	}
+	// Jobs stop before the store closes: their contexts are cancelled and
+	// a running purge returns between two batches.
+	if err := sched.Stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
 	}
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
