@@ -104,7 +104,7 @@ func (s *Store) SetRetentionPolicy(ctx context.Context, p RetentionPolicy, actor
 type RetentionOptions struct {
 	Now    time.Time // the run's clock; tests move it
 	DryRun bool      // count what would go, change nothing
-	Batch  int       // rows per writer turn (default 500)
+	Batch  int       // most rows per writer turn (default 500); fewer when turns get slow
 	Actor  string    // "system" for the scheduler, "cli" for the command
 	// OrphanGrace spares unreferenced media files younger than this, which
 	// a download in progress may be about to claim (default 1 h).
@@ -305,12 +305,14 @@ var purgeSpecs = map[string]purgeSpec{
 			WHERE m.ts < ?2 AND (m.ts, m.id) > (?4, ?5) AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
 			ORDER BY m.ts, m.id LIMIT ?6`,
 		mediaPaths: `SELECT path FROM media WHERE ?1 = ?1 AND ?2 = ?2 AND path IS NOT NULL AND message_id IN (SELECT value FROM json_each(?3))`,
-		count:      1,
+		count:      2,
 		remove: []string{
 			`DELETE FROM message_statuses WHERE ?1 = ?1 AND wamid IN (SELECT m.wamid FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 				WHERE m.id IN (SELECT value FROM json_each(?3)) AND m.ts < ?2 AND NOT ` + heldSQL + `)`,
+			ftsFastDelete,
 			`DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 				WHERE m.id IN (SELECT value FROM json_each(?3)) AND m.ts < ?2 AND NOT ` + heldSQL + `)`,
+			ftsSecureDelete,
 		},
 	},
 	RetainMedia: {
@@ -367,6 +369,17 @@ var purgeSpecs = map[string]purgeSpec{
 	},
 }
 
+// Retention deletes messages with FTS5's secure-delete switched off for
+// the statement: with it, every deleted row rewrites a doclist page per
+// token, five to six times the cost of the delete (measured), which would
+// make a large purge slow. The entries are physically removed afterwards
+// by Scrub's incremental merge, before the run reports done. An erasure
+// keeps secure-delete on: its rows must be gone at once.
+const (
+	ftsFastDelete   = `INSERT INTO messages_fts(messages_fts, rank) SELECT 'secure-delete', 0 WHERE ?1 = ?1 AND ?2 = ?2 AND ?3 = ?3`
+	ftsSecureDelete = `INSERT INTO messages_fts(messages_fts, rank) SELECT 'secure-delete', 1 WHERE ?1 = ?1 AND ?2 = ?2 AND ?3 = ?3`
+)
+
 // orphanSpecs purge rows that lost their parent and are past a class's cutoff.
 var orphanSpecs = map[string]purgeSpec{
 	RetainMessages: {
@@ -416,12 +429,14 @@ func (r *purger) purgeClosedConversationMessages(ctx context.Context, number int
 			AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
 			ORDER BY m.conversation_id, m.id LIMIT ?6`,
 		mediaPaths: purgeSpecs[RetainMessages].mediaPaths,
-		count:      1,
+		count:      2,
 		remove: []string{
 			`DELETE FROM message_statuses WHERE wamid IN (SELECT m.wamid FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 				WHERE m.id IN (SELECT value FROM json_each(?3)) AND cv.status = 'closed' AND cv.last_message_at < ?2 AND NOT ` + heldSQL + `)`,
+			ftsFastDelete,
 			`DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 				WHERE m.id IN (SELECT value FROM json_each(?3)) AND cv.status = 'closed' AND cv.last_message_at < ?2 AND NOT ` + heldSQL + `)`,
+			ftsSecureDelete,
 		},
 	}
 	return r.run(ctx, spec, number, cut)
@@ -445,11 +460,12 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 	}
 	var total int64
 	lastK, lastID := int64(math.MinInt64), int64(0)
+	batch := min(r.opts.Batch, 100)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		rows, err := r.s.rdb.QueryContext(ctx, spec.candidates, now, cu, number, lastK, lastID, r.opts.Batch)
+		rows, err := r.s.rdb.QueryContext(ctx, spec.candidates, now, cu, number, lastK, lastID, batch)
 		if err != nil {
 			return total, err
 		}
@@ -471,6 +487,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		page := jsonArray(ids)
 		var n int64
 		var paths []string
+		turn := time.Now()
 		err = r.s.Write(ctx, func(tx *Tx) error {
 			n, paths = 0, paths[:0]
 			if spec.mediaPaths != "" {
@@ -504,10 +521,28 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		}
 		total += n
 		r.paths = append(r.paths, paths...)
-		if len(ids) < r.opts.Batch {
+		if len(ids) < batch {
 			return total, nil
 		}
+		batch = nextBatch(batch, time.Since(turn), r.opts.Batch)
 	}
+}
+
+// purgeTurn is how long one purge write may hold the writer. Deleting a
+// message costs far more with FTS5's secure-delete than without (every
+// token's doclist page is rewritten), so the batch size follows the
+// measured time instead of a fixed count, keeping webhook ingest, which
+// waits for the same writer, fast.
+const purgeTurn = 25 * time.Millisecond
+
+func nextBatch(batch int, took time.Duration, most int) int {
+	switch {
+	case took > 2*purgeTurn:
+		return max(10, batch/2)
+	case took < purgeTurn/2:
+		return min(most, batch+batch/2+1)
+	}
+	return batch
 }
 
 func (r *purger) unlink(ctx context.Context) error {

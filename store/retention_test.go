@@ -64,6 +64,8 @@ func retentionFixture(t *testing.T, s *Store, now time.Time) (heldConv int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// An expired message whose words must be physically gone afterwards.
+	seed(t, s, seedMsg{Number: "100", WaID: "4910000000001", Name: "Alt", WAMID: "wamid.canary", Text: "zqretentioncanary", TS: ago(300 * day).Unix()}, ago(300*day))
 	// A receipt for a message that was never stored, 200 days old.
 	seedStatus(t, s, "4910000000009", "wamid.unknown", "delivered", ago(200*day).Unix(), ago(200*day))
 	return heldConv
@@ -166,8 +168,20 @@ func TestRetentionWithControllableClock(t *testing.T) {
 			t.Errorf("audited %s = %d, report says %d", class, detail[class], n)
 		}
 	}
-	if detail[RetainMessages] != 25+1 { // 20 old + 5 on number 200, + 1 orphan receipt
+	if detail[RetainMessages] != 26+1 { // 20 old + canary + 5 on number 200, + 1 orphan receipt
 		t.Errorf("messages purged: %d", detail[RetainMessages])
+	}
+	// Purged text is physically gone: file, WAL and search index.
+	if hits := grepDir(t, s.Dir(), []byte("zqretentioncanary")); len(hits) != 0 {
+		t.Errorf("purged text still on disk: %v", hits)
+	}
+	if !rep.Scrub.FTSOptimized {
+		t.Error("the search index was not compacted")
+	}
+	// The search index deletes securely again after the run.
+	var sd int
+	if err := s.rdb.QueryRow("SELECT v FROM messages_fts_config WHERE k = 'secure-delete'").Scan(&sd); err != nil || sd != 1 {
+		t.Errorf("fts secure-delete after the run: %d %v", sd, err)
 	}
 	// A second run finds nothing more.
 	again, err := s.RunRetention(ctx, RetentionOptions{Now: now, OrphanGrace: -1})
