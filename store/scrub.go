@@ -10,8 +10,8 @@ import (
 
 // ScrubResult tells how the physical clean-up after a deletion went.
 type ScrubResult struct {
-	FTSMergeSteps      int  // incremental merge steps of the search index
-	FTSOptimized       bool // the index reached a single segment (what 'optimize' gives)
+	FTSMergeSteps      int   // incremental merge steps of the search index
+	FTSOptimized       bool  // the index reached a single segment (what 'optimize' gives)
 	CheckpointAttempts int   // wal_checkpoint(TRUNCATE) calls until no reader blocked it
 	WALBusy            bool  // true if readers still blocked the checkpoint at the deadline
 	FreedPages         int64 // pages given back to the file system by incremental_vacuum
