@@ -179,6 +179,9 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	}
 	fmt.Fprintf(stdout, "erased: %d messages, %d conversations, %d raw deliveries, %d receipts, %d events, %d media files; tombstone %s\n",
 		res.Messages, res.Conversations, res.Deliveries, res.Statuses, res.Events, res.MediaFiles, res.Subject)
+	for _, r := range res.Recipients {
+		fmt.Fprintf(stdout, "tell this recipient of forwarded data about the erasure (Art. 19): %s\n", r)
+	}
 	if res.Scrub.WALBusy {
 		fmt.Fprintln(stderr, "warning: a long-running reader kept the WAL from being truncated; the next maintenance run finishes it")
 	}

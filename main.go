@@ -46,6 +46,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdServe(ctx, args, env, stdout, stderr)
 	case "apikey":
 		err = cmdAPIKey(ctx, args, env, stdout, stderr)
+	case "fanout":
+		err = cmdFanout(ctx, args, env, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
 	case "export":
@@ -86,6 +88,7 @@ Commands:
   serve                      run the gateway (default)
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
+  fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
   export --contact ID --out FILE.zip
                              Art. 15/20 export of one customer (JSON, CSV, media, summary)
   erase --contact ID --yes   Art. 17 erasure of one customer (restricted while a legal hold lasts)

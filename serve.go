@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
@@ -44,7 +45,16 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
+	Fanout       fanoutConfig
 	Jobs         jobsConfig
+}
+
+// fanoutConfig tunes forwarding to subscriptions (see server/fanout).
+type fanoutConfig struct {
+	Timeout     time.Duration
+	RetryBase   time.Duration
+	RetryMax    time.Duration
+	MaxInFlight int
 }
 
 func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
@@ -70,6 +80,10 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	fs.DurationVar(&c.Fanout.Timeout, "fanout-timeout", 10*time.Second, "how long a subscription's receiver may take to answer one forwarded delivery")
+	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
+	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
+	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
 	c.Jobs.flags(fs)
 	return fs, c
 }
@@ -104,6 +118,20 @@ func (c *serveConfig) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return settingError("log-format", c.LogFormat, `want "text" or "json"`)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"fanout-timeout", c.Fanout.Timeout}, {"fanout-retry-base", c.Fanout.RetryBase}, {"fanout-retry-max", c.Fanout.RetryMax}} {
+		if d.v <= 0 {
+			return settingError(d.name, d.v.String(), "must be a positive duration, e.g. 10s")
+		}
+	}
+	if c.Fanout.RetryMax < c.Fanout.RetryBase {
+		return settingError("fanout-retry-max", c.Fanout.RetryMax.String(), "must be at least --fanout-retry-base")
+	}
+	if c.Fanout.MaxInFlight < 1 {
+		return settingError("fanout-concurrency", fmt.Sprint(c.Fanout.MaxInFlight), "must be at least 1")
 	}
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
@@ -165,6 +193,13 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer st.Close()
+	// The fan-out worker starts after the store opens and stops before it
+	// closes (below), so that every attempt's outcome is recorded.
+	fw := fanout.New(st, fanout.Options{Logger: log, Timeout: cfg.Fanout.Timeout, RetryBase: cfg.Fanout.RetryBase,
+		RetryMax: cfg.Fanout.RetryMax, MaxInFlight: cfg.Fanout.MaxInFlight, UserAgent: "Pforte-Fanout/" + version})
+	reg.MustRegister(fw.Collector())
+	fw.Start(ctx)
+	defer fw.Stop(context.Background())
 
 	var secrets [][]byte
 	for _, s := range strings.Split(cfg.AppSecret, ",") {
@@ -218,6 +253,9 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Warn("shutdown", "err", err)
 		}
+	}
+	if err := fw.Stop(sctx); err != nil {
+		log.Warn("fan-out", "err", err)
 	}
 	// Jobs stop before the store closes: their contexts are cancelled and
 	// a running purge returns between two batches.

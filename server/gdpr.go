@@ -79,17 +79,20 @@ func (s *Server) apiContactExport(w http.ResponseWriter, r *http.Request) {
 
 // EraseJSON is the answer to DELETE /api/v1/contacts/{id}.
 type EraseJSON struct {
-	Status        string     `json:"status"` // erased, or restricted while a legal hold lasts
-	RequestID     int64      `json:"request_id"`
-	Subject       string     `json:"subject"`
-	Messages      int        `json:"messages"`
-	Conversations int        `json:"conversations"`
-	Deliveries    int        `json:"deliveries"`
-	Statuses      int        `json:"statuses"`
-	Events        int        `json:"events"`
-	MediaFiles    int        `json:"media_files"`
-	MetaMedia     MetaMedia  `json:"meta_media"`
-	Holds         []HoldJSON `json:"holds,omitempty"`
+	Status        string    `json:"status"` // erased, or restricted while a legal hold lasts
+	RequestID     int64     `json:"request_id"`
+	Subject       string    `json:"subject"`
+	Messages      int       `json:"messages"`
+	Conversations int       `json:"conversations"`
+	Deliveries    int       `json:"deliveries"`
+	Statuses      int       `json:"statuses"`
+	Events        int       `json:"events"`
+	MediaFiles    int       `json:"media_files"`
+	MetaMedia     MetaMedia `json:"meta_media"`
+	// NotifyRecipients lists the company's own systems deliveries are
+	// forwarded to; they may hold copies and should be told (Art. 19).
+	NotifyRecipients []string   `json:"notify_recipients"`
+	Holds            []HoldJSON `json:"holds,omitempty"`
 }
 
 // MetaMedia counts the files uploaded to Meta for the customer and how
@@ -120,7 +123,8 @@ func (s *Server) apiContactErase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := EraseJSON{Status: res.State, RequestID: res.RequestID, Subject: res.Subject, Messages: res.Messages,
-		Conversations: res.Conversations, Deliveries: res.Deliveries, Statuses: res.Statuses, Events: res.Events, MediaFiles: res.MediaFiles}
+		Conversations: res.Conversations, Deliveries: res.Deliveries, Statuses: res.Statuses, Events: res.Events, MediaFiles: res.MediaFiles,
+		NotifyRecipients: append([]string{}, res.Recipients...)}
 	for _, h := range res.Holds {
 		out.Holds = append(out.Holds, holdJSON(h))
 	}

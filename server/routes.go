@@ -32,6 +32,13 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("POST /api/v1/contacts/{id}/secure-links", s.apiKey("send", s.apiSecureLinkCreate))
 	mux.Handle("GET /api/v1/retention/preview", s.apiKey("gdpr", s.apiRetentionPreview))
 	mux.Handle("GET /api/v1/records-of-processing", s.apiKey("gdpr", s.apiRecordsOfProcessing))
+	mux.Handle("GET /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionList))
+	mux.Handle("POST /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionCreate))
+	mux.Handle("GET /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionGet))
+	mux.Handle("PATCH /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionUpdate))
+	mux.Handle("DELETE /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionDelete))
+	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey("admin", s.apiSubscriptionReplay))
+	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey("admin", s.apiSubscriptionDeadLetters))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }

@@ -193,11 +193,10 @@ func inboundMessage(number store.Number, v *meta.MessagesValue, m meta.Message, 
 	if in.Type == "" {
 		in.Type = "unknown"
 	}
-	if text, ok := m.Text(); ok {
-		in.Text.String, in.Text.Valid = text, true
-	}
-	if med, err := m.Media(); err == nil {
-		in.Media = &store.MediaRef{MediaID: string(med.ID), MimeType: med.MimeType, SHA256: med.SHA256, Filename: med.Filename}
+	c := m.Content()
+	in.Text.String, in.Text.Valid = c.Text, c.HasText
+	if c.Media != nil {
+		in.Media = &store.MediaRef{MediaID: string(c.Media.ID), MimeType: c.Media.MimeType, SHA256: c.Media.SHA256, Filename: c.Media.Filename}
 	}
 	return in
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,7 +36,11 @@ type EraseResult struct {
 	// MetaMediaIDs are files Pforte uploaded to Meta for this customer;
 	// the caller deletes them there (DELETE /{media-id}).
 	MetaMediaIDs []string
-	Scrub        ScrubResult
+	// Recipients are the company's own systems that deliveries are
+	// forwarded to (fan-out subscriptions): they may hold copies, and
+	// Art. 19 asks that they be told of the erasure.
+	Recipients []string
+	Scrub      ScrubResult
 }
 
 // eraseChunk bounds one writer turn of an erasure, so that webhooks keep
@@ -337,6 +342,9 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 	if err != nil {
 		return nil, fmt.Errorf("store: erase: %w", err)
 	}
+	if res.Recipients, err = s.forwardRecipients(ctx); err != nil {
+		return nil, err
+	}
 	res.MediaFiles, err = s.unlinkUnreferenced(ctx, paths)
 	if err != nil {
 		return nil, err
@@ -551,4 +559,28 @@ func (s *Store) contactByID(ctx context.Context, id int64) (*Contact, error) {
 	}
 	c.fromNull()
 	return &c, nil
+}
+
+// forwardRecipients names the fan-out subscriptions that receive customer
+// messages or receipts, to be told about an erasure (Art. 19).
+func (s *Store) forwardRecipients(ctx context.Context) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, name, url FROM subscriptions WHERE events & 3 <> 0 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: recipients: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id int64
+		var name, u string
+		if err := rows.Scan(&id, &name, &u); err != nil {
+			return nil, fmt.Errorf("store: recipients: %w", err)
+		}
+		host := u
+		if pu, err := url.Parse(u); err == nil && pu.Host != "" {
+			host = pu.Host // the path may carry a token
+		}
+		out = append(out, fmt.Sprintf("subscription %d %q (%s)", id, name, host))
+	}
+	return out, rows.Err()
 }

@@ -88,6 +88,7 @@ type IngestResult struct {
 	Messages  int
 	Statuses  int
 	Events    int
+	Fanout    int // fan-out queue rows added, one per matching subscription
 }
 
 // Ingest stores a delivery durably: the raw body and everything in it, in
@@ -99,6 +100,9 @@ func (s *Store) Ingest(ctx context.Context, d *Delivery) (IngestResult, error) {
 		res = IngestResult{}
 		return ingest(tx, d, sum[:], &res)
 	})
+	if err == nil && res.Fanout > 0 {
+		s.signalFanout()
+	}
 	return res, err
 }
 
@@ -109,8 +113,9 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 		parseErr = sql.NullString{String: d.ParseError, Valid: true}
 	}
 	var deliveryID int64
-	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error) VALUES (?, ?, ?, ?)
-		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr).Scan(&deliveryID)
+	events := fanoutEvents(d)
+	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr, int(events)).Scan(&deliveryID)
 	if errors.Is(err, sql.ErrNoRows) {
 		// The same bytes were committed before, together with all they contain.
 		res.Duplicate = true
@@ -118,6 +123,9 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	}
 	if err != nil {
 		return fmt.Errorf("store: delivery: %w", err)
+	}
+	if err := enqueueFanout(tx, d, events, deliveryID, res); err != nil {
+		return err
 	}
 	b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, convs: map[[2]int64]*convUpdate{}}
 	for i := range d.Messages {

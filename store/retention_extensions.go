@@ -1,5 +1,17 @@
 package store
 
 // retentionExtensions purge the classes whose tables other parts of Pforte
-// add (outbox, fan-out); see purgeSpec for the parameters.
-var retentionExtensions = map[string]purgeSpec{}
+// add; see purgeSpec for the parameters.
+var retentionExtensions = map[string]purgeSpec{
+	// Forwards given up on ('dead') stay for inspection and replay until the
+	// fan-out period ends; pending ones are live work and never purged.
+	// enqueued_at is in milliseconds. The table has no rowid, so pages are
+	// keyed by delivery.
+	RetainFanout: {
+		candidates: `SELECT DISTINCT q.delivery_id, q.delivery_id FROM fanout_queue q
+			WHERE q.state = 'dead' AND q.enqueued_at < ?2 * 1000 AND (q.delivery_id, q.delivery_id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY q.delivery_id LIMIT ?6`,
+		remove: []string{`DELETE FROM fanout_queue WHERE ?1 = ?1 AND state = 'dead' AND enqueued_at < ?2 * 1000
+			AND delivery_id IN (SELECT value FROM json_each(?3))`},
+	},
+}

@@ -62,6 +62,9 @@ type Store struct {
 	closed bool
 	reqs   chan *writeReq
 	done   chan struct{}
+
+	fanoutOnce sync.Once     // makes fanoutCh, see FanoutSignal
+	fanoutCh   chan struct{} // wakes the fan-out worker
 }
 
 // Open opens (creating if needed) the database in dir, runs pending

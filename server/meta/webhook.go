@@ -73,32 +73,55 @@ type Message struct {
 	Extra   json.RawMessage `json:"-"`
 }
 
-// knownMessageKeys are the top-level message properties decoded into Message.
-var knownMessageKeys = map[string]bool{
-	"from": true, "from_user_id": true, "from_parent_user_id": true, "id": true,
-	"timestamp": true, "type": true, "group_id": true, "context": true,
-	"referral": true, "errors": true,
-}
-
-// DecodeMessage decodes one raw message object, keeping its type payload and
-// any unknown properties.
+// DecodeMessage decodes one raw message object in a single pass, keeping
+// its type payload and any properties this version does not know.
 func DecodeMessage(raw json.RawMessage) (Message, error) {
 	var m Message
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return m, fmt.Errorf("meta: message: %w", err)
-	}
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &all); err != nil {
 		return m, fmt.Errorf("meta: message: %w", err)
 	}
-	m.Payload = all[m.Type]
-	if m.Type == "unknown" && m.Payload == nil {
-		m.Payload = all["unsupported"]
-	}
-	extra := make(map[string]json.RawMessage)
+	var extra map[string]json.RawMessage
 	for k, v := range all {
-		if !knownMessageKeys[k] && k != m.Type {
+		var err error
+		switch k {
+		case "from":
+			err = m.From.UnmarshalJSON(v)
+		case "from_user_id":
+			err = json.Unmarshal(v, &m.FromUserID)
+		case "from_parent_user_id":
+			err = json.Unmarshal(v, &m.FromParentUserID)
+		case "id":
+			err = json.Unmarshal(v, &m.ID)
+		case "timestamp":
+			err = m.Timestamp.UnmarshalJSON(v)
+		case "type":
+			err = json.Unmarshal(v, &m.Type)
+		case "group_id":
+			err = json.Unmarshal(v, &m.GroupID)
+		case "context":
+			m.Context = v
+		case "referral":
+			m.Referral = v
+		case "errors":
+			m.Errors = v
+		default:
+			if extra == nil {
+				extra = map[string]json.RawMessage{}
+			}
 			extra[k] = v
+		}
+		if err != nil {
+			return m, fmt.Errorf("meta: message %s: %w", k, err)
+		}
+	}
+	// The payload is the property named like the type; older versions
+	// called unsupported messages "unknown" but kept the "unsupported" key.
+	for _, key := range []string{m.Type, "unsupported"} {
+		if p, ok := extra[key]; ok && (key == m.Type || m.Type == "unknown") {
+			m.Payload = p
+			delete(extra, key)
+			break
 		}
 	}
 	if len(extra) > 0 {
@@ -126,36 +149,36 @@ func IsMediaType(t string) bool {
 	return false
 }
 
-// Text returns the human text of a message: the body of a text message or
-// the caption of a media message. ok is false for every other type.
-func (m Message) Text() (text string, ok bool) {
+// Content is what Pforte reads out of a payload: the text of a text
+// message, or the file and caption of a media message.
+type Content struct {
+	Text    string
+	HasText bool
+	Media   *Media
+}
+
+// Content decodes the payload once for its text and file.
+func (m Message) Content() Content {
+	var c Content
 	switch {
 	case m.Type == "text":
 		var t struct {
 			Body string `json:"body"`
 		}
-		if json.Unmarshal(m.Payload, &t) != nil {
-			return "", false
+		if json.Unmarshal(m.Payload, &t) == nil {
+			c.Text, c.HasText = t.Body, true
 		}
-		return t.Body, true
-	case IsMediaType(m.Type) && m.Type != "audio" && m.Type != "sticker":
-		med, err := m.Media()
-		if err != nil || med.Caption == "" {
-			return "", false
+	case IsMediaType(m.Type):
+		var med Media
+		if json.Unmarshal(m.Payload, &med) == nil {
+			c.Media = &med
+			// Audio and stickers have no caption.
+			if med.Caption != "" && m.Type != "audio" && m.Type != "sticker" {
+				c.Text, c.HasText = med.Caption, true
+			}
 		}
-		return med.Caption, true
 	}
-	return "", false
-}
-
-// Media decodes the payload of a media message.
-func (m Message) Media() (Media, error) {
-	var med Media
-	if !IsMediaType(m.Type) {
-		return med, fmt.Errorf("meta: %q is not a media type", m.Type)
-	}
-	err := json.Unmarshal(m.Payload, &med)
-	return med, err
+	return c
 }
 
 // Status is a delivery receipt for a message the business sent.

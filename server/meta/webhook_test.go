@@ -30,12 +30,12 @@ func TestDecodeMessageKeepsEverything(t *testing.T) {
 	if string(m.Extra) != `{"future":{"x":1}}` || string(m.Context) != `{"forwarded":true}` {
 		t.Errorf("extra %s context %s", m.Extra, m.Context)
 	}
-	if text, ok := m.Text(); !ok || text != "Rechnung" {
-		t.Errorf("caption %q %v", text, ok)
+	c := m.Content()
+	if !c.HasText || c.Text != "Rechnung" {
+		t.Errorf("caption %q %v", c.Text, c.HasText)
 	}
-	med, err := m.Media()
-	if err != nil || med.ID != "123" || med.SHA256 != "abc=" {
-		t.Errorf("media %+v %v", med, err)
+	if c.Media == nil || c.Media.ID != "123" || c.Media.SHA256 != "abc=" {
+		t.Errorf("media %+v", c.Media)
 	}
 	ts, ok := m.Timestamp.Int64()
 	if !ok || ts != 1790000000 {

@@ -1,0 +1,20 @@
+package server_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/servertest"
+)
+
+// BenchmarkParseDelivery measures turning a verified body into store rows.
+func BenchmarkParseDelivery(b *testing.B) {
+	_, bodies := servertest.Examples(b, "webhooks")
+	body := bodies["image"]
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		server.ParseDelivery(body, time.Unix(1790000000, 0))
+	}
+}
