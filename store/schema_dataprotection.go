@@ -100,10 +100,12 @@ CREATE TABLE secure_links (
 CREATE INDEX secure_links_conversation ON secure_links(conversation_id);
 
 -- Retention scans by age; erasure and the SET NULL of purged deliveries by delivery.
-CREATE INDEX messages_ts ON messages(ts);
-CREATE INDEX events_delivery ON events(delivery_id);
-CREATE INDEX events_received ON events(received_at);
-CREATE INDEX message_statuses_ts ON message_statuses(ts);
-CREATE INDEX message_statuses_recipient ON message_statuses(recipient_wa_id);
-CREATE INDEX conversations_closed ON conversations(status, last_message_at);
+-- Names carry a dp_ prefix and IF NOT EXISTS, so that another area's step
+-- creating the same index cannot collide with this one.
+CREATE INDEX IF NOT EXISTS dp_messages_age ON messages(ts);
+CREATE INDEX IF NOT EXISTS dp_events_delivery ON events(delivery_id);
+CREATE INDEX IF NOT EXISTS dp_events_received ON events(received_at);
+CREATE INDEX IF NOT EXISTS dp_message_statuses_ts ON message_statuses(ts);
+CREATE INDEX IF NOT EXISTS dp_message_statuses_recipient ON message_statuses(recipient_wa_id);
+CREATE INDEX IF NOT EXISTS dp_conversations_closed ON conversations(status, last_message_at);
 `
