@@ -175,6 +175,9 @@ func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 	if n := count(t, s, "SELECT count(*) FROM messages"); n != 4 {
 		t.Fatalf("held messages touched: %d left", n)
 	}
+	if r, err := s.Restricted(ctx, c.ID); err != nil || !r {
+		t.Fatalf("contact not marked restricted: %v %v", r, err)
+	}
 	// A second request does not pile up.
 	if _, err := s.EraseContact(ctx, "4915112345678", EraseRequest{Actor: "cli", Now: now}); err != nil {
 		t.Fatal(err)

@@ -182,3 +182,18 @@ func jsonDetail(v any) string {
 	}
 	return string(b)
 }
+
+// Restricted reports whether processing of a contact is restricted (Art.
+// 18): an erasure was requested while a legal hold keeps the data. The
+// panel hides such a contact from agents and the composer refuses it.
+func (s *Store) Restricted(ctx context.Context, contactID int64) (bool, error) {
+	var one int
+	err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM erasure_requests WHERE contact_id = ? AND state = 'restricted' LIMIT 1", contactID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: restricted: %w", err)
+	}
+	return true, nil
+}
