@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -190,5 +191,53 @@ func TestServeRejectsBadJobSettings(t *testing.T) {
 	code, _, errs := runCmd(t, "serve", "--data-dir", t.TempDir(), "--retention-schedule", "sometimes")
 	if code != 1 || !strings.Contains(errs, "retention-schedule") {
 		t.Errorf("bad schedule: %d %q", code, errs)
+	}
+}
+
+// syncBuf is a log sink shared between the serving goroutine and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string             { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestServeRunsAndStopsTheScheduler(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &syncBuf{}
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve", "--data-dir", t.TempDir(), "--http-addr", "127.0.0.1:0", "--internal-addr", "127.0.0.1:0",
+			"--timezone", "Asia/Tokyo", "--backup-schedule", "off"}, nil, &bytes.Buffer{}, logs)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "pforte ready") {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	out := logs.String()
+	for _, want := range []string{"job scheduled", "job=retention", "job=maintenance", "stopped cleanly"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "job=backup") {
+		t.Error("a backup was scheduled although --backup-schedule off")
+	}
+	if !strings.Contains(out, "+09:00") {
+		t.Errorf("schedules are not in the configured time zone:\n%s", out)
 	}
 }
