@@ -69,8 +69,10 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 		}{{"ingest only", base}, {"ingest during purge", during}} {
 			fmt.Printf("%-22s %12d %10.0f %9.2f %9.2f %9.2f\n", r.name, r.l.sent, r.l.perSec, ms(r.l.p50), ms(r.l.p99), ms(r.l.max))
 		}
-		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; wal busy %v)\n\n",
+		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; wal busy %v)\n",
 			purged, purgeTook.Round(time.Millisecond), float64(purged)/purgeTook.Seconds(), rep.Scrub.WALBusy)
+		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps)\n\n",
+			rep.LongestTurn.Round(time.Millisecond), rep.Scrub.LongestTurn.Round(time.Millisecond), rep.Scrub.FTSMergeSteps)
 		if during.failed > 0 || base.failed > 0 {
 			b.Fatalf("failed deliveries: %d during (%d not sent: 512 outstanding), %d baseline", during.failed, during.missed, base.failed)
 		}

@@ -133,6 +133,9 @@ type RetentionReport struct {
 	Took         time.Duration
 	Interrupted  bool
 	RowsPerClass map[string]int64
+	// LongestTurn is the longest time one purge step held the writer,
+	// which webhooks arriving then had to wait for.
+	LongestTurn time.Duration
 }
 
 // policyFor resolves the days of a class for one business number.
@@ -460,7 +463,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 	}
 	var total int64
 	lastK, lastID := int64(math.MinInt64), int64(0)
-	batch := min(r.opts.Batch, 100)
+	batch := min(r.opts.Batch, 50)
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, err
@@ -487,8 +490,10 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		page := jsonArray(ids)
 		var n int64
 		var paths []string
-		turn := time.Now()
+		var took time.Duration
 		err = r.s.Write(ctx, func(tx *Tx) error {
+			t0 := time.Now()
+			defer func() { took = time.Since(t0) }()
 			n, paths = 0, paths[:0]
 			if spec.mediaPaths != "" {
 				rows, err := tx.Query(spec.mediaPaths, now, cu, page)
@@ -524,7 +529,9 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		if len(ids) < batch {
 			return total, nil
 		}
-		batch = nextBatch(batch, time.Since(turn), r.opts.Batch)
+		r.rep.LongestTurn = max(r.rep.LongestTurn, took)
+		batch = nextBatch(batch, took, r.opts.Batch)
+
 	}
 }
 
@@ -533,7 +540,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 // token's doclist page is rewritten), so the batch size follows the
 // measured time instead of a fixed count, keeping webhook ingest, which
 // waits for the same writer, fast.
-const purgeTurn = 25 * time.Millisecond
+const purgeTurn = 20 * time.Millisecond
 
 func nextBatch(batch int, took time.Duration, most int) int {
 	switch {

@@ -10,11 +10,12 @@ import (
 
 // ScrubResult tells how the physical clean-up after a deletion went.
 type ScrubResult struct {
-	FTSMergeSteps      int   // incremental merge steps of the search index
-	FTSOptimized       bool  // the index reached a single segment (what 'optimize' gives)
-	CheckpointAttempts int   // wal_checkpoint(TRUNCATE) calls until no reader blocked it
-	WALBusy            bool  // true if readers still blocked the checkpoint at the deadline
-	FreedPages         int64 // pages given back to the file system by incremental_vacuum
+	FTSMergeSteps      int           // incremental merge steps of the search index
+	LongestTurn        time.Duration // the longest single step that held the writer
+	FTSOptimized       bool          // the index reached a single segment (what 'optimize' gives)
+	CheckpointAttempts int           // wal_checkpoint(TRUNCATE) calls until no reader blocked it
+	WALBusy            bool          // true if readers still blocked the checkpoint at the deadline
+	FreedPages         int64         // pages given back to the file system by incremental_vacuum
 }
 
 // ScrubTimeout bounds how long Scrub waits for readers to let go of the WAL.
@@ -25,16 +26,19 @@ var ScrubTimeout = 30 * time.Second
 // optimize and in the -wal file until a TRUNCATE checkpoint, and freed
 // pages stay in the file until vacuumed. Each step runs as its own short
 // writer turn so that webhook ingest keeps flowing in between.
-func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
-	var res ScrubResult
-	var err error
+func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
+	s.longestTurn.Store(0)
+	defer func() { res.LongestTurn = time.Duration(s.longestTurn.Load()) }()
 	if res.FTSMergeSteps, res.FTSOptimized, err = s.optimizeFTS(ctx, ScrubTimeout); err != nil {
 		return res, err
 	}
 	// Give back free pages a slice at a time; each slice is a short write.
 	for {
 		var before, after int64
+		var took time.Duration
 		err := s.Exclusive(ctx, func(ctx context.Context, c *sql.Conn) error {
+			t0 := time.Now()
+			defer func() { took = time.Since(t0) }()
 			if err := c.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&before); err != nil {
 				return err
 			}
@@ -49,6 +53,7 @@ func (s *Store) Scrub(ctx context.Context) (ScrubResult, error) {
 		if err != nil {
 			return res, fmt.Errorf("store: incremental vacuum: %w", err)
 		}
+		s.noteTurn(took)
 		if before == 0 || after >= before {
 			break
 		}
@@ -74,7 +79,10 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		var before, after int64
+		var took time.Duration
 		err := s.Write(ctx, func(tx *Tx) error {
+			t0 := time.Now()
+			defer func() { took = time.Since(t0) }()
 			if err := tx.QueryRow("SELECT total_changes()").Scan(&before); err != nil {
 				return err
 			}
@@ -87,6 +95,7 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 			return steps, false, fmt.Errorf("store: fts merge: %w", err)
 		}
 		steps++
+		s.noteTurn(took)
 		if after-before < 2 {
 			return steps, true, nil
 		}
@@ -108,6 +117,8 @@ func (s *Store) checkpointTruncate(ctx context.Context, wait time.Duration) (bus
 		attempts++
 		var b, logPages, done int
 		err := s.Exclusive(ctx, func(ctx context.Context, c *sql.Conn) error {
+			t0 := time.Now()
+			defer func() { s.noteTurn(time.Since(t0)) }()
 			return c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logPages, &done)
 		})
 		if err != nil {
@@ -140,4 +151,15 @@ func (s *Store) Optimize(ctx context.Context) error {
 		return fmt.Errorf("store: optimize: %w", err)
 	}
 	return err
+}
+
+// noteTurn remembers the longest writer turn of the current clean-up, for
+// the report: it tells whether webhooks had to wait.
+func (s *Store) noteTurn(d time.Duration) {
+	for {
+		cur := s.longestTurn.Load()
+		if int64(d) <= cur || s.longestTurn.CompareAndSwap(cur, int64(d)) {
+			return
+		}
+	}
 }

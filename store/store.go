@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -57,6 +58,8 @@ type Store struct {
 	rdb *sql.DB // read-only pool
 
 	lock *os.File // shared lock on the data directory; see LockFile
+
+	longestTurn atomic.Int64 // see noteTurn
 
 	mu     sync.RWMutex // guards closed against concurrent submits
 	closed bool
