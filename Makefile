@@ -5,7 +5,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 export CGO_ENABLED := 1
 
-.PHONY: build demo test bench check generate
+.PHONY: build demo test bench check generate image
 
 # A fully static binary: file(1) says "statically linked", ldd finds nothing.
 build:
@@ -27,3 +27,11 @@ bench:
 check:
 	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	go vet -tags '$(TAGS)' ./...
+
+# The container image from the host's static binary (no base image pulled).
+PODMAN ?= podman
+PODMAN_BUILD_FLAGS ?=
+image: build
+	rm -rf .image && mkdir -p .image/rootfs/usr/local/bin && mkdir -m 700 .image/rootfs/data
+	cp pforte .image/rootfs/usr/local/bin/pforte
+	$(PODMAN) build $(PODMAN_BUILD_FLAGS) --format docker --build-arg BINARY=host --build-arg VERSION=$(VERSION) -t localhost/pforte:$(VERSION) -t localhost/pforte:latest .

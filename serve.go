@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -11,8 +13,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,8 +55,19 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
-	Fanout       fanoutConfig
-	Jobs         jobsConfig
+
+	TrustedProxies string
+	ClientIPHeader string
+	WebhookMTLS    bool
+	WebhookMTLSCA  string
+	WebhookMTLSCN  string
+	TLSReload      time.Duration
+
+	Fanout fanoutConfig
+	Jobs   jobsConfig
+
+	domains []string       // Domain, split and checked
+	proxies []netip.Prefix // TrustedProxies, parsed
 }
 
 // fanoutConfig tunes forwarding to subscriptions (see server/fanout).
@@ -80,6 +101,12 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "behind a reverse proxy: comma-separated addresses/prefixes whose client-address and X-Forwarded-Proto headers are believed")
+	fs.StringVar(&c.ClientIPHeader, "client-ip-header", "X-Forwarded-For", "header a trusted proxy puts the client address in")
+	fs.BoolVar(&c.WebhookMTLS, "webhook-mtls", false, "require Meta's client certificate on POST /webhook (needs HTTPS and --webhook-mtls-ca)")
+	fs.StringVar(&c.WebhookMTLSCA, "webhook-mtls-ca", "", "PEM file of the CA that signs Meta's webhook client certificate")
+	fs.StringVar(&c.WebhookMTLSCN, "webhook-mtls-cn", server.MetaWebhookClientCN, "common name the webhook client certificate must carry")
+	fs.DurationVar(&c.TLSReload, "tls-reload-interval", 30*time.Second, "how often --tls-cert/--tls-key are checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&c.Fanout.Timeout, "fanout-timeout", 10*time.Second, "how long a subscription's receiver may take to answer one forwarded delivery")
 	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
 	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
@@ -90,6 +117,11 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 
 // validate checks every setting and names the first bad one.
 func (c *serveConfig) validate() error {
+	domains, err := parseDomains(c.Domain)
+	if err != nil {
+		return settingError("domain", c.Domain, err.Error())
+	}
+	c.domains = domains
 	if c.HTTPAddr == "" {
 		c.HTTPAddr = "127.0.0.1:8080"
 		if c.Domain != "" {
@@ -101,8 +133,39 @@ func (c *serveConfig) validate() error {
 			return err
 		}
 	}
-	if c.Domain != "" || c.TLSCert != "" || c.TLSKey != "" {
-		return settingError("domain", c.Domain, "HTTPS is not yet available in this version; run behind a TLS proxy")
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		if c.TLSCert == "" {
+			return settingError("tls-cert", c.TLSCert, "--tls-key is set, so the certificate file is needed too")
+		}
+		return settingError("tls-key", c.TLSKey, "--tls-cert is set, so its key file is needed too")
+	}
+	if c.tlsEnabled() {
+		if c.HTTPAddr == c.HTTPSAddr {
+			return settingError("https-addr", c.HTTPSAddr, "must differ from --http-addr, which then serves redirects")
+		}
+		if u, err := url.Parse(c.ACMECA); c.TLSCert == "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+			return settingError("acme-ca", c.ACMECA, "want the https:// URL of an ACME directory")
+		}
+	}
+	if c.WebhookMTLS {
+		if !c.tlsEnabled() {
+			return settingError("webhook-mtls", "true", "mutual TLS needs Pforte to terminate TLS: set --domain or --tls-cert")
+		}
+		if c.WebhookMTLSCA == "" {
+			return settingError("webhook-mtls-ca", "", "mutual TLS needs the PEM file of Meta's client CA (see README)")
+		}
+		if c.WebhookMTLSCN == "" {
+			return settingError("webhook-mtls-cn", "", "must not be empty")
+		}
+	}
+	if c.proxies, err = server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+		return settingError("trusted-proxies", c.TrustedProxies, err.Error())
+	}
+	if c.ClientIPHeader == "" || strings.ContainsAny(c.ClientIPHeader, " :\r\n") {
+		return settingError("client-ip-header", c.ClientIPHeader, `want a header name like "X-Forwarded-For"`)
+	}
+	if c.TLSReload < time.Second {
+		return settingError("tls-reload-interval", c.TLSReload.String(), "want at least 1s")
 	}
 	if u, err := url.Parse(c.GraphURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return settingError("graph-url", c.GraphURL, "want an absolute http(s) URL")
@@ -140,6 +203,49 @@ func (c *serveConfig) validate() error {
 		return err
 	}
 	return nil
+}
+
+// tlsEnabled reports whether Pforte terminates TLS itself.
+func (c *serveConfig) tlsEnabled() bool { return len(c.domains) > 0 || c.TLSCert != "" }
+
+// parseDomains splits --domain and refuses what ACME cannot issue for
+// with HTTP-01/TLS-ALPN-01: addresses, wildcards, ports, URLs.
+func parseDomains(s string) ([]string, error) {
+	var out []string
+	for _, d := range strings.Split(s, ",") {
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if d == "" {
+			continue
+		}
+		switch {
+		case strings.Contains(d, "://") || strings.ContainsAny(d, "/:"):
+			return nil, fmt.Errorf("%q: give the bare host name, e.g. chat.example.de", d)
+		case strings.HasPrefix(d, "*."):
+			return nil, fmt.Errorf("%q: wildcard names need a DNS challenge, which Pforte does not do", d)
+		case net.ParseIP(d) != nil:
+			return nil, fmt.Errorf("%q: an address, not a name; point a DNS name at it", d)
+		case len(d) > 253 || !validHostname(d):
+			return nil, fmt.Errorf("%q is not a valid host name", d)
+		}
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func validHostname(d string) bool {
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func parseLevel(s string) (slog.Level, error) {
@@ -188,6 +294,16 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 
 	reg := prometheus.NewRegistry()
 	metrics := server.NewMetrics(reg)
+	// Certificates and CA files are checked before the data directory is
+	// touched, so a typo changes nothing.
+	var tlsMgr *server.TLSManager
+	if cfg.tlsEnabled() {
+		var err error
+		if tlsMgr, err = newTLSManager(cfg, log, metrics); err != nil {
+			return err
+		}
+		defer tlsMgr.Stop()
+	}
 	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
 	if err != nil {
 		return err
@@ -211,7 +327,10 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if err != nil {
 		return err
 	}
+	// Like fan-out: the jobs start after the store opens and stop before it
+	// closes (below); the defer covers an early return.
 	sched.Start()
+	defer sched.Stop(context.Background())
 	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain)}
 	if cfg.AccessToken != "" {
@@ -222,37 +341,130 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	}
 	srv := server.New(scfg, st, log, metrics)
 
-	public, err := listen(cfg.HTTPAddr, "http-addr")
-	if err != nil {
-		return err
+	if tlsMgr != nil {
+		srv.UseTLS(tlsMgr)
 	}
-	internal, err := listen(cfg.InternalAddr, "internal-addr")
-	if err != nil {
-		public.Close()
-		return err
+	public := srv.PublicHandler()
+	if cfg.WebhookMTLS {
+		public = server.WebhookMTLS(cfg.WebhookMTLSCN, public)
 	}
-	servers := []*http.Server{newHTTPServer(srv.PublicHandler()), newHTTPServer(srv.InternalHandler())}
-	errc := make(chan error, 2)
-	for i, ln := range []net.Listener{public, internal} {
-		go func() { errc <- servers[i].Serve(ln) }()
+	public = server.HSTS(public)
+	if len(cfg.proxies) > 0 {
+		public = server.TrustProxies(cfg.proxies, cfg.ClientIPHeader, public)
 	}
-	log.Info("pforte ready", "version", version, "public", public.Addr().String(), "internal", internal.Addr().String(),
-		"data_dir", cfg.DataDir, "sqlite", store.SQLiteVersion())
 
-	select {
-	case <-ctx.Done():
-		log.Info("stopping: finishing requests in flight", "timeout", cfg.ShutdownWait)
-	case err := <-errc:
-		log.Error("listener failed", "err", err)
+	// Bind everything before announcing readiness, so a port conflict is
+	// an immediate, clear error.
+	var listeners []*listener
+	defer func() {
+		for _, l := range listeners {
+			l.ln.Close()
+		}
+	}()
+	add := func(addr, name string, h http.Handler, tc *tls.Config) error {
+		ln, err := listen(addr, name)
+		if err != nil {
+			return err
+		}
+		hs := newHTTPServer(h, log)
+		if tc != nil {
+			hs.TLSConfig = tc
+			ln = tls.NewListener(ln, tc)
+		}
+		listeners = append(listeners, &listener{name: name, ln: ln, srv: hs})
+		return nil
 	}
-	// Stop accepting, let in-flight webhooks finish their commit, then close
-	// the store, which drains the writer.
+	if tlsMgr != nil {
+		if err := add(cfg.HTTPAddr, "http-addr", tlsMgr.HTTPHandler(), nil); err != nil {
+			return err
+		}
+		if err := add(cfg.HTTPSAddr, "https-addr", public, tlsMgr.TLSConfig()); err != nil {
+			return err
+		}
+	} else if err := add(cfg.HTTPAddr, "http-addr", public, nil); err != nil {
+		return err
+	}
+	if err := add(cfg.InternalAddr, "internal-addr", srv.InternalHandler(), nil); err != nil {
+		return err
+	}
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() {
+			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("--%s: %w", l.name, err)
+			}
+		}()
+	}
+	// Certificates are requested once the challenge ports are served.
+	if tlsMgr != nil {
+		if err := tlsMgr.Start(ctx); err != nil {
+			return err
+		}
+	}
+	// "public" is where webhooks and the panel are served; scripts and
+	// tests read "public=… internal=…" from this line.
+	addrs := []any{"version", version, "data_dir", cfg.DataDir, "sqlite", store.SQLiteVersion()}
+	for _, l := range listeners {
+		key := map[string]string{"http-addr": "public", "https-addr": "public", "internal-addr": "internal"}[l.name]
+		if tlsMgr != nil && l.name == "http-addr" {
+			key = "redirect"
+		}
+		addrs = append(addrs, key, l.ln.Addr().String())
+	}
+	if len(cfg.domains) > 0 {
+		addrs = append(addrs, "domains", strings.Join(cfg.domains, ","))
+	}
+	log.Info("pforte ready", addrs...)
+	if err := sdNotify(env, "READY=1\nSTATUS=serving"); err != nil {
+		log.Warn("systemd notify failed", "err", err)
+	}
+
+	stopWatchdog := startWatchdog(env, st, log)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var runErr error
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("stopping: finishing requests in flight", "timeout", cfg.ShutdownWait)
+			break wait
+		case err := <-errc:
+			log.Error("listener failed", "err", err)
+			runErr = err
+			break wait
+		case <-hup:
+			if tlsMgr == nil || tlsMgr.ACME() {
+				log.Info("SIGHUP: nothing to reload (certificates from ACME renew by themselves)")
+			} else if err := tlsMgr.Reload(); err != nil {
+				log.Error("SIGHUP: the certificate files are not usable; still serving the previous certificate", "err", err)
+			} else {
+				log.Info("SIGHUP: certificate reloaded")
+			}
+		}
+	}
+	sdNotify(env, "STOPPING=1")
+	stopWatchdog()
+	// Stop accepting, let in-flight webhooks finish their commit, stop
+	// renewals and fan-out, then close the store, which drains the writer.
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
 	defer cancel()
-	for _, s := range servers {
-		if err := s.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("shutdown", "err", err)
-		}
+	var wg sync.WaitGroup
+	for _, l := range listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.srv.Shutdown(sctx); err != nil {
+				log.Warn("shutdown: requests still running at the deadline were cut off", "listener", l.name, "err", err)
+				l.srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if tlsMgr != nil {
+		tlsMgr.Stop()
 	}
 	if err := fw.Stop(sctx); err != nil {
 		log.Warn("fan-out", "err", err)
@@ -265,8 +477,110 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}
+	if runErr != nil {
+		return runErr
+	}
 	log.Info("stopped cleanly")
 	return nil
+}
+
+type listener struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// newTLSManager builds certificate management from the settings, reading
+// the PEM files named on the command line.
+func newTLSManager(cfg *serveConfig, log *slog.Logger, metrics *server.Metrics) (*server.TLSManager, error) {
+	opts := server.TLSOptions{
+		Domains:        cfg.domains,
+		CertDir:        filepath.Join(cfg.DataDir, "certs"),
+		CA:             cfg.ACMECA,
+		Email:          cfg.ACMEEmail,
+		CertFile:       cfg.TLSCert,
+		KeyFile:        cfg.TLSKey,
+		ReloadInterval: cfg.TLSReload,
+		HTTPPort:       addrPort(cfg.HTTPAddr, 80),
+		HTTPSPort:      addrPort(cfg.HTTPSAddr, 443),
+		Logger:         log,
+		Metrics:        metrics,
+	}
+	var err error
+	if cfg.ACMECARoot != "" {
+		if opts.CARoots, err = loadPool(cfg.ACMECARoot); err != nil {
+			return nil, settingError("acme-ca-root", cfg.ACMECARoot, err.Error())
+		}
+	}
+	if cfg.WebhookMTLS {
+		if opts.ClientCAs, err = loadPool(cfg.WebhookMTLSCA); err != nil {
+			return nil, settingError("webhook-mtls-ca", cfg.WebhookMTLSCA, err.Error())
+		}
+	}
+	m, err := server.NewTLSManager(opts)
+	if err != nil && cfg.TLSCert != "" {
+		return nil, fmt.Errorf("--tls-cert/--tls-key (PFORTE_TLS_CERT/PFORTE_TLS_KEY): %w", err)
+	}
+	return m, err
+}
+
+// loadPool reads a PEM file of one or more CA certificates.
+func loadPool(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, errors.New("no PEM certificate in the file")
+	}
+	return pool, nil
+}
+
+// addrPort is the port of host:port, or def when it is missing or 0.
+func addrPort(addr string, def int) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return def
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n == 0 {
+		return def
+	}
+	return n
+}
+
+// startWatchdog pings systemd's watchdog while the database writer still
+// commits: a wedged writer stops the pings and systemd restarts Pforte.
+func startWatchdog(env envLookup, st *store.Store, log *slog.Logger) (stop func()) {
+	every := sdWatchdogInterval(env)
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				err := st.Write(ctx, func(*store.Tx) error { return nil })
+				cancel()
+				if err != nil {
+					log.Error("watchdog: the database writer does not answer; not telling systemd we are alive", "err", err)
+					continue
+				}
+				sdNotify(env, "WATCHDOG=1")
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 func listen(addr, name string) (net.Listener, error) {
@@ -277,10 +591,13 @@ func listen(addr, name string) (net.Listener, error) {
 	return ln, nil
 }
 
-// newHTTPServer sets the timeouts every listener needs against slow clients.
-func newHTTPServer(h http.Handler) *http.Server {
+// newHTTPServer sets the timeouts every listener needs against slow
+// clients. Handshake and protocol errors (scanners, expired clients) go to
+// the debug log rather than stderr.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,

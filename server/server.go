@@ -46,6 +46,7 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	tls     *TLSManager // nil unless Pforte terminates TLS (see UseTLS)
 }
 
 // New builds a Server. reg receives the Prometheus collectors.

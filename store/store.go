@@ -21,7 +21,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
+	_ "github.com/mattn/go-sqlite3"
 )
 
 // ErrNotFound is returned when a looked-up row does not exist.
@@ -176,12 +176,6 @@ func checkSQLite(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("store: sqlite unavailable (was the binary built with CGO_ENABLED=1?): %w", err)
 	}
 	return nil
-}
-
-// SQLiteVersion returns the version of the linked SQLite library.
-func SQLiteVersion() string {
-	v, _, _ := sqlite3.Version()
-	return v
 }
 
 // Dir returns the data directory.
