@@ -182,7 +182,7 @@ func TestRecordsCommand(t *testing.T) {
 }
 
 func TestServeRejectsBadJobSettings(t *testing.T) {
-	for _, args := range [][]string{{"--timezone", "Mars/Olympus"}, {"--backup-keep", "0"}, {"--backup-passphrase", "short"}} {
+	for _, args := range [][]string{{"--timezone", "Mars/Olympus"}, {"--backup-keep", "0"}, {"--backup-passphrase", "short"}, {"--public-url", "chat.example.de"}} {
 		code, _, errs := runCmd(t, append([]string{"serve", "--data-dir", t.TempDir()}, args...)...)
 		if code != 1 || !strings.Contains(errs, args[0]) {
 			t.Errorf("%v: %d %q", args, code, errs)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 	_ "time/tzdata" // schedules need zone data, also in a scratch container
@@ -22,6 +23,7 @@ type jobsConfig struct {
 	BackupMaxAge    time.Duration
 	Passphrase      string
 	PassphraseFile  string
+	PublicURL       string
 
 	location *time.Location
 }
@@ -36,9 +38,16 @@ func (c *jobsConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BackupMaxAge, "backup-max-age", 30*24*time.Hour, "older scheduled backups are deleted")
 	fs.StringVar(&c.Passphrase, "backup-passphrase", "", "encrypt backups with this passphrase (age); prefer the variable or a file")
 	fs.StringVar(&c.PassphraseFile, "backup-passphrase-file", "", "read the backup passphrase from this file")
+	fs.StringVar(&c.PublicURL, "public-url", "", "how customers reach the public listener, for secure links (default https://<first --domain>)")
 }
 
 func (c *jobsConfig) validate() error {
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" || u.RawQuery != "" {
+			return settingError("public-url", c.PublicURL, "want an absolute URL such as https://chat.example.de")
+		}
+	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil || c.TimeZone == "" {
 		return settingError("timezone", c.TimeZone, "want an IANA time zone such as Europe/Berlin")
@@ -75,11 +84,19 @@ func (c *jobsConfig) processing(domain string) store.ProcessingContext {
 	return store.ProcessingContext{Host: domain, BackupKeep: c.BackupKeep, BackupMaxAge: c.BackupMaxAge}
 }
 
-// publicURL is where customers reach the public listener (secure links).
+// publicURL is where customers reach the public listener (secure links):
+// --public-url, else the first --domain, else, in demo mode, the local
+// address. Without any, secure links are off: a link to 127.0.0.1 would
+// reach no customer.
 func publicURL(c *serveConfig) string {
-	if c.Domain != "" {
+	switch {
+	case c.Jobs.PublicURL != "":
+		return strings.TrimRight(c.Jobs.PublicURL, "/")
+	case c.Domain != "":
 		host, _, _ := strings.Cut(c.Domain, ",")
 		return "https://" + strings.TrimSpace(host)
+	case c.Demo:
+		return "http://" + c.HTTPAddr
 	}
-	return "http://" + c.HTTPAddr
+	return ""
 }
