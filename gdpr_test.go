@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/store"
 )
 
@@ -239,5 +240,49 @@ func TestServeRunsAndStopsTheScheduler(t *testing.T) {
 	}
 	if !strings.Contains(out, "+09:00") {
 		t.Errorf("schedules are not in the configured time zone:\n%s", out)
+	}
+}
+
+func TestJobsAPIAdapterShowsAndStartsJobs(t *testing.T) {
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := jobsConfig{TimeZone: "Europe/Berlin", RetentionSpec: "30 3 * * *", BackupSpec: "off", MaintenanceSpec: "off", BackupKeep: 7, BackupMaxAge: 30 * 24 * time.Hour}
+	if err := cfg.validate(); err != nil {
+		t.Fatal(err)
+	}
+	sched, err := cfg.scheduler(st, st.Dir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched.Start()
+	defer sched.Stop(context.Background())
+	api := jobsAPI{sched}
+	if !api.Start(context.Background(), "retention") || api.Start(context.Background(), "nope") {
+		t.Fatal("start")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ret *server.JobInfo
+		for _, j := range api.Jobs() {
+			if j.Name == "retention" {
+				ret = &j
+			}
+		}
+		if ret == nil || ret.Next == nil {
+			t.Fatalf("retention not listed with a next run: %+v", api.Jobs())
+		}
+		if ret.LastStarted != nil {
+			if ret.LastError != "" || !strings.Contains(ret.LastResult, "rows") {
+				t.Fatalf("last run: %+v", ret)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the started job never finished")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -332,7 +332,7 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	sched.Start()
 	defer sched.Stop(context.Background())
 	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
-		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain)}
+		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched}}
 	if cfg.AccessToken != "" {
 		client := &http.Client{Timeout: 30 * time.Second}
 		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {

@@ -294,3 +294,13 @@ func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv..
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append([]any{"err", err}, kv...)...)
 }
+
+// StartJob runs a job in the background through the same chain as the
+// schedule (an overlapping run is skipped); false if there is no such job.
+func (s *Scheduler) StartJob(name string) bool {
+	if _, ok := s.jobs[name]; !ok {
+		return false
+	}
+	go s.RunNow(name)
+	return true
+}

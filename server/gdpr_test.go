@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/servertest"
 	"github.com/pforte/pforte/store"
 )
@@ -327,5 +328,42 @@ func TestConsentAndRecordsAPI(t *testing.T) {
 	code, body = g.API(t, "GET", "/api/v1/retention/preview", nil)
 	if code != 200 || !strings.Contains(string(body), `"would_delete"`) {
 		t.Fatalf("preview: %d %s", code, body)
+	}
+}
+
+type fakeJobs struct {
+	mu      sync.Mutex
+	started []string
+}
+
+func (f *fakeJobs) Jobs() []server.JobInfo {
+	next := time.Date(2026, 11, 28, 3, 30, 0, 0, time.UTC)
+	return []server.JobInfo{{Name: "retention", Next: &next}}
+}
+
+func (f *fakeJobs) Start(_ context.Context, name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.started = append(f.started, name)
+	return true
+}
+
+func TestJobsAPI(t *testing.T) {
+	fj := &fakeJobs{}
+	g := servertest.New(t, servertest.Options{Config: server.Config{Jobs: fj}})
+	code, body := g.API(t, "GET", "/api/v1/jobs", nil)
+	if code != 200 || !strings.Contains(string(body), `"next_run":"2026-11-28T03:30:00Z"`) {
+		t.Fatalf("jobs: %d %s", code, body)
+	}
+	if code, _ := g.API(t, "POST", "/api/v1/jobs/nope/run", nil); code != 404 {
+		t.Fatalf("unknown job: %d", code)
+	}
+	if code, _ := g.API(t, "POST", "/api/v1/jobs/retention/run", nil); code != 202 {
+		t.Fatalf("run: %d", code)
+	}
+	fj.mu.Lock()
+	defer fj.mu.Unlock()
+	if len(fj.started) != 1 || fj.started[0] != "retention" {
+		t.Fatalf("started: %v", fj.started)
 	}
 }

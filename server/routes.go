@@ -32,6 +32,8 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("POST /api/v1/contacts/{id}/secure-links", s.apiKey("send", s.apiSecureLinkCreate))
 	mux.Handle("GET /api/v1/retention/preview", s.apiKey("gdpr", s.apiRetentionPreview))
 	mux.Handle("GET /api/v1/records-of-processing", s.apiKey("gdpr", s.apiRecordsOfProcessing))
+	mux.Handle("GET /api/v1/jobs", s.apiKey("admin", s.apiJobs))
+	mux.Handle("POST /api/v1/jobs/{name}/run", s.apiKey("admin", s.apiJobRun))
 	mux.Handle("GET /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionList))
 	mux.Handle("POST /api/v1/subscriptions", s.apiKey("admin", s.apiSubscriptionCreate))
 	mux.Handle("GET /api/v1/subscriptions/{id}", s.apiKey("admin", s.apiSubscriptionGet))

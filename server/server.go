@@ -37,6 +37,9 @@ type Config struct {
 	DeleteMetaMedia func(ctx context.Context, mediaID string) error
 	// Processing fills in the record of processing activities.
 	Processing store.ProcessingContext
+	// Jobs shows and starts the scheduled jobs (retention, backup,
+	// maintenance); nil without a scheduler.
+	Jobs Jobs
 }
 
 // Server serves both listeners from one set of dependencies.
