@@ -119,19 +119,20 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 	}
 	if len(holds) > 0 {
 		res.State, res.Holds = "restricted", holds
+		if reqID != 0 {
+			return res, nil // a waiting request, looked at again by retention: nothing new to record
+		}
 		err := s.Write(ctx, func(tx *Tx) error {
-			if reqID == 0 {
-				err := tx.QueryRow("SELECT id FROM erasure_requests WHERE contact_id = ? AND state = 'restricted'", c.ID).Scan(&res.RequestID)
-				if err == nil {
-					return nil // already waiting for the hold to end
-				}
-				if !errors.Is(err, sql.ErrNoRows) {
-					return err
-				}
-				if err := tx.QueryRow(`INSERT INTO erasure_requests(contact_id, subject, state, actor, reason, requested_at)
-					VALUES (?, ?, 'restricted', ?, ?, ?) RETURNING id`, c.ID, res.Subject, req.Actor, req.Reason, now).Scan(&res.RequestID); err != nil {
-					return err
-				}
+			err := tx.QueryRow("SELECT id FROM erasure_requests WHERE contact_id = ? AND state = 'restricted'", c.ID).Scan(&res.RequestID)
+			if err == nil {
+				return nil // already waiting for the hold to end
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if err := tx.QueryRow(`INSERT INTO erasure_requests(contact_id, subject, state, actor, reason, requested_at)
+				VALUES (?, ?, 'restricted', ?, ?, ?) RETURNING id`, c.ID, res.Subject, req.Actor, req.Reason, now).Scan(&res.RequestID); err != nil {
+				return err
 			}
 			return AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: "contact.erase.restricted", IP: req.IP,
 				Target: fmt.Sprintf("erasure:%d", res.RequestID),

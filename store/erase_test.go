@@ -192,6 +192,10 @@ func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 	if n := count(t, s, "SELECT count(*) FROM messages"); n != 4 {
 		t.Fatalf("messages under hold: %d", n)
 	}
+	// Looking at the waiting request again records nothing new.
+	if n := count(t, s, "SELECT count(*) FROM audit_log WHERE action = 'contact.erase.restricted'"); n != 1 {
+		t.Fatalf("restriction audited %d times", n)
+	}
 	rep, err := s.RunRetention(ctx, RetentionOptions{Now: until.Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
