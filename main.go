@@ -62,11 +62,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdRestore(ctx, args, env, stdout, stderr)
 	case "records":
 		err = cmdRecords(ctx, args, env, stdout, stderr)
+	case "simulate":
+		err = cmdSimulate(ctx, args, env, stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args, env, stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args, env, stdout)
-	case "user", "simulate":
+	case "user":
 		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -92,6 +94,7 @@ Commands:
   serve                      run the gateway (default)
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
+  simulate                   the Cloud API simulator: fake Graph API and customer webhooks
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   healthcheck                exit 0 if the running gateway answers on its internal listener
   fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")

@@ -55,6 +55,7 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
+	Sending      sendingConfig
 
 	TrustedProxies string
 	ClientIPHeader string
@@ -101,6 +102,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
+	c.Sending.flags(fs)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "behind a reverse proxy: comma-separated addresses/prefixes whose client-address and X-Forwarded-Proto headers are believed")
 	fs.StringVar(&c.ClientIPHeader, "client-ip-header", "X-Forwarded-For", "header a trusted proxy puts the client address in")
 	fs.BoolVar(&c.WebhookMTLS, "webhook-mtls", false, "require Meta's client certificate on POST /webhook (needs HTTPS and --webhook-mtls-ca)")
@@ -202,7 +204,7 @@ func (c *serveConfig) validate() error {
 	if err := c.Jobs.validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.Sending.validate()
 }
 
 // tlsEnabled reports whether Pforte terminates TLS itself.
@@ -285,8 +287,15 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		if cfg.VerifyToken == "" {
 			cfg.VerifyToken = randomToken()
 		}
-		log.Info("demo mode: generated webhook secrets (the Cloud API simulator arrives with the sending feature)",
-			"verify_token", cfg.VerifyToken)
+		log.Info("demo mode: generated webhook secrets; the Cloud API simulator stands in for Meta", "verify_token", cfg.VerifyToken)
+	}
+	var demo *demoRun
+	if cfg.Demo {
+		var err error
+		if demo, err = startDemo(cfg, log); err != nil {
+			return err
+		}
+		defer demo.stop()
 	}
 	if cfg.AppSecret == "" {
 		log.Warn("no Meta app secret set: webhook deliveries are answered 503 until --app-secret (PFORTE_APP_SECRET) is given")
@@ -323,6 +332,27 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
+	snd, err := startSending(cfg, st, log, reg)
+	if err != nil {
+		return err
+	}
+	defer snd.stop()
+	// Customers who write a stop word get one confirmation through the outbox.
+	onIngest := snd.onIngest
+	stopReplies := func() {}
+	if snd.sender != nil {
+		rctx, rcancel := context.WithCancel(context.Background())
+		replier := startStopReplier(rctx, st, snd.sender, log.With("part", "consent"))
+		stopReplies = sync.OnceFunc(func() { rcancel(); <-replier.done })
+		defer stopReplies()
+		next := onIngest
+		onIngest = func(r store.IngestResult) {
+			if next != nil {
+				next(r)
+			}
+			replier.Kick()
+		}
+	}
 	sched, err := cfg.Jobs.scheduler(st, cfg.DataDir, log)
 	if err != nil {
 		return err
@@ -332,6 +362,7 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	sched.Start()
 	defer sched.Stop(context.Background())
 	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		Sender: snd.sender, OnIngest: onIngest,
 		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched}}
 	if cfg.AccessToken != "" {
 		client := &http.Client{Timeout: 30 * time.Second}
@@ -415,6 +446,21 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		addrs = append(addrs, "domains", strings.Join(cfg.domains, ","))
 	}
 	log.Info("pforte ready", addrs...)
+	if demo != nil {
+		// The simulator's customers write to the public listener.
+		var webhook, internal string
+		for _, l := range listeners {
+			switch {
+			case l.name == "http-addr" && tlsMgr == nil:
+				webhook = "http://" + l.ln.Addr().String() + "/webhook"
+			case l.name == "https-addr":
+				webhook = "https://" + l.ln.Addr().String() + "/webhook"
+			case l.name == "internal-addr":
+				internal = "http://" + l.ln.Addr().String()
+			}
+		}
+		demo.run(webhook, internal, secrets[0])
+	}
 	if err := sdNotify(env, "READY=1\nSTATUS=serving"); err != nil {
 		log.Warn("systemd notify failed", "err", err)
 	}
@@ -474,6 +520,13 @@ wait:
 	if err := sched.Stop(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	stopReplies()
+	// The simulator and the outbox worker finish what they started before
+	// the store closes.
+	if demo != nil {
+		demo.stop()
+	}
+	snd.stop()
 	if err := st.Close(); err != nil {
 		return fmt.Errorf("closing database: %w", err)
 	}

@@ -16,6 +16,7 @@ const windowLength = 24 * time.Hour
 // MessageJSON is a message in /api/v1.
 type MessageJSON struct {
 	ID            string          `json:"id"`
+	LocalID       int64           `json:"local_id"`
 	Direction     string          `json:"direction"`
 	PhoneNumberID string          `json:"phone_number_id"`
 	Contact       ContactRef      `json:"contact"`
@@ -30,6 +31,7 @@ type MessageJSON struct {
 	Media         *MediaJSON      `json:"media"`
 	Payload       json.RawMessage `json:"payload"`
 	Extra         json.RawMessage `json:"extra,omitempty"`
+	Delivery      *DeliveryJSON   `json:"delivery,omitempty"`
 }
 
 // ContactRef names a message's customer.
@@ -47,6 +49,7 @@ type MediaJSON struct {
 	Filename     string `json:"filename"`
 	State        string `json:"state"`
 	DownloadPath string `json:"download_path"`
+	Error        string `json:"error,omitempty"`
 }
 
 // ContactJSON is a customer in /api/v1.
@@ -85,7 +88,7 @@ func rawOrNull(b []byte) json.RawMessage {
 
 func messageJSON(m *store.Message) MessageJSON {
 	j := MessageJSON{
-		ID: m.WAMID, Direction: m.Direction, PhoneNumberID: m.PhoneNumberID,
+		ID: m.WAMID, LocalID: m.ID, Direction: m.Direction, PhoneNumberID: m.PhoneNumberID,
 		Contact:   ContactRef{WaID: optional(m.Contact.WaID), UserID: optional(m.Contact.UserID), Name: m.Contact.Name},
 		Type:      m.Type,
 		Timestamp: time.Unix(m.TS, 0).UTC(),
@@ -100,7 +103,7 @@ func messageJSON(m *store.Message) MessageJSON {
 	}
 	if m.Media != nil {
 		j.Media = &MediaJSON{MimeType: m.Media.MimeType, SHA256: m.Media.SHA256, Filename: m.Media.Filename,
-			State: m.Media.State, DownloadPath: "/api/v1/messages/" + m.WAMID + "/media"}
+			State: m.Media.State, DownloadPath: "/api/v1/messages/" + messageKey(m) + "/media", Error: m.Media.LastError}
 		if m.Media.State == "stored" {
 			j.Media.Size = &m.Media.Size
 		}
@@ -109,12 +112,19 @@ func messageJSON(m *store.Message) MessageJSON {
 }
 
 func (s *Server) apiMessageGet(w http.ResponseWriter, r *http.Request) {
-	m, err := s.store.MessageByWAMID(r.Context(), r.PathValue("id"))
+	m, err := s.lookupMessage(r.Context(), r.PathValue("id"))
 	if err != nil {
 		s.apiStoreError(w, err, "message")
 		return
 	}
-	writeJSON(w, http.StatusOK, messageJSON(m))
+	j := messageJSON(m)
+	if m.Direction == "outbound" {
+		if j.Delivery, err = s.deliveryJSON(r.Context(), m.ID); err != nil {
+			s.apiStoreError(w, err, "message")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 func (s *Server) apiContactGet(w http.ResponseWriter, r *http.Request) {

@@ -14,14 +14,6 @@ import (
 	"github.com/pforte/pforte/store"
 )
 
-// actor names who calls the API, for the audit trail.
-func actor(r *http.Request) string {
-	if k := requestKey(r); k != nil {
-		return "apikey:" + k.Prefix
-	}
-	return "unknown"
-}
-
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

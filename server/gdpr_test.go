@@ -22,6 +22,7 @@ import (
 
 	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
 
@@ -86,7 +87,7 @@ func storeMedia(t *testing.T, g *servertest.Gateway, wamid string, file []byte) 
 	}
 }
 
-func post(t *testing.T, g *servertest.Gateway, body []byte) {
+func dpPost(t *testing.T, g *servertest.Gateway, body []byte) {
 	t.Helper()
 	if resp := g.PostWebhook(t, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook: %d", resp.StatusCode)
@@ -134,11 +135,11 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 	now := time.Now().Unix()
 	victim := "4915198765432"
 
-	post(t, g, dpText("4917600000001", "Bernd", "wamid.bystander1", "guten tag", now))
-	post(t, g, dpText(victim, "Anna zqcanaryname", "wamid.zqcanary1", "hallo zqcanarytext", now))
-	post(t, g, dpDocument(victim, "Anna zqcanaryname", "wamid.zqcanary2", "rechnung zqcanarycaption", "zqcanaryfile.pdf", []byte("%PDF zqcanarybytes"), now+1))
+	dpPost(t, g, dpText("4917600000001", "Bernd", "wamid.bystander1", "guten tag", now))
+	dpPost(t, g, dpText(victim, "Anna zqcanaryname", "wamid.zqcanary1", "hallo zqcanarytext", now))
+	dpPost(t, g, dpDocument(victim, "Anna zqcanaryname", "wamid.zqcanary2", "rechnung zqcanarycaption", "zqcanaryfile.pdf", []byte("%PDF zqcanarybytes"), now+1))
 	storeMedia(t, g, "wamid.zqcanary2", []byte("%PDF zqcanarybytes"))
-	post(t, g, dpStatus(victim, "wamid.zqcanary3", "delivered", now+2))
+	dpPost(t, g, dpStatus(victim, "wamid.zqcanary3", "delivered", now+2))
 
 	// A secure link, answered with text and a file.
 	code, body := g.API(t, "POST", "/api/v1/contacts/"+victim+"/secure-links", strings.NewReader(`{"prompt":"Bitte IBAN","ttl_hours":1}`))
@@ -275,7 +276,7 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
 	g := servertest.New(t, servertest.Options{})
 	now := time.Now().Unix()
-	post(t, g, dpText("4915198765432", "Anna", "wamid.h1", "rechnung", now))
+	dpPost(t, g, dpText("4915198765432", "Anna", "wamid.h1", "rechnung", now))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/legal-holds", strings.NewReader(`{"preset":"voucher","reason":"Rechnung 17"}`))
 	if code != http.StatusCreated || !strings.Contains(string(body), `"until"`) {
 		t.Fatalf("hold: %d %s", code, body)
@@ -303,7 +304,7 @@ func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
 
 func TestConsentAndRecordsAPI(t *testing.T) {
 	g := servertest.New(t, servertest.Options{})
-	post(t, g, dpText("4915198765432", "Anna", "wamid.c1", "hallo", time.Now().Unix()))
+	dpPost(t, g, dpText("4915198765432", "Anna", "wamid.c1", "hallo", time.Now().Unix()))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Formular 12"}`))
 	if code != http.StatusCreated {
 		t.Fatalf("consent: %d %s", code, body)
@@ -311,7 +312,7 @@ func TestConsentAndRecordsAPI(t *testing.T) {
 	if code, _ := g.API(t, "POST", "/api/v1/contacts/4915198765432/consent", strings.NewReader(`{"purpose":"tracking","action":"opt_in","source":"x"}`)); code != 400 {
 		t.Fatalf("bad purpose: %d", code)
 	}
-	post(t, g, dpText("4915198765432", "Anna", "wamid.c2", "STOP", time.Now().Unix()))
+	dpPost(t, g, dpText("4915198765432", "Anna", "wamid.c2", "STOP", time.Now().Unix()))
 	code, body = g.API(t, "GET", "/api/v1/contacts/4915198765432/consent", nil)
 	var c struct {
 		Marketing bool
@@ -365,5 +366,38 @@ func TestJobsAPI(t *testing.T) {
 	defer fj.mu.Unlock()
 	if len(fj.started) != 1 || fj.started[0] != "retention" {
 		t.Fatalf("started: %v", fj.started)
+	}
+}
+
+// A marketing template is refused, before Meta is called, to a customer
+// without a marketing opt-in; both the proxy and the queued API say so.
+func TestMarketingTemplateNeedsConsent(t *testing.T) {
+	g := newSending(t)
+	ctx := context.Background()
+	if _, st, err := g.Sim.Write(ctx, simulator.Customer{WaID: "447700900123", Name: "Tom"}, "text"); err != nil || st != 200 {
+		t.Fatalf("customer writes: %d %v", st, err)
+	}
+	ev := `{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","time":1790010100,"changes":[{"value":{"event":"APPROVED",
+"message_template_id":1,"message_template_name":"angebot_november","message_template_language":"de","reason":"NONE",
+"message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`
+	dpPost(t, g.Gateway, []byte(ev))
+	tpl := []byte(`{"messaging_product":"whatsapp","to":"447700900123","type":"template","template":{"name":"angebot_november","language":{"code":"de"}}}`)
+	before := len(g.Sim.Requests())
+	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl)
+	if st != 400 || !strings.Contains(string(b), `"code":131050`) {
+		t.Fatalf("proxy: %d %s", st, b)
+	}
+	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, tpl)))
+	if st != 422 || !strings.Contains(string(b), `"no_marketing_consent"`) {
+		t.Fatalf("queued: %d %s", st, b)
+	}
+	if n := len(g.Sim.Requests()) - before; n != 0 {
+		t.Fatalf("Meta was called %d times", n)
+	}
+	if code, body := g.API(t, "POST", "/api/v1/contacts/447700900123/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Newsletter-Formular"}`)); code != 201 {
+		t.Fatalf("consent: %d %s", code, body)
+	}
+	if st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl); st != 200 {
+		t.Fatalf("after opt-in: %d %s", st, b)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pforte/pforte/server/sender"
 	"github.com/pforte/pforte/store"
 )
 
@@ -40,6 +41,12 @@ type Config struct {
 	// Jobs shows and starts the scheduled jobs (retention, backup,
 	// maintenance); nil without a scheduler.
 	Jobs Jobs
+	// Sender delivers outbound messages (proxy, queued send API); nil
+	// answers those routes with 503.
+	Sender *sender.Sender
+	// OnIngest, if set, is called after a delivery with new messages was
+	// stored (it wakes the media fetcher).
+	OnIngest func(store.IngestResult)
 }
 
 // Server serves both listeners from one set of dependencies.

@@ -90,6 +90,9 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		s.metrics.duplicates.Inc()
 	}
 	s.metrics.ackLatency.Observe(time.Since(start).Seconds())
+	if s.cfg.OnIngest != nil && res.Messages > 0 {
+		s.cfg.OnIngest(res)
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok")
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -236,4 +237,94 @@ func (s *Store) MarkStopReplied(ctx context.Context, id int64) error {
 		_, err := tx.Exec("UPDATE consent_records SET reply_state = 'sent' WHERE id = ? AND reply_state = 'pending'", id)
 		return err
 	})
+}
+
+// NoConsentError refuses a marketing template to a customer whose newest
+// marketing consent record is not an opt-in.
+type NoConsentError struct{ Template string }
+
+func (e *NoConsentError) Error() string {
+	return fmt.Sprintf("store: %q is a marketing template and the customer has not opted in to marketing messages", e.Template)
+}
+
+// Is lets errors.Is(err, ErrNoConsent) match.
+func (e *NoConsentError) Is(target error) bool { return target == ErrNoConsent }
+
+// checkMarketingTx runs inside the send transaction: a template whose
+// category Meta reported as MARKETING goes only to customers with a
+// marketing opt-in. A template of unknown category passes (Meta enforces
+// opt-outs of marketing on its side as well).
+func checkMarketingTx(tx *Tx, contactID int64, typ string, payload []byte) error {
+	if typ != "template" || len(payload) == 0 {
+		return nil
+	}
+	var t struct {
+		Name     string `json:"name"`
+		Language struct {
+			Code string `json:"code"`
+		} `json:"language"`
+	}
+	if json.Unmarshal(payload, &t) != nil || t.Name == "" {
+		return nil
+	}
+	var cat sql.NullString
+	err := tx.QueryRow(`SELECT upper(coalesce(json_extract(value, '$.new_category'), json_extract(value, '$.message_template_category')))
+		FROM events WHERE field IN ('message_template_status_update', 'template_category_update') AND json_valid(value)
+		AND json_extract(value, '$.message_template_name') = ?1
+		AND (?2 = '' OR coalesce(json_extract(value, '$.message_template_language'), ?2) = ?2)
+		ORDER BY ts DESC, id DESC LIMIT 1`, t.Name, t.Language.Code).Scan(&cat)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && cat.String != "MARKETING") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: template category: %w", err)
+	}
+	var action string
+	err = tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
+		contactID).Scan(&action)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: consent: %w", err)
+	}
+	if action != "opt_in" {
+		return &NoConsentError{Template: t.Name}
+	}
+	return nil
+}
+
+// StopReplyTarget names where the confirmation of a stop word goes: the
+// business number the customer wrote to and the customer.
+func (s *Store) StopReplyTarget(ctx context.Context, recordID int64) (phoneNumberID, waID, userID string, err error) {
+	var wa, uid sql.NullString
+	err = s.rdb.QueryRowContext(ctx, `SELECT n.phone_number_id, c.wa_id, c.user_id FROM consent_records r
+		JOIN contacts c ON c.id = r.contact_id
+		JOIN messages m ON m.wamid = substr(r.evidence, 9) AND r.evidence LIKE 'message:%'
+		JOIN conversations cv ON cv.id = m.conversation_id
+		JOIN business_numbers n ON n.id = cv.business_number_id
+		WHERE r.id = ?`, recordID).Scan(&phoneNumberID, &wa, &uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("store: stop reply: %w", err)
+	}
+	return phoneNumberID, wa.String, uid.String, nil
+}
+
+// DefaultStopReply confirms an opt-out; admins change it in the settings.
+const DefaultStopReply = "Sie erhalten von uns keine Werbung mehr über WhatsApp. Auf Ihre Fragen antworten wir weiterhin gern. " +
+	"(You will no longer receive marketing messages from us on WhatsApp.)"
+
+const stopReplySetting = "consent.stop_reply"
+
+// StopReply returns the confirmation text.
+func (s *Store) StopReply(ctx context.Context) (string, error) {
+	var v string
+	err := s.rdb.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", stopReplySetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && strings.TrimSpace(v) == "") {
+		return DefaultStopReply, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: stop reply: %w", err)
+	}
+	return v, nil
 }

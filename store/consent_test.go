@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -95,4 +96,54 @@ func FuzzIsStopWord(f *testing.F) {
 			t.Fatalf("%q matched as empty", text)
 		}
 	})
+}
+
+func templateEvent(t *testing.T, s *Store, name, category string, ts int64) {
+	t.Helper()
+	v := fmt.Sprintf(`{"event":"APPROVED","message_template_name":%q,"message_template_language":"de","message_template_category":%q}`, name, category)
+	_, err := s.Ingest(context.Background(), &Delivery{Body: []byte(v + name), ReceivedAt: time.Unix(ts, 0),
+		Events: []Event{{Field: "message_template_status_update", TS: ts, Value: []byte(v)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMarketingTemplatesNeedAnOptIn(t *testing.T) {
+	ctx := context.Background()
+	s := openDP(t, nil)
+	now := time.Now()
+	seed(t, s, seedMsg{Number: "100", WaID: "4915112345678", WAMID: "wamid.hi", Text: "Hallo", TS: now.Unix()}, now)
+	templateEvent(t, s, "angebot_november", "MARKETING", now.Unix())
+	templateEvent(t, s, "versand_info", "UTILITY", now.Unix())
+	send := func(name string) error {
+		payload := fmt.Sprintf(`{"name":%q,"language":{"code":"de"}}`, name)
+		_, err := s.EnqueueSend(ctx, OutboundSend{PhoneNumberID: "100", WaID: "4915112345678", PairKey: "100:4915112345678",
+			Type: "template", Payload: []byte(payload), Body: []byte(`{"type":"template","template":` + payload + `}`), Now: now})
+		return err
+	}
+	var nc *NoConsentError
+	if err := send("angebot_november"); !errors.As(err, &nc) || !errors.Is(err, ErrNoConsent) {
+		t.Fatalf("marketing without opt-in: %v", err)
+	}
+	if err := send("versand_info"); err != nil {
+		t.Fatalf("utility template: %v", err)
+	}
+	if err := send("unbekannt"); err != nil {
+		t.Fatalf("template of unknown category: %v", err)
+	}
+	c, _ := s.ContactByKey(ctx, "4915112345678")
+	if _, err := s.RecordConsent(ctx, ConsentRecord{ContactID: c.ID, Purpose: PurposeMarketing, Action: "opt_in", Source: "web_form", TS: now.Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := send("angebot_november"); err != nil {
+		t.Fatalf("marketing after opt-in: %v", err)
+	}
+	seed(t, s, seedMsg{Number: "100", WaID: "4915112345678", WAMID: "wamid.stop", Text: "STOP", TS: now.Unix() + 1}, now)
+	if err := send("angebot_november"); !errors.Is(err, ErrNoConsent) {
+		t.Fatalf("marketing after STOP: %v", err)
+	}
+	// A refused send leaves nothing behind.
+	if n := count(t, s, "SELECT count(*) FROM outbox"); n != 3 {
+		t.Fatalf("outbox rows: %d, want the 3 accepted sends", n)
+	}
 }

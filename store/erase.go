@@ -47,9 +47,6 @@ type EraseResult struct {
 // being acknowledged while a customer with many messages is erased.
 const eraseChunk = 500
 
-// MediaDir is the media folder inside the data directory.
-func (s *Store) mediaDir() string { return filepath.Join(s.dir, "media") }
-
 // EraseContact erases a customer (Art. 17) found by wa_id or user id: every
 // message, status, raw delivery and event that mentions them, their media
 // files no other message uses, consent records, holds and links. The audit
@@ -264,6 +261,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		return nil, err
 	}
 	base := *res
+	var finalUploadPaths []string
 	err = s.Write(ctx, func(tx *Tx) error {
 		final := base // afresh on every run of this function
 		late := map[int64]bool{}
@@ -319,6 +317,37 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		if err := eraseExtensions(tx, c); err != nil {
 			return err
 		}
+		// Files uploaded to Meta for this customer alone: their upload
+		// records go here, the copies at Meta through the caller.
+		var metaIDs []any
+		for _, id := range base.MetaMediaIDs {
+			metaIDs = append(metaIDs, id)
+		}
+		rows, err := tx.Query(`SELECT value FROM json_each(?) WHERE NOT EXISTS (SELECT 1 FROM media WHERE media_id = value)`, jsonArray(metaIDs))
+		if err != nil {
+			return err
+		}
+		final.MetaMediaIDs = nil
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			final.MetaMediaIDs = append(final.MetaMediaIDs, id)
+		}
+		rows.Close()
+		var uploadPaths []string
+		for _, id := range final.MetaMediaIDs {
+			var p string
+			err := tx.QueryRow("DELETE FROM uploads WHERE media_id = ? RETURNING path", id).Scan(&p)
+			if err == nil {
+				uploadPaths = append(uploadPaths, p)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		finalUploadPaths = uploadPaths
 		if _, err := tx.Exec("DELETE FROM contacts WHERE id = ?", c.ID); err != nil {
 			return err
 		}
@@ -346,7 +375,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 	if res.Recipients, err = s.forwardRecipients(ctx); err != nil {
 		return nil, err
 	}
-	res.MediaFiles, err = s.unlinkUnreferenced(ctx, paths)
+	res.MediaFiles, err = s.unlinkUnreferenced(ctx, append(paths, finalUploadPaths...))
 	if err != nil {
 		return nil, err
 	}
@@ -443,7 +472,7 @@ func (s *Store) unlinkUnreferenced(ctx context.Context, paths []string) (int, er
 		}
 		seen[p] = true
 		var one int
-		err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM media WHERE path = ? LIMIT 1", p).Scan(&one)
+		err := s.rdb.QueryRowContext(ctx, mediaReferencedSQL, p).Scan(&one)
 		if err == nil {
 			continue
 		}
@@ -460,10 +489,14 @@ func (s *Store) unlinkUnreferenced(ctx context.Context, paths []string) (int, er
 		n++
 	}
 	if n > 0 {
-		syncDir(s.mediaDir())
+		syncDir(s.MediaDir())
 	}
 	return n, nil
 }
+
+// mediaReferencedSQL finds a row that still needs a media file: a message's
+// media or a file uploaded to Meta through Pforte.
+const mediaReferencedSQL = `SELECT 1 FROM media WHERE path = ?1 UNION ALL SELECT 1 FROM uploads WHERE path = ?1 LIMIT 1`
 
 // mediaFile resolves a stored relative path inside the media folder and
 // refuses anything that would point outside it.
@@ -471,7 +504,7 @@ func (s *Store) mediaFile(rel string) (string, bool) {
 	if rel == "" || filepath.IsAbs(rel) || !filepath.IsLocal(rel) {
 		return "", false
 	}
-	return filepath.Join(s.mediaDir(), rel), true
+	return filepath.Join(s.MediaDir(), rel), true
 }
 
 // jsonArray encodes values for json_each, so that one prepared statement

@@ -22,6 +22,7 @@ var canaries = []string{
 	"zqcanarybytes",       // inside a media file
 	"zqcanaryoutbound",    // a text sent to them
 	"wamid.zqcanarywamid", // their message ids
+	"zqcanarysentfile",    // a file uploaded to Meta and sent to them
 }
 
 func seedVictim(t *testing.T, s *Store, now time.Time) {
@@ -43,8 +44,41 @@ func seedVictim(t *testing.T, s *Store, now time.Time) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A file uploaded to Meta and sent to them alone, and a flyer sent to
+	// them and to the bystander.
+	sendFile(t, s, "4915112345678", "wamid.zqcanarywamid5", "meta-upload-1", []byte("%PDF zqcanarysentfile"), ts+6)
+	sendFile(t, s, "4915112345678", "wamid.zqcanarywamid6", "meta-upload-flyer", []byte("%PDF flyer for all"), ts+7)
 	seedStatus(t, s, "4915112345678", "wamid.zqcanarywamid4", "delivered", ts+4, now)
 	seedStatus(t, s, "4915112345678", "wamid.zqcanarywamid4", "read", ts+5, now)
+}
+
+// sendFile stores an outbound document the way the sending side does: an
+// upload record, the file, and the message with its media row.
+func sendFile(t *testing.T, s *Store, waID, wamid, mediaID string, b []byte, ts int64) {
+	t.Helper()
+	rel := sha256hex(b)
+	os.MkdirAll(s.MediaDir(), 0o700)
+	if err := os.WriteFile(filepath.Join(s.MediaDir(), rel), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Write(context.Background(), func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO uploads(media_id, phone_number_id, mime_type, sha256, size, filename, path, created_at)
+			VALUES (?, '100', 'application/pdf', '', ?, 'f.pdf', ?, ?) ON CONFLICT DO NOTHING`, mediaID, len(b), rel, ts); err != nil {
+			return err
+		}
+		var id int64
+		if err := tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, ts, created_at)
+			SELECT ?, cv.id, 'outbound', 'document', ?, ? FROM conversations cv JOIN contacts c ON c.id = cv.contact_id
+			WHERE c.wa_id = ? RETURNING id`, wamid, ts, ts, waID).Scan(&id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, filename, size, path, state) VALUES (?, ?, 'application/pdf', 'f.pdf', ?, ?, 'stored')`,
+			id, mediaID, len(b), rel)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func seedBystander(t *testing.T, s *Store, now time.Time) {
@@ -53,6 +87,7 @@ func seedBystander(t *testing.T, s *Store, now time.Time) {
 	seed(t, s, seedMsg{WaID: "4917000000001", Name: "Bernd", WAMID: "wamid.bystander1", Text: "guten tag", TS: ts}, now)
 	seed(t, s, seedMsg{WaID: "4917000000001", Name: "Bernd", WAMID: "wamid.bystander2", TS: ts + 1,
 		File: "flyer.pdf", Media: []byte("%PDF-1.4 shared flyer")}, now)
+	sendFile(t, s, "4917000000001", "wamid.bystander3", "meta-upload-flyer", []byte("%PDF flyer for all"), ts+2)
 }
 
 func TestEraseLeavesNoCanary(t *testing.T) {
@@ -81,17 +116,24 @@ func TestEraseLeavesNoCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != "erased" || res.Messages != 4 || res.Conversations != 1 || res.MediaFiles != 1 || res.Deliveries != 5 {
+	if res.State != "erased" || res.Messages != 6 || res.Conversations != 1 || res.MediaFiles != 2 || res.Deliveries != 5 {
 		t.Fatalf("erase result: %+v", res)
+	}
+	// Only the upload no one else uses is deleted, here and at Meta.
+	if len(res.MetaMediaIDs) != 1 || res.MetaMediaIDs[0] != "meta-upload-1" {
+		t.Fatalf("uploads to delete at Meta: %v", res.MetaMediaIDs)
+	}
+	if n := count(t, s, "SELECT count(*) FROM uploads"); n != 1 {
+		t.Fatalf("uploads left: %d, want the shared flyer", n)
 	}
 	if res.Scrub.WALBusy {
 		t.Fatal("the WAL could not be truncated")
 	}
 	// The bystander keeps everything, including the shared file.
-	if n := count(t, s, "SELECT count(*) FROM messages"); n != 2 {
-		t.Fatalf("bystander messages: %d, want 2", n)
+	if n := count(t, s, "SELECT count(*) FROM messages"); n != 3 {
+		t.Fatalf("bystander messages: %d, want 3", n)
 	}
-	if _, err := os.Stat(filepath.Join(s.mediaDir(), sha256hex([]byte("%PDF-1.4 shared flyer")))); err != nil {
+	if _, err := os.Stat(filepath.Join(s.MediaDir(), sha256hex([]byte("%PDF-1.4 shared flyer")))); err != nil {
 		t.Fatalf("shared media file gone: %v", err)
 	}
 	if _, err := s.ContactByKey(ctx, "4915112345678"); !errors.Is(err, ErrNotFound) {
@@ -130,8 +172,8 @@ func TestEraseLeavesNoCanary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if n := count(t, s2, "SELECT count(*) FROM messages"); n != 2 {
-		t.Fatalf("restored messages: %d, want the bystander's 2", n)
+	if n := count(t, s2, "SELECT count(*) FROM messages"); n != 3 {
+		t.Fatalf("restored messages: %d, want the bystander's 3", n)
 	}
 	if err := s2.IntegrityCheck(ctx); err != nil {
 		t.Fatal(err)
@@ -172,7 +214,7 @@ func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 	if res.State != "restricted" || len(res.Holds) != 1 || res.Holds[0].ID != h.ID {
 		t.Fatalf("want restricted by hold %d, got %+v", h.ID, res)
 	}
-	if n := count(t, s, "SELECT count(*) FROM messages"); n != 4 {
+	if n := count(t, s, "SELECT count(*) FROM messages"); n != 6 {
 		t.Fatalf("held messages touched: %d left", n)
 	}
 	if r, err := s.Restricted(ctx, c.ID); err != nil || !r {
@@ -189,7 +231,7 @@ func TestEraseUnderHoldIsRestrictedUntilTheHoldEnds(t *testing.T) {
 	if _, err := s.RunRetention(ctx, RetentionOptions{Now: now.Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if n := count(t, s, "SELECT count(*) FROM messages"); n != 4 {
+	if n := count(t, s, "SELECT count(*) FROM messages"); n != 6 {
 		t.Fatalf("messages under hold: %d", n)
 	}
 	// Looking at the waiting request again records nothing new.

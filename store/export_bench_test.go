@@ -126,7 +126,7 @@ func seedLargeCustomer(tb testing.TB, s *Store, msgs, mediaMB int) {
 			tb.Fatal(err)
 		}
 	}
-	dir := s.mediaDir()
+	dir := s.MediaDir()
 	os.MkdirAll(dir, 0o700)
 	files := mediaMB
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -78,7 +78,7 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 	seedStatus(t, s, "4915112345678", "wamid.exp0001", "read", now.Unix(), now)
 	seedBystander(t, s, now)
 	// One file on disk no longer matches WhatsApp's hash.
-	if err := os.WriteFile(filepath.Join(s.mediaDir(), sha256hex(files["wamid.exp0500"])), []byte("tampered"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.MediaDir(), sha256hex(files["wamid.exp0500"])), []byte("tampered"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c, err := s.ContactByKey(ctx, "4915112345678")

@@ -100,10 +100,10 @@ func storeMediaBytes(t testing.TB, s *Store, wamid string, b []byte) {
 	t.Helper()
 	sum := sha256.Sum256(b)
 	rel := hex.EncodeToString(sum[:])
-	if err := os.MkdirAll(s.mediaDir(), 0o700); err != nil {
+	if err := os.MkdirAll(s.MediaDir(), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(s.mediaDir(), rel), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.MediaDir(), rel), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	err := s.Write(context.Background(), func(tx *Tx) error {

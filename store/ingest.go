@@ -100,10 +100,14 @@ func (s *Store) Ingest(ctx context.Context, d *Delivery) (IngestResult, error) {
 		res = IngestResult{}
 		return ingest(tx, d, sum[:], &res)
 	})
-	if err == nil && res.Fanout > 0 {
+	if err != nil {
+		// A caller that gave up may return before fn ran: never read res then.
+		return IngestResult{}, err
+	}
+	if res.Fanout > 0 {
 		s.signalFanout()
 	}
-	return res, err
+	return res, nil
 }
 
 func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {

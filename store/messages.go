@@ -169,3 +169,17 @@ func (s *Store) MessageStatuses(ctx context.Context, wamid string) ([]StatusHist
 	}
 	return out, rows.Err()
 }
+
+// MessageByID returns one message by its local id (outbound messages have
+// no wamid until Meta accepts them).
+func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
+	row := s.rdb.QueryRowContext(ctx, "SELECT "+messageColumns+" "+messageJoins+" WHERE m.id = ?", id)
+	m, err := scanMessage(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: message: %w", err)
+	}
+	return m, nil
+}

@@ -21,6 +21,7 @@ type migration struct {
 // add a new one.
 var migrations = []migration{
 	{1, "core", schemaCore},
+	{100, "outbox, uploads and alarms", schemaOutbox},
 	{150, "fanout", schemaFanout},
 	{300, "data protection", schemaDataProtection},
 }

@@ -566,7 +566,7 @@ func (r *purger) unlink(ctx context.Context) error {
 // references and that are older than notAfter: left behind by a crash
 // between a commit and an unlink, or by an abandoned download.
 func (s *Store) sweepOrphanMedia(ctx context.Context, notAfter time.Time, dryRun bool) (int, error) {
-	root := s.mediaDir()
+	root := s.MediaDir()
 	n := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -587,7 +587,7 @@ func (s *Store) sweepOrphanMedia(ctx context.Context, notAfter time.Time, dryRun
 			return nil
 		}
 		var one int
-		err = s.rdb.QueryRowContext(ctx, "SELECT 1 FROM media WHERE path = ? LIMIT 1", filepath.ToSlash(rel)).Scan(&one)
+		err = s.rdb.QueryRowContext(ctx, mediaReferencedSQL, filepath.ToSlash(rel)).Scan(&one)
 		if err == nil {
 			return nil
 		}

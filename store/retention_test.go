@@ -137,7 +137,7 @@ func TestRetentionWithControllableClock(t *testing.T) {
 	if n := count(t, s, "SELECT count(*) FROM deliveries d JOIN messages m ON m.delivery_id = d.id WHERE m.conversation_id = ?", heldConv); n != 6 {
 		t.Errorf("held deliveries: %d, want 6", n)
 	}
-	if _, err := os.Stat(filepath.Join(s.mediaDir(), sha256hex([]byte("held invoice")))); err != nil {
+	if _, err := os.Stat(filepath.Join(s.MediaDir(), sha256hex([]byte("held invoice")))); err != nil {
 		t.Errorf("held media file: %v", err)
 	}
 	// Young data stays.
@@ -145,10 +145,10 @@ func TestRetentionWithControllableClock(t *testing.T) {
 		t.Errorf("young messages: %d, want 27", n)
 	}
 	// The 100-day-old file is gone from disk, the 10-day-old one stays.
-	if _, err := os.Stat(filepath.Join(s.mediaDir(), sha256hex([]byte("media 100 days")))); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(s.MediaDir(), sha256hex([]byte("media 100 days")))); !os.IsNotExist(err) {
 		t.Errorf("expired media file still there: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(s.mediaDir(), sha256hex([]byte("media 10 days")))); err != nil {
+	if _, err := os.Stat(filepath.Join(s.MediaDir(), sha256hex([]byte("media 10 days")))); err != nil {
 		t.Errorf("young media file: %v", err)
 	}
 	if rep.MediaFiles != 1 {
@@ -242,5 +242,76 @@ func TestHoldPresets(t *testing.T) {
 	}
 	if _, err := HoldUntil("forever", ref, berlin); err == nil {
 		t.Error("unknown preset accepted")
+	}
+}
+
+func TestOrphanSweepKeepsUploadsAndRemovesStrays(t *testing.T) {
+	ctx := context.Background()
+	s := openDP(t, nil)
+	now := time.Now()
+	seed(t, s, seedMsg{WaID: "4910000000001", WAMID: "wamid.x", Text: "hallo", TS: now.Unix()}, now)
+	sendFile(t, s, "4910000000001", "wamid.sent", "meta-1", []byte("uploaded file"), now.Unix())
+	if err := s.Write(ctx, func(tx *Tx) error { _, err := tx.Exec("DELETE FROM media"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	stray := filepath.Join(s.MediaDir(), sha256hex([]byte("left by a crash")))
+	if err := os.WriteFile(stray, []byte("left by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.RunRetention(ctx, RetentionOptions{Now: now, OrphanGrace: -time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.MediaDir(), sha256hex([]byte("uploaded file")))); err != nil {
+		t.Fatalf("a file still listed in uploads was swept: %v", err)
+	}
+	if _, err := os.Stat(stray); !os.IsNotExist(err) || rep.OrphanFiles != 1 {
+		t.Fatalf("stray file: %v, orphans %d", err, rep.OrphanFiles)
+	}
+}
+
+func TestRetentionPurgesFinishedOutboxRowsOnly(t *testing.T) {
+	ctx := context.Background()
+	s := openDP(t, nil)
+	now := time.Now()
+	seed(t, s, seedMsg{WaID: "4910000000001", WAMID: "wamid.x", Text: "hallo", TS: now.Unix()}, now)
+	old := now.Add(-40 * day).Unix()
+	err := s.Write(ctx, func(tx *Tx) error {
+		for i, state := range []string{"accepted", "failed", "unknown", "queued", "sending", "accepted"} {
+			var id int64
+			if err := tx.QueryRow(`INSERT INTO messages(conversation_id, direction, type, text, ts, created_at)
+				SELECT id, 'outbound', 'text', 'x', ?1, ?1 FROM conversations RETURNING id`, old).Scan(&id); err != nil {
+				return err
+			}
+			at := old
+			if i == 5 {
+				at = now.Unix() // recent: stays
+			}
+			if _, err := tx.Exec(`INSERT INTO outbox(message_id, phone_number_id, pair_key, body, state, created_at, updated_at)
+				VALUES (?, '100', '4910000000001', '{"to":"4910000000001"}', ?, ?, ?)`, id, state, at, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Keep messages, so only the outbox policy acts.
+	if err := s.SetRetentionPolicy(ctx, RetentionPolicy{Class: RetainMessages, Days: 0}, "test", now); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.RunRetention(ctx, RetentionOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RowsPerClass[RetainOutbox] != 3 {
+		t.Fatalf("outbox rows purged: %d, want 3", rep.RowsPerClass[RetainOutbox])
+	}
+	if n := count(t, s, "SELECT count(*) FROM outbox WHERE state IN ('queued', 'sending')"); n != 2 {
+		t.Fatalf("live outbox rows purged: %d left", n)
+	}
+	if n := count(t, s, "SELECT count(*) FROM outbox"); n != 3 {
+		t.Fatalf("outbox rows: %d, want 3", n)
 	}
 }

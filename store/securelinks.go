@@ -6,13 +6,10 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -183,41 +180,26 @@ func (s *Store) AnswerSecureLink(ctx context.Context, token string, a SecureAnsw
 }
 
 // saveMediaFile stores bytes in the media folder under their SHA-256, the
-// way media files are named, and returns the relative path, the digest in
-// WhatsApp's base64 form and the size. It refuses more than limit bytes.
+// way every media file is named, and returns the relative path, the
+// digest in WhatsApp's base64 form and the size. It refuses more than
+// limit bytes.
 func (s *Store) saveMediaFile(r io.Reader, limit int64) (rel, sum string, size int64, err error) {
-	dir := s.mediaDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", 0, fmt.Errorf("store: media: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".upload-*")
+	tmp, err := s.NewMediaTemp()
 	if err != nil {
+		return "", "", 0, err
+	}
+	defer tmp.Discard()
+	if _, err := io.Copy(tmp, io.LimitReader(r, limit+1)); err != nil {
 		return "", "", 0, fmt.Errorf("store: media: %w", err)
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, limit+1))
-	if err != nil {
-		return "", "", 0, fmt.Errorf("store: media: %w", err)
-	}
-	if n > limit {
+	if tmp.Size() > limit {
 		return "", "", 0, fmt.Errorf("%w: the file is larger than %d MB", ErrInvalid, limit>>20)
 	}
-	if err := tmp.Sync(); err != nil {
-		return "", "", 0, fmt.Errorf("store: media: %w", err)
+	digest := tmp.Sum()
+	if rel, err = tmp.Commit(); err != nil {
+		return "", "", 0, err
 	}
-	digest := h.Sum(nil)
-	rel = hex.EncodeToString(digest)
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, rel)); err != nil {
-		return "", "", 0, fmt.Errorf("store: media: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
-		return "", "", 0, fmt.Errorf("store: media: %w", err)
-	}
-	return rel, base64.StdEncoding.EncodeToString(digest), n, nil
+	return rel, base64.StdEncoding.EncodeToString(digest), tmp.Size(), nil
 }
 
 // ContactConversation picks the conversation a secure link goes into: the

@@ -37,7 +37,7 @@ func TestSecureLinkAnswerLandsInConversationOnce(t *testing.T) {
 	if m.Type != "secure_answer" || m.Direction != "inbound" || m.ConversationID != conv || m.Media == nil || m.Media.Filename != "ausweis.pdf" || m.Media.State != "stored" {
 		t.Fatalf("answer: %+v %+v", m, m.Media)
 	}
-	if b, err := os.ReadFile(filepath.Join(s.mediaDir(), m.Media.Path)); err != nil || string(b) != "ausweis-bytes" {
+	if b, err := os.ReadFile(filepath.Join(s.MediaDir(), m.Media.Path)); err != nil || string(b) != "ausweis-bytes" {
 		t.Fatalf("stored file: %q %v", b, err)
 	}
 	// One time only; expired and unknown links look the same.

@@ -11,9 +11,11 @@ import (
 // Tx is the writer's view of the group transaction, handed to a write
 // function. Statements are prepared once per connection and reused.
 type Tx struct {
-	ctx   context.Context
-	conn  *sql.Conn
-	stmts map[string]*sql.Stmt
+	ctx    context.Context
+	conn   *sql.Conn
+	stmts  map[string]*sql.Stmt
+	noSync bool // the connection runs with synchronous=NORMAL
+	syncOK bool // noSync was set on this connection (a reused one may differ)
 }
 
 func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
@@ -67,11 +69,12 @@ func (tx *Tx) Query(query string, args ...any) (*sql.Rows, error) {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	fn   func(*Tx) error
-	raw  func(context.Context, *sql.Conn) error // runs outside any transaction (see Exclusive)
-	err  error
-	done chan struct{}
+	ctx    context.Context
+	fn     func(*Tx) error
+	raw    func(context.Context, *sql.Conn) error // runs outside any transaction (see Exclusive)
+	err    error
+	done   chan struct{}
+	noSync bool
 }
 
 // Write runs fn in the writer's next group commit and returns once that
@@ -80,17 +83,27 @@ type writeReq struct {
 // batch is replayed when another write in it fails), so it must set its
 // results rather than accumulate them.
 func (s *Store) Write(ctx context.Context, fn func(*Tx) error) error {
-	return s.submit(ctx, &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})})
+	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{})})
 }
 
 // Exclusive runs fn on the writer's connection between two group commits,
 // outside any transaction: for statements SQLite refuses inside one
 // (wal_checkpoint, incremental_vacuum). fn must be short; other writes wait.
 func (s *Store) Exclusive(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
-	return s.submit(ctx, &writeReq{ctx: ctx, raw: fn, done: make(chan struct{})})
+	return s.submit(&writeReq{ctx: ctx, raw: fn, done: make(chan struct{})})
 }
 
-func (s *Store) submit(ctx context.Context, req *writeReq) error {
+// WriteNoSync is Write without waiting for the fsync: the change survives
+// a crash of Pforte (the operating system has it) but not a power loss
+// until the next durable commit, which makes it durable too. Use it only
+// for records nobody has been told about yet, which a durable write
+// follows (e.g. "this message is being sent" before Meta's answer).
+func (s *Store) WriteNoSync(ctx context.Context, fn func(*Tx) error) error {
+	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), noSync: true})
+}
+
+func (s *Store) submit(req *writeReq) error {
+	ctx := req.ctx
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -158,7 +171,10 @@ func (s *Store) writer() {
 			continue
 		}
 		start := time.Now()
-		err := s.commit(tx, batch)
+		err := s.setSync(tx, batch)
+		if err == nil {
+			err = s.commit(tx, batch)
+		}
 		if s.opts.OnCommit != nil {
 			s.opts.OnCommit(len(batch), time.Since(start), err)
 		}
@@ -200,6 +216,26 @@ func (s *Store) runExclusive(tx *Tx, r *writeReq) {
 		r.err = r.raw(tx.ctx, tx.conn)
 	}
 	close(r.done)
+}
+
+// setSync skips the fsync only when every write in the batch allows it.
+func (s *Store) setSync(tx *Tx, batch []*writeReq) error {
+	noSync := true
+	for _, r := range batch {
+		noSync = noSync && r.noSync
+	}
+	if noSync == tx.noSync && tx.syncOK {
+		return nil
+	}
+	mode := "FULL"
+	if noSync {
+		mode = "NORMAL"
+	}
+	if _, err := tx.conn.ExecContext(tx.ctx, "PRAGMA synchronous = "+mode); err != nil {
+		return fmt.Errorf("store: synchronous: %w", err)
+	}
+	tx.noSync, tx.syncOK = noSync, true
+	return nil
 }
 
 func (s *Store) fail(batch []*writeReq, err error) {

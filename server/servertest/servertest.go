@@ -88,6 +88,9 @@ type Options struct {
 	Dir    string        // reuse a data directory (e.g. after a restart); default t.TempDir()
 	Store  store.Options // store tuning; Logger and OnCommit are set by New
 	Log    io.Writer     // receives every log line at debug level (default: discarded unless -v)
+	// Setup, if set, runs after the store opened and before the server is
+	// built, to add dependencies (the sender, hooks) to the configuration.
+	Setup func(st *store.Store, cfg *server.Config)
 }
 
 // New starts a gateway and stops it when the test ends.
@@ -132,6 +135,9 @@ func New(t testing.TB, opts Options) *Gateway {
 	g.Public = httptest.NewUnstartedServer(nil)
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + g.Public.Listener.Addr().String()
+	}
+	if opts.Setup != nil {
+		opts.Setup(st, &cfg)
 	}
 	g.Server = server.New(cfg, st, log, metrics)
 	g.Public.Config.Handler = g.Server.PublicHandler()

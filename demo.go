@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pforte/pforte/server/simulator"
+)
+
+// demoRun is the in-process Cloud API simulator of "serve --demo": a fake
+// Graph API on loopback and fictional customers who write in.
+type demoRun struct {
+	sim      *simulator.Simulator
+	srv      *http.Server
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
+	graphURL string
+}
+
+// startDemo starts the fake Graph API and points the gateway at it with a
+// generated access token.
+func startDemo(cfg *serveConfig, log *slog.Logger) (*demoRun, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("demo: simulator listener: %w", err)
+	}
+	token := randomToken()
+	d := &demoRun{log: log, graphURL: "http://" + ln.Addr().String(), cancel: func() {}}
+	d.sim = simulator.New(simulator.Options{AccessToken: token, StatusDelay: 2 * time.Second, EnforceWindow: true,
+		Logger: log.With("part", "simulator")})
+	d.srv = newHTTPServer(d.sim.Handler(), log)
+	go d.srv.Serve(ln)
+	cfg.GraphURL, cfg.AccessToken = d.graphURL, token
+	log.Info("demo: Cloud API simulator running", "graph_url", d.graphURL)
+	return d, nil
+}
+
+// run lets the fictional customers write: a handful at once so the inbox
+// fills within seconds, then one message every few seconds.
+func (d *demoRun) run(webhookURL, internalURL string, appSecret []byte) {
+	d.sim.SetWebhook(webhookURL, appSecret)
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		st := d.sim.RunCustomers(ctx, simulator.Load{Rate: 10, Count: 15, Customers: 8})
+		d.log.Info("demo: first customers wrote in", "messages", st.OK)
+		d.sim.RunCustomers(ctx, simulator.Load{Rate: 0.25, Duration: 365 * 24 * time.Hour, Customers: 8})
+	}()
+	d.log.Info("demo: send through Pforte like through Meta: create a key with `pforte apikey create --name demo --scopes read,send`, then POST to " +
+		internalURL + "/v24.0/" + d.sim.Options().PhoneNumberID + "/messages")
+}
+
+// stop ends the customers and the simulator; safe to call twice.
+func (d *demoRun) stop() {
+	d.once.Do(func() {
+		d.cancel()
+		d.wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		d.srv.Shutdown(ctx)
+		d.sim.Close()
+	})
+}

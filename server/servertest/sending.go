@@ -1,0 +1,133 @@
+package servertest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/mediafetch"
+	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/sender"
+	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/store"
+)
+
+// SendingGateway is a gateway whose Graph API is the Cloud API simulator,
+// with the outbox worker and the media fetcher running.
+type SendingGateway struct {
+	*Gateway
+	Sim      *simulator.Simulator
+	GraphAPI *httptest.Server
+	Client   *meta.Client
+	Sender   *sender.Sender
+	Fetcher  *mediafetch.Fetcher
+	cancel   context.CancelFunc
+	done     chan struct{}
+	start    func()
+}
+
+// SendingOptions adjust NewSending.
+type SendingOptions struct {
+	Options
+	Sender sender.Config
+	Media  mediafetch.Config
+	// Sim configures the simulator; its WebhookURL and AppSecret are set
+	// to the gateway's.
+	Sim simulator.Options
+	// NoMediaFetcher leaves inbound media pending (to test the queue itself).
+	NoMediaFetcher bool
+	// Paused leaves the outbox worker stopped until Start is called, so a
+	// test can fill the outbox first.
+	Paused bool
+}
+
+// Token is the access token the test simulator expects.
+const Token = "test-access-token"
+
+// NewSending starts the simulator and a gateway that sends through it.
+func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sg := &SendingGateway{done: make(chan struct{})}
+	if opts.Sim.AccessToken == "" {
+		opts.Sim.AccessToken = Token
+	}
+	opts.Sim.Logger = log
+	sg.Sim = simulator.New(opts.Sim)
+	sg.GraphAPI = httptest.NewServer(sg.Sim.Handler())
+	sg.Client = meta.NewClient(sg.GraphAPI.URL, "v24.0", Token)
+	setup := opts.Setup
+	opts.Options.Setup = func(st *store.Store, cfg *server.Config) {
+		sg.Sender = sender.New(opts.Sender, st, sg.Client, log, nil)
+		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
+		cfg.Sender = sg.Sender
+		cfg.OnIngest = func(store.IngestResult) { sg.Fetcher.Kick() }
+		if setup != nil {
+			setup(st, cfg)
+		}
+	}
+	sg.Gateway = New(t, opts.Options)
+	sg.Sim.SetWebhook(sg.Public.URL+"/webhook", sg.AppSecret)
+	ctx, cancel := context.WithCancel(context.Background())
+	sg.cancel = cancel
+	sg.start = func() {
+		if err := sg.Sender.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(sg.done)
+			if !opts.NoMediaFetcher {
+				sg.Fetcher.Run(ctx)
+			}
+			sg.Sender.Wait()
+		}()
+	}
+	if !opts.Paused {
+		sg.Start()
+	}
+	// Runs before the gateway's own cleanup (LIFO): workers stop first.
+	t.Cleanup(sg.Stop)
+	return sg
+}
+
+// Start starts the workers of a gateway created with Paused.
+func (sg *SendingGateway) Start() {
+	if sg.start != nil {
+		sg.start()
+		sg.start = nil
+	}
+}
+
+// Stop ends the workers and the simulator; the gateway closes with the test.
+func (sg *SendingGateway) Stop() {
+	if sg.cancel == nil {
+		return
+	}
+	sg.cancel()
+	if sg.start == nil {
+		<-sg.done
+	}
+	sg.cancel = nil
+	sg.Sim.Close()
+	sg.GraphAPI.Close()
+}
+
+// Eventually polls cond until it holds or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,357 @@
+package simulator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pforte/pforte/server/meta"
+)
+
+// Customer is a fictional WhatsApp user. Phone numbers come from ranges
+// reserved for fiction (UK Ofcom drama numbers 07700 900xxx).
+type Customer struct {
+	WaID   string // digits; empty for a username-only user
+	UserID string // business-scoped user id
+	Name   string
+}
+
+func (c Customer) key() string {
+	if c.WaID != "" {
+		return c.WaID
+	}
+	return c.UserID
+}
+
+var firstNames = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas", "Klara", "Lukas", "Mia", "Noah", "Paula", "Theo"}
+var lastNames = []string{"Becker", "Fischer", "Hoffmann", "Klein", "Koch", "Meyer", "Richter", "Schmidt", "Schulz", "Wagner", "Weber", "Wolf"}
+var texts = []string{
+	"Hallo, ist meine Bestellung schon unterwegs?",
+	"Können Sie mir die Rechnung noch einmal schicken?",
+	"Habt ihr die Jacke auch in Größe M?",
+	"Danke, alles angekommen!",
+	"Wann habt ihr am Samstag geöffnet?",
+	"Ich möchte meinen Termin verschieben.",
+	"Die Lieferung ist leider beschädigt angekommen.",
+	"Kann ich auch per Rechnung bezahlen?",
+}
+
+// Customers returns n fictional customers; every fifth has only a
+// business-scoped user id, as username users since 2026 do.
+func Customers(n int) []Customer {
+	out := make([]Customer, n)
+	for i := range out {
+		c := Customer{Name: firstNames[i%len(firstNames)] + " " + lastNames[(i/len(firstNames))%len(lastNames)]}
+		c.UserID = fmt.Sprintf("DE.%020d", 7300000000000000+i)
+		if i%5 != 4 {
+			c.WaID = fmt.Sprintf("4477009%05d", i%100000)
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// Kinds are the message kinds customers write.
+var Kinds = []string{"text", "text", "text", "image", "location", "reaction", "reply", "document"}
+
+// Write makes customer c send one message of the given kind to the
+// gateway and returns its wamid and the gateway's HTTP answer.
+func (s *Simulator) Write(ctx context.Context, c Customer, kind string) (string, int, error) {
+	return s.write(ctx, c, kind, nil)
+}
+
+// File is a media file a customer sends with WriteFile.
+type File struct {
+	Data     []byte
+	MimeType string
+	Filename string
+	// MediaID, if set, is announced instead of uploading Data (e.g. an id
+	// Meta no longer has).
+	MediaID string
+}
+
+// WriteFile makes customer c send the given file as a message of kind
+// image, document, audio, video or sticker.
+func (s *Simulator) WriteFile(ctx context.Context, c Customer, kind string, f File) (string, int, error) {
+	return s.write(ctx, c, kind, &f)
+}
+
+func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *File) (string, int, error) {
+	now := time.Now()
+	wamid := newWAMID(c.key())
+	msg := map[string]any{"id": wamid, "timestamp": strconv.FormatInt(now.Unix(), 10)}
+	if c.WaID != "" {
+		msg["from"] = c.WaID
+	}
+	if c.UserID != "" {
+		msg["from_user_id"] = c.UserID
+	}
+	s.mu.Lock()
+	lastSent := last(s.sentTo[c.key()])
+	lastIn := last(s.inbound[c.key()])
+	s.mu.Unlock()
+	switch kind {
+	case "reaction":
+		target := lastSent
+		if target == "" {
+			target = lastIn
+		}
+		if target != "" {
+			msg["type"] = "reaction"
+			msg["reaction"] = map[string]string{"message_id": target, "emoji": []string{"👍", "❤️", "😂", "🙏"}[rand.IntN(4)]}
+			break
+		}
+		kind = "text"
+		fallthrough
+	case "text", "reply":
+		msg["type"] = "text"
+		msg["text"] = map[string]string{"body": texts[rand.IntN(len(texts))]}
+		if kind == "reply" && lastSent != "" {
+			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
+		}
+	case "image", "document", "sticker", "audio", "video":
+		data, mt, fname := fakeFile(kind)
+		if file != nil {
+			data, mt, fname = file.Data, file.MimeType, file.Filename
+		}
+		id := file.mediaID()
+		if id == "" {
+			id = s.AddMedia(data, mt, fname, s.opts.PhoneNumberID)
+		}
+		sum := sha256.Sum256(data)
+		obj := map[string]any{"mime_type": mt, "sha256": base64.StdEncoding.EncodeToString(sum[:]), "id": id}
+		switch kind {
+		case "image":
+			obj["caption"] = "Foto vom Paket"
+		case "document":
+			obj["filename"] = fname
+			obj["caption"] = "Rechnung"
+		case "audio":
+			obj["voice"] = true
+		case "sticker":
+			obj["animated"] = false
+		}
+		msg["type"] = kind
+		msg[kind] = obj
+	case "location":
+		msg["type"] = "location"
+		msg["location"] = map[string]any{"latitude": 52.520008 + rand.Float64()/100, "longitude": 13.404954 + rand.Float64()/100,
+			"name": "Abholstation", "address": "Beispielstraße 1, 10115 Berlin"}
+	default:
+		return "", 0, fmt.Errorf("simulator: unknown message kind %q", kind)
+	}
+	contact := map[string]any{"profile": map[string]string{"name": c.Name}}
+	if c.WaID != "" {
+		contact["wa_id"] = c.WaID
+	}
+	if c.UserID != "" {
+		contact["user_id"] = c.UserID
+	}
+	body := envelope(s.snapshot(), s.opts.PhoneNumberID, map[string]any{"contacts": []any{contact}, "messages": []any{msg}})
+	s.mu.Lock()
+	s.windows[c.key()] = now
+	l := append(s.inbound[c.key()], wamid)
+	if len(l) > 20 {
+		l = l[len(l)-20:]
+	}
+	s.inbound[c.key()] = l
+	s.mu.Unlock()
+	st, err := s.PostWebhook(ctx, body)
+	return wamid, st, err
+}
+
+func (f *File) mediaID() string {
+	if f == nil {
+		return ""
+	}
+	return f.MediaID
+}
+
+func last(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return l[len(l)-1]
+}
+
+// fakeFile makes a small file that looks like the kind (magic bytes) with
+// random content, so that every file has its own hash.
+func fakeFile(kind string) (data []byte, mimeType, filename string) {
+	n := 2048 + rand.IntN(6144)
+	data = make([]byte, n)
+	for i := range data {
+		data[i] = byte(rand.IntN(256))
+	}
+	switch kind {
+	case "image":
+		copy(data, []byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0})
+		data[n-2], data[n-1] = 0xff, 0xd9
+		return data, "image/jpeg", ""
+	case "sticker":
+		copy(data, "RIFF\x00\x00\x00\x00WEBPVP8 ")
+		return data, "image/webp", ""
+	case "audio":
+		copy(data, "OggS")
+		return data, "audio/ogg; codecs=opus", ""
+	case "video":
+		copy(data, "\x00\x00\x00\x18ftypmp42")
+		return data, "video/mp4", ""
+	}
+	copy(data, "%PDF-1.7\n")
+	return data, "application/pdf", fmt.Sprintf("Rechnung-%d.pdf", rand.IntN(100000))
+}
+
+// envelope wraps a messages value in Meta's notification envelope.
+func envelope(o Options, pnid string, value map[string]any) []byte {
+	value["messaging_product"] = "whatsapp"
+	value["metadata"] = map[string]string{"display_phone_number": o.DisplayPhoneNumber, "phone_number_id": pnid}
+	b, _ := json.Marshal(map[string]any{
+		"object": "whatsapp_business_account",
+		"entry":  []any{map[string]any{"id": o.WABAID, "changes": []any{map[string]any{"field": "messages", "value": value}}}},
+	})
+	return b
+}
+
+func statusWebhook(o Options, pnid string, sr *meta.SendRequest, wamid, status string, now time.Time) []byte {
+	st := map[string]any{"id": wamid, "status": status, "timestamp": strconv.FormatInt(now.Unix(), 10)}
+	if sr.To != "" {
+		st["recipient_id"] = meta.PhoneDigits(sr.To)
+	} else {
+		st["recipient_user_id"] = sr.Recipient
+	}
+	if sr.BizOpaqueCallbackData != "" {
+		st["biz_opaque_callback_data"] = sr.BizOpaqueCallbackData
+	}
+	if status == "sent" {
+		cat := "service"
+		if sr.IsTemplate() {
+			cat = "utility"
+		}
+		st["pricing"] = map[string]any{"billable": sr.IsTemplate(), "pricing_model": "PMP", "type": "regular", "category": cat}
+	}
+	return envelope(o, pnid, map[string]any{"statuses": []any{st}})
+}
+
+// Load describes customer traffic for RunCustomers.
+type Load struct {
+	Rate        float64       // messages per second
+	Count       int           // stop after this many (0: use Duration)
+	Duration    time.Duration // stop after this long
+	Customers   int           // how many different customers (default 50)
+	Kinds       []string      // default Kinds
+	Concurrency int           // webhook posts in flight (default 32)
+}
+
+// LoadStats reports what RunCustomers did.
+type LoadStats struct {
+	Sent, OK, Failed int
+	Elapsed          time.Duration
+	P50, P99, Max    time.Duration
+}
+
+// Rate is the achieved messages per second.
+func (l LoadStats) Rate() float64 {
+	if l.Elapsed <= 0 {
+		return 0
+	}
+	return float64(l.Sent) / l.Elapsed.Seconds()
+}
+
+// Table prints the stats as a small text table.
+func (l LoadStats) Table(w io.Writer) {
+	fmt.Fprintf(w, "%-10s %8s %8s %10s %10s %10s %10s\n", "webhooks", "ok", "failed", "rate/s", "ack p50", "ack p99", "ack max")
+	fmt.Fprintf(w, "%-10d %8d %8d %10.1f %10s %10s %10s\n", l.Sent, l.OK, l.Failed, l.Rate(),
+		l.P50.Round(10*time.Microsecond), l.P99.Round(10*time.Microsecond), l.Max.Round(10*time.Microsecond))
+}
+
+// RunCustomers lets fictional customers write at the given rate until the
+// count or duration is reached or ctx ends.
+func (s *Simulator) RunCustomers(ctx context.Context, l Load) LoadStats {
+	if l.Customers <= 0 {
+		l.Customers = 50
+	}
+	if len(l.Kinds) == 0 {
+		l.Kinds = Kinds
+	}
+	if l.Concurrency <= 0 {
+		l.Concurrency = 32
+	}
+	if l.Rate <= 0 {
+		l.Rate = 1
+	}
+	if l.Count <= 0 && l.Duration <= 0 {
+		l.Duration = 10 * time.Second
+	}
+	customers := Customers(l.Customers)
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		ok   atomic.Int64
+		bad  atomic.Int64
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, l.Concurrency)
+	interval := time.Duration(float64(time.Second) / l.Rate)
+	start := time.Now()
+	sent := 0
+	for ctx.Err() == nil {
+		if l.Count > 0 && sent >= l.Count {
+			break
+		}
+		if l.Duration > 0 && time.Since(start) >= l.Duration {
+			break
+		}
+		// Pace against the start time so that slow posts do not lower the rate.
+		if d := time.Until(start.Add(time.Duration(sent) * interval)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			continue
+		}
+		c := customers[rand.IntN(len(customers))]
+		kind := l.Kinds[rand.IntN(len(l.Kinds))]
+		sent++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			t := time.Now()
+			_, st, err := s.Write(ctx, c, kind)
+			d := time.Since(t)
+			if err != nil || st != 200 {
+				bad.Add(1)
+				return
+			}
+			ok.Add(1)
+			mu.Lock()
+			lats = append(lats, d)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	st := LoadStats{Sent: sent, OK: int(ok.Load()), Failed: int(bad.Load()), Elapsed: time.Since(start)}
+	if len(lats) > 0 {
+		slices.Sort(lats)
+		st.P50 = lats[len(lats)/2]
+		st.P99 = lats[min(len(lats)-1, len(lats)*99/100)]
+		st.Max = lats[len(lats)-1]
+	}
+	return st
+}
