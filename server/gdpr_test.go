@@ -87,7 +87,7 @@ func storeMedia(t *testing.T, g *servertest.Gateway, wamid string, file []byte) 
 	}
 }
 
-func dpPost(t *testing.T, g *servertest.Gateway, body []byte) {
+func dpPost(t testing.TB, g *servertest.Gateway, body []byte) {
 	t.Helper()
 	if resp := g.PostWebhook(t, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook: %d", resp.StatusCode)
@@ -400,4 +400,60 @@ func TestMarketingTemplateNeedsConsent(t *testing.T) {
 	if st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl); st != 200 {
 		t.Fatalf("after opt-in: %d %s", st, b)
 	}
+}
+
+// FuzzSecureLinkAnswer throws arbitrary form bodies at the public answer
+// page: it must answer 200, 400 or 410, never fail or store a partial
+// answer.
+func FuzzSecureLinkAnswer(f *testing.F) {
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	mw.WriteField("text", "DE00 1234")
+	fw, _ := mw.CreateFormFile("file", "a.pdf")
+	fw.Write([]byte("%PDF"))
+	mw.Close()
+	f.Add(form.Bytes(), mw.FormDataContentType())
+	f.Add([]byte("text=hallo"), "application/x-www-form-urlencoded")
+	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n\r\n--x--\r\n"), "multipart/form-data; boundary=x")
+	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x\"\r\n\r\nabc\r\n--x--\r\n"), "multipart/form-data; boundary=x")
+	f.Add([]byte{}, "multipart/form-data")
+	g := servertest.New(f, servertest.Options{})
+	dpPost(f, g, dpText("4915198765432", "Anna", "wamid.fz", "hallo", time.Now().Unix()))
+	ctx := context.Background()
+	c, err := g.Store.ContactByKey(ctx, "4915198765432")
+	if err != nil {
+		f.Fatal(err)
+	}
+	conv, err := g.Store.ContactConversation(ctx, c.ID, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
+		token, _, err := g.Store.CreateSecureLink(ctx, conv, "Bitte", "test", time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		before, _, _ := g.Store.ContactMessages(ctx, c.ID, store.Page{Limit: 500})
+		req, _ := http.NewRequest("POST", g.Public.URL+"/s/"+token, bytes.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		after, _, _ := g.Store.ContactMessages(ctx, c.ID, store.Page{Limit: 500})
+		switch resp.StatusCode {
+		case 200:
+			if len(after) != len(before)+1 {
+				t.Fatalf("200 but %d new messages", len(after)-len(before))
+			}
+		case 400:
+			if len(after) != len(before) {
+				t.Fatal("a refused answer was stored")
+			}
+		default:
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
 }
