@@ -29,6 +29,7 @@ import (
 
 	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/fanout"
+	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
 
@@ -64,6 +65,7 @@ type serveConfig struct {
 	TLSReload      time.Duration
 
 	Fanout fanoutConfig
+	Jobs   jobsConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
@@ -111,6 +113,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
 	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
 	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
+	c.Jobs.flags(fs)
 	return fs, c
 }
 
@@ -197,6 +200,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
+	}
+	if err := c.Jobs.validate(); err != nil {
+		return err
 	}
 	return c.Sending.validate()
 }
@@ -331,8 +337,40 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer snd.stop()
-	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
-		Sender: snd.sender, OnIngest: snd.onIngest}, st, log, metrics)
+	// Customers who write a stop word get one confirmation through the outbox.
+	onIngest := snd.onIngest
+	stopReplies := func() {}
+	if snd.sender != nil {
+		rctx, rcancel := context.WithCancel(context.Background())
+		replier := startStopReplier(rctx, st, snd.sender, log.With("part", "consent"))
+		stopReplies = sync.OnceFunc(func() { rcancel(); <-replier.done })
+		defer stopReplies()
+		next := onIngest
+		onIngest = func(r store.IngestResult) {
+			if next != nil {
+				next(r)
+			}
+			replier.Kick()
+		}
+	}
+	sched, err := cfg.Jobs.scheduler(st, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	// Like fan-out: the jobs start after the store opens and stop before it
+	// closes (below); the defer covers an early return.
+	sched.Start()
+	defer sched.Stop(context.Background())
+	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		Sender: snd.sender, OnIngest: onIngest,
+		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched}}
+	if cfg.AccessToken != "" {
+		client := &http.Client{Timeout: 30 * time.Second}
+		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {
+			return meta.DeleteMedia(ctx, client, cfg.GraphURL, cfg.GraphVersion, cfg.AccessToken, id)
+		}
+	}
+	srv := server.New(scfg, st, log, metrics)
 
 	if tlsMgr != nil {
 		srv.UseTLS(tlsMgr)
@@ -477,6 +515,12 @@ wait:
 	if err := fw.Stop(sctx); err != nil {
 		log.Warn("fan-out", "err", err)
 	}
+	// Jobs stop before the store closes: their contexts are cancelled and
+	// a running purge returns between two batches.
+	if err := sched.Stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	stopReplies()
 	// The simulator and the outbox worker finish what they started before
 	// the store closes.
 	if demo != nil {

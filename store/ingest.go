@@ -230,6 +230,11 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 			return false, fmt.Errorf("store: media: %w", err)
 		}
 	}
+	if m.Type == "text" && m.Text.Valid {
+		if err := applyStopWord(tx, contactID, m.WAMID, m.Text.String, m.TS); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
 }
 

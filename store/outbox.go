@@ -195,6 +195,9 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 		// rows; the savepoint rollback removes those too.
 		return nil, &WindowClosedError{LastInboundAt: lastIn.Int64}
 	}
+	if err := checkMarketingTx(tx, contactID, o.Type, o.Payload); err != nil {
+		return nil, err
+	}
 	if convID == 0 {
 		convID, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?)`, numberID, contactID, now, now, now)
