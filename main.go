@@ -52,14 +52,24 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdVersion(stdout)
 	case "user":
 		err = cmdUser(ctx, args, env, stdin, stdout, stderr)
+	case "export":
+		err = cmdExport(ctx, args, env, stdout, stderr)
+	case "erase":
+		err = cmdErase(ctx, args, env, stdout, stderr)
+	case "retention":
+		err = cmdRetention(ctx, args, env, stdout, stderr)
+	case "backup":
+		err = cmdBackup(ctx, args, env, stdout, stderr)
+	case "restore":
+		err = cmdRestore(ctx, args, env, stdout, stderr)
+	case "records":
+		err = cmdRecords(ctx, args, env, stdout, stderr)
 	case "simulate":
 		err = cmdSimulate(ctx, args, env, stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args, env, stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args, env, stdout)
-	case "export", "erase", "retention", "backup", "restore":
-		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -89,6 +99,13 @@ Commands:
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   healthcheck                exit 0 if the running gateway answers on its internal listener
   fanout list|add|replay     forward deliveries to your own systems (see "pforte fanout help")
+  export --contact ID --out FILE.zip
+                             Art. 15/20 export of one customer (JSON, CSV, media, summary)
+  erase --contact ID --yes   Art. 17 erasure of one customer (restricted while a legal hold lasts)
+  retention run [--dry-run]  apply the retention policies now, or list what would go
+  backup [--out FILE]        consistent, checked snapshot of the database (encrypted with a passphrase)
+  restore --from FILE        replace the database with a backup; erasures since are applied again
+  records [--format json]    the record of processing activities (Art. 30) from the live settings
   version                    print version, commit, build tags and SQLite version
 
 Every flag can also be set as PFORTE_<FLAG_NAME> in the environment;

@@ -29,6 +29,7 @@ import (
 
 	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/fanout"
+	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
 
@@ -54,7 +55,6 @@ type serveConfig struct {
 	LogFormat    string
 	MaxBody      int64
 	ShutdownWait time.Duration
-	PublicURL    string
 	Sending      sendingConfig
 
 	TrustedProxies string
@@ -65,6 +65,7 @@ type serveConfig struct {
 	TLSReload      time.Duration
 
 	Fanout fanoutConfig
+	Jobs   jobsConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
@@ -101,7 +102,6 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
-	fs.StringVar(&c.PublicURL, "public-url", "", "external base URL, e.g. https://pforte.example.de (webhook URL and invite links; default: from each request)")
 	c.Sending.flags(fs)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "behind a reverse proxy: comma-separated addresses/prefixes whose client-address and X-Forwarded-Proto headers are believed")
 	fs.StringVar(&c.ClientIPHeader, "client-ip-header", "X-Forwarded-For", "header a trusted proxy puts the client address in")
@@ -113,6 +113,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
 	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
 	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
+	c.Jobs.flags(fs)
 	return fs, c
 }
 
@@ -199,6 +200,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.DataDir == "" {
 		return settingError("data-dir", c.DataDir, "must not be empty")
+	}
+	if err := c.Jobs.validate(); err != nil {
+		return err
 	}
 	return c.Sending.validate()
 }
@@ -344,9 +348,41 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer snd.stop()
-	srv := server.New(server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
-		Sender: snd.sender, OnIngest: snd.onIngest,
-		Panel: server.PanelConfig{PublicURL: cfg.PublicURL, TLS: tlsMgr != nil}}, st, log, metrics)
+	// Customers who write a stop word get one confirmation through the outbox.
+	onIngest := snd.onIngest
+	stopReplies := func() {}
+	if snd.sender != nil {
+		rctx, rcancel := context.WithCancel(context.Background())
+		replier := startStopReplier(rctx, st, snd.sender, log.With("part", "consent"))
+		stopReplies = sync.OnceFunc(func() { rcancel(); <-replier.done })
+		defer stopReplies()
+		next := onIngest
+		onIngest = func(r store.IngestResult) {
+			if next != nil {
+				next(r)
+			}
+			replier.Kick()
+		}
+	}
+	sched, err := cfg.Jobs.scheduler(st, cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	// Like fan-out: the jobs start after the store opens and stop before it
+	// closes (below); the defer covers an early return.
+	sched.Start()
+	defer sched.Stop(context.Background())
+	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
+		Sender: snd.sender, OnIngest: onIngest,
+		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched},
+		Panel: server.PanelConfig{PublicURL: publicURL(cfg), TLS: tlsMgr != nil}}
+	if cfg.AccessToken != "" {
+		client := &http.Client{Timeout: 30 * time.Second}
+		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {
+			return meta.DeleteMedia(ctx, client, cfg.GraphURL, cfg.GraphVersion, cfg.AccessToken, id)
+		}
+	}
+	srv := server.New(scfg, st, log, metrics)
 	if !cfg.Demo { // the demo's generated secrets are not worth keeping
 		if err := srv.LoadStoredSecrets(ctx); err != nil {
 			return err
@@ -514,6 +550,12 @@ wait:
 	if err := fw.Stop(sctx); err != nil {
 		log.Warn("fan-out", "err", err)
 	}
+	// Jobs stop before the store closes: their contexts are cancelled and
+	// a running purge returns between two batches.
+	if err := sched.Stop(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	stopReplies()
 	// The simulator and the outbox worker finish what they started before
 	// the store closes.
 	if demo != nil {

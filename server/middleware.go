@@ -21,14 +21,20 @@ func (r *statusRecorder) WriteHeader(code int) {
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-// logRequests writes one debug line per request. Only the path is logged:
+// logRequests writes one debug line per request. Only the route is logged:
 // query strings can carry the verify token, and bodies carry personal data.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
-		s.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", rec.status, "took", time.Since(start))
+		// The route pattern, not the path: paths carry phone numbers
+		// (/api/v1/contacts/{id}) and secure link tokens (/s/{token}).
+		route := r.Pattern
+		if route == "" {
+			route = "(no route)"
+		}
+		s.log.Debug("http", "method", r.Method, "route", route, "status", rec.status, "took", time.Since(start))
 	})
 }
 

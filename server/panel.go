@@ -285,15 +285,6 @@ func takeFlash(w http.ResponseWriter, r *http.Request) string {
 	return msg
 }
 
-// clientIP is the address audit lines and the IP throttle use.
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
-}
-
 // publicURL is the gateway's external base URL.
 func (s *Server) publicURL(r *http.Request) string {
 	if s.panel.cfg.PublicURL != "" {

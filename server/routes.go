@@ -10,6 +10,8 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	mux.HandleFunc("GET /webhook", s.webhookVerify)
 	mux.HandleFunc("POST /webhook", s.webhookReceive)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /s/{token}", s.secureLinkPage)
+	mux.HandleFunc("POST /s/{token}", s.secureLinkAnswer)
 
 	// The admin panel. Roles: admins (A), agents (G), auditors (U); every
 	// route passes security headers, cross-origin protection and the session.
@@ -80,6 +82,18 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("GET /api/v1/messages/{id}", s.apiKey("read", s.apiMessageGet))
 	mux.Handle("GET /api/v1/contacts/{id}", s.apiKey("read", s.apiContactGet))
 	mux.Handle("GET /api/v1/contacts/{id}/messages", s.apiKey("read", s.apiContactMessages))
+	mux.Handle("GET /api/v1/contacts/{id}/export", s.apiKey("gdpr", s.apiContactExport))
+	mux.Handle("DELETE /api/v1/contacts/{id}", s.apiKey("gdpr", s.apiContactErase))
+	mux.Handle("GET /api/v1/contacts/{id}/consent", s.apiKey("read", s.apiConsentList))
+	mux.Handle("POST /api/v1/contacts/{id}/consent", s.apiKey("gdpr", s.apiConsentRecord))
+	mux.Handle("GET /api/v1/contacts/{id}/legal-holds", s.apiKey("gdpr", s.apiHoldList))
+	mux.Handle("POST /api/v1/contacts/{id}/legal-holds", s.apiKey("gdpr", s.apiHoldSet))
+	mux.Handle("DELETE /api/v1/legal-holds/{hold}", s.apiKey("gdpr", s.apiHoldRelease))
+	mux.Handle("POST /api/v1/contacts/{id}/secure-links", s.apiKey("send", s.apiSecureLinkCreate))
+	mux.Handle("GET /api/v1/retention/preview", s.apiKey("gdpr", s.apiRetentionPreview))
+	mux.Handle("GET /api/v1/records-of-processing", s.apiKey("gdpr", s.apiRecordsOfProcessing))
+	mux.Handle("GET /api/v1/jobs", s.apiKey("admin", s.apiJobs))
+	mux.Handle("POST /api/v1/jobs/{name}/run", s.apiKey("admin", s.apiJobRun))
 	mux.Handle("POST /api/v1/messages", s.apiKey("send", s.apiMessageSend))
 	mux.Handle("POST /api/v1/messages/{id}/retry", s.apiKey("send", s.apiMessageRetry))
 	mux.Handle("GET /api/v1/messages/{id}/media", s.apiKey("read", s.apiMessageMedia))

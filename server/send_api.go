@@ -121,6 +121,9 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &gerr) && gerr.Code == 131047:
 		writeSendError(w, http.StatusUnprocessableEntity, "window_closed", gerr.Details(), gerr)
 		return
+	case errors.As(err, &gerr) && gerr.Code == 131050:
+		writeSendError(w, http.StatusUnprocessableEntity, "no_marketing_consent", gerr.Details(), gerr)
+		return
 	case errors.As(err, &gerr):
 		writeSendError(w, http.StatusBadRequest, "invalid_message", gerr.Details(), gerr)
 		return

@@ -4,6 +4,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -29,6 +30,20 @@ type Config struct {
 	MaxBody int64
 	// Panel configures the admin panel (panel.go).
 	Panel PanelConfig
+
+	// PublicURL is how customers reach the public listener, for secure
+	// links (e.g. https://chat.example.de); empty disables them.
+	PublicURL string
+	// Location is the company's time zone (legal hold presets end on 31 Dec there).
+	Location *time.Location
+	// DeleteMetaMedia deletes a file Pforte uploaded to Meta (DELETE
+	// /{media-id}); used after an erasure. Nil skips it.
+	DeleteMetaMedia func(ctx context.Context, mediaID string) error
+	// Processing fills in the record of processing activities.
+	Processing store.ProcessingContext
+	// Jobs shows and starts the scheduled jobs (retention, backup,
+	// maintenance); nil without a scheduler.
+	Jobs Jobs
 	// Sender delivers outbound messages (proxy, queued send API); nil
 	// answers those routes with 503.
 	Sender *sender.Sender

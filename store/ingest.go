@@ -116,11 +116,10 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	if d.ParseError != "" {
 		parseErr = sql.NullString{String: d.ParseError, Valid: true}
 	}
-	var deliveryID int64
 	events := fanoutEvents(d)
-	err := tx.QueryRow(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(sha256) DO NOTHING RETURNING id`, sum, d.Body, now, parseErr, int(events)).Scan(&deliveryID)
-	if errors.Is(err, sql.ErrNoRows) {
+	deliveryID, inserted, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT(sha256) DO NOTHING`, sum, d.Body, now, parseErr, int(events))
+	if err == nil && !inserted {
 		// The same bytes were committed before, together with all they contain.
 		res.Duplicate = true
 		return nil
@@ -207,8 +206,8 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 		cu = &convUpdate{}
 		err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&cu.id)
 		if errors.Is(err, sql.ErrNoRows) {
-			err = tx.QueryRow(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?) RETURNING id`, numberID, contactID, m.TS, now, now).Scan(&cu.id)
+			cu.id, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?)`, numberID, contactID, m.TS, now, now)
 		}
 		if err != nil {
 			return false, fmt.Errorf("store: conversation: %w", err)
@@ -218,11 +217,10 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 	}
 	cu.added++
 	cu.lastInbound = max(cu.lastInbound, m.TS)
-	var msgID int64
-	err = tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
-		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	msgID, _, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.WAMID, cu.id, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
-		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID).Scan(&msgID)
+		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID)
 	if err != nil {
 		return false, fmt.Errorf("store: message: %w", err)
 	}
@@ -230,6 +228,11 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
 			msgID, m.Media.MediaID, m.Media.MimeType, m.Media.SHA256, m.Media.Filename); err != nil {
 			return false, fmt.Errorf("store: media: %w", err)
+		}
+	}
+	if m.Type == "text" && m.Text.Valid {
+		if err := applyStopWord(tx, contactID, m.WAMID, m.Text.String, m.TS); err != nil {
+			return false, err
 		}
 	}
 	return true, nil
@@ -255,8 +258,8 @@ func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
 	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&id, &waba, &display)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		err = tx.QueryRow(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-			n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now).Scan(&id)
+		id, _, err = tx.Insert(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?)`,
+			n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now)
 	case err == nil && ((n.WABAID != "" && n.WABAID != waba) || (n.DisplayPhoneNumber != "" && n.DisplayPhoneNumber != display)):
 		_, err = tx.Exec(`UPDATE business_numbers SET waba_id = coalesce(nullif(?, ''), waba_id),
 			display_phone_number = coalesce(nullif(?, ''), display_phone_number) WHERE id = ?`, n.WABAID, n.DisplayPhoneNumber, id)
@@ -282,9 +285,9 @@ func upsertContact(tx *Tx, p Party, now int64) (int64, error) {
 		err = tx.QueryRow(q+"c.wa_id = ?", p.WaID).Scan(c.scanDest()...)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.QueryRow(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now).Scan(&c.ID)
+		c.ID, _, err = tx.Insert(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now)
 		if err != nil {
 			return 0, fmt.Errorf("store: contact: %w", err)
 		}

@@ -24,6 +24,7 @@ var migrations = []migration{
 	{100, "outbox, uploads and alarms", schemaOutbox},
 	{150, "fanout", schemaFanout},
 	{200, "panel", schemaPanel},
+	{300, "data protection", schemaDataProtection},
 }
 
 // SchemaVersion is the newest schema this binary knows.

@@ -55,9 +55,9 @@ func RecordSentTx(tx *Tx, m SentMessage) (int64, error) {
 		RETURNING id`, numberID, contactID, m.TS, now, now).Scan(&convID); err != nil {
 		return 0, fmt.Errorf("store: conversation: %w", err)
 	}
-	if err := tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, status, status_at, ts, created_at)
-		VALUES (?, ?, 'outbound', ?, ?, ?, ?, 'accepted', ?, ?, ?) RETURNING id`,
-		m.WAMID, convID, m.Type, nullString(m.Text), nullJSON(m.Payload), nullJSON(m.Context), m.TS, m.TS, now).Scan(&id); err != nil {
+	if id, _, err = tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, status, status_at, ts, created_at)
+		VALUES (?, ?, 'outbound', ?, ?, ?, ?, 'accepted', ?, ?, ?)`,
+		m.WAMID, convID, m.Type, nullString(m.Text), nullJSON(m.Payload), nullJSON(m.Context), m.TS, m.TS, now); err != nil {
 		return 0, fmt.Errorf("store: outbound message: %w", err)
 	}
 	if err := refreshStatus(tx, m.WAMID); err != nil {

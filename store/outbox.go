@@ -195,9 +195,12 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 		// rows; the savepoint rollback removes those too.
 		return nil, &WindowClosedError{LastInboundAt: lastIn.Int64}
 	}
+	if err := checkMarketingTx(tx, contactID, o.Type, o.Payload); err != nil {
+		return nil, err
+	}
 	if convID == 0 {
-		err = tx.QueryRow(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?) RETURNING id`, numberID, contactID, now, now, now).Scan(&convID)
+		convID, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?)`, numberID, contactID, now, now, now)
 	} else {
 		_, err = tx.Exec("UPDATE conversations SET last_message_at = max(last_message_at, ?), updated_at = ? WHERE id = ?", now, now, convID)
 	}
@@ -208,10 +211,9 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	if o.Text != nil {
 		text = sql.NullString{String: *o.Text, Valid: true}
 	}
-	var msgID int64
-	err = tx.QueryRow(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, status, status_at, ts, created_at)
-		VALUES (NULL, ?, 'outbound', ?, ?, ?, ?, 'queued', ?, ?, ?) RETURNING id`,
-		convID, o.Type, text, nullJSON(o.Payload), nullJSON(o.Context), now, now, now).Scan(&msgID)
+	msgID, _, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, status, status_at, ts, created_at)
+		VALUES (NULL, ?, 'outbound', ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+		convID, o.Type, text, nullJSON(o.Payload), nullJSON(o.Context), now, now, now)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbound message: %w", err)
 	}

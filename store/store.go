@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3"
@@ -56,6 +57,10 @@ type Store struct {
 	wdb *sql.DB // exactly one connection, used only by the writer goroutine
 	rdb *sql.DB // read-only pool
 
+	lock *os.File // shared lock on the data directory; see LockFile
+
+	longestTurn atomic.Int64 // see noteTurn
+
 	mu     sync.RWMutex // guards closed against concurrent submits
 	closed bool
 	reqs   chan *writeReq
@@ -85,6 +90,20 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{dir: dir, log: opts.Logger, opts: opts, reqs: make(chan *writeReq, 4096), done: make(chan struct{})}
 	path := filepath.Join(dir, DBFile)
+	lock, err := lockDir(dir, false)
+	if errors.Is(err, ErrInUse) {
+		return nil, fmt.Errorf("store: a restore is running in %s; try again when it has finished", dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.lock = lock
+	opened := false
+	defer func() {
+		if !opened && s.lock != nil {
+			s.lock.Close()
+		}
+	}()
 
 	if !opts.ReadOnly {
 		// The writer opens first: it sets WAL mode, which the readers rely on.
@@ -139,9 +158,11 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		}
 		close(s.done)
 		s.closed = true
+		opened = true
 		return s, nil
 	}
 	go s.writer()
+	opened = true
 	return s, nil
 }
 
@@ -182,6 +203,12 @@ func (s *Store) Close() error {
 
 func (s *Store) closeDBs() error {
 	var errs []error
+	defer func() {
+		if s.lock != nil {
+			s.lock.Close()
+			s.lock = nil
+		}
+	}()
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 		s.rdb = nil

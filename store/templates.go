@@ -55,7 +55,7 @@ func FillTemplate(body string, values map[string]string) string {
 	})
 }
 
-type templateEvent struct {
+type templateStatusEvent struct {
 	Event    string                   `json:"event"`
 	Name     string                   `json:"message_template_name"`
 	Language string                   `json:"message_template_language"`
@@ -85,7 +85,7 @@ func (s *Store) Templates(ctx context.Context) ([]*Template, error) {
 		if err := rows.Scan(&ts, &value); err != nil {
 			return nil, fmt.Errorf("store: templates: %w", err)
 		}
-		var ev templateEvent
+		var ev templateStatusEvent
 		if json.Unmarshal([]byte(value), &ev) != nil || ev.Name == "" {
 			continue // kept raw in events; nothing to show
 		}

@@ -213,6 +213,13 @@ func windowError(e *store.WindowClosedError) *meta.Error {
 	return meta.WindowClosedError(d)
 }
 
+// consentError answers a marketing template to a customer without a
+// marketing opt-in the way Meta answers one who opted out (131050).
+func consentError(e *store.NoConsentError) *meta.Error {
+	return meta.NewError(http.StatusBadRequest, 131050, "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business",
+		fmt.Sprintf("Pforte refused this message before calling Meta: %q is a marketing template and the customer has no marketing opt-in on record (or opted out, e.g. by writing STOP).", e.Template))
+}
+
 // Enqueue stores a message for delivery and returns at once (the queued
 // send API and the panel's composer use it). A *meta.Error says why the
 // message was refused: invalid (100) or outside the window (131047).
@@ -231,6 +238,11 @@ func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, err
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
 		return nil, windowError(wc)
+	}
+	var nc *store.NoConsentError
+	if errors.As(err, &nc) {
+		s.m.refused.Inc()
+		return nil, consentError(nc)
 	}
 	if err != nil {
 		return nil, err
@@ -270,6 +282,11 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
 		return gerrResult(0, "failed", windowError(wc)), nil
+	}
+	var nc *store.NoConsentError
+	if errors.As(err, &nc) {
+		s.m.refused.Inc()
+		return gerrResult(0, "failed", consentError(nc)), nil
 	}
 	if err != nil {
 		return nil, err

@@ -85,8 +85,9 @@ type Gateway struct {
 // Options adjusts a test gateway.
 type Options struct {
 	Config server.Config
-	Dir    string // reuse a data directory (e.g. after a restart); default t.TempDir()
-	Store  store.Options
+	Dir    string        // reuse a data directory (e.g. after a restart); default t.TempDir()
+	Store  store.Options // store tuning; Logger and OnCommit are set by New
+	Log    io.Writer     // receives every log line at debug level (default: discarded unless -v)
 	// Setup, if set, runs after the store opened and before the server is
 	// built, to add dependencies (the sender, hooks) to the configuration.
 	Setup func(st *store.Store, cfg *server.Config)
@@ -103,6 +104,13 @@ func New(t testing.TB, opts Options) *Gateway {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if opts.Log != nil {
+		w := opts.Log
+		if testing.Verbose() {
+			w = io.MultiWriter(w, os.Stderr)
+		}
+		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	metrics := server.NewMetrics(prometheus.NewRegistry())
 	sopts := opts.Store
@@ -122,11 +130,18 @@ func New(t testing.TB, opts Options) *Gateway {
 		cfg.VerifyToken = g.VerifyToken
 	}
 	g.VerifyToken = cfg.VerifyToken
+	// The public listener's address is known before the server is built,
+	// so that links Pforte hands out point at it.
+	g.Public = httptest.NewUnstartedServer(nil)
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + g.Public.Listener.Addr().String()
+	}
 	if opts.Setup != nil {
 		opts.Setup(st, &cfg)
 	}
 	g.Server = server.New(cfg, st, log, metrics)
-	g.Public = httptest.NewServer(g.Server.PublicHandler())
+	g.Public.Config.Handler = g.Server.PublicHandler()
+	g.Public.Start()
 	g.Internal = httptest.NewServer(g.Server.InternalHandler())
 	key, _, err := st.CreateAPIKey(ctx, "test", store.Scopes)
 	if err != nil {

@@ -1,0 +1,195 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/store"
+)
+
+// BenchmarkPurgeWhileIngesting purges a million expired messages (with
+// their search index entries) while signed webhooks arrive at 1000/s over
+// loopback, and reports the purge rate and the webhooks' latency during the
+// purge next to a baseline without it. PFORTE_BENCH_PURGE_ROWS changes the
+// size.
+//
+//	go test -tags '...' -run '^$' -bench PurgeWhileIngesting -benchtime 1x ./server/
+func BenchmarkPurgeWhileIngesting(b *testing.B) {
+	rows := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("PFORTE_BENCH_PURGE_ROWS")); err == nil && v > 0 {
+		rows = v
+	}
+	const rate = 1000 // deliveries per second
+	for range b.N {
+		g := servertest.New(b, servertest.Options{})
+		ctx := context.Background()
+		now := time.Now()
+		seedStart := time.Now()
+		seedExpired(b, g.Store, rows, now.Add(-200*24*time.Hour))
+		b.Logf("seeded %d expired messages in %s", rows, time.Since(seedStart).Round(time.Second))
+
+		// Baseline: the same load without a purge.
+		base := ingestAtRate(b, g, rate, "base", func() bool { return false }, 5*time.Second)
+
+		var purgeDone atomic.Bool
+		var rep *store.RetentionReport
+		var perr error
+		var purgeTook time.Duration
+		go func() {
+			t0 := time.Now()
+			rep, perr = g.Store.RunRetention(ctx, store.RetentionOptions{Now: now, OrphanGrace: time.Hour})
+			purgeTook = time.Since(t0)
+			purgeDone.Store(true)
+		}()
+		during := ingestAtRate(b, g, rate, "during", purgeDone.Load, 30*time.Minute)
+		if perr != nil {
+			b.Fatal(perr)
+		}
+		purged := rep.RowsPerClass[store.RetainMessages]
+		if purged != int64(rows) {
+			b.Fatalf("purged %d of %d", purged, rows)
+		}
+		fmt.Printf("\npurge of %d expired messages while ingesting %d deliveries/s (batch 500)\n", rows, rate)
+		fmt.Printf("%-22s %12s %10s %9s %9s %9s %10s\n", "phase", "deliveries", "per s", "p50 ms", "p99 ms", "max ms", "not sent")
+		for _, r := range []struct {
+			name string
+			l    rateResult
+		}{{"ingest only", base}, {"ingest during purge", during}} {
+			fmt.Printf("%-22s %12d %10.0f %9.2f %9.2f %9.2f %10d\n", r.name, r.l.sent, r.l.perSec, ms(r.l.p50), ms(r.l.p99), ms(r.l.max), r.l.missed)
+		}
+		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; wal busy %v)\n",
+			purged, purgeTook.Round(time.Millisecond), float64(purged)/purgeTook.Seconds(), rep.Scrub.WALBusy)
+		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps)\n\n",
+			rep.LongestTurn.Round(time.Millisecond), rep.Scrub.LongestTurn.Round(time.Millisecond), rep.Scrub.FTSMergeSteps)
+		if during.failed > during.missed || base.failed > base.missed {
+			b.Fatalf("deliveries answered with an error: %d during, %d baseline", during.failed-during.missed, base.failed-base.missed)
+		}
+		b.ReportMetric(float64(purged)/purgeTook.Seconds(), "purged-rows/s")
+		b.ReportMetric(ms(during.p99), "ingest-p99-ms")
+		b.ReportMetric(ms(base.p99), "baseline-p99-ms")
+		b.ReportMetric(0, "ns/op")
+		g.Close()
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// seedExpired writes rows old messages across 100 conversations in bulk.
+func seedExpired(tb testing.TB, st *store.Store, rows int, at time.Time) {
+	tb.Helper()
+	ctx := context.Background()
+	err := st.Write(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '412095873361844', ?)`, at.Unix()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+			INSERT INTO contacts(id, wa_id, name, created_at, updated_at) SELECT i, '49151000' || printf('%05d', i), 'Kunde ' || i, ?1, ?1 FROM n`, at.Unix()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO conversations(id, business_number_id, contact_id, last_inbound_at, last_message_at, created_at, updated_at)
+			SELECT id, 1, id, ?1, ?1, ?1, ?1 FROM contacts`, at.Unix())
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const chunk = 50_000
+	for from := 1; from <= rows; from += chunk {
+		to := min(from+chunk-1, rows)
+		err := st.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
+				INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, ts, created_at)
+				SELECT 'wamid.expired.' || i, 1 + i % 100, 'inbound', 'text',
+					'Alte Nachricht ' || i || ': ist meine Bestellung schon unterwegs?',
+					'{"body":"Alte Nachricht ' || i || '"}', ?3 + i % 86400, ?3 FROM n`, from, to, at.Unix())
+			return err
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if _, err := st.Checkpoint(ctx, time.Minute); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+type rateResult struct {
+	sent           int
+	perSec         float64
+	p50, p99, max  time.Duration
+	failed, missed int64
+}
+
+// ingestAtRate posts one signed delivery every 1/rate seconds (open loop:
+// a slow answer does not slow the sender) until stop reports true or max
+// has passed, and measures each answer's latency.
+func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, stop func() bool, max time.Duration) rateResult {
+	tb.Helper()
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	url := g.Public.URL + "/webhook"
+	var mu sync.Mutex
+	var lat []time.Duration
+	var failed, missed atomic.Int64
+	sem := make(chan struct{}, 512)
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / time.Duration(rate))
+	defer tick.Stop()
+	start := time.Now()
+	sent := 0
+	for !stop() && time.Since(start) < max {
+		<-tick.C
+		sent++
+		body := benchBody([]string{fmt.Sprintf("wamid.live.%s.%d", tag, sent)})
+		sig := meta.Sign(g.AppSecret, body)
+		select {
+		case sem <- struct{}{}:
+		default:
+			missed.Add(1) // 512 requests outstanding: the machine fell behind; counted as "not sent"
+			continue
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t0 := time.Now()
+			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(meta.SignatureHeader, sig)
+			resp, err := client.Do(req)
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				failed.Add(1)
+				return
+			}
+			d := time.Since(t0)
+			mu.Lock()
+			lat = append(lat, d)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	slices.Sort(lat)
+	r := rateResult{sent: sent, perSec: float64(len(lat)) / took.Seconds(), failed: failed.Load() + missed.Load(), missed: missed.Load()}
+	if len(lat) > 0 {
+		r.p50, r.p99, r.max = lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1]
+	}
+	return r
+}

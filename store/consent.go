@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Consent purposes.
+const (
+	PurposeService   = "service"
+	PurposeMarketing = "marketing"
+)
+
+// ErrNoConsent is returned when a customer has not opted in to marketing
+// (or has opted out since); marketing templates must not be sent then.
+var ErrNoConsent = errors.New("store: the customer has not consented to marketing messages")
+
+// ConsentRecord is one opt-in or opt-out, with where it came from.
+type ConsentRecord struct {
+	ID         int64
+	ContactID  int64
+	Purpose    string // service or marketing
+	Action     string // opt_in or opt_out
+	Source     string // e.g. customer_stop, web_form, agent, api
+	Evidence   string // what proves it: a message id, a form submission id, a note
+	Actor      string
+	TS         int64
+	ReplyState string // "pending" while the confirmation of a stop word waits to be sent
+}
+
+// RecordConsent stores a consent decision and audits it.
+func (s *Store) RecordConsent(ctx context.Context, r ConsentRecord) (*ConsentRecord, error) {
+	if r.Purpose != PurposeService && r.Purpose != PurposeMarketing {
+		return nil, fmt.Errorf("%w: purpose must be service or marketing", ErrInvalid)
+	}
+	if r.Action != "opt_in" && r.Action != "opt_out" {
+		return nil, fmt.Errorf("%w: action must be opt_in or opt_out", ErrInvalid)
+	}
+	r.Source = strings.TrimSpace(r.Source)
+	if r.Source == "" || len(r.Source) > 64 {
+		return nil, fmt.Errorf("%w: a consent record needs a source (e.g. web_form, agent)", ErrInvalid)
+	}
+	if len(r.Evidence) > 4096 {
+		return nil, fmt.Errorf("%w: evidence is limited to 4096 bytes", ErrInvalid)
+	}
+	if r.TS == 0 {
+		r.TS = time.Now().Unix()
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		var one int
+		if err := tx.QueryRow("SELECT 1 FROM contacts WHERE id = ?", r.ContactID).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		return insertConsent(tx, &r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+func insertConsent(tx *Tx, r *ConsentRecord) error {
+	if err := tx.QueryRow(`INSERT INTO consent_records(contact_id, purpose, action, source, evidence, actor, ts, reply_state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.ContactID, r.Purpose, r.Action, r.Source, r.Evidence, r.Actor, r.TS,
+		nullString(r.ReplyState)).Scan(&r.ID); err != nil {
+		return fmt.Errorf("store: consent: %w", err)
+	}
+	return AuditTx(tx, AuditEntry{TS: r.TS, Actor: r.Actor, Action: "consent." + r.Action, Target: fmt.Sprintf("contact:%d", r.ContactID),
+		Detail: jsonDetail(map[string]any{"purpose": r.Purpose, "source": r.Source, "record": r.ID})})
+}
+
+// ConsentRecords lists a contact's consent history, oldest first.
+func (s *Store) ConsentRecords(ctx context.Context, contactID int64) ([]ConsentRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, contact_id, purpose, action, source, evidence, actor, ts, coalesce(reply_state, '')
+		FROM consent_records WHERE contact_id = ? ORDER BY ts, id`, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("store: consent: %w", err)
+	}
+	defer rows.Close()
+	var out []ConsentRecord
+	for rows.Next() {
+		var r ConsentRecord
+		if err := rows.Scan(&r.ID, &r.ContactID, &r.Purpose, &r.Action, &r.Source, &r.Evidence, &r.Actor, &r.TS, &r.ReplyState); err != nil {
+			return nil, fmt.Errorf("store: consent: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// CheckMarketingConsent returns nil only if the customer's newest marketing
+// record is an opt-in. The composer and the send API call it before a
+// marketing template goes out.
+func (s *Store) CheckMarketingConsent(ctx context.Context, contactID int64) error {
+	var action string
+	err := s.rdb.QueryRowContext(ctx, `SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing'
+		ORDER BY ts DESC, id DESC LIMIT 1`, contactID).Scan(&action)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && action != "opt_in") {
+		return ErrNoConsent
+	}
+	if err != nil {
+		return fmt.Errorf("store: consent: %w", err)
+	}
+	return nil
+}
+
+// DefaultStopWords opt a customer out of marketing when they send one of
+// them as the whole message. Admins change the list in the settings.
+var DefaultStopWords = []string{"STOP", "STOPP", "ABMELDEN", "ABBESTELLEN", "UNSUBSCRIBE", "KEINE WERBUNG"}
+
+const stopWordsSetting = "consent.stop_words"
+
+// StopWords returns the configured stop words.
+func (s *Store) StopWords(ctx context.Context) ([]string, error) {
+	var v string
+	err := s.rdb.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", stopWordsSetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return DefaultStopWords, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: stop words: %w", err)
+	}
+	return parseStopWords(v), nil
+}
+
+// SetStopWords replaces the stop word list.
+func (s *Store) SetStopWords(ctx context.Context, words []string, actor string, now time.Time) error {
+	var clean []string
+	for _, w := range words {
+		if w = normalizeStop(w); w != "" && !slices.Contains(clean, w) {
+			clean = append(clean, w)
+		}
+	}
+	if len(clean) == 0 {
+		return fmt.Errorf("%w: at least one stop word is needed, or customers could not opt out", ErrInvalid)
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+			stopWordsSetting, strings.Join(clean, ","), now.Unix()); err != nil {
+			return fmt.Errorf("store: stop words: %w", err)
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "settings.stop_words", Target: "settings",
+			Detail: jsonDetail(map[string]any{"count": len(clean)})})
+	})
+}
+
+func parseStopWords(v string) []string {
+	var out []string
+	for _, w := range strings.Split(v, ",") {
+		if w = normalizeStop(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// normalizeStop upper-cases and trims punctuation and spaces, so that
+// "Stop!" and " stopp. " match.
+func normalizeStop(s string) string {
+	s = strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) })
+	return strings.Join(strings.Fields(strings.ToUpper(s)), " ")
+}
+
+// IsStopWord reports whether a whole message text is one of words.
+func IsStopWord(text string, words []string) bool {
+	if len(text) > 64 {
+		return false
+	}
+	return slices.Contains(words, normalizeStop(text))
+}
+
+// applyStopWord runs inside ingest: a customer who writes a stop word is
+// opted out of marketing, and answered once (reply_state pending) unless
+// they were opted out already.
+func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error {
+	if len(text) > 64 {
+		return nil
+	}
+	var v string
+	words := DefaultStopWords
+	err := tx.QueryRow("SELECT value FROM settings WHERE key = ?", stopWordsSetting).Scan(&v)
+	if err == nil {
+		words = parseStopWords(v)
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: stop words: %w", err)
+	}
+	if !IsStopWord(text, words) {
+		return nil
+	}
+	var last string
+	err = tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
+		contactID).Scan(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: consent: %w", err)
+	}
+	r := ConsentRecord{ContactID: contactID, Purpose: PurposeMarketing, Action: "opt_out", Source: "customer_stop",
+		Evidence: "message:" + wamid, Actor: "customer", TS: ts}
+	if last != "opt_out" {
+		r.ReplyState = "pending"
+	}
+	return insertConsent(tx, &r)
+}
+
+// PendingStopReplies returns opt-outs whose confirmation has not been sent.
+func (s *Store) PendingStopReplies(ctx context.Context) ([]ConsentRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, contact_id, purpose, action, source, evidence, actor, ts, reply_state
+		FROM consent_records WHERE reply_state = 'pending' ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: consent replies: %w", err)
+	}
+	defer rows.Close()
+	var out []ConsentRecord
+	for rows.Next() {
+		var r ConsentRecord
+		if err := rows.Scan(&r.ID, &r.ContactID, &r.Purpose, &r.Action, &r.Source, &r.Evidence, &r.Actor, &r.TS, &r.ReplyState); err != nil {
+			return nil, fmt.Errorf("store: consent replies: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// MarkStopReplied records that the confirmation for an opt-out was sent
+// (or queued), so that it is never sent twice.
+func (s *Store) MarkStopReplied(ctx context.Context, id int64) error {
+	return s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("UPDATE consent_records SET reply_state = 'sent' WHERE id = ? AND reply_state = 'pending'", id)
+		return err
+	})
+}
+
+// NoConsentError refuses a marketing template to a customer whose newest
+// marketing consent record is not an opt-in.
+type NoConsentError struct{ Template string }
+
+func (e *NoConsentError) Error() string {
+	return fmt.Sprintf("store: %q is a marketing template and the customer has not opted in to marketing messages", e.Template)
+}
+
+// Is lets errors.Is(err, ErrNoConsent) match.
+func (e *NoConsentError) Is(target error) bool { return target == ErrNoConsent }
+
+// checkMarketingTx runs inside the send transaction: a template whose
+// category Meta reported as MARKETING goes only to customers with a
+// marketing opt-in. A template of unknown category passes (Meta enforces
+// opt-outs of marketing on its side as well).
+func checkMarketingTx(tx *Tx, contactID int64, typ string, payload []byte) error {
+	if typ != "template" || len(payload) == 0 {
+		return nil
+	}
+	var t struct {
+		Name     string `json:"name"`
+		Language struct {
+			Code string `json:"code"`
+		} `json:"language"`
+	}
+	if json.Unmarshal(payload, &t) != nil || t.Name == "" {
+		return nil
+	}
+	var cat sql.NullString
+	err := tx.QueryRow(`SELECT upper(coalesce(json_extract(value, '$.new_category'), json_extract(value, '$.message_template_category')))
+		FROM events WHERE field IN ('message_template_status_update', 'template_category_update') AND json_valid(value)
+		AND json_extract(value, '$.message_template_name') = ?1
+		AND (?2 = '' OR coalesce(json_extract(value, '$.message_template_language'), ?2) = ?2)
+		ORDER BY ts DESC, id DESC LIMIT 1`, t.Name, t.Language.Code).Scan(&cat)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && cat.String != "MARKETING") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: template category: %w", err)
+	}
+	var action string
+	err = tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
+		contactID).Scan(&action)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: consent: %w", err)
+	}
+	if action != "opt_in" {
+		return &NoConsentError{Template: t.Name}
+	}
+	return nil
+}
+
+// StopReplyTarget names where the confirmation of a stop word goes: the
+// business number the customer wrote to and the customer.
+func (s *Store) StopReplyTarget(ctx context.Context, recordID int64) (phoneNumberID, waID, userID string, err error) {
+	var wa, uid sql.NullString
+	err = s.rdb.QueryRowContext(ctx, `SELECT n.phone_number_id, c.wa_id, c.user_id FROM consent_records r
+		JOIN contacts c ON c.id = r.contact_id
+		JOIN messages m ON m.wamid = substr(r.evidence, 9) AND r.evidence LIKE 'message:%'
+		JOIN conversations cv ON cv.id = m.conversation_id
+		JOIN business_numbers n ON n.id = cv.business_number_id
+		WHERE r.id = ?`, recordID).Scan(&phoneNumberID, &wa, &uid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", "", fmt.Errorf("store: stop reply: %w", err)
+	}
+	return phoneNumberID, wa.String, uid.String, nil
+}
+
+// DefaultStopReply confirms an opt-out; admins change it in the settings.
+const DefaultStopReply = "Sie erhalten von uns keine Werbung mehr über WhatsApp. Auf Ihre Fragen antworten wir weiterhin gern. " +
+	"(You will no longer receive marketing messages from us on WhatsApp.)"
+
+const stopReplySetting = "consent.stop_reply"
+
+// StopReply returns the confirmation text.
+func (s *Store) StopReply(ctx context.Context) (string, error) {
+	var v string
+	err := s.rdb.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", stopReplySetting).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && strings.TrimSpace(v) == "") {
+		return DefaultStopReply, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: stop reply: %w", err)
+	}
+	return v, nil
+}

@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ProcessingRecords is a starting point for the company's record of
+// processing activities (Art. 30 GDPR, "Verzeichnis von
+// Verarbeitungstätigkeiten"), filled from the live configuration.
+type ProcessingRecords struct {
+	GeneratedAt time.Time            `json:"generated_at"`
+	Controller  string               `json:"controller"`
+	Activities  []ProcessingActivity `json:"activities"`
+	Processors  []Processor          `json:"processors"`
+	Measures    []string             `json:"technical_and_organisational_measures"`
+	Note        string               `json:"note"`
+}
+
+// ProcessingActivity is one purpose for which Pforte processes data.
+type ProcessingActivity struct {
+	Name           string   `json:"name"`
+	Purpose        string   `json:"purpose"`
+	LegalBasis     string   `json:"legal_basis"`
+	Subjects       string   `json:"data_subjects"`
+	DataCategories []string `json:"data_categories"`
+	Recipients     []string `json:"recipients"`
+	ThirdCountry   string   `json:"third_country_transfer"`
+	Retention      []string `json:"retention"`
+	Location       string   `json:"location"`
+}
+
+// Processor is a party processing data on the company's behalf.
+type Processor struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+}
+
+// ProcessingContext is what the store cannot know itself.
+type ProcessingContext struct {
+	Now          time.Time
+	Controller   string // the company's name, if known
+	Host         string // where Pforte runs, e.g. the domain
+	BackupKeep   int
+	BackupMaxAge time.Duration
+}
+
+// RecordsOfProcessing builds the record from the live retention settings.
+func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (*ProcessingRecords, error) {
+	ps, err := s.policySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	days := func(class string) string {
+		d := ps.def[class]
+		if d == 0 {
+			return "unbegrenzt (keine Löschfrist eingestellt) / unlimited"
+		}
+		s := fmt.Sprintf("%d Tage / days", d)
+		if n := len(ps.over[class]); n > 0 {
+			s += fmt.Sprintf(" (abweichend für %d Rufnummer(n) / overridden for %d number(s))", n, n)
+		}
+		return s
+	}
+	if pc.Now.IsZero() {
+		pc.Now = time.Now()
+	}
+	if pc.Controller == "" {
+		pc.Controller = "(Name und Anschrift des Unternehmens eintragen / enter the company's name and address)"
+	}
+	host := "dem eigenen Server des Unternehmens / the company's own server"
+	if pc.Host != "" {
+		host += " (" + pc.Host + ")"
+	}
+	meta := "Meta Platforms Ireland Ltd. (WhatsApp Business Cloud API, Auftragsverarbeiter / processor)"
+	thirdCountry := "USA möglich über Meta Platforms Inc. (EU-U.S. Data Privacy Framework, Standardvertragsklauseln); " +
+		"mit Metas Einstellung \"Local Storage\" werden Inhalte in der EU gespeichert, können aber bis zu 60 Minuten anderswo verarbeitet werden / " +
+		"USA possible via Meta Platforms Inc. (EU-U.S. DPF, SCCs); with Meta's local storage setting content is stored at rest in the EU but may be processed elsewhere for up to 60 minutes"
+	backups := "keine geplanten Sicherungen / no scheduled backups"
+	if pc.BackupKeep > 0 || pc.BackupMaxAge > 0 {
+		backups = fmt.Sprintf("Sicherungen: höchstens %d Stück, höchstens %d Tage alt; Löschungen werden bei jeder Wiederherstellung erneut angewandt / "+
+			"backups: at most %d, at most %d days old; erasures are re-applied on every restore",
+			pc.BackupKeep, int(pc.BackupMaxAge.Hours()/24), pc.BackupKeep, int(pc.BackupMaxAge.Hours()/24))
+	}
+	local := "auf " + host + "; Meta hält Nachrichteninhalte vorübergehend bis zu 30 Tage / on " + host + "; Meta keeps message content transiently for up to 30 days"
+	return &ProcessingRecords{
+		GeneratedAt: pc.Now.UTC(),
+		Controller:  pc.Controller,
+		Activities: []ProcessingActivity{
+			{
+				Name:       "Kundenkommunikation über WhatsApp / customer communication via WhatsApp",
+				Purpose:    "Anfragen von Kunden und Interessenten beantworten, Aufträge abwickeln / answer enquiries, handle orders",
+				LegalBasis: "Art. 6 Abs. 1 lit. b DSGVO (Vertrag, vorvertragliche Maßnahmen); lit. f (berechtigtes Interesse an der Beantwortung) / Art. 6(1)(b), (f) GDPR",
+				Subjects:   "Kunden und Interessenten, die das Unternehmen über WhatsApp kontaktieren / customers and prospects writing via WhatsApp",
+				DataCategories: []string{"Telefonnummer, WhatsApp-Nutzerkennung, Profilname / phone number, WhatsApp user id, profile name",
+					"Nachrichteninhalte, Dateien (Bilder, Dokumente, Sprachnachrichten) / message contents and files",
+					"Zeitpunkte, Zustellstatus / timestamps, delivery receipts"},
+				Recipients:   []string{"Mitarbeitende mit Zugang zum Posteingang / staff with inbox access", meta},
+				ThirdCountry: thirdCountry,
+				Retention: []string{"Nachrichten / messages: " + days(RetainMessages), "Dateien / media: " + days(RetainMedia),
+					"geschlossene Unterhaltungen / closed conversations: " + days(RetainClosedConversations), backups,
+					"ausgenommen: gesetzliche Aufbewahrung (Legal Hold) / except: legal holds"},
+				Location: local,
+			},
+			{
+				Name:           "Werbliche Nachrichten / marketing messages",
+				Purpose:        "Versand von Werbevorlagen nur an Kunden mit Einwilligung / marketing templates only to customers who consented",
+				LegalBasis:     "Art. 6 Abs. 1 lit. a DSGVO (Einwilligung), § 7 UWG; Nachweis nach Art. 7 Abs. 1 / consent, proof under Art. 7(1)",
+				Subjects:       "Kunden mit Einwilligung / customers who opted in",
+				DataCategories: []string{"Einwilligungen und Widerrufe mit Zeitpunkt, Quelle und Nachweis / opt-ins and opt-outs with time, source and evidence"},
+				Recipients:     []string{meta},
+				ThirdCountry:   thirdCountry,
+				Retention:      []string{"solange der Kontakt besteht (Nachweispflicht) / as long as the contact exists (proof of consent)"},
+				Location:       local,
+			},
+			{
+				Name:           "Empfangsnachweise der Webhooks / raw webhook deliveries",
+				Purpose:        "Nachweis und Fehleranalyse des Nachrichtenempfangs / proof and troubleshooting of message receipt",
+				LegalBasis:     "Art. 6 Abs. 1 lit. f DSGVO / Art. 6(1)(f) GDPR",
+				Subjects:       "wie oben / as above",
+				DataCategories: []string{"die von Meta gesendeten Rohdaten (enthalten Nachrichteninhalte) / raw data sent by Meta (includes contents)"},
+				Recipients:     []string{"Administratoren / administrators"},
+				ThirdCountry:   "nein / no",
+				Retention:      []string{days(RetainDeliveries)},
+				Location:       "auf " + host,
+			},
+			{
+				Name:           "Sichere Links für sensible Angaben / secure links for sensitive data",
+				Purpose:        "Entgegennahme sensibler Angaben (z. B. IBAN, Ausweis) außerhalb von WhatsApp / receive sensitive data outside WhatsApp",
+				LegalBasis:     "Art. 6 Abs. 1 lit. b DSGVO; für besondere Kategorien Art. 9 Abs. 2 lit. a / Art. 6(1)(b); Art. 9(2)(a) for special categories",
+				Subjects:       "Kunden, denen ein Link geschickt wurde / customers sent a link",
+				DataCategories: []string{"die Antwort und hochgeladene Dateien / the answer and uploaded files"},
+				Recipients:     []string{"Mitarbeitende mit Zugang zum Posteingang / staff with inbox access"},
+				ThirdCountry:   "nein, die Antwort läuft nicht über Meta / no, the answer does not pass through Meta",
+				Retention:      []string{"wie Nachrichten / like messages: " + days(RetainMessages), "Links: " + days(RetainSecureLinks)},
+				Location:       "auf " + host,
+			},
+			{
+				Name:           "Protokollierung / audit trail",
+				Purpose:        "Nachweis der Verarbeitung, Erkennung von Missbrauch / accountability, detecting misuse (Art. 5(2), 32, 33)",
+				LegalBasis:     "Art. 6 Abs. 1 lit. c und f DSGVO / Art. 6(1)(c), (f) GDPR",
+				Subjects:       "Mitarbeitende, Kunden (nur interne Kennungen) / staff, customers (internal ids only)",
+				DataCategories: []string{"wer hat wann was getan, ohne Nachrichteninhalte / who did what when, never contents"},
+				Recipients:     []string{"Administratoren, Prüfer / administrators, auditors"},
+				ThirdCountry:   "nein / no",
+				Retention:      []string{days(RetainAudit)},
+				Location:       "auf " + host,
+			},
+		},
+		Processors: []Processor{
+			{Name: "Meta Platforms Ireland Ltd.", Role: "WhatsApp Business Cloud API (Auftragsverarbeiter / processor)"},
+			{Name: "(Hosting-Anbieter eintragen / enter the hosting provider)", Role: "Betrieb des Servers / runs the server"},
+		},
+		Measures: []string{
+			"Transportverschlüsselung (TLS) für Webhooks, Verwaltungsoberfläche und sichere Links / TLS for webhooks, panel and secure links",
+			"Signaturprüfung jeder Webhook-Zustellung (HMAC-SHA256) / signature check of every delivery",
+			"Zugriff nur mit persönlichem Konto und Rollen; API-Schlüssel mit Berechtigungen / personal accounts and roles; scoped API keys",
+			"Manipulationsgeschütztes Protokoll (Hash-Kette) / tamper-evident audit log (hash chain)",
+			"Automatische Löschung nach Fristen; sicheres Löschen (secure_delete, WAL-Kürzung, Suchindex-Bereinigung) / scheduled deletion; secure delete",
+			"Geprüfte, optional verschlüsselte Sicherungen; Löschungen werden bei Wiederherstellung erneut angewandt / checked, optionally encrypted backups; erasures re-applied on restore",
+			"Keine Nachrichteninhalte oder Telefonnummern in Betriebsprotokollen / no contents or phone numbers in logs",
+		},
+		Note: "Ausgangspunkt für das Verzeichnis von Verarbeitungstätigkeiten; vom Verantwortlichen zu prüfen und zu ergänzen. " +
+			"A starting point for the record of processing activities; the controller must review and complete it.",
+	}, nil
+}

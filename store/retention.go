@@ -1,0 +1,610 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Retention classes: each is kept for its own number of days.
+const (
+	RetainMessages            = "messages"
+	RetainMedia               = "media"
+	RetainDeliveries          = "deliveries"
+	RetainClosedConversations = "closed_conversations"
+	RetainAudit               = "audit"
+	RetainOutbox              = "outbox"
+	RetainFanout              = "fanout"
+	RetainSecureLinks         = "secure_links"
+)
+
+// RetentionClasses lists the classes in the order a run purges them.
+var RetentionClasses = []string{RetainClosedConversations, RetainMessages, RetainMedia, RetainDeliveries,
+	RetainOutbox, RetainFanout, RetainSecureLinks, RetainAudit}
+
+// perNumberClasses may have an override per business number.
+var perNumberClasses = []string{RetainMessages, RetainMedia, RetainClosedConversations}
+
+// RetentionPolicy is how long one class of data is kept. A zero
+// BusinessNumberID is the default; Days 0 keeps forever.
+type RetentionPolicy struct {
+	Class            string
+	BusinessNumberID int64
+	PhoneNumberID    string
+	Days             int
+	UpdatedAt        int64
+	UpdatedBy        string
+}
+
+// RetentionPolicies returns every policy: defaults first, then overrides.
+func (s *Store) RetentionPolicies(ctx context.Context) ([]RetentionPolicy, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT p.class, coalesce(p.business_number_id, 0), coalesce(n.phone_number_id, ''),
+		p.days, p.updated_at, p.updated_by
+		FROM retention_policies p LEFT JOIN business_numbers n ON n.id = p.business_number_id
+		ORDER BY p.business_number_id IS NOT NULL, n.phone_number_id, p.class`)
+	if err != nil {
+		return nil, fmt.Errorf("store: retention policies: %w", err)
+	}
+	defer rows.Close()
+	var out []RetentionPolicy
+	for rows.Next() {
+		var p RetentionPolicy
+		if err := rows.Scan(&p.Class, &p.BusinessNumberID, &p.PhoneNumberID, &p.Days, &p.UpdatedAt, &p.UpdatedBy); err != nil {
+			return nil, fmt.Errorf("store: retention policies: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// SetRetentionPolicy changes how long a class is kept, for all numbers
+// (PhoneNumberID "") or one. Days < 0 removes a number's override.
+func (s *Store) SetRetentionPolicy(ctx context.Context, p RetentionPolicy, actor string, now time.Time) error {
+	if !slices.Contains(RetentionClasses, p.Class) {
+		return fmt.Errorf("%w: unknown retention class %q", ErrInvalid, p.Class)
+	}
+	if p.PhoneNumberID != "" && !slices.Contains(perNumberClasses, p.Class) {
+		return fmt.Errorf("%w: %s is kept for all numbers alike", ErrInvalid, p.Class)
+	}
+	if p.Days > 36500 || (p.Days < 0 && p.PhoneNumberID == "") {
+		return fmt.Errorf("%w: days must be between 0 (keep forever) and 36500", ErrInvalid)
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		var bn sql.NullInt64
+		if p.PhoneNumberID != "" {
+			if err := tx.QueryRow("SELECT id FROM business_numbers WHERE phone_number_id = ?", p.PhoneNumberID).Scan(&bn); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("%w: unknown business number %q", ErrInvalid, p.PhoneNumberID)
+				}
+				return err
+			}
+		}
+		if p.Days < 0 {
+			if _, err := tx.Exec("DELETE FROM retention_policies WHERE class = ? AND business_number_id = ?", p.Class, bn); err != nil {
+				return fmt.Errorf("store: retention policy: %w", err)
+			}
+		} else if _, err := tx.Exec(`INSERT INTO retention_policies(class, business_number_id, days, updated_at, updated_by) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT(class, coalesce(business_number_id, 0)) DO UPDATE SET days = excluded.days,
+				updated_at = excluded.updated_at, updated_by = excluded.updated_by`, p.Class, bn, p.Days, now.Unix(), actor); err != nil {
+			return fmt.Errorf("store: retention policy: %w", err)
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "retention.policy", Target: "retention:" + p.Class,
+			Detail: jsonDetail(map[string]any{"class": p.Class, "phone_number_id": p.PhoneNumberID, "days": p.Days})})
+	})
+}
+
+// RetentionOptions controls one run.
+type RetentionOptions struct {
+	Now    time.Time // the run's clock; tests move it
+	DryRun bool      // count what would go, change nothing
+	Batch  int       // most rows per writer turn (default 500); fewer when turns get slow
+	Actor  string    // "system" for the scheduler, "cli" for the command
+	// OrphanGrace spares unreferenced media files younger than this, which
+	// a download in progress may be about to claim (default 1 h).
+	OrphanGrace time.Duration
+}
+
+// RetentionItem is what a run removed (or would) for one class and number.
+type RetentionItem struct {
+	Class         string
+	PhoneNumberID string // "" for all numbers
+	Days          int
+	Cutoff        time.Time
+	Rows          int64
+}
+
+// RetentionReport sums up a run; it is also written to the audit trail
+// (counts only).
+type RetentionReport struct {
+	Now          time.Time
+	DryRun       bool
+	Items        []RetentionItem
+	MediaFiles   int // files unlinked (or that would be)
+	OrphanFiles  int // unreferenced files swept from the media folder
+	Erasures     int // restricted erasures carried out after their hold ended
+	Scrub        ScrubResult
+	Took         time.Duration
+	Interrupted  bool
+	RowsPerClass map[string]int64
+	// LongestTurn is the longest time one purge step held the writer,
+	// which webhooks arriving then had to wait for.
+	LongestTurn time.Duration
+}
+
+// policyFor resolves the days of a class for one business number.
+type policySet struct {
+	def  map[string]int
+	over map[string]map[int64]int
+}
+
+func (s *Store) policySet(ctx context.Context) (*policySet, error) {
+	ps, err := s.RetentionPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := &policySet{def: map[string]int{}, over: map[string]map[int64]int{}}
+	for _, p := range ps {
+		if p.BusinessNumberID == 0 {
+			set.def[p.Class] = p.Days
+			continue
+		}
+		if set.over[p.Class] == nil {
+			set.over[p.Class] = map[int64]int{}
+		}
+		set.over[p.Class][p.BusinessNumberID] = p.Days
+	}
+	return set, nil
+}
+
+func (p *policySet) days(class string, number int64) int {
+	if d, ok := p.over[class][number]; ok {
+		return d
+	}
+	return p.def[class]
+}
+
+// cutoff is the instant before which data of a class is past its policy.
+func cutoff(now time.Time, days int) time.Time { return now.Add(-time.Duration(days) * 24 * time.Hour) }
+
+// RunRetention applies every policy at opts.Now: it deletes in small
+// batches (ingest is never blocked for long), skips anything on legal hold,
+// unlinks media files nobody references, makes the deleted data physically
+// gone and audits the counts.
+func (s *Store) RunRetention(ctx context.Context, opts RetentionOptions) (*RetentionReport, error) {
+	start := time.Now()
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.Batch <= 0 {
+		opts.Batch = 500
+	}
+	if opts.Actor == "" {
+		opts.Actor = "system"
+	}
+	if opts.OrphanGrace == 0 {
+		opts.OrphanGrace = time.Hour
+	}
+	rep := &RetentionReport{Now: opts.Now, DryRun: opts.DryRun, RowsPerClass: map[string]int64{}}
+	ps, err := s.policySet(ctx)
+	if err != nil {
+		return nil, err
+	}
+	numbers, err := s.businessNumbers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &purger{s: s, opts: opts, rep: rep}
+	for _, class := range RetentionClasses {
+		targets := []businessNumber{{}}
+		if slices.Contains(perNumberClasses, class) {
+			targets = numbers
+		}
+		for _, n := range targets {
+			days := ps.days(class, n.id)
+			if days == 0 {
+				continue
+			}
+			item := RetentionItem{Class: class, PhoneNumberID: n.phoneNumberID, Days: days, Cutoff: cutoff(opts.Now, days)}
+			item.Rows, err = r.purge(ctx, class, n.id, item.Cutoff)
+			if err != nil {
+				rep.Interrupted = true
+				return rep, fmt.Errorf("store: retention %s: %w", class, err)
+			}
+			rep.Items = append(rep.Items, item)
+			rep.RowsPerClass[class] += item.Rows
+		}
+		// Rows that lost their parent are not per number: the default cutoff applies.
+		if o, ok := orphanSpecs[class]; ok && ps.def[class] > 0 {
+			item := RetentionItem{Class: class + ".orphans", Days: ps.def[class], Cutoff: cutoff(opts.Now, ps.def[class])}
+			if item.Rows, err = r.run(ctx, o, 0, item.Cutoff); err != nil {
+				rep.Interrupted = true
+				return rep, fmt.Errorf("store: retention %s: %w", item.Class, err)
+			}
+			rep.Items = append(rep.Items, item)
+			rep.RowsPerClass[class] += item.Rows
+		}
+	}
+	if err := r.unlink(ctx); err != nil {
+		return rep, err
+	}
+	rep.OrphanFiles, err = s.sweepOrphanMedia(ctx, opts.Now.Add(-opts.OrphanGrace), opts.DryRun)
+	if err != nil {
+		return rep, err
+	}
+	if !opts.DryRun {
+		if rep.Erasures, err = s.ResumeErasures(ctx, opts.Now); err != nil {
+			return rep, err
+		}
+		if rep.Scrub, err = s.Scrub(ctx); err != nil {
+			return rep, err
+		}
+		detail := map[string]any{"media_files": rep.MediaFiles, "orphan_files": rep.OrphanFiles, "erasures": rep.Erasures}
+		for c, n := range rep.RowsPerClass {
+			detail[c] = n
+		}
+		if err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: "retention.run", Target: "retention",
+			Detail: jsonDetail(detail)}); err != nil {
+			return rep, err
+		}
+	}
+	rep.Took = time.Since(start)
+	return rep, nil
+}
+
+type businessNumber struct {
+	id            int64
+	phoneNumberID string
+}
+
+func (s *Store) businessNumbers(ctx context.Context) ([]businessNumber, error) {
+	rows, err := s.rdb.QueryContext(ctx, "SELECT id, phone_number_id FROM business_numbers ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("store: business numbers: %w", err)
+	}
+	defer rows.Close()
+	var out []businessNumber
+	for rows.Next() {
+		var n businessNumber
+		if err := rows.Scan(&n.id, &n.phoneNumberID); err != nil {
+			return nil, fmt.Errorf("store: business numbers: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+type purger struct {
+	s     *Store
+	opts  RetentionOptions
+	rep   *RetentionReport
+	paths []string // media files whose rows went; unlinked at the end
+}
+
+// purgeSpec describes one class: a reader query that pages candidates and
+// a writer step that deletes one page after checking again.
+//
+// Parameters of candidates: ?1 now, ?2 cutoff, ?3 business number id (0 for
+// all), ?4 and ?5 the keyset (k, id) to continue after, ?6 the page size.
+// It returns (k, id) in keyset order. remove gets ?1 now, ?2 cutoff and ?3
+// the page as a JSON array of ids, and must re-check every condition, since
+// a hold may have been set between the read and the write.
+type purgeSpec struct {
+	candidates string
+	remove     []string
+	count      int    // index of the statement in remove whose rows are counted
+	mediaPaths string // optional: paths of media files the page frees (?3 the page)
+}
+
+var purgeSpecs = map[string]purgeSpec{
+	RetainMessages: {
+		candidates: `SELECT m.ts, m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+			WHERE m.ts < ?2 AND (m.ts, m.id) > (?4, ?5) AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
+			ORDER BY m.ts, m.id LIMIT ?6`,
+		mediaPaths: `SELECT path FROM media WHERE ?1 = ?1 AND ?2 = ?2 AND path IS NOT NULL AND message_id IN (SELECT value FROM json_each(?3))`,
+		count:      2,
+		remove: []string{
+			`DELETE FROM message_statuses WHERE ?1 = ?1 AND wamid IN (SELECT m.wamid FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.id IN (SELECT value FROM json_each(?3)) AND m.ts < ?2 AND NOT ` + heldSQL + `)`,
+			ftsFastDelete,
+			`DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.id IN (SELECT value FROM json_each(?3)) AND m.ts < ?2 AND NOT ` + heldSQL + `)`,
+			ftsSecureDelete,
+		},
+	},
+	RetainMedia: {
+		candidates: `SELECT m.ts, md.id FROM media md JOIN messages m ON m.id = md.message_id JOIN conversations cv ON cv.id = m.conversation_id
+			WHERE m.ts < ?2 AND (m.ts, md.id) > (?4, ?5) AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
+			ORDER BY m.ts, md.id LIMIT ?6`,
+		mediaPaths: `SELECT path FROM media WHERE ?1 = ?1 AND ?2 = ?2 AND path IS NOT NULL AND id IN (SELECT value FROM json_each(?3))`,
+		remove: []string{
+			`DELETE FROM media WHERE id IN (SELECT md.id FROM media md JOIN messages m ON m.id = md.message_id
+				JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE md.id IN (SELECT value FROM json_each(?3)) AND m.ts < ?2 AND NOT ` + heldSQL + `)`,
+		},
+	},
+	RetainClosedConversations: {
+		// Conversations go whole; their messages first, in pages of their own.
+		candidates: `SELECT cv.last_message_at, cv.id FROM conversations cv
+			WHERE cv.status = 'closed' AND cv.last_message_at < ?2 AND (cv.last_message_at, cv.id) > (?4, ?5)
+			AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
+			ORDER BY cv.last_message_at, cv.id LIMIT ?6`,
+		remove: []string{
+			`DELETE FROM conversations WHERE id IN (SELECT cv.id FROM conversations cv
+				WHERE cv.id IN (SELECT value FROM json_each(?3)) AND cv.status = 'closed' AND cv.last_message_at < ?2 AND NOT ` + heldSQL + `)`,
+			// Customers with nothing left, no consent on record and no hold go too.
+			`DELETE FROM contacts WHERE updated_at < ?2 AND ?3 = ?3
+				AND NOT EXISTS (SELECT 1 FROM conversations cv WHERE cv.contact_id = contacts.id)
+				AND NOT EXISTS (SELECT 1 FROM consent_records r WHERE r.contact_id = contacts.id)
+				AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.contact_id = contacts.id AND h.released_at IS NULL AND (h.until IS NULL OR h.until > ?1))`,
+		},
+	},
+	RetainDeliveries: {
+		candidates: `SELECT d.received_at, d.id FROM deliveries d
+			WHERE d.received_at < ?2 AND (d.received_at, d.id) > (?4, ?5) AND ?3 = ?3
+			AND NOT EXISTS (SELECT 1 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.delivery_id = d.id AND ` + heldSQL + `)
+			ORDER BY d.received_at, d.id LIMIT ?6`,
+		count: 1,
+		remove: []string{
+			`DELETE FROM events WHERE ?1 = ?1 AND ?2 = ?2 AND delivery_id IN (SELECT value FROM json_each(?3))`,
+			`DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT value FROM json_each(?3))
+				AND d.received_at < ?2 AND NOT EXISTS (SELECT 1 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.delivery_id = d.id AND ` + heldSQL + `))`,
+		},
+	},
+	RetainSecureLinks: {
+		candidates: `SELECT l.expires_at, l.id FROM secure_links l
+			WHERE l.expires_at < ?2 AND (l.expires_at, l.id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY l.expires_at, l.id LIMIT ?6`,
+		remove: []string{`DELETE FROM secure_links WHERE ?1 = ?1 AND expires_at < ?2 AND id IN (SELECT value FROM json_each(?3))`},
+	},
+	RetainAudit: {
+		candidates: `SELECT a.ts, a.id FROM audit_log a WHERE a.ts < ?2 AND (a.ts, a.id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY a.ts, a.id LIMIT ?6`,
+		remove: []string{`DELETE FROM audit_log WHERE ?1 = ?1 AND ts < ?2 AND id IN (SELECT value FROM json_each(?3))`},
+	},
+}
+
+// Retention deletes messages with FTS5's secure-delete switched off for
+// the statement: with it, every deleted row rewrites a doclist page per
+// token, five to six times the cost of the delete (measured), which would
+// make a large purge slow. The entries are physically removed afterwards
+// by Scrub's incremental merge, before the run reports done. An erasure
+// keeps secure-delete on: its rows must be gone at once.
+const (
+	ftsFastDelete   = `INSERT INTO messages_fts(messages_fts, rank) SELECT 'secure-delete', 0 WHERE ?1 = ?1 AND ?2 = ?2 AND ?3 = ?3`
+	ftsSecureDelete = `INSERT INTO messages_fts(messages_fts, rank) SELECT 'secure-delete', 1 WHERE ?1 = ?1 AND ?2 = ?2 AND ?3 = ?3`
+)
+
+// orphanSpecs purge rows that lost their parent and are past a class's cutoff.
+var orphanSpecs = map[string]purgeSpec{
+	RetainMessages: {
+		// Receipts of messages that are gone (or were never stored).
+		candidates: `SELECT s.ts, s.id FROM message_statuses s WHERE s.ts < ?2 AND (s.ts, s.id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.wamid = s.wamid) ORDER BY s.ts, s.id LIMIT ?6`,
+		remove: []string{`DELETE FROM message_statuses WHERE ?1 = ?1 AND ts < ?2 AND id IN (SELECT value FROM json_each(?3))
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.wamid = message_statuses.wamid)`},
+	},
+	RetainDeliveries: {
+		// Events whose delivery went earlier, or that never had one.
+		candidates: `SELECT e.received_at, e.id FROM events e WHERE e.received_at < ?2 AND (e.received_at, e.id) > (?4, ?5)
+			AND ?3 = ?3 AND ?1 = ?1 AND e.delivery_id IS NULL ORDER BY e.received_at, e.id LIMIT ?6`,
+		remove: []string{`DELETE FROM events WHERE ?1 = ?1 AND received_at < ?2 AND delivery_id IS NULL AND id IN (SELECT value FROM json_each(?3))`},
+	},
+}
+
+func (r *purger) purge(ctx context.Context, class string, number int64, cut time.Time) (int64, error) {
+	spec, ok := purgeSpecs[class]
+	if !ok {
+		spec, ok = retentionExtensions[class]
+	}
+	if !ok {
+		return 0, nil // the class's tables are not part of this build
+	}
+	var total int64
+	if class == RetainClosedConversations {
+		n, err := r.purgeClosedConversationMessages(ctx, number, cut)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	n, err := r.run(ctx, spec, number, cut)
+	if err != nil {
+		return 0, err
+	}
+	return total + n, nil
+}
+
+// purgeClosedConversationMessages empties the closed conversations due for
+// deletion page by page, so that deleting a conversation is one small step.
+func (r *purger) purgeClosedConversationMessages(ctx context.Context, number int64, cut time.Time) (int64, error) {
+	spec := purgeSpec{
+		candidates: `SELECT m.conversation_id, m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+			WHERE cv.status = 'closed' AND cv.last_message_at < ?2 AND (m.conversation_id, m.id) > (?4, ?5)
+			AND (?3 = 0 OR cv.business_number_id = ?3) AND NOT ` + heldSQL + `
+			ORDER BY m.conversation_id, m.id LIMIT ?6`,
+		mediaPaths: purgeSpecs[RetainMessages].mediaPaths,
+		count:      2,
+		remove: []string{
+			`DELETE FROM message_statuses WHERE wamid IN (SELECT m.wamid FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.id IN (SELECT value FROM json_each(?3)) AND cv.status = 'closed' AND cv.last_message_at < ?2 AND NOT ` + heldSQL + `)`,
+			ftsFastDelete,
+			`DELETE FROM messages WHERE id IN (SELECT m.id FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
+				WHERE m.id IN (SELECT value FROM json_each(?3)) AND cv.status = 'closed' AND cv.last_message_at < ?2 AND NOT ` + heldSQL + `)`,
+			ftsSecureDelete,
+		},
+	}
+	return r.run(ctx, spec, number, cut)
+}
+
+// run pages through a spec's candidates on a reader and deletes each page
+// in its own writer turn. In a dry run it only counts.
+func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time.Time) (int64, error) {
+	now, cu := r.opts.Now.Unix(), cut.Unix()
+	if r.opts.DryRun {
+		var n int64
+		err := r.s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM ("+spec.candidates+")",
+			now, cu, number, math.MinInt64, 0, -1).Scan(&n)
+		if err != nil {
+			return 0, err
+		}
+		if spec.mediaPaths != "" {
+			r.rep.MediaFiles += int(n) // an upper bound: shared files stay
+		}
+		return n, nil
+	}
+	var total int64
+	lastK, lastID := int64(math.MinInt64), int64(0)
+	batch := min(r.opts.Batch, 50)
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		rows, err := r.s.rdb.QueryContext(ctx, spec.candidates, now, cu, number, lastK, lastID, batch)
+		if err != nil {
+			return total, err
+		}
+		var ids []any
+		for rows.Next() {
+			if err := rows.Scan(&lastK, &lastID); err != nil {
+				rows.Close()
+				return total, err
+			}
+			ids = append(ids, lastID)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, err
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		page := jsonArray(ids)
+		var n int64
+		var paths []string
+		var took time.Duration
+		err = r.s.Write(ctx, func(tx *Tx) error {
+			t0 := time.Now()
+			defer func() { took = time.Since(t0) }()
+			n, paths = 0, paths[:0]
+			if spec.mediaPaths != "" {
+				rows, err := tx.Query(spec.mediaPaths, now, cu, page)
+				if err != nil {
+					return err
+				}
+				for rows.Next() {
+					var p string
+					if err := rows.Scan(&p); err != nil {
+						rows.Close()
+						return err
+					}
+					paths = append(paths, p)
+				}
+				rows.Close()
+			}
+			for i, q := range spec.remove {
+				res, err := tx.Exec(q, now, cu, page)
+				if err != nil {
+					return err
+				}
+				if i == spec.count {
+					n, _ = res.RowsAffected()
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		r.paths = append(r.paths, paths...)
+		if len(ids) < batch {
+			return total, nil
+		}
+		r.rep.LongestTurn = max(r.rep.LongestTurn, took)
+		batch = nextBatch(batch, took, r.opts.Batch)
+
+	}
+}
+
+// purgeTurn is how long one purge write may hold the writer. Deleting a
+// message costs far more with FTS5's secure-delete than without (every
+// token's doclist page is rewritten), so the batch size follows the
+// measured time instead of a fixed count, keeping webhook ingest, which
+// waits for the same writer, fast.
+const purgeTurn = 20 * time.Millisecond
+
+func nextBatch(batch int, took time.Duration, most int) int {
+	switch {
+	case took > 2*purgeTurn:
+		return max(10, batch/2)
+	case took < purgeTurn/2:
+		return min(most, batch+batch/2+1)
+	}
+	return batch
+}
+
+func (r *purger) unlink(ctx context.Context) error {
+	if r.opts.DryRun {
+		return nil
+	}
+	n, err := r.s.unlinkUnreferenced(ctx, r.paths)
+	r.rep.MediaFiles += n
+	r.paths = nil
+	return err
+}
+
+// sweepOrphanMedia removes files in the media folder that no media row
+// references and that are older than notAfter: left behind by a crash
+// between a commit and an unlink, or by an abandoned download.
+func (s *Store) sweepOrphanMedia(ctx context.Context, notAfter time.Time, dryRun bool) (int, error) {
+	root := s.MediaDir()
+	n := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		info, err := d.Info()
+		if err != nil || info.ModTime().After(notAfter) {
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if err != nil {
+			return nil
+		}
+		var one int
+		err = s.rdb.QueryRowContext(ctx, mediaReferencedSQL, filepath.ToSlash(rel)).Scan(&one)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		n++
+		if dryRun {
+			return nil
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("store: media sweep: %w", err)
+	}
+	return n, nil
+}

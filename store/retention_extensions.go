@@ -1,0 +1,28 @@
+package store
+
+// retentionExtensions purge the classes whose tables other parts of Pforte
+// add; see purgeSpec for the parameters.
+var retentionExtensions = map[string]purgeSpec{
+	// Finished sends keep Meta's request body (failed and unknown ones) and
+	// answer; the message itself stays under the messages policy. Queued
+	// and sending rows are live work and never purged. Paged by id: the
+	// table has no index on updated_at, and ids grow with time.
+	RetainOutbox: {
+		candidates: `SELECT o.id, o.id FROM outbox o
+			WHERE o.state IN ('accepted', 'failed', 'unknown') AND o.updated_at < ?2 AND (o.id, o.id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY o.id LIMIT ?6`,
+		remove: []string{`DELETE FROM outbox WHERE ?1 = ?1 AND state IN ('accepted', 'failed', 'unknown') AND updated_at < ?2
+			AND id IN (SELECT value FROM json_each(?3))`},
+	},
+	// Forwards given up on ('dead') stay for inspection and replay until the
+	// fan-out period ends; pending ones are live work and never purged.
+	// enqueued_at is in milliseconds. The table has no rowid, so pages are
+	// keyed by delivery.
+	RetainFanout: {
+		candidates: `SELECT DISTINCT q.delivery_id, q.delivery_id FROM fanout_queue q
+			WHERE q.state = 'dead' AND q.enqueued_at < ?2 * 1000 AND (q.delivery_id, q.delivery_id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY q.delivery_id LIMIT ?6`,
+		remove: []string{`DELETE FROM fanout_queue WHERE ?1 = ?1 AND state = 'dead' AND enqueued_at < ?2 * 1000
+			AND delivery_id IN (SELECT value FROM json_each(?3))`},
+	},
+}
