@@ -1,11 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
 
@@ -67,7 +69,84 @@ func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
 	for _, n := range notes {
 		vm.Notes = append(vm.Notes, web.NoteVM{Author: n.AuthorName, Body: n.Body, At: time.Unix(n.CreatedAt, 0)})
 	}
+	consents, err := s.store.ConsentRecords(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, c := range consents {
+		vm.Consents = append(vm.Consents, web.ConsentVM{Purpose: c.Purpose, OptIn: c.Action == "opt_in", Source: c.Source, At: time.Unix(c.TS, 0)})
+	}
+	holds, err := s.store.Holds(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, h := range holds {
+		hv := web.HoldVM{Reason: h.Reason, Active: h.Active(now)}
+		if h.Until > 0 {
+			hv.Until = time.Unix(h.Until, 0)
+		}
+		vm.Holds = append(vm.Holds, hv)
+	}
+	role := viewerOf(r).user.Role
+	vm.CanExport, vm.CanErase = role == "admin", role == "admin"
 	s.page(w, r, http.StatusOK, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
+}
+
+// contactExport streams a customer's Art. 15/20 export (the same ZIP as
+// the internal API), audited with the person who asked for it.
+func (s *Server) contactExport(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	c, err := s.store.ContactByID(r.Context(), id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pforte-export-%d-%s.zip"`, c.ID, s.now().UTC().Format("20060102")))
+	if _, err := s.store.ExportContact(r.Context(), c, w, store.ExportOptions{Now: s.now(), Actor: v.actor(), IP: clientIP(r)}); err != nil {
+		s.log.Error("panel export failed", "contact", c.ID, "err", err)
+		panic(http.ErrAbortHandler) // a cut download, never a short ZIP that looks whole
+	}
+}
+
+// contactErase carries out an Art. 17 erasure from the contact page.
+func (s *Server) contactErase(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), viewerOf(r)
+	id, ok := pathID(r, "id")
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	if !ok || len(reason) > 500 {
+		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
+		return
+	}
+	c, err := s.store.ContactByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	key := c.WaID
+	if key == "" {
+		key = c.UserID
+	}
+	res, err := s.store.EraseContact(ctx, key, store.EraseRequest{Actor: v.actor(), Reason: reason, IP: clientIP(r), Now: s.now()})
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	s.deleteAtMeta(r, res.MetaMediaIDs)
+	if res.State == "restricted" {
+		setFlash(w, web.T(ctx, "Eine Aufbewahrungspflicht besteht: Die Daten sind gesperrt und werden gelöscht, sobald sie endet."))
+		redirect(w, r, fmt.Sprintf("/contacts/%d", id))
+		return
+	}
+	setFlash(w, web.Tf(ctx, "Gelöscht: %d Nachrichten, %d Dateien.", res.Messages, res.MediaFiles))
+	redirect(w, r, "/contacts")
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {

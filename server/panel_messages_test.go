@@ -302,3 +302,40 @@ func TestPanelSecretsAreWriteOnlyAndApplyAtOnce(t *testing.T) {
 		t.Fatalf("token stored: %q %v %v", v, ok, err)
 	}
 }
+
+func TestPanelContactExportAndErase(t *testing.T) {
+	f := newPanelFixture(t)
+	ctx := context.Background()
+	c, _ := f.g.Store.ContactByKey(ctx, "4917612345678")
+	a := sessionFor(t, f.g, f.admin)
+	p := a.get(fmt.Sprintf("/contacts/%d", c.ID))
+	if !strings.Contains(p.body, `data-testid="export-btn"`) || !strings.Contains(p.body, `data-testid="erase-btn"`) {
+		t.Fatal("admin sees no data-protection actions")
+	}
+	if p := sessionFor(t, f.g, f.agent).get(fmt.Sprintf("/contacts/%d", c.ID)); strings.Contains(p.body, `data-testid="erase-btn"`) {
+		t.Fatal("agent is offered the erasure")
+	}
+	p = a.post(fmt.Sprintf("/contacts/%d/export", c.ID), nil)
+	if p.status != http.StatusOK || !strings.HasPrefix(p.body, "PK") || p.header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("export: %d %s %.20q", p.status, p.header.Get("Content-Type"), p.body)
+	}
+	if p := sessionFor(t, f.g, f.agent).post(fmt.Sprintf("/contacts/%d/erase", c.ID), map[string][]string{"reason": {"x"}}); p.status != http.StatusForbidden {
+		t.Fatalf("agent erase: %d", p.status)
+	}
+	p = a.post(fmt.Sprintf("/contacts/%d/erase", c.ID), map[string][]string{"reason": {"Anfrage vom 3.11."}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/contacts" {
+		t.Fatalf("erase: %d %q", p.status, p.header.Get("Location"))
+	}
+	if _, err := f.g.Store.ContactByKey(ctx, "4917612345678"); err == nil {
+		t.Fatal("contact still there after the erasure")
+	}
+	entries, _ := f.g.Store.AuditLog(ctx, 0, 100)
+	seen := map[string]string{}
+	for _, e := range entries {
+		seen[e.Action] = e.Actor
+	}
+	want := fmt.Sprintf("user:%d", f.admin.ID)
+	if seen["contact.export"] != want && seen["export"] != want {
+		t.Errorf("export not audited with the admin: %v", seen)
+	}
+}

@@ -94,6 +94,8 @@ func panelRoutes(convID, labelID, otherUserID, cannedID, keyID int64) []route {
 		{"POST", c("/conversations/%d/template"), "AG", url.Values{"template": {"x|de"}}},
 		{"GET", "/contacts", "AG", nil},
 		{"GET", "/contacts/1", "AG", nil},
+		{"POST", "/contacts/999999/export", "A", nil},
+		{"POST", "/contacts/999999/erase", "A", url.Values{"reason": {"Anfrage"}}},
 		{"GET", "/templates", "AG", nil},
 		{"POST", "/templates/text", "A", url.Values{"name": {"hallo"}, "language": {"de"}, "body": {"Hallo {{1}}"}}},
 		{"GET", "/dashboard", "A", nil},

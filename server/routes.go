@@ -49,6 +49,8 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	mux.Handle("POST /conversations/{id}/template", p(agents, s.sendTemplate))
 	mux.Handle("GET /contacts", p(agents, s.contacts))
 	mux.Handle("GET /contacts/{id}", p(agents, s.contactDetail))
+	mux.Handle("POST /contacts/{id}/export", p(admins, s.contactExport))
+	mux.Handle("POST /contacts/{id}/erase", p(admins, s.contactErase))
 	mux.Handle("GET /templates", p(agents, s.templatesPage))
 	mux.Handle("POST /templates/text", p(admins, s.templateText))
 	mux.Handle("GET /dashboard", p(admins, s.dashboard))

@@ -320,3 +320,10 @@ func templateStatus(ctx context.Context, s string) string {
 	}
 	return s
 }
+
+func purposeLabel(ctx context.Context, p string) string {
+	if p == "marketing" {
+		return T(ctx, "Werbung")
+	}
+	return T(ctx, "Kundenservice")
+}

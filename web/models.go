@@ -334,6 +334,25 @@ type ContactDetailVM struct {
 	Notes         []NoteVM
 	Labels        []LabelVM
 	Windows       []WindowVM
+	Consents      []ConsentVM
+	Holds         []HoldVM
+	CanExport     bool
+	CanErase      bool
+}
+
+// ConsentVM is one recorded consent decision.
+type ConsentVM struct {
+	Purpose string
+	OptIn   bool
+	Source  string
+	At      time.Time
+}
+
+// HoldVM is a legal hold that keeps a customer's data.
+type HoldVM struct {
+	Reason string
+	Until  time.Time // zero: until released
+	Active bool
 }
 
 // WindowVM is a customer-service window with one number.
