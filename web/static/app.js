@@ -8,6 +8,7 @@
 
 	// --- Live updates -------------------------------------------------------
 	var source = null;
+	var retryDelay = 3000;
 	var pending = {};
 	function connect() {
 		if (source || !window.EventSource || !$(".nav")) return;
@@ -27,9 +28,15 @@
 			schedule("list", refreshList);
 			schedule("thread", refreshThread);
 		});
+		source.onopen = function () { retryDelay = 3000; };
 		source.onerror = function () {
-			// EventSource reconnects by itself; a closed one is reopened.
-			if (source && source.readyState === 2) { source = null; setTimeout(connect, 3000); }
+			// EventSource reconnects by itself; a closed one (e.g. the session
+			// ended) is reopened with a growing pause, up to a minute.
+			if (source && source.readyState === 2) {
+				source = null;
+				setTimeout(connect, retryDelay);
+				retryDelay = Math.min(retryDelay * 2, 60000);
+			}
 		};
 	}
 	// Coalesce bursts of events into one request per part of the page.
