@@ -97,6 +97,9 @@ func TestEraseLeavesNoCanary(t *testing.T) {
 	now := time.Now()
 	seedBystander(t, s, now)
 	seedVictim(t, s, now)
+	if err := s.FlushSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := count(t, s, "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'zqcanarytext'"); n != 1 {
 		t.Fatalf("fts before erasure: %d hits, want 1", n)
 	}

@@ -54,6 +54,11 @@ func ftsQuery(q string) string {
 
 // SearchMessages finds messages by text, newest first.
 func (s *Store) SearchMessages(ctx context.Context, q string, limit int) ([]SearchHit, error) {
+	if s.wdb != nil {
+		if err := s.FlushSearchIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
 	fq := ftsQuery(q)
 	if fq == "" {
 		return nil, nil

@@ -66,6 +66,11 @@ type Store struct {
 	reqs   chan *writeReq
 	done   chan struct{}
 
+	// Owned by the writer goroutine: when the search index was last
+	// brought up to date, and whether commits since have skipped it.
+	indexedAt   time.Time
+	indexBehind bool
+
 	seal sealer // encrypts secrets at rest (seal.go)
 
 	fanoutOnce sync.Once     // makes fanoutCh, see FanoutSignal

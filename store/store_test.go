@@ -242,3 +242,38 @@ func TestAuditChainDetectsTampering(t *testing.T) {
 		t.Errorf("edited row 3: verification says %d", bad)
 	}
 }
+
+// TestSearchIndexCatchesUp checks the deferred indexing: a message stored
+// between index runs is found by SearchMessages at once (it catches up
+// first), and an idle writer indexes it on its own.
+func TestSearchIndexCatchesUp(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	ingestText := func(wamid, text string) {
+		d := &Delivery{Body: []byte(wamid), ReceivedAt: time.Now(), Messages: []InboundMessage{{
+			Number: Number{PhoneNumberID: "1"}, From: Party{WaID: "49"}, WAMID: wamid, Type: "text", TS: 1, Payload: []byte("{}")}}}
+		d.Messages[0].Text.String, d.Messages[0].Text.Valid = text, true
+		if _, err := s.Ingest(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := func(q string) int {
+		var n int
+		s.rdb.QueryRow("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", q).Scan(&n)
+		return n
+	}
+	ingestText("w1", "Anfrage Lieferzeit")
+	ingestText("w2", "Zahlungserinnerung")
+	hits, err := s.SearchMessages(ctx, "Zahlungserinnerung", 10)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("search right after storing: %d hits (%v), want 1", len(hits), err)
+	}
+	ingestText("w3", "Rückrufbitte")
+	deadline := time.Now().Add(10 * time.Second)
+	for direct("ruckrufbitte") != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("an idle writer never indexed the last message")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -149,7 +149,11 @@ func (s *Store) writer() {
 	var tx *Tx
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
 	var pending *writeReq // an Exclusive request met while draining
-	for first := range s.reqs {
+	for {
+		first, ok := s.next(tx)
+		if !ok {
+			break
+		}
 		batch = append(batch[:0], first)
 		if first.raw != nil {
 			batch, pending = batch[:0], first
@@ -218,11 +222,49 @@ func (s *Store) writer() {
 		}
 	}
 	if tx != nil {
+		if s.indexBehind {
+			s.indexNow(tx)
+		}
 		for _, st := range tx.stmts {
 			st.Close()
 		}
 		tx.conn.Close()
 	}
+}
+
+// next waits for the next write. While the search index is behind, it
+// waits at most indexEvery and then brings the index up to date, so an
+// idle gateway never leaves messages unsearchable.
+func (s *Store) next(tx *Tx) (*writeReq, bool) {
+	for s.indexBehind && tx != nil {
+		timer := time.NewTimer(indexEvery)
+		select {
+		case r, ok := <-s.reqs:
+			timer.Stop()
+			return r, ok
+		case <-timer.C:
+			s.indexNow(tx)
+		}
+	}
+	r, ok := <-s.reqs
+	return r, ok
+}
+
+// indexNow commits the search index catch-up on its own.
+func (s *Store) indexNow(tx *Tx) {
+	err := tx.run("BEGIN IMMEDIATE")
+	if err == nil {
+		if err = indexNewMessages(tx); err == nil {
+			err = tx.run("COMMIT")
+		}
+	}
+	if err != nil {
+		s.rollback(tx)
+		s.log.Warn("search index catch-up failed; retrying with the next write", "err", err)
+		s.indexBehind = false // the next commit sets it again
+		return
+	}
+	s.indexedAt, s.indexBehind = time.Now(), false
 }
 
 func (s *Store) runExclusive(tx *Tx, r *writeReq) {
@@ -316,15 +358,35 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 			return fmt.Errorf("store: release savepoint: %w", err)
 		}
 	}
-	if err := indexNewMessages(tx); err != nil {
-		s.rollback(tx)
-		return err
+	// Indexing has a fixed cost per commit (FTS5 writes a segment), so
+	// under load it runs at most every indexEvery; SearchMessages catches
+	// up first, so no search ever misses a stored message.
+	indexed := time.Since(s.indexedAt) >= indexEvery
+	if indexed {
+		if err := indexNewMessages(tx); err != nil {
+			s.rollback(tx)
+			return err
+		}
 	}
 	if err := tx.run("COMMIT"); err != nil {
 		s.rollback(tx)
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	if indexed {
+		s.indexedAt, s.indexBehind = time.Now(), false
+	} else {
+		s.indexBehind = true
+	}
 	return nil
+}
+
+// indexEvery bounds how often a busy writer updates the search index.
+const indexEvery = 200 * time.Millisecond
+
+// FlushSearchIndex brings the search index up to date with every stored
+// message; searches call it first.
+func (s *Store) FlushSearchIndex(ctx context.Context) error {
+	return s.Write(ctx, indexNewMessages)
 }
 
 func (s *Store) rollback(tx *Tx) {
@@ -333,7 +395,7 @@ func (s *Store) rollback(tx *Tx) {
 }
 
 // indexNewMessages adds every message above the search watermark to the
-// full-text index, whoever inserted it, in one statement per commit.
+// full-text index, whoever inserted it, in one statement.
 func indexNewMessages(tx *Tx) error {
 	if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, text)
 		SELECT id, text FROM messages WHERE id > (SELECT watermark FROM fts_state) AND text IS NOT NULL`); err != nil {
