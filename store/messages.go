@@ -84,7 +84,11 @@ func bytesOf(s sql.NullString) []byte {
 
 // MessageByWAMID returns one message by Meta's message id.
 func (s *Store) MessageByWAMID(ctx context.Context, wamid string) (*Message, error) {
-	row := s.rdb.QueryRowContext(ctx, "SELECT "+messageColumns+" "+messageJoins+" WHERE m.wamid = ?", wamid)
+	return s.messageWhere(ctx, "m.wamid = ?", wamid)
+}
+
+func (s *Store) messageWhere(ctx context.Context, cond string, arg any) (*Message, error) {
+	row := s.rdb.QueryRowContext(ctx, "SELECT "+messageColumns+" "+messageJoins+" WHERE "+cond, arg)
 	m, err := scanMessage(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
@@ -173,13 +177,5 @@ func (s *Store) MessageStatuses(ctx context.Context, wamid string) ([]StatusHist
 // MessageByID returns one message by its local id (outbound messages have
 // no wamid until Meta accepts them).
 func (s *Store) MessageByID(ctx context.Context, id int64) (*Message, error) {
-	row := s.rdb.QueryRowContext(ctx, "SELECT "+messageColumns+" "+messageJoins+" WHERE m.id = ?", id)
-	m, err := scanMessage(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: message: %w", err)
-	}
-	return m, nil
+	return s.messageWhere(ctx, "m.id = ?", id)
 }
