@@ -24,6 +24,10 @@ test:
 bench:
 	go test -tags '$(TAGS)' -run '^$$' -bench . -benchtime 1x ./...
 
+# Regenerates the panel's templ components (commit the *_templ.go files).
+generate:
+	go tool templ generate -path web
+
 check:
 	test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	go vet -tags '$(TAGS)' ./...

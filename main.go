@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdFanout(ctx, args, env, stdin, stdout, stderr)
 	case "version":
 		err = cmdVersion(stdout)
+	case "user":
+		err = cmdUser(ctx, args, env, stdin, stdout, stderr)
 	case "export":
 		err = cmdExport(ctx, args, env, stdout, stderr)
 	case "erase":
@@ -68,8 +70,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdDoctor(ctx, args, env, stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args, env, stdout)
-	case "user":
-		err = fmt.Errorf("%q is not yet available in this version", cmd)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -94,6 +94,7 @@ Commands:
   serve                      run the gateway (default)
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
+  user add --email E --role R  create a panel user (admin, agent or auditor)
   simulate                   the Cloud API simulator: fake Graph API and customer webhooks
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   healthcheck                exit 0 if the running gateway answers on its internal listener

@@ -332,6 +332,17 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			secrets = append(secrets, []byte(s))
 		}
 	}
+	// The access token, like the app secret, seeds the database from the
+	// command line once; afterwards the panel's (sealed) value is used.
+	if cfg.AccessToken != "" {
+		if _, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && !ok && !cfg.Demo {
+			if err := st.SetSecret(ctx, server.SettingAccessToken, []byte(cfg.AccessToken)); err != nil {
+				return err
+			}
+		}
+	} else if tok, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && ok {
+		cfg.AccessToken = string(tok)
+	}
 	snd, err := startSending(cfg, st, log, reg)
 	if err != nil {
 		return err
@@ -363,7 +374,8 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	defer sched.Stop(context.Background())
 	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: snd.sender, OnIngest: onIngest,
-		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched}}
+		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched},
+		Panel: server.PanelConfig{PublicURL: publicURL(cfg), TLS: tlsMgr != nil}}
 	if cfg.AccessToken != "" {
 		client := &http.Client{Timeout: 30 * time.Second}
 		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {
@@ -371,6 +383,25 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		}
 	}
 	srv := server.New(scfg, st, log, metrics)
+	if !cfg.Demo { // the demo's generated secrets are not worth keeping
+		if err := srv.LoadStoredSecrets(ctx); err != nil {
+			return err
+		}
+	}
+	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+		if cfg.Demo {
+			// A first look should not start with a form: the demo gets an
+			// admin whose generated password is printed once.
+			pw := generatePassword()
+			if _, err := st.CreateUser(ctx, store.NewUser{Email: "demo@pforte.example", Name: "Demo Admin", Role: store.RoleAdmin,
+				PasswordHash: server.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: "user.create", Detail: `{"role":"admin","demo":true}`}); err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "demo panel login: http://%s/login  e-mail demo@pforte.example  password %s\n", cfg.HTTPAddr, pw)
+		} else {
+			log.Info("no panel user yet: open the panel to create the first admin, or run \"pforte user add\"", "url", "http://"+cfg.HTTPAddr+"/setup")
+		}
+	}
 
 	if tlsMgr != nil {
 		srv.UseTLS(tlsMgr)
@@ -417,6 +448,10 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	}
 	if err := add(cfg.InternalAddr, "internal-addr", srv.InternalHandler(), nil); err != nil {
 		return err
+	}
+	// Live panel streams would hold a graceful shutdown open; end them first.
+	for _, l := range listeners {
+		l.srv.RegisterOnShutdown(srv.StopStreams)
 	}
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {

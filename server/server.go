@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,8 @@ type Config struct {
 	VerifyToken string
 	// MaxBody caps a webhook body; larger ones get 413.
 	MaxBody int64
+	// Panel configures the admin panel (panel.go).
+	Panel PanelConfig
 
 	// PublicURL is how customers reach the public listener, for secure
 	// links (e.g. https://chat.example.de); empty disables them.
@@ -56,7 +59,9 @@ type Server struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
-	tls     *TLSManager // nil unless Pforte terminates TLS (see UseTLS)
+	panel   *panelState
+	secrets atomic.Pointer[[][]byte] // app secrets changed in the panel (secrets.go)
+	tls     *TLSManager              // nil unless Pforte terminates TLS (see UseTLS)
 }
 
 // New builds a Server. reg receives the Prometheus collectors.
@@ -67,7 +72,12 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	if m == nil {
 		m = NewMetrics(prometheus.NewRegistry())
 	}
-	return &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
+	s := &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
+	s.panel = newPanelState(cfg.Panel)
+	if s.panel.cfg.Sender == nil && cfg.Sender != nil {
+		s.panel.cfg.Sender = outboxSender{s}
+	}
+	return s
 }
 
 // PublicHandler serves the listener Meta and the panel's users reach.

@@ -37,7 +37,7 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // everything in it and answers 200 only once that is durable.
 func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	if len(s.cfg.AppSecrets) == 0 {
+	if len(s.appSecrets()) == 0 {
 		// Without a secret nothing can be verified. 503 makes Meta retry for
 		// days, so deliveries survive until the admin sets the secret.
 		s.reject(w, "unconfigured", http.StatusServiceUnavailable, "webhook not configured: set the Meta app secret")
@@ -59,7 +59,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := buf.Bytes()
-	if err := meta.VerifySignature(r.Header.Get(meta.SignatureHeader), body, s.cfg.AppSecrets...); err != nil {
+	if err := meta.VerifySignature(r.Header.Get(meta.SignatureHeader), body, s.appSecrets()...); err != nil {
 		s.log.Warn("webhook rejected", "reason", err.Error(), "remote", r.RemoteAddr)
 		s.reject(w, "bad_signature", http.StatusUnauthorized, "invalid signature")
 		return
@@ -89,6 +89,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 	if res.Duplicate {
 		s.metrics.duplicates.Inc()
 	}
+	s.notifyIngest(d, res)
 	s.metrics.ackLatency.Observe(time.Since(start).Seconds())
 	if s.cfg.OnIngest != nil && res.Messages > 0 {
 		s.cfg.OnIngest(res)

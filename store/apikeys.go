@@ -113,7 +113,11 @@ func (s *Store) TouchAPIKey(ctx context.Context, k *APIKey, now time.Time) error
 		return nil
 	}
 	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.Unix(), k.ID)
-		return err
+		if _, err := tx.Exec("UPDATE api_keys SET last_used_at = ? WHERE id = ?", now.Unix(), k.ID); err != nil {
+			return err
+		}
+		// The audit trail records key use at the same pace: once a minute
+		// per key is enough to answer "which system was active when".
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "apikey:" + k.Prefix, Action: "apikey.use", Target: "apikey:" + k.Prefix})
 	})
 }

@@ -23,6 +23,7 @@ var migrations = []migration{
 	{1, "core", schemaCore},
 	{100, "outbox, uploads and alarms", schemaOutbox},
 	{150, "fanout", schemaFanout},
+	{200, "panel", schemaPanel},
 	{300, "data protection", schemaDataProtection},
 }
 

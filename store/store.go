@@ -66,6 +66,8 @@ type Store struct {
 	reqs   chan *writeReq
 	done   chan struct{}
 
+	seal sealer // encrypts secrets at rest (seal.go)
+
 	fanoutOnce sync.Once     // makes fanoutCh, see FanoutSignal
 	fanoutCh   chan struct{} // wakes the fan-out worker
 }

@@ -351,7 +351,10 @@ func (w *Worker) send(ctx context.Context, it *store.FanoutItem) (int, error) {
 // describe turns a transport error into a short reason without the URL,
 // which may carry a token of the receiver's.
 func describe(err error, ctx context.Context, timeout time.Duration) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	// The transport's own header timeout can fire a moment before the
+	// context's: both mean the receiver did not answer in time.
+	var ne net.Error
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return fmt.Errorf("no answer within %s", timeout)
 	}
 	var ue *url.Error

@@ -155,6 +155,7 @@ func New(t testing.TB, opts Options) *Gateway {
 // Close stops the listeners and closes the store; safe to call twice.
 func (g *Gateway) Close() {
 	if g.Public != nil {
+		g.Server.StopStreams() // open panel event streams would hold Close
 		g.Public.Close()
 		g.Internal.Close()
 		g.Store.Close()

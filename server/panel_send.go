@@ -1,0 +1,180 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pforte/pforte/store"
+	"github.com/pforte/pforte/web"
+)
+
+// maxUpload is the largest attachment; Meta takes documents up to 100 MB,
+// but a panel upload that large belongs elsewhere.
+const maxUpload = 16 << 20
+
+// mediaKind maps an upload's type to the WhatsApp message type, following
+// Meta's list of supported media types.
+func mediaKind(ct string) string {
+	switch ct {
+	case "image/jpeg", "image/png":
+		return "image"
+	case "video/mp4", "video/3gpp":
+		return "video"
+	case "audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg":
+		return "audio"
+	case "application/pdf", "text/plain", "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+		"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+		"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		"application/vnd.openxmlformats-officedocument.presentationml.presentation":
+		return "document"
+	}
+	return ""
+}
+
+// sendMessage handles the composer: text, an attachment with caption, and
+// a reply-to. Free text is refused outside the 24-hour window.
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
+		s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Die Datei ist zu groß (höchstens 16 MB)."))
+		return
+	}
+	if r.MultipartForm != nil {
+		defer r.MultipartForm.RemoveAll()
+	}
+	if s.panel.cfg.Sender == nil {
+		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
+		return
+	}
+	cs, err := s.store.ConversationByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	if cs.LastInboundAt == 0 || !s.now().Before(time.Unix(cs.LastInboundAt, 0).Add(windowLength)) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+		return
+	}
+	msg := PanelMessage{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+		AgentID: v.user.ID, Type: "text", Text: strings.TrimSpace(r.FormValue("text")), ReplyTo: strings.TrimSpace(r.FormValue("context"))}
+	if len(msg.ReplyTo) > 200 {
+		msg.ReplyTo = ""
+	}
+	if file, hdr, err := r.FormFile("file"); err == nil {
+		defer file.Close()
+		data, err := io.ReadAll(io.LimitReader(file, maxUpload+1))
+		if err != nil || len(data) > maxUpload {
+			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Die Datei ist zu groß (höchstens 16 MB)."))
+			return
+		}
+		ct, _, _ := mime.ParseMediaType(hdr.Header.Get("Content-Type"))
+		if ct == "" || ct == "application/octet-stream" {
+			ct, _, _ = mime.ParseMediaType(mime.TypeByExtension(strings.ToLower(filepath.Ext(hdr.Filename))))
+		}
+		kind := mediaKind(ct)
+		if kind == "" || len(data) == 0 {
+			s.renderConversation(w, r, http.StatusUnsupportedMediaType, web.T(ctx, "Diesen Dateityp nimmt WhatsApp nicht an. Erlaubt: JPEG, PNG, MP4, MP3, OGG, PDF, Office-Dokumente, Text."))
+			return
+		}
+		if kind == "image" && len(data) > 5<<20 {
+			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Bilder dürfen höchstens 5 MB groß sein."))
+			return
+		}
+		msg.Type = kind
+		msg.File = &PanelFile{Name: filepath.Base(hdr.Filename), Mime: ct, Data: data}
+		if kind == "audio" && msg.Text != "" {
+			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Zu Audiodateien erlaubt WhatsApp keinen Text. Bitte getrennt senden."))
+			return
+		}
+	}
+	if msg.File == nil && msg.Text == "" {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Die Nachricht ist leer."))
+		return
+	}
+	if len([]rune(msg.Text)) > 4096 {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Die Nachricht ist zu lang (höchstens 4096 Zeichen)."))
+		return
+	}
+	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
+		s.sendFailed(w, r, err)
+		return
+	}
+	s.Publish(PanelEvent{Kind: "message", Conversation: id})
+	backToConversation(w, r, id)
+}
+
+func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	if errors.Is(err, ErrWindowClosed) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+		return
+	}
+	s.log.Warn("panel send failed", "err", err)
+	s.renderConversation(w, r, http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error()))
+}
+
+// sendTemplate sends an approved template with its placeholders filled in;
+// it is allowed whether or not the window is open.
+func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	if s.panel.cfg.Sender == nil {
+		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
+		return
+	}
+	name, lang, _ := strings.Cut(r.PostFormValue("template"), "|")
+	tpls, err := s.store.Templates(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	var tpl *store.Template
+	for _, t := range tpls {
+		if t.Name == name && t.Language == lang {
+			tpl = t
+		}
+	}
+	if tpl == nil || !tpl.Usable() {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Diese Vorlage ist nicht genehmigt und kann nicht gesendet werden."))
+		return
+	}
+	cs, err := s.store.ConversationByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	pt := &PanelTemplate{Name: tpl.Name, Language: tpl.Language}
+	for _, p := range tpl.Params {
+		val := strings.TrimSpace(r.PostFormValue("p_" + p))
+		if val == "" || len(val) > 1000 || strings.ContainsAny(val, "\n\t") {
+			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.Tf(ctx, "Bitte füllen Sie den Platzhalter {{%s}} aus (eine Zeile).", p))
+			return
+		}
+		pt.Params = append(pt.Params, PanelParam{Name: p, Value: val})
+	}
+	msg := PanelMessage{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+		AgentID: v.user.ID, Type: "template", Template: pt}
+	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
+		s.sendFailed(w, r, err)
+		return
+	}
+	s.Publish(PanelEvent{Kind: "message", Conversation: id})
+	backToConversation(w, r, id)
+}
