@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Consent purposes.
@@ -327,4 +328,19 @@ func (s *Store) StopReply(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("store: stop reply: %w", err)
 	}
 	return v, nil
+}
+
+// SetStopReply changes the confirmation text; empty restores the default.
+func (s *Store) SetStopReply(ctx context.Context, text, actor string, now time.Time) error {
+	text = strings.TrimSpace(text)
+	if utf8.RuneCountInString(text) > 1000 {
+		return fmt.Errorf("%w: the confirmation is limited to 1000 characters", ErrInvalid)
+	}
+	return s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
+			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, stopReplySetting, text, now.Unix()); err != nil {
+			return fmt.Errorf("store: stop reply: %w", err)
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "settings.stop_reply", Target: "settings"})
+	})
 }

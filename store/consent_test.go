@@ -60,6 +60,18 @@ func TestStopWordOptsOutOnceAndBlocksMarketing(t *testing.T) {
 	if err := s.SetStopWords(ctx, []string{" ", "!"}, "user:1", now); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("empty list accepted: %v", err)
 	}
+	if err := s.SetStopReply(ctx, "Abgemeldet.", "user:1", now); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.StopReply(ctx); r != "Abgemeldet." {
+		t.Fatalf("reply: %q", r)
+	}
+	if err := s.SetStopReply(ctx, "", "user:1", now); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.StopReply(ctx); r != DefaultStopReply {
+		t.Fatalf("reply after reset: %q", r)
+	}
 }
 
 func TestRecordConsentRejectsBadInput(t *testing.T) {

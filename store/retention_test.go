@@ -315,3 +315,44 @@ func TestRetentionPurgesFinishedOutboxRowsOnly(t *testing.T) {
 		t.Fatalf("outbox rows: %d, want 3", n)
 	}
 }
+
+func TestIndexMergeStopsBeforeSegmentsPileUp(t *testing.T) {
+	ctx := context.Background()
+	s := openDP(t, nil)
+	now := time.Now()
+	seed(t, s, seedMsg{WaID: "4910000000001", WAMID: "wamid.0", Text: "eins", TS: now.Unix()}, now)
+	// With automerge and crisis merges off every commit that indexes
+	// leaves its own segment, as during a long merge under load.
+	if err := s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('automerge', 0)"); err != nil {
+			return err
+		}
+		_, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('crisismerge', 1000)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range ftsMaxSegments + 10 {
+		seed(t, s, seedMsg{WaID: "4910000000001", WAMID: fmt.Sprintf("wamid.seg%d", i), Text: fmt.Sprintf("wort%d", i), TS: now.Unix()}, now)
+	}
+	steps, done, err := s.optimizeFTS(ctx, 10*time.Second)
+	if err != nil || done || steps != 0 {
+		t.Fatalf("merge over %d segments: steps %d, done %v, err %v", ftsMaxSegments, steps, done, err)
+	}
+	// Below the limit it merges down to one segment.
+	if err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO messages_fts(messages_fts) VALUES ('optimize')")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		seed(t, s, seedMsg{WaID: "4910000000001", WAMID: fmt.Sprintf("wamid.more%d", i), Text: "mehr", TS: now.Unix()}, now)
+	}
+	if _, done, err := s.optimizeFTS(ctx, 10*time.Second); err != nil || !done {
+		t.Fatalf("merge of a few segments: done %v, err %v", done, err)
+	}
+	if n := count(t, s, "SELECT count(DISTINCT segid) FROM messages_fts_idx"); n != 1 {
+		t.Fatalf("segments after the merge: %d", n)
+	}
+}

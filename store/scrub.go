@@ -67,19 +67,37 @@ func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 	return res, nil
 }
 
+// ftsMaxSegments stops a step-wise optimize while the index has this many
+// segments; automerge brings them down again between commits.
+const ftsMaxSegments = 200
+
 // optimizeFTS does what FTS5's 'optimize' does, in small steps: a 'merge'
 // with a negative page count, repeated until it changes nothing (SQLite's
 // documented equivalent). One 'optimize' rewrites the whole index in one
 // transaction, which would hold up webhook ingest for seconds on a large
 // index; each step here writes at most 64 pages. New messages indexed in
 // between restart the merge, so under constant load it may stop at the
-// deadline before reaching a single segment; secure-delete has removed the
-// deleted rows' entries from the index already either way.
+// deadline (or the segment guard) before reaching a single segment;
+// secure-delete has removed the deleted rows' entries from the index
+// already either way, so this only tidies.
 func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int, done bool, err error) {
 	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
 		var before, after int64
 		var took time.Duration
+		// A merge in progress takes every new segment (one per commit that
+		// indexed messages) into its level and starts over; under heavy
+		// ingest segments could pile up towards FTS5's limit of 2000, after
+		// which indexing fails ("database or disk is full", seen in the
+		// purge benchmark). Stop well before that; counted on a reader.
+		var segments int
+		if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
+			return steps, false, fmt.Errorf("store: fts segments: %w", err)
+		}
+		if segments > ftsMaxSegments {
+			s.log.Warn("search index merge stopped: new segments arrive faster than it merges; the next run goes on", "segments", segments)
+			return steps, false, nil
+		}
 		err := s.Write(ctx, func(tx *Tx) error {
 			t0 := time.Now()
 			defer func() { took = time.Since(t0) }()
@@ -94,8 +112,8 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 		if err != nil {
 			return steps, false, fmt.Errorf("store: fts merge: %w", err)
 		}
-		steps++
 		s.noteTurn(took)
+		steps++
 		if after-before < 2 {
 			return steps, true, nil
 		}
