@@ -334,6 +334,11 @@ func TestIndexMergeStopsBeforeSegmentsPileUp(t *testing.T) {
 	}
 	for i := range ftsMaxSegments + 10 {
 		seed(t, s, seedMsg{WaID: "4910000000001", WAMID: fmt.Sprintf("wamid.seg%d", i), Text: fmt.Sprintf("wort%d", i), TS: now.Unix()}, now)
+		// Index each message in its own commit (a busy writer indexes in
+		// bulk), so that each leaves a segment.
+		if err := s.FlushSearchIndex(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	steps, done, err := s.optimizeFTS(ctx, 10*time.Second)
 	if err != nil || done || steps != 0 {
