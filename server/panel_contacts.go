@@ -83,7 +83,7 @@ func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, h := range holds {
-		hv := web.HoldVM{Reason: h.Reason, Active: h.Active(now)}
+		hv := web.HoldVM{ID: h.ID, Reason: h.Reason, Active: h.Active(now)}
 		if h.Until > 0 {
 			hv.Until = time.Unix(h.Until, 0)
 		}

@@ -23,6 +23,7 @@ var canaries = []string{
 	"zqcanaryoutbound",    // a text sent to them
 	"wamid.zqcanarywamid", // their message ids
 	"zqcanarysentfile",    // a file uploaded to Meta and sent to them
+	"zqcanarynote",        // a note of the team about them
 }
 
 func seedVictim(t *testing.T, s *Store, now time.Time) {
@@ -48,6 +49,13 @@ func seedVictim(t *testing.T, s *Store, now time.Time) {
 	// them and to the bystander.
 	sendFile(t, s, "4915112345678", "wamid.zqcanarywamid5", "meta-upload-1", []byte("%PDF zqcanarysentfile"), ts+6)
 	sendFile(t, s, "4915112345678", "wamid.zqcanarywamid6", "meta-upload-flyer", []byte("%PDF flyer for all"), ts+7)
+	if err := s.Write(context.Background(), func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO notes(conversation_id, body, created_at) SELECT cv.id, 'kundin zqcanarynote', ? FROM conversations cv
+			JOIN contacts c ON c.id = cv.contact_id WHERE c.wa_id = '4915112345678'`, ts)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	seedStatus(t, s, "4915112345678", "wamid.zqcanarywamid4", "delivered", ts+4, now)
 	seedStatus(t, s, "4915112345678", "wamid.zqcanarywamid4", "read", ts+5, now)
 }

@@ -88,6 +88,20 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 	if _, err := s.RecordConsent(ctx, ConsentRecord{ContactID: c.ID, Purpose: PurposeMarketing, Action: "opt_in", Source: "web_form", Evidence: "form 17", Actor: "api:shop"}); err != nil {
 		t.Fatal(err)
 	}
+	// A note and a label from the panel.
+	err = s.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(`INSERT INTO notes(conversation_id, body, created_at) SELECT id, 'ruft morgen zurück', ? FROM conversations WHERE contact_id = ?`, now.Unix(), c.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO labels(id, name, created_at) VALUES (7, 'VIP', ?)`, now.Unix()); err != nil {
+			return err
+		}
+		_, err := tx.Exec(`INSERT INTO conversation_labels(conversation_id, label_id) SELECT id, 7 FROM conversations WHERE contact_id = ?`, c.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := filepath.Join(t.TempDir(), "export.zip")
 	f, err := os.Create(out)
 	if err != nil {
@@ -124,6 +138,8 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 			WaID string `json:"wa_id"`
 		} `json:"subject"`
 		Consent  []map[string]any `json:"consent"`
+		Notes    []map[string]any `json:"notes"`
+		Labels   []map[string]any `json:"labels"`
 		Audit    []map[string]any `json:"audit"`
 		Messages []struct {
 			ID       string           `json:"id"`
@@ -138,6 +154,9 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 	}
 	if err := json.Unmarshal(z["data.json"], &data); err != nil {
 		t.Fatal(err)
+	}
+	if len(data.Notes) != 1 || data.Notes[0]["text"] != "ruft morgen zurück" || len(data.Labels) != 1 || data.Labels[0]["label"] != "VIP" {
+		t.Fatalf("notes/labels: %v %v", data.Notes, data.Labels)
 	}
 	if data.Subject.WaID != "4915112345678" || len(data.Consent) != 1 || len(data.Audit) == 0 {
 		t.Fatalf("subject/consent/audit: %+v %d %d", data.Subject, len(data.Consent), len(data.Audit))

@@ -517,6 +517,13 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		}
 		r.rep.LongestTurn = max(r.rep.LongestTurn, took)
 		batch = nextBatch(batch, took, r.opts.Batch)
+		// Rest as long as the turn worked: deleting with secure-delete is
+		// CPU-bound, and on a small machine webhooks need the other half.
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(took):
+		}
 
 	}
 }

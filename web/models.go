@@ -350,6 +350,7 @@ type ConsentVM struct {
 
 // HoldVM is a legal hold that keeps a customer's data.
 type HoldVM struct {
+	ID     int64
 	Reason string
 	Until  time.Time // zero: until released
 	Active bool
