@@ -91,6 +91,7 @@ type writeReq struct {
 	err    error
 	done   chan struct{}
 	noSync bool
+	low    bool // a background turn; see writeLow
 }
 
 // Write runs fn in the writer's next group commit and returns once that
@@ -116,6 +117,21 @@ func (s *Store) Exclusive(ctx context.Context, fn func(context.Context, *sql.Con
 // follows (e.g. "this message is being sent" before Meta's answer).
 func (s *Store) WriteNoSync(ctx context.Context, fn func(*Tx) error) error {
 	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), noSync: true})
+}
+
+// writeLow is Write for background work (retention, clean-up): the turn
+// is committed on its own, never together with other writes, and at most
+// one such turn runs between two other commits. So a webhook waits behind
+// at most one background turn, and only for as long as that turn takes,
+// which the caller keeps short. The turn leaves the search index
+// catch-up to the next other commit, so that its length is its own work.
+func (s *Store) writeLow(ctx context.Context, fn func(*Tx) error) error {
+	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), low: true})
+}
+
+// exclusiveLow is Exclusive as a background turn (see writeLow).
+func (s *Store) exclusiveLow(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
+	return s.submit(&writeReq{ctx: ctx, raw: fn, done: make(chan struct{}), low: true})
 }
 
 func (s *Store) submit(req *writeReq) error {
@@ -149,21 +165,28 @@ func (s *Store) writer() {
 	var tx *Tx
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
 	var pending *writeReq // an Exclusive request met while draining
+	var lows []*writeReq  // background turns set aside until their time
+	lastLow := false      // the last turn was a background one
 	for {
-		first, ok := s.next(tx)
+		first, ok := s.nextTurn(tx, &lows, lastLow)
 		if !ok {
 			break
 		}
+		lastLow = first.low
 		batch = append(batch[:0], first)
 		if first.raw != nil {
 			batch, pending = batch[:0], first
 		}
 	drain:
-		for pending == nil && len(batch) < s.opts.MaxBatch {
+		for pending == nil && !first.low && len(batch) < s.opts.MaxBatch {
 			select {
 			case r, ok := <-s.reqs:
 				if !ok {
 					break drain
+				}
+				if r.low {
+					lows = append(lows, r)
+					continue
 				}
 				if r.raw != nil {
 					pending = r
@@ -229,6 +252,25 @@ func (s *Store) writer() {
 			st.Close()
 		}
 		tx.conn.Close()
+	}
+}
+
+// nextTurn picks what the writer does next: a background turn set aside
+// in lows unless the last turn was one and other writes are queued, else
+// the next write from the queue. Background turns met on the way are set
+// aside; after Close they still run.
+func (s *Store) nextTurn(tx *Tx, lows *[]*writeReq, lastLow bool) (*writeReq, bool) {
+	for {
+		if l := *lows; len(l) > 0 && (len(s.reqs) == 0 || !lastLow) {
+			*lows = l[1:]
+			return l[0], true
+		}
+		r, ok := s.next(tx)
+		if ok && r.low {
+			*lows = append(*lows, r)
+			continue
+		}
+		return r, ok
 	}
 }
 
@@ -361,7 +403,7 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 	// Indexing has a fixed cost per commit (FTS5 writes a segment), so
 	// under load it runs at most every indexEvery; SearchMessages catches
 	// up first, so no search ever misses a stored message.
-	indexed := time.Since(s.indexedAt) >= indexEvery
+	indexed := time.Since(s.indexedAt) >= indexEvery && !batch[0].low
 	if indexed {
 		if err := indexNewMessages(tx); err != nil {
 			s.rollback(tx)
