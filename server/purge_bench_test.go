@@ -61,7 +61,7 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 		if purged != int64(rows) {
 			b.Fatalf("purged %d of %d", purged, rows)
 		}
-		fmt.Printf("\npurge of %d expired messages while ingesting %d deliveries/s (batch 500)\n", rows, rate)
+		fmt.Printf("\npurge of %d expired messages while ingesting %d deliveries/s\n", rows, rate)
 		fmt.Printf("%-22s %12s %10s %9s %9s %9s %10s\n", "phase", "deliveries", "per s", "p50 ms", "p99 ms", "max ms", "not sent")
 		for _, r := range []struct {
 			name string
@@ -71,8 +71,12 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 		}
 		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; wal busy %v)\n",
 			purged, purgeTook.Round(time.Millisecond), float64(purged)/purgeTook.Seconds(), rep.Scrub.WALBusy)
-		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps)\n\n",
-			rep.LongestTurn.Round(time.Millisecond), rep.Scrub.LongestTurn.Round(time.Millisecond), rep.Scrub.FTSMergeSteps)
+		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps before, %d after the purge)\n",
+			rep.LongestTurn.Round(time.Millisecond), rep.Scrub.LongestTurn.Round(time.Millisecond), rep.IndexMergeSteps, rep.Scrub.FTSMergeSteps)
+		// The machine is shared: say how busy it was.
+		if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+			fmt.Printf("load average at the end: %s\n", bytes.TrimSpace(la))
+		}
 		if during.failed > during.missed || base.failed > base.missed {
 			b.Fatalf("deliveries answered with an error: %d during, %d baseline", during.failed-during.missed, base.failed-base.missed)
 		}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -18,25 +20,42 @@ type ScrubResult struct {
 	FreedPages         int64         // pages given back to the file system by incremental_vacuum
 }
 
-// ScrubTimeout bounds how long Scrub waits for readers to let go of the WAL.
+// ScrubTimeout bounds how long Scrub waits for readers to let go of the WAL,
+// and how long it merges the search index.
 var ScrubTimeout = 30 * time.Second
 
 // Scrub makes deleted rows physically gone: secure_delete (always on) has
 // zeroed them in the pages, but copies remain in the FTS segments until an
 // optimize and in the -wal file until a TRUNCATE checkpoint, and freed
-// pages stay in the file until vacuumed. Each step runs as its own short
-// writer turn so that webhook ingest keeps flowing in between.
+// pages stay in the file until vacuumed. Each step is a background writer
+// turn (see writeLow) sized to about purgeTurn, followed by a rest as long
+// as the step, so that webhook ingest keeps flowing in between.
 func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 	s.longestTurn.Store(0)
 	defer func() { res.LongestTurn = time.Duration(s.longestTurn.Load()) }()
 	if res.FTSMergeSteps, res.FTSOptimized, err = s.optimizeFTS(ctx, ScrubTimeout); err != nil {
 		return res, err
 	}
-	// Give back free pages a slice at a time; each slice is a short write.
+	if res.FreedPages, err = s.vacuum(ctx); err != nil {
+		return res, err
+	}
+	busy, attempts, err := s.checkpointTruncate(ctx, ScrubTimeout)
+	res.CheckpointAttempts, res.WALBusy = attempts, busy
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// vacuum gives free pages back to the file system a slice at a time; each
+// slice moves pages from the end of the file and commits, so its size
+// follows the measured time.
+func (s *Store) vacuum(ctx context.Context) (freed int64, err error) {
+	pages := 256
 	for {
 		var before, after int64
 		var took time.Duration
-		err := s.Exclusive(ctx, func(ctx context.Context, c *sql.Conn) error {
+		err := s.exclusiveLow(ctx, func(ctx context.Context, c *sql.Conn) error {
 			t0 := time.Now()
 			defer func() { took = time.Since(t0) }()
 			if err := c.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&before); err != nil {
@@ -45,26 +64,32 @@ func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 			if before == 0 {
 				return nil
 			}
-			if _, err := c.ExecContext(ctx, "PRAGMA incremental_vacuum(2000)"); err != nil {
+			// The pragma frees one page per result row: read them all.
+			rows, err := c.QueryContext(ctx, "PRAGMA incremental_vacuum("+strconv.Itoa(pages)+")")
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return err
 			}
 			return c.QueryRowContext(ctx, "PRAGMA freelist_count").Scan(&after)
 		})
 		if err != nil {
-			return res, fmt.Errorf("store: incremental vacuum: %w", err)
+			return freed, fmt.Errorf("store: incremental vacuum: %w", err)
 		}
 		s.noteTurn(took)
 		if before == 0 || after >= before {
-			break
+			return freed, nil
 		}
-		res.FreedPages += before - after
+		freed += before - after
+		pages = scaleToTurn(pages, took, 32, 1<<16)
+		if err := rest(ctx, took); err != nil {
+			return freed, err
+		}
 	}
-	busy, attempts, err := s.checkpointTruncate(ctx, ScrubTimeout)
-	res.CheckpointAttempts, res.WALBusy = attempts, busy
-	if err != nil {
-		return res, err
-	}
-	return res, nil
 }
 
 // ftsMaxSegments stops a step-wise optimize while the index has this many
@@ -75,16 +100,23 @@ const ftsMaxSegments = 200
 // with a negative page count, repeated until it changes nothing (SQLite's
 // documented equivalent). One 'optimize' rewrites the whole index in one
 // transaction, which would hold up webhook ingest for seconds on a large
-// index; each step here writes at most 64 pages. New messages indexed in
-// between restart the merge, so under constant load it may stop at the
-// deadline (or the segment guard) before reaching a single segment;
-// secure-delete has removed the deleted rows' entries from the index
-// already either way, so this only tidies.
+// index; each step here writes as many pages as fit in about purgeTurn.
+// New messages indexed in between restart the merge, so under constant
+// load it may stop at the deadline (or the segment guard) before reaching
+// a single segment; secure-delete has removed the deleted rows' entries
+// from the index already either way, so this only tidies.
 func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int, done bool, err error) {
+	return s.mergeFTS(ctx, wait, 0)
+}
+
+// mergeFTS is optimizeFTS that, with until > 0, stops as soon as the index
+// has at most that many segments.
+func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (steps int, done bool, err error) {
 	deadline := time.Now().Add(wait)
+	pages := 64
 	for time.Now().Before(deadline) {
 		var before, after int64
-		var took time.Duration
+		var t0 time.Time
 		// A merge in progress takes every new segment (one per commit that
 		// indexed messages) into its level and starts over; under heavy
 		// ingest segments could pile up towards FTS5's limit of 2000, after
@@ -94,17 +126,19 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 		if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
 			return steps, false, fmt.Errorf("store: fts segments: %w", err)
 		}
+		if until > 0 && segments <= until {
+			return steps, false, nil
+		}
 		if segments > ftsMaxSegments {
 			s.log.Warn("search index merge stopped: new segments arrive faster than it merges; the next run goes on", "segments", segments)
 			return steps, false, nil
 		}
-		err := s.Write(ctx, func(tx *Tx) error {
-			t0 := time.Now()
-			defer func() { took = time.Since(t0) }()
+		err := s.writeLow(ctx, func(tx *Tx) error {
+			t0 = time.Now()
 			if err := tx.QueryRow("SELECT total_changes()").Scan(&before); err != nil {
 				return err
 			}
-			if _, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', -64)"); err != nil {
+			if _, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES ('merge', ?)", -pages); err != nil {
 				return err
 			}
 			return tx.QueryRow("SELECT total_changes()").Scan(&after)
@@ -112,13 +146,33 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 		if err != nil {
 			return steps, false, fmt.Errorf("store: fts merge: %w", err)
 		}
+		took := time.Since(t0) // with the commit
 		s.noteTurn(took)
 		steps++
 		if after-before < 2 {
 			return steps, true, nil
 		}
+		// Not below 64 pages: each step first positions on every segment,
+		// which costs the same however little it then merges.
+		pages = scaleToTurn(pages, took, 64, 4096)
+		if err := rest(ctx, took); err != nil {
+			return steps, false, err
+		}
 	}
 	return steps, false, nil
+}
+
+// rest pauses a background job as long as its last turn took: the work is
+// CPU-bound, and on a small machine webhooks need the other core.
+func rest(ctx context.Context, took time.Duration) error {
+	t := time.NewTimer(took)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Checkpoint copies the WAL into the database file and truncates it,
@@ -128,15 +182,33 @@ func (s *Store) Checkpoint(ctx context.Context, wait time.Duration) (busy bool, 
 	return busy, err
 }
 
+// checkpointTruncate empties the WAL file. First a PASSIVE checkpoint on
+// a connection of its own copies the WAL into the database while the
+// writer goes on committing (it waits for no one); then the TRUNCATE, on
+// the writer between two commits, has only the frames since left to copy.
+// The TRUNCATE does not wait for readers (busy_timeout 0 for that turn,
+// else it could hold the writer up to the busy timeout): while one holds
+// an old snapshot it reports busy, and it is retried after a pause.
 func (s *Store) checkpointTruncate(ctx context.Context, wait time.Duration) (busy bool, attempts int, err error) {
 	deadline := time.Now().Add(wait)
 	delay := 5 * time.Millisecond
+	if err := s.checkpointPassive(ctx); err != nil {
+		// Not fatal: the TRUNCATE copies what this did not.
+		s.log.Warn("passive checkpoint", "err", err)
+	}
 	for {
 		attempts++
 		var b, logPages, done int
-		err := s.Exclusive(ctx, func(ctx context.Context, c *sql.Conn) error {
+		err := s.exclusiveLow(ctx, func(ctx context.Context, c *sql.Conn) (err error) {
 			t0 := time.Now()
 			defer func() { s.noteTurn(time.Since(t0)) }()
+			if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {
+				return err
+			}
+			defer func() {
+				_, rerr := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+strconv.FormatInt(s.opts.BusyTimeout.Milliseconds(), 10))
+				err = errors.Join(err, rerr)
+			}()
 			return c.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logPages, &done)
 		})
 		if err != nil {
@@ -155,6 +227,48 @@ func (s *Store) checkpointTruncate(ctx context.Context, wait time.Duration) (bus
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 500*time.Millisecond)
+	}
+}
+
+// checkpointPassive runs a PASSIVE checkpoint beside the writer (see
+// walCopier), so that copying a large WAL holds up no commit.
+func (s *Store) checkpointPassive(ctx context.Context) error {
+	w := &walCopier{s: s}
+	defer w.close()
+	return w.copy(ctx)
+}
+
+// walCopier runs PASSIVE checkpoints on a connection of its own, beside
+// the writer's. Otherwise the commit that crosses SQLite's auto-checkpoint
+// threshold copies the whole WAL into the database, and during a purge,
+// which fills the WAL fast, that is often a webhook's commit. A PASSIVE
+// checkpoint waits for no one and blocks no writer; the writer's own
+// checkpoints then find little left to copy.
+type walCopier struct {
+	s  *Store
+	db *sql.DB
+}
+
+func (w *walCopier) copy(ctx context.Context) error {
+	if w.db == nil {
+		db, err := sql.Open("sqlite3", dsn(w.s.Path(), url.Values{"mode": {"rw"}, "_busy_timeout": {"0"}}))
+		if err != nil {
+			return fmt.Errorf("store: checkpoint connection: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		w.db = db
+	}
+	var b, logPages, done int
+	if err := w.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logPages, &done); err != nil {
+		return fmt.Errorf("store: passive checkpoint: %w", err)
+	}
+	return nil
+}
+
+func (w *walCopier) close() {
+	if w.db != nil {
+		w.db.Close()
+		w.db = nil
 	}
 }
 
