@@ -25,6 +25,7 @@ var migrations = []migration{
 	{150, "fanout", schemaFanout},
 	{200, "panel", schemaPanel},
 	{300, "data protection", schemaDataProtection},
+	{360, "restricted contacts index", schemaRestrictedIndex},
 }
 
 // SchemaVersion is the newest schema this binary knows.
