@@ -73,6 +73,7 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 	if c.SecureLinks, err = s.secureLinksVM(ctx, v, id, cs.Restricted); err != nil {
 		return nil, err
 	}
+	c.SecureLinks.CanSend = c.Composer.Enabled && c.WindowOpen
 	if !c.WindowOpen {
 		c.Composer.Disabled = web.T(ctx, "Freie Nachrichten sind nur bis 24 Stunden nach der letzten Nachricht des Kunden erlaubt (Regel von Meta). Schicken Sie eine genehmigte Vorlage; antwortet die Person, ist das Fenster wieder offen.")
 		if c.WindowExpires.IsZero() {

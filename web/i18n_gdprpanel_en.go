@@ -70,9 +70,10 @@ func init() {
 		"beantwortet":      "answered",
 		"abgelaufen":       "expired",
 		"offen":            "open",
-		"Bitte schreiben Sie, worum Sie bitten (1 bis 500 Zeichen).": "Please write what you ask for (1 to 500 characters).",
-		"Ein Link gilt zwischen einer Stunde und 30 Tagen.":          "A link is valid between one hour and 30 days.",
-		"Sicherer Link gesendet.":                                    "Secure link sent.",
+		"Bitte schreiben Sie, worum Sie bitten (1 bis 500 Zeichen).":                                                           "Please write what you ask for (1 to 500 characters).",
+		"Ein Link gilt zwischen einer Stunde und 30 Tagen.":                                                                    "A link is valid between one hour and 30 days.",
+		"Senden geht nur, solange das 24-Stunden-Fenster offen ist; sonst den Link erstellen und auf anderem Weg weitergeben.": "Sending works only while the 24-hour window is open; otherwise create the link and pass it on another way.",
+		"Sicherer Link gesendet.": "Secure link sent.",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en
