@@ -38,12 +38,12 @@ var ConsentSources = []string{"web_form", "agent", "paper", "phone", "email"}
 
 // SecureLinksVM is the secure-link box of a conversation.
 type SecureLinksVM struct {
-	On     bool   // a public address is configured
-	CanUse bool   // the viewer may create links here
-	CanSend bool  // sending is set up and the 24-hour window is open
-	NewURL string // a link just created, shown this once for copying
-	Prompt string // the prompt typed, kept after an error
-	Links  []SecureLinkVM
+	On      bool   // a public address is configured
+	CanUse  bool   // the viewer may create links here
+	CanSend bool   // sending is set up and the 24-hour window is open
+	NewURL  string // a link just created, shown this once for copying
+	Prompt  string // the prompt typed, kept after an error
+	Links   []SecureLinkVM
 }
 
 // SecureLinkVM is one link handed out in a conversation.
