@@ -163,6 +163,9 @@ func parseStopWordsForm(ctx context.Context, text string) ([]string, string) {
 		if w == "" {
 			continue
 		}
+		if !utf8.ValidString(w) {
+			return nil, web.T(ctx, "Die Stoppwörter enthalten ungültige Zeichen.")
+		}
 		if len(w) > maxStopWordLen {
 			return nil, web.Tf(ctx, "„%s…“ ist zu lang: höchstens %d Zeichen je Stoppwort.", firstRunes(w, 20), maxStopWordLen)
 		}
@@ -196,7 +199,7 @@ func (s *Server) privacyStopWords(w http.ResponseWriter, r *http.Request) {
 	ctx, v := r.Context(), viewerOf(r)
 	in := web.StopWordsVM{Words: r.PostFormValue("words"), Reply: strings.TrimSpace(r.PostFormValue("reply"))}
 	words, problem := parseStopWordsForm(ctx, in.Words)
-	if problem == "" && utf8.RuneCountInString(in.Reply) > maxStopReply {
+	if problem == "" && (utf8.RuneCountInString(in.Reply) > maxStopReply || !utf8.ValidString(in.Reply)) {
 		problem = web.Tf(ctx, "Die Bestätigung ist zu lang: höchstens %d Zeichen.", maxStopReply)
 	}
 	if problem != "" {

@@ -44,6 +44,7 @@ func init() {
 		"„%s…“ ist zu lang: höchstens %d Zeichen je Stoppwort.":                         "“%s…” is too long: at most %d characters per stop word.",
 		"„%s“ enthält keinen Buchstaben und keine Ziffer.":                              "“%s” has no letter and no digit.",
 		"Mindestens ein Stoppwort ist nötig, sonst könnten sich Kunden nicht abmelden.": "At least one stop word is needed, or customers could not opt out.",
+		"Die Stoppwörter enthalten ungültige Zeichen.":                                  "The stop words contain invalid characters.",
 		"Höchstens %d Stoppwörter.":                                                     "At most %d stop words.",
 		"Die Bestätigung ist zu lang: höchstens %d Zeichen.":                            "The confirmation is too long: at most %d characters.",
 
