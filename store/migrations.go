@@ -32,6 +32,7 @@ var migrations = []migration{
 	{160, "deliveries found again by their first message", schemaDeliveriesByAnchor, true},
 	{200, "panel", schemaPanel, false},
 	{300, "data protection", schemaDataProtection, false},
+	{360, "restricted contacts index", schemaRestrictedIndex, false},
 }
 
 // SchemaVersion is the newest schema this binary knows.
