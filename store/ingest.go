@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -301,16 +302,34 @@ func (b *batch) updateConversations(tx *Tx, now int64) error {
 }
 
 func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
-	var id int64
-	var waba, display string
-	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&id, &waba, &display)
-	if errors.Is(err, sql.ErrNoRows) {
-		return insertNumber(tx, n, now)
+	if c, ok := tx.numbers[n.PhoneNumberID]; ok && !numberChanged(c.waba, c.display, n) {
+		return c.id, nil
+	}
+	var c numberRow
+	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&c.id, &c.waba, &c.display)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		c = numberRow{waba: n.WABAID, display: n.DisplayPhoneNumber}
+		c.id, err = insertNumber(tx, n, now)
+	case err != nil:
+		err = fmt.Errorf("store: business number: %w", err)
+	case numberChanged(c.waba, c.display, n):
+		err = updateNumber(tx, c.id, n)
+		c.waba, c.display = cmp.Or(n.WABAID, c.waba), cmp.Or(n.DisplayPhoneNumber, c.display)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: business number: %w", err)
+		return 0, err
 	}
-	return id, updateNumber(tx, id, waba, display, n)
+	if tx.numbers != nil {
+		tx.numbers[n.PhoneNumberID] = c
+	}
+	return c.id, nil
+}
+
+// numberChanged reports whether a webhook names an account or display
+// number the stored row does not have yet.
+func numberChanged(waba, display string, n Number) bool {
+	return (n.WABAID != "" && n.WABAID != waba) || (n.DisplayPhoneNumber != "" && n.DisplayPhoneNumber != display)
 }
 
 // upsertContact finds the customer by user id, then by phone number, and
@@ -344,12 +363,8 @@ func insertNumber(tx *Tx, n Number, now int64) (int64, error) {
 	return id, nil
 }
 
-// updateNumber fills in the account and display number when a webhook names
-// new ones; an unchanged number is not rewritten.
-func updateNumber(tx *Tx, id int64, waba, display string, n Number) error {
-	if (n.WABAID == "" || n.WABAID == waba) && (n.DisplayPhoneNumber == "" || n.DisplayPhoneNumber == display) {
-		return nil
-	}
+// updateNumber fills in the account and display number a webhook names.
+func updateNumber(tx *Tx, id int64, n Number) error {
 	if _, err := tx.Exec(`UPDATE business_numbers SET waba_id = coalesce(nullif(?, ''), waba_id),
 		display_phone_number = coalesce(nullif(?, ''), display_phone_number) WHERE id = ?`, n.WABAID, n.DisplayPhoneNumber, id); err != nil {
 		return fmt.Errorf("store: business number: %w", err)

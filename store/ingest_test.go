@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -210,4 +211,43 @@ func openTest2(t *testing.T, dir string) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestNumberCacheForgetsRollback makes a write insert a business number and
+// then fail: the cached id must go with the rollback, or the next delivery
+// to that number would refer to a row that does not exist.
+func TestNumberCacheForgetsRollback(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := s.Write(ctx, func(tx *Tx) error {
+		if _, err := upsertNumber(tx, Number{PhoneNumberID: "999"}, 1); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("write: %v", err)
+	}
+	d := textDelivery(`{"n":999}`, "wamid.N999")
+	d.Messages[0].Number = Number{PhoneNumberID: "999"}
+	if _, err := s.Ingest(ctx, d); err != nil {
+		t.Fatalf("ingest after the rollback: %v", err)
+	}
+	var n int
+	var display string
+	s.rdb.QueryRow("SELECT count(*) FROM business_numbers WHERE phone_number_id = '999'").Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d rows for the number", n)
+	}
+	// A later delivery naming a new display number updates the cached row.
+	d = textDelivery(`{"n":1000}`, "wamid.N1000")
+	d.Messages[0].Number = Number{PhoneNumberID: "999", DisplayPhoneNumber: "49302"}
+	if _, err := s.Ingest(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	s.rdb.QueryRow("SELECT display_phone_number FROM business_numbers WHERE phone_number_id = '999'").Scan(&display)
+	if display != "49302" {
+		t.Fatalf("display %q after a change", display)
+	}
 }

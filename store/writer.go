@@ -18,6 +18,16 @@ type Tx struct {
 	s     *Store
 	conn  *sql.Conn
 	stmts map[string]*sql.Stmt
+
+	// numbers caches business numbers across commits: every delivery
+	// names one, and they are never deleted. Any rollback forgets them,
+	// since it may undo an insert.
+	numbers map[string]numberRow
+}
+
+type numberRow struct {
+	id            int64
+	waba, display string
 }
 
 func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
@@ -268,7 +278,7 @@ func (s *Store) writerConn(ctx context.Context) (*Tx, error) {
 			return nil, fmt.Errorf("store: writer connection: %w", err)
 		}
 	}
-	return &Tx{ctx: ctx, s: s, conn: conn, stmts: map[string]*sql.Stmt{}}, nil
+	return &Tx{ctx: ctx, s: s, conn: conn, stmts: map[string]*sql.Stmt{}, numbers: map[string]numberRow{}}, nil
 }
 
 // syncer answers each committed batch once the WAL holding it is on disk.
@@ -304,7 +314,7 @@ func (s *Store) syncWAL() error {
 		return fmt.Errorf("store: sync: %w", err)
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := dataSync(f); err != nil {
 		return fmt.Errorf("store: sync: %w", err)
 	}
 	return nil
@@ -438,6 +448,7 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 		}
 		if err := r.fn(tx); err != nil {
 			r.err = err
+			clear(tx.numbers)
 			if rerr := tx.run("ROLLBACK TO w"); rerr != nil {
 				s.rollback(tx)
 				return fmt.Errorf("store: rollback to savepoint: %w (after %v)", rerr, err)
@@ -480,6 +491,7 @@ func (s *Store) FlushSearchIndex(ctx context.Context) error {
 }
 
 func (s *Store) rollback(tx *Tx) {
+	clear(tx.numbers)
 	// After a failed COMMIT SQLite may already have rolled back; ignore "no transaction".
 	tx.run("ROLLBACK")
 }
