@@ -25,6 +25,11 @@ const (
 	cRestrictedSQL  = "EXISTS (SELECT 1 FROM erasure_requests er WHERE er.contact_id = c.id AND er.state = 'restricted')"
 )
 
+// ErrRestricted refuses to send to a restricted contact: writing to them is
+// processing, which Art. 18 allows only with their consent. Every send path
+// (panel, API, Graph proxy) goes through EnqueueSend, which checks it.
+var ErrRestricted = errors.New("store: processing of this customer's data is restricted (Art. 18 GDPR): an erasure request waits for a legal hold to end")
+
 // ListOption narrows what a list returns.
 type ListOption func(*listOptions)
 
