@@ -60,7 +60,7 @@ type Store struct {
 	rdb *sql.DB // read-only pool
 	cdb *sql.DB // the checkpointer's connection
 
-	walDirty      atomic.Bool              // commits since the last background checkpoint
+	walDirty      chan struct{}            // a commit since the last background checkpoint
 	stopWordCache atomic.Pointer[[]string] // see Tx.stopWords
 	ckptStop      chan struct{}            // stops the checkpointer
 	ckptDone      chan struct{}
@@ -182,7 +182,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opened = true
 		return s, nil
 	}
-	s.ckptStop, s.ckptDone = make(chan struct{}), make(chan struct{})
+	s.ckptStop, s.ckptDone, s.walDirty = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 	go s.checkpointer(s.ckptStop, s.ckptDone)
 	go s.writer()
 	opened = true

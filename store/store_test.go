@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -343,4 +344,38 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestCheckpointerCopiesTheLog writes a little and checks that the rows
+// reach the database file itself soon after, without the writer's own
+// (much later) automatic checkpoint: reading the file with immutable=1
+// ignores the write-ahead log.
+func TestCheckpointerCopiesTheLog(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	for i := range 20 {
+		if err := s.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES (?, 'v', 1)", fmt.Sprint("ckpt.", i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// immutable=1 also caches what it read, so each look opens anew.
+	inFile := func() (n int) {
+		db, err := sql.Open("sqlite3", "file:"+s.Path()+"?mode=ro&immutable=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.QueryRow("SELECT count(*) FROM settings WHERE key LIKE 'ckpt.%'").Scan(&n)
+		return n
+	}
+	var n int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = inFile(); n == 20 {
+			return
+		}
+	}
+	t.Fatalf("%d of 20 rows in the database file; the log was not checkpointed", n)
 }

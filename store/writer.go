@@ -248,7 +248,10 @@ func (s *Store) writer() {
 		if len(durable) > 0 {
 			synced <- durable
 		}
-		s.walDirty.Store(true)
+		select {
+		case s.walDirty <- struct{}{}:
+		default: // a checkpoint is already due
+		}
 		if pending != nil {
 			s.runExclusive(tx, pending)
 			pending = nil
@@ -332,19 +335,21 @@ const checkpointEvery = 100 * time.Millisecond
 
 // checkpointer copies committed pages from the WAL into the database file
 // on its own connection, in parallel with the writer (a PASSIVE checkpoint
-// never blocks it), so that commits do not pay for checkpoints.
+// never blocks it), so that commits do not pay for checkpoints. It runs at
+// most every checkpointEvery after a commit, and sleeps while nothing is
+// written.
 func (s *Store) checkpointer(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-t.C:
+		case <-s.walDirty:
 		}
-		if !s.walDirty.Swap(false) {
-			continue
+		select {
+		case <-stop:
+			return
+		case <-time.After(checkpointEvery):
 		}
 		if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 			s.log.Warn("background checkpoint", "err", err)
