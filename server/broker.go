@@ -13,6 +13,9 @@ type PanelEvent struct {
 	Inbound      bool   `json:"inbound,omitempty"`
 	Title        string `json:"title,omitempty"` // customer's name, for a notification
 	Unread       *int   `json:"unread,omitempty"`
+	// Restricted events concern a restricted contact (Art. 18): agents'
+	// streams leave them out.
+	Restricted bool `json:"-"`
 }
 
 // broker fans panel events out to the open event streams. Publishing never

@@ -402,6 +402,39 @@ func TestMarketingTemplateNeedsConsent(t *testing.T) {
 	}
 }
 
+// A restricted customer (erasure waiting for a legal hold) gets nothing
+// from any send path, and Meta is never called.
+func TestRestrictedContactGetsNoMessages(t *testing.T) {
+	g := newSending(t)
+	ctx := context.Background()
+	if _, st, err := g.Sim.Write(ctx, simulator.Customer{WaID: "447700900124", Name: "Ina"}, "text"); err != nil || st != 200 {
+		t.Fatalf("customer writes: %d %v", st, err)
+	}
+	restrict(t, g.Store, "447700900124")
+	text := []byte(`{"messaging_product":"whatsapp","to":"447700900124","type":"text","text":{"body":"Hallo"}}`)
+	before := len(g.Sim.Requests())
+	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", text)
+	if st != 400 || !strings.Contains(string(b), `"code":131026`) || !strings.Contains(string(b), "Art. 18") {
+		t.Fatalf("proxy: %d %s", st, b)
+	}
+	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, text)))
+	if st != 422 || !strings.Contains(string(b), `"contact_restricted"`) {
+		t.Fatalf("queued: %d %s", st, b)
+	}
+	if n := len(g.Sim.Requests()) - before; n != 0 {
+		t.Fatalf("Meta was called %d times", n)
+	}
+	counts, err := g.Store.OutboxCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for state, n := range counts {
+		if n != 0 {
+			t.Fatalf("%d messages %s for a restricted customer", n, state)
+		}
+	}
+}
+
 // FuzzSecureLinkAnswer throws arbitrary form bodies at the public answer
 // page: it must answer 200, 400 or 410, never fail or store a partial
 // answer.

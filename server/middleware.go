@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r)
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			return // spares building the arguments on every request
+		}
 		// The route pattern, not the path: paths carry phone numbers
 		// (/api/v1/contacts/{id}) and secure link tokens (/s/{token}).
 		route := r.Pattern

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,6 +64,11 @@ func seedScale(b *testing.B, st *store.Store, convs, msgs int) {
 			{`INSERT INTO labels(id, name, color, created_at) VALUES (1, 'Reklamation', 'red', 0), (2, 'Termin', 'blue', 0), (3, 'Angebot', 'green', 0)`, nil},
 			{`INSERT INTO conversation_labels(conversation_id, label_id) SELECT id, 1 + id % 3 FROM conversations WHERE id % 7 = 0`, nil},
 			{`INSERT INTO notes(conversation_id, author_id, body, created_at) SELECT id, 2, 'Rückruf vereinbart', ? FROM conversations WHERE id % 11 = 0`, []any{now}},
+			// Customers who asked for erasure under a legal hold are
+			// restricted (Art. 18) and hidden from agents: one in
+			// PFORTE_BENCH_RESTRICTED_EVERY (default 1000).
+			{`INSERT INTO erasure_requests(contact_id, subject, state, actor, requested_at)
+				SELECT id, 'bench' || id, 'restricted', 'user:1', ? FROM contacts WHERE id % ? = 0`, []any{now, restrictedEvery()}},
 		}
 		for _, s := range stmts {
 			if _, err := tx.Exec(s.q, s.args...); err != nil {
@@ -82,6 +88,13 @@ func seedScale(b *testing.B, st *store.Store, convs, msgs int) {
 	fmt.Printf("seeded %d conversations and %d messages in %s\n", convs, msgs, time.Since(start).Round(time.Millisecond))
 }
 
+func restrictedEvery() int {
+	if v, err := strconv.Atoi(os.Getenv("PFORTE_BENCH_RESTRICTED_EVERY")); err == nil && v > 0 {
+		return v
+	}
+	return 1000
+}
+
 // BenchmarkPanelPages renders the panel's main pages server-side (the
 // whole handler: session, queries, templates) on a large database and
 // prints the timings; the target is under 50 ms per page.
@@ -96,16 +109,22 @@ func BenchmarkPanelPages(b *testing.B) {
 	_, statErr := os.Stat(filepath.Join(dir, store.DBFile))
 	seeded := dir != "" && statErr == nil
 	g := servertest.New(b, servertest.Options{Dir: dir})
-	var admin *store.User
+	var admin, agent *store.User
 	if seeded {
 		admin, _ = g.Store.UserByEmail(context.Background(), "admin@example.de")
+		agent, _ = g.Store.UserByEmail(context.Background(), "agent@example.de")
 	} else {
 		admin = addUser(b, g.Store, "admin@example.de", store.RoleAdmin)
-		addUser(b, g.Store, "agent@example.de", store.RoleAgent)
+		agent = addUser(b, g.Store, "agent@example.de", store.RoleAgent)
 		seedScale(b, g.Store, convs, msgs)
 	}
 	token := fmt.Sprintf("bench-session-token-%d", time.Now().UnixNano())
 	if _, err := g.Store.CreateSession(context.Background(), token, store.Session{UserID: admin.ID}, ""); err != nil {
+		b.Fatal(err)
+	}
+	// Agents' pages leave restricted contacts out in the queries.
+	agentToken := fmt.Sprintf("bench-agent-token-%d", time.Now().UnixNano())
+	if _, err := g.Store.CreateSession(context.Background(), agentToken, store.Session{UserID: agent.ID}, ""); err != nil {
 		b.Fatal(err)
 	}
 	h := g.Server.PublicHandler()
@@ -125,10 +144,19 @@ func BenchmarkPanelPages(b *testing.B) {
 		{"dashboard (recomputed)", "/dashboard?fresh=1"},
 		{"settings", "/settings"},
 		{"audit log", "/audit"},
+		{"agent: inbox (open, all)", "agent:/inbox?assigned=all&status=open"},
+		{"agent: conversation", fmt.Sprintf("agent:/conversations/%d?assigned=all&status=open", busy-1)},
+		{"agent: contacts", "agent:/contacts"},
+		{"agent: contacts search", "agent:/contacts?q=Kundin%2012345"},
+		{"agent: message search (FTS)", "agent:/search?q=Rechnung%20angekommen"},
 	}
 	get := func(path string) {
+		tok := token
+		if p, ok := strings.CutPrefix(path, "agent:"); ok {
+			path, tok = p, agentToken
+		}
 		req := httptest.NewRequest(http.MethodGet, path, nil)
-		req.AddCookie(&http.Cookie{Name: "pforte", Value: token})
+		req.AddCookie(&http.Cookie{Name: "pforte", Value: tok})
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {

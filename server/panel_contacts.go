@@ -20,7 +20,7 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 0)
 	const per = 50
-	items, err := s.store.Contacts(ctx, q, per+1, page*per)
+	items, err := s.store.Contacts(ctx, q, per+1, page*per, viewerOf(r).scope()...)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
@@ -30,24 +30,40 @@ func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
 		items, vm.NextPage = items[:per], page+1
 	}
 	for _, it := range items {
-		vm.Items = append(vm.Items, web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0)})
+		vm.Items = append(vm.Items, contactRow(it))
 	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Kontakte"), Nav: "contacts"}, web.Contacts(vm))
 }
 
+func contactRow(it store.ContactListItem) web.ContactRowVM {
+	return web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0),
+		Restricted: it.Restricted}
+}
+
 func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	id, ok := pathID(r, "id")
 	if !ok {
 		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
 		return
 	}
+	s.renderContact(w, r, id, http.StatusOK, web.ConsentForm{})
+}
+
+// renderContact shows a customer's page; form keeps a refused consent
+// form's input and error.
+func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, id int64, status int, form web.ConsentForm) {
+	ctx := r.Context()
+	v := viewerOf(r)
 	c, err := s.store.ContactByID(ctx, id)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
-	vm := web.ContactDetailVM{Contact: contactVM(*c)}
+	vm := web.ContactDetailVM{Contact: contactVM(*c), Consent: form}
+	if vm.Restricted, err = s.store.Restricted(ctx, id); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
 	convs, err := s.store.ContactConversations(ctx, id)
 	if err != nil {
 		s.storeFail(w, r, err)
@@ -61,22 +77,37 @@ func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
 			vm.Windows = append(vm.Windows, web.WindowVM{Number: "+" + cs.DisplayNumber, Expires: exp, Open: now.Before(exp)})
 		}
 	}
-	notes, err := s.store.ContactNotes(ctx, id)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	for _, n := range notes {
-		vm.Notes = append(vm.Notes, web.NoteVM{Author: n.AuthorName, Body: n.Body, At: time.Unix(n.CreatedAt, 0)})
+	role := v.user.Role
+	// Auditors check consent and restrictions; message contents and the
+	// team's notes are not theirs to read.
+	vm.ShowContent = role == store.RoleAdmin || role == store.RoleAgent
+	if vm.ShowContent {
+		notes, err := s.store.ContactNotes(ctx, id)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		for _, n := range notes {
+			vm.Notes = append(vm.Notes, web.NoteVM{Author: n.AuthorName, Body: n.Body, At: time.Unix(n.CreatedAt, 0)})
+		}
 	}
 	consents, err := s.store.ConsentRecords(ctx, id)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
-	for _, c := range consents {
-		vm.Consents = append(vm.Consents, web.ConsentVM{Purpose: c.Purpose, OptIn: c.Action == "opt_in", Source: c.Source, At: time.Unix(c.TS, 0)})
+	names, err := s.actorNames(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
 	}
+	// Newest first: the top line is the decision that counts.
+	for i := len(consents) - 1; i >= 0; i-- {
+		c := consents[i]
+		vm.Consents = append(vm.Consents, web.ConsentVM{Purpose: c.Purpose, OptIn: c.Action == "opt_in", Source: c.Source,
+			Evidence: c.Evidence, Actor: actorLabel(ctx, c.Actor, names), At: time.Unix(c.TS, 0)})
+	}
+	vm.Consent.CanRecord = vm.ShowContent
 	holds, err := s.store.Holds(ctx, id)
 	if err != nil {
 		s.storeFail(w, r, err)
@@ -89,9 +120,8 @@ func (s *Server) contactDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		vm.Holds = append(vm.Holds, hv)
 	}
-	role := viewerOf(r).user.Role
 	vm.CanExport, vm.CanErase = role == "admin", role == "admin"
-	s.page(w, r, http.StatusOK, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
+	s.page(w, r, status, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
 }
 
 // contactExport streams a customer's Art. 15/20 export (the same ZIP as
@@ -157,7 +187,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	}
 	vm := web.SearchVM{Query: q}
 	if q != "" {
-		hits, err := s.store.SearchMessages(ctx, q, 50)
+		scope := viewerOf(r).scope()
+		hits, err := s.store.SearchMessages(ctx, q, 50, scope...)
 		if err != nil {
 			s.storeFail(w, r, err)
 			return
@@ -166,13 +197,13 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 			vm.Messages = append(vm.Messages, web.SearchHitVM{ConversationID: h.ConversationID, MessageID: h.MessageID,
 				Contact: contactVM(h.Contact), Outbound: h.Direction == "outbound", At: time.Unix(h.TS, 0), Snippet: snippetParts(h.Snippet)})
 		}
-		items, err := s.store.Contacts(ctx, q, 10, 0)
+		items, err := s.store.Contacts(ctx, q, 10, 0, scope...)
 		if err != nil {
 			s.storeFail(w, r, err)
 			return
 		}
 		for _, it := range items {
-			vm.Contacts = append(vm.Contacts, web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0)})
+			vm.Contacts = append(vm.Contacts, contactRow(it))
 		}
 	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Suchen"), Query: q, Nav: "inbox"}, web.Search(vm))

@@ -33,6 +33,7 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 	c := &web.ConversationVM{
 		ID: cs.ID, Contact: contactVM(cs.Contact), Status: cs.Status, AssigneeID: cs.AssigneeID, Assignee: cs.AssigneeName,
 		Number: web.NumberVM{ID: cs.NumberID, PhoneNumberID: cs.PhoneNumberID, Display: "+" + cs.DisplayNumber}, Thread: thread,
+		Restricted: cs.Restricted,
 	}
 	if cs.LastInboundAt > 0 {
 		c.WindowExpires = time.Unix(cs.LastInboundAt, 0).Add(windowLength)
@@ -66,6 +67,13 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 		c.Notes = append(c.Notes, web.NoteVM{Author: n.AuthorName, Body: n.Body, At: time.Unix(n.CreatedAt, 0)})
 	}
 	c.Composer.Enabled = s.panel.cfg.Sender != nil
+	if cs.Restricted {
+		c.Composer.Blocked = web.T(ctx, restrictedNoSend)
+	}
+	if c.SecureLinks, err = s.secureLinksVM(ctx, v, id, cs.Restricted); err != nil {
+		return nil, err
+	}
+	c.SecureLinks.CanSend = c.Composer.Enabled && c.WindowOpen
 	if !c.WindowOpen {
 		c.Composer.Disabled = web.T(ctx, "Freie Nachrichten sind nur bis 24 Stunden nach der letzten Nachricht des Kunden erlaubt (Regel von Meta). Schicken Sie eine genehmigte Vorlage; antwortet die Person, ist das Fenster wieder offen.")
 		if c.WindowExpires.IsZero() {
@@ -104,6 +112,12 @@ func (s *Server) conversation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderConversation(w http.ResponseWriter, r *http.Request, status int, composerErr string) {
+	s.renderConversationWith(w, r, status, composerErr, nil)
+}
+
+// renderConversationWith lets a handler adjust the view (e.g. show a link
+// just created) before it renders.
+func (s *Server) renderConversationWith(w http.ResponseWriter, r *http.Request, status int, composerErr string, adjust func(*web.ConversationVM)) {
 	ctx := r.Context()
 	v := viewerOf(r)
 	id, ok := pathID(r, "id")
@@ -118,6 +132,9 @@ func (s *Server) renderConversation(w http.ResponseWriter, r *http.Request, stat
 		return
 	}
 	c.Composer.Error = composerErr
+	if adjust != nil {
+		adjust(c)
+	}
 	if r.Method == http.MethodGet {
 		if err := s.store.MarkRead(ctx, id); err != nil {
 			s.log.Warn("mark read", "err", err)

@@ -44,6 +44,9 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		case <-sub.done:
 			return
 		case ev := <-sub.ch:
+			if ev.Restricted && !v.seesRestricted() {
+				continue
+			}
 			if sub.lagged.Swap(false) {
 				if !write("event: resync\ndata: {}\n\n") {
 					return
@@ -100,7 +103,8 @@ func (s *Server) notifyIngest(d *store.Delivery, res store.IngestResult) {
 			if ref.Direction == "inbound" {
 				kind = "message"
 			}
-			s.panel.broker.publish(PanelEvent{Kind: kind, Conversation: ref.ConversationID, Inbound: ref.Direction == "inbound", Title: ref.ContactName, Unread: unread})
+			s.panel.broker.publish(PanelEvent{Kind: kind, Conversation: ref.ConversationID, Inbound: ref.Direction == "inbound", Title: ref.ContactName, Unread: unread,
+				Restricted: ref.Restricted})
 		}
 	}()
 }

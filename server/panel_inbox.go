@@ -43,7 +43,9 @@ func storeFilter(f web.InboxFilter, userID int64, before string) store.Conversat
 // inboxVM loads the list side of the inbox.
 func (s *Server) inboxVM(ctx context.Context, v *viewer, f web.InboxFilter, before string, active int64) (web.InboxVM, error) {
 	vm := web.InboxVM{Filter: f}
-	list, next, err := s.store.Conversations(ctx, storeFilter(f, v.user.ID, before))
+	sf := storeFilter(f, v.user.ID, before)
+	sf.HideRestricted = !v.seesRestricted()
+	list, next, err := s.store.Conversations(ctx, sf)
 	if err != nil {
 		return vm, err
 	}
@@ -94,7 +96,7 @@ func convRow(ctx context.Context, cs *store.ConversationSummary) web.ConvRowVM {
 	row := web.ConvRowVM{
 		ID: cs.ID, Name: cv.Display(), Handle: cv.Handle(), Outbound: cs.LastDirection == "outbound",
 		LastAt: time.Unix(cs.LastMessageAt, 0), Unread: cs.Unread, Status: cs.Status, Assignee: cs.AssigneeName,
-		Number: "+" + cs.DisplayNumber, Failed: cs.LastDirection == "outbound" && cs.LastStatus == "failed",
+		Number: "+" + cs.DisplayNumber, Failed: cs.LastDirection == "outbound" && cs.LastStatus == "failed", Restricted: cs.Restricted,
 	}
 	if cs.LastInboundAt > 0 {
 		row.WaitingSince = time.Unix(cs.LastInboundAt, 0)

@@ -225,7 +225,7 @@ func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
-	s.bare(w, r, http.StatusOK, web.T(r.Context(), "Willkommen bei Pforte"), web.SetupForm(web.AuthForm{}))
+	s.bare(w, r, http.StatusOK, web.T(r.Context(), "Willkommen bei Pforte"), web.SetupForm(web.AuthForm{Retention: s.setupRetention(r.Context())}))
 }
 
 // setupSubmit creates the first admin; it works only on an empty database.
@@ -235,6 +235,7 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	pw := r.PostFormValue("password")
 	fail := func(status int, msg string) {
 		f.Error = web.T(ctx, msg)
+		f.Retention = s.setupRetention(ctx)
 		s.bare(w, r, status, web.T(ctx, "Willkommen bei Pforte"), web.SetupForm(f))
 	}
 	if problem := validName(f.Name, f.Email); problem != "" {

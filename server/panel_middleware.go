@@ -41,7 +41,7 @@ func roleLetter(role string) string {
 func (s *Server) panelRoute(roles string, h http.HandlerFunc) http.Handler {
 	var inner http.Handler = h
 	if roles != anyone {
-		inner = s.requireRole(roles, h)
+		inner = s.requireRole(roles, s.hideRestricted(h))
 	}
 	return s.securityHeaders(s.panel.cop.Handler(s.loadSession(inner)))
 }

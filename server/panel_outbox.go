@@ -38,6 +38,10 @@ func (o outboxSender) PanelSend(ctx context.Context, m PanelMessage) error {
 		if gerr.Code == 131047 {
 			return ErrWindowClosed
 		}
+		if gerr.Code == 131050 {
+			// Refused by Pforte before Meta was called: no marketing opt-in.
+			return store.ErrNoConsent
+		}
 		var data struct {
 			Details string `json:"details"`
 		}

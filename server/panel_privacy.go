@@ -15,6 +15,12 @@ import (
 // privacy is the data protection page: retention with what is due now,
 // the scheduled jobs, and the record of processing activities.
 func (s *Server) privacy(w http.ResponseWriter, r *http.Request) {
+	s.renderPrivacy(w, r, http.StatusOK, nil)
+}
+
+// renderPrivacy shows the page; stop, if set, is a refused stop-word form
+// to show again as typed.
+func (s *Server) renderPrivacy(w http.ResponseWriter, r *http.Request, status int, stop *web.StopWordsVM) {
 	ctx := r.Context()
 	vm := web.PrivacyVM{}
 	policies, err := s.store.RetentionPolicies(ctx)
@@ -74,7 +80,15 @@ func (s *Server) privacy(w http.ResponseWriter, r *http.Request) {
 		vm.Processors = append(vm.Processors, p.Name+" — "+p.Role)
 	}
 	vm.Measures = rec.Measures
-	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Datenschutz"), Nav: "privacy"}, web.Privacy(vm))
+	if vm.Stop, err = s.stopWordsVM(ctx); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	if stop != nil {
+		stop.DefaultReply = vm.Stop.DefaultReply
+		vm.Stop = *stop
+	}
+	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Datenschutz"), Nav: "privacy"}, web.Privacy(vm))
 }
 
 // privacyRetention changes one retention policy.

@@ -63,6 +63,10 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
+	if cs.Restricted {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+		return
+	}
 	if cs.LastInboundAt == 0 || !s.now().Before(time.Unix(cs.LastInboundAt, 0).Add(windowLength)) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
 		return
@@ -121,6 +125,10 @@ func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, err error) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
 		return
 	}
+	if errors.Is(err, store.ErrNoConsent) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."))
+		return
+	}
 	s.log.Warn("panel send failed", "err", err)
 	s.renderConversation(w, r, http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error()))
 }
@@ -139,6 +147,15 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
 		return
 	}
+	cs, err := s.store.ConversationByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	if cs.Restricted {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+		return
+	}
 	name, lang, _ := strings.Cut(r.PostFormValue("template"), "|")
 	tpls, err := s.store.Templates(ctx)
 	if err != nil {
@@ -153,11 +170,6 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 	}
 	if tpl == nil || !tpl.Usable() {
 		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Diese Vorlage ist nicht genehmigt und kann nicht gesendet werden."))
-		return
-	}
-	cs, err := s.store.ConversationByID(ctx, id)
-	if err != nil {
-		s.storeFail(w, r, err)
 		return
 	}
 	pt := &PanelTemplate{Name: tpl.Name, Language: tpl.Language}

@@ -124,6 +124,9 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &gerr) && gerr.Code == 131050:
 		writeSendError(w, http.StatusUnprocessableEntity, "no_marketing_consent", gerr.Details(), gerr)
 		return
+	case errors.As(err, &gerr) && gerr.Code == sender.RestrictedCode:
+		writeSendError(w, http.StatusUnprocessableEntity, "contact_restricted", gerr.Details(), gerr)
+		return
 	case errors.As(err, &gerr):
 		writeSendError(w, http.StatusBadRequest, "invalid_message", gerr.Details(), gerr)
 		return

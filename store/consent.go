@@ -144,7 +144,9 @@ func (s *Store) SetStopWords(ctx context.Context, words []string, actor string, 
 	if len(clean) == 0 {
 		return fmt.Errorf("%w: at least one stop word is needed, or customers could not opt out", ErrInvalid)
 	}
+	defer s.stopWordCache.Store(nil)
 	return s.Write(ctx, func(tx *Tx) error {
+		s.stopWordCache.Store(nil)
 		if _, err := tx.Exec(`INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
 			stopWordsSetting, strings.Join(clean, ","), now.Unix()); err != nil {
@@ -180,12 +182,11 @@ func IsStopWord(text string, words []string) bool {
 	return slices.Contains(words, normalizeStop(text))
 }
 
-// applyStopWord runs inside ingest: a customer who writes a stop word is
-// opted out of marketing, and answered once (reply_state pending) unless
-// they were opted out already.
-func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error {
-	if len(text) > 64 {
-		return nil
+// stopWords reads the stop words once and keeps them until SetStopWords
+// changes them: ingest checks every short text against them.
+func (tx *Tx) stopWords() ([]string, error) {
+	if w := tx.s.stopWordCache.Load(); w != nil {
+		return *w, nil
 	}
 	var v string
 	words := DefaultStopWords
@@ -193,7 +194,22 @@ func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error 
 	if err == nil {
 		words = parseStopWords(v)
 	} else if !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: stop words: %w", err)
+		return nil, fmt.Errorf("store: stop words: %w", err)
+	}
+	tx.s.stopWordCache.Store(&words)
+	return words, nil
+}
+
+// applyStopWord runs inside ingest: a customer who writes a stop word is
+// opted out of marketing, and answered once (reply_state pending) unless
+// they were opted out already.
+func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error {
+	if len(text) > 64 {
+		return nil
+	}
+	words, err := tx.stopWords()
+	if err != nil {
+		return err
 	}
 	if !IsStopWord(text, words) {
 		return nil

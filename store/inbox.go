@@ -18,6 +18,9 @@ type ConversationFilter struct {
 	LabelID  int64  // 0 for all
 	Before   Cursor // page after this position; zero value starts at the newest
 	Limit    int
+	// HideRestricted leaves out conversations of restricted contacts (Art.
+	// 18): the agents' inbox.
+	HideRestricted bool
 }
 
 // Cursor is a position in the recency-ordered inbox.
@@ -61,12 +64,14 @@ type ConversationSummary struct {
 	LastText      string
 	LastStatus    string
 	Labels        []Label
+	Restricted    bool // the contact's processing is restricted (Art. 18)
 }
 
 const summaryColumns = `cv.id, cv.status, coalesce(cv.assignee_id, 0), coalesce(nullif(u.name, ''), u.email, ''),
 	n.id, n.display_phone_number, n.phone_number_id, coalesce(cv.last_inbound_at, 0), cv.last_message_at, cv.unread,
 	` + contactColumns + `,
-	lm.direction, lm.type, coalesce(lm.text, ''), coalesce(lm.status, '')`
+	lm.direction, lm.type, coalesce(lm.text, ''), coalesce(lm.status, ''),
+	` + cvRestrictedSQL
 
 // The last message comes from one index probe per listed row.
 const summaryJoins = `FROM conversations cv
@@ -81,7 +86,7 @@ func scanSummary(r scanner) (*ConversationSummary, error) {
 	dst := []any{&cs.ID, &cs.Status, &cs.AssigneeID, &cs.AssigneeName, &cs.NumberID, &cs.DisplayNumber, &cs.PhoneNumberID,
 		&cs.LastInboundAt, &cs.LastMessageAt, &cs.Unread}
 	dst = append(dst, cs.Contact.scanDest()...)
-	dst = append(dst, &dir, &typ, &text, &status)
+	dst = append(dst, &dir, &typ, &text, &status, &cs.Restricted)
 	if err := r.Scan(dst...); err != nil {
 		return nil, err
 	}
@@ -106,6 +111,9 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) (list [
 	}
 	if f.NumberID > 0 {
 		where, args = append(where, "cv.business_number_id = ?"), append(args, f.NumberID)
+	}
+	if f.HideRestricted {
+		where = append(where, "NOT "+cvRestrictedSQL)
 	}
 	join := ""
 	if f.LabelID > 0 {
@@ -190,14 +198,23 @@ type InboxCounts struct {
 	Unread                int // open conversations with unread messages
 }
 
-// InboxCounts counts open conversations per filter for userID.
+// InboxCounts counts open conversations per filter for userID. Those of
+// restricted contacts are not work to do and do not count.
 func (s *Store) InboxCounts(ctx context.Context, userID int64) (InboxCounts, error) {
 	var c InboxCounts
-	err := s.rdb.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM conversations WHERE assignee_id = ?1 AND status = 'open'),
-		(SELECT count(*) FROM conversations WHERE assignee_id IS NULL AND status = 'open'),
-		(SELECT count(*) FROM conversations WHERE status = 'open'),
-		(SELECT count(*) FROM conversations INDEXED BY conversations_unread WHERE status = 'open' AND unread > 0)`, userID).Scan(&c.Mine, &c.Unassigned, &c.All, &c.Unread)
+	// Restricted ones are subtracted, found from the (few) restricted
+	// requests, so the counts stay index-only on a large inbox. CROSS JOIN
+	// keeps erasure_requests outside: without statistics the planner would
+	// walk every open conversation instead.
+	err := s.rdb.QueryRowContext(ctx, `WITH r AS (SELECT cv.assignee_id FROM erasure_requests er
+			CROSS JOIN conversations cv ON cv.contact_id = er.contact_id
+			WHERE er.state = 'restricted' AND cv.status = 'open' GROUP BY cv.id)
+		SELECT
+		(SELECT count(*) FROM conversations WHERE assignee_id = ?1 AND status = 'open') - (SELECT count(*) FROM r WHERE assignee_id = ?1),
+		(SELECT count(*) FROM conversations WHERE assignee_id IS NULL AND status = 'open') - (SELECT count(*) FROM r WHERE assignee_id IS NULL),
+		(SELECT count(*) FROM conversations WHERE status = 'open') - (SELECT count(*) FROM r),
+		(SELECT count(*) FROM conversations cv INDEXED BY conversations_unread WHERE status = 'open' AND unread > 0 AND NOT `+cvRestrictedSQL+`)`,
+		userID).Scan(&c.Mine, &c.Unassigned, &c.All, &c.Unread)
 	if err != nil {
 		return c, fmt.Errorf("store: inbox counts: %w", err)
 	}
@@ -205,12 +222,15 @@ func (s *Store) InboxCounts(ctx context.Context, userID int64) (InboxCounts, err
 }
 
 // UnreadCount is the number of open conversations with unread messages:
-// the badge on every page.
+// the badge on every page. Restricted contacts' conversations do not count.
 func (s *Store) UnreadCount(ctx context.Context) (int, error) {
 	var n int
 	// Without statistics the planner would walk every open conversation;
 	// the partial index holds only the unread ones.
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM conversations INDEXED BY conversations_unread WHERE unread > 0 AND status = 'open'").Scan(&n); err != nil {
+	// It runs on every page: the unread ones are few, so each is checked
+	// for a restriction rather than counting the restricted ones.
+	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*) FROM conversations cv INDEXED BY conversations_unread
+		WHERE unread > 0 AND status = 'open' AND NOT `+cvRestrictedSQL).Scan(&n); err != nil {
 		return 0, fmt.Errorf("store: unread: %w", err)
 	}
 	return n, nil
@@ -429,6 +449,7 @@ type WAMIDRef struct {
 	ConversationID int64
 	Direction      string
 	ContactName    string
+	Restricted     bool // the contact's processing is restricted (Art. 18)
 }
 
 // ConversationsOfWAMIDs maps message ids to their conversations; unknown
@@ -445,7 +466,7 @@ func (s *Store) ConversationsOfWAMIDs(ctx context.Context, wamids []string) ([]W
 		for i, w := range chunk {
 			ph[i], args[i] = "?", w
 		}
-		rows, err := s.rdb.QueryContext(ctx, `SELECT m.wamid, m.conversation_id, m.direction, c.name FROM messages m
+		rows, err := s.rdb.QueryContext(ctx, `SELECT m.wamid, m.conversation_id, m.direction, c.name, `+cvRestrictedSQL+` FROM messages m
 			JOIN conversations cv ON cv.id = m.conversation_id JOIN contacts c ON c.id = cv.contact_id
 			WHERE m.wamid IN (`+strings.Join(ph, ",")+`)`, args...)
 		if err != nil {
@@ -453,7 +474,7 @@ func (s *Store) ConversationsOfWAMIDs(ctx context.Context, wamids []string) ([]W
 		}
 		for rows.Next() {
 			var r WAMIDRef
-			if err := rows.Scan(&r.WAMID, &r.ConversationID, &r.Direction, &r.ContactName); err != nil {
+			if err := rows.Scan(&r.WAMID, &r.ConversationID, &r.Direction, &r.ContactName, &r.Restricted); err != nil {
 				rows.Close()
 				return nil, fmt.Errorf("store: wamid lookup: %w", err)
 			}

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -116,12 +118,20 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	if d.ParseError != "" {
 		parseErr = sql.NullString{String: d.ParseError, Valid: true}
 	}
-	events := fanoutEvents(d)
-	deliveryID, inserted, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(sha256) DO NOTHING`, sum, d.Body, now, parseErr, int(events))
-	if err == nil && !inserted {
+	dup, byHash, err := redelivery(tx, d, sum)
+	if err != nil {
+		return err
+	}
+	if dup {
 		// The same bytes were committed before, together with all they contain.
 		res.Duplicate = true
+		return nil
+	}
+	events := fanoutEvents(d)
+	deliveryID, inserted, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, parse_error, fanout_events, by_hash)
+		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, sum, d.Body, now, parseErr, int(events), byHash)
+	if err == nil && !inserted {
+		res.Duplicate = true // found by its hash
 		return nil
 	}
 	if err != nil {
@@ -162,6 +172,35 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	return nil
 }
 
+// redelivery tells whether these exact bytes were stored before, and how
+// the delivery will be found again. A body is a function of its first
+// message (or receipt): a redelivery repeats both. So when that first item
+// is new, the delivery becomes its anchor and needs no index of its own;
+// random hashes in an index cost a different page on every insert. A body
+// without such an item, or whose first item came in another delivery, is
+// kept in the hash index (byHash).
+func redelivery(tx *Tx, d *Delivery, sum []byte) (dup, byHash bool, err error) {
+	var have []byte
+	// Subqueries, not joins: see resolve.
+	switch {
+	case len(d.Messages) > 0:
+		err = tx.QueryRow(`SELECT coalesce((SELECT d.sha256 FROM deliveries d WHERE d.id = m.delivery_id), x'')
+			FROM messages m WHERE m.wamid = ?`, d.Messages[0].WAMID).Scan(&have)
+	case len(d.Statuses) > 0:
+		err = tx.QueryRow(`SELECT coalesce((SELECT d.sha256 FROM deliveries d WHERE d.id = s.delivery_id), x'')
+			FROM message_statuses s WHERE s.wamid = ? AND s.status = ?`, d.Statuses[0].WAMID, d.Statuses[0].Status).Scan(&have)
+	default:
+		return false, true, nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("store: redelivery: %w", err)
+	}
+	return bytes.Equal(have, sum), true, nil
+}
+
 // batch remembers, within one delivery, the rows its messages share, so a
 // batch of a hundred messages from one customer touches the contact and
 // the conversation once, not a hundred times.
@@ -179,51 +218,23 @@ type convUpdate struct {
 }
 
 func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
-	var exists int
-	err := tx.QueryRow("SELECT 1 FROM messages WHERE wamid = ?", m.WAMID).Scan(&exists)
-	if err == nil {
-		return false, nil // a redelivery: stored once, never twice
+	contactID, cu, err := b.resolve(tx, m, now)
+	if err != nil {
+		return false, err
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return false, fmt.Errorf("store: message lookup: %w", err)
-	}
-	numberID, ok := b.numbers[m.Number.PhoneNumberID]
-	if !ok {
-		if numberID, err = upsertNumber(tx, m.Number, now); err != nil {
-			return false, err
-		}
-		b.numbers[m.Number.PhoneNumberID] = numberID
-	}
-	contactID, ok := b.contacts[m.From]
-	if !ok {
-		if contactID, err = upsertContact(tx, m.From, now); err != nil {
-			return false, err
-		}
-		b.contacts[m.From] = contactID
-	}
-	cu := b.convs[[2]int64{numberID, contactID}]
-	if cu == nil {
-		cu = &convUpdate{}
-		err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&cu.id)
-		if errors.Is(err, sql.ErrNoRows) {
-			cu.id, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?)`, numberID, contactID, m.TS, now, now)
-		}
-		if err != nil {
-			return false, fmt.Errorf("store: conversation: %w", err)
-		}
-		b.convs[[2]int64{numberID, contactID}] = cu
-		b.order = append(b.order, cu)
-	}
-	cu.added++
-	cu.lastInbound = max(cu.lastInbound, m.TS)
-	msgID, _, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
-		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// The unique wamid makes a redelivered message a no-op.
+	msgID, inserted, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(wamid) DO NOTHING`,
 		m.WAMID, cu.id, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
 		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID)
 	if err != nil {
 		return false, fmt.Errorf("store: message: %w", err)
 	}
+	if !inserted {
+		return false, nil
+	}
+	cu.added++
+	cu.lastInbound = max(cu.lastInbound, m.TS)
 	if m.Media != nil {
 		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
 			msgID, m.Media.MediaID, m.Media.MimeType, m.Media.SHA256, m.Media.Filename); err != nil {
@@ -236,6 +247,44 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 		}
 	}
 	return true, nil
+}
+
+// resolve finds the business number, contact and conversation of a
+// message, creating or updating what is missing or changed. Three simple
+// lookups beat one query that joins them: SQLite answers a lookup by one
+// unique key without running its full planner, and a join through a table
+// with a partial index makes it re-prepare the statement on every bind.
+func (b *batch) resolve(tx *Tx, m *InboundMessage, now int64) (contactID int64, cu *convUpdate, err error) {
+	numberID, ok := b.numbers[m.Number.PhoneNumberID]
+	if !ok {
+		if numberID, err = upsertNumber(tx, m.Number, now); err != nil {
+			return 0, nil, err
+		}
+		b.numbers[m.Number.PhoneNumberID] = numberID
+	}
+	contactID, ok = b.contacts[m.From]
+	if !ok {
+		if contactID, err = upsertContact(tx, m.From, now); err != nil {
+			return 0, nil, err
+		}
+		b.contacts[m.From] = contactID
+	}
+	if cu = b.convs[[2]int64{numberID, contactID}]; cu != nil {
+		return contactID, cu, nil
+	}
+	var id int64
+	err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		id, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?)`, numberID, contactID, m.TS, now, now)
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("store: conversation: %w", err)
+	}
+	cu = &convUpdate{id: id}
+	b.convs[[2]int64{numberID, contactID}] = cu
+	b.order = append(b.order, cu)
+	return contactID, cu, nil
 }
 
 // updateConversations moves each touched conversation's unread count and
@@ -253,27 +302,38 @@ func (b *batch) updateConversations(tx *Tx, now int64) error {
 }
 
 func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
-	var id int64
-	var waba, display string
-	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&id, &waba, &display)
+	if c, ok := tx.numbers[n.PhoneNumberID]; ok && !numberChanged(c.waba, c.display, n) {
+		return c.id, nil
+	}
+	var c numberRow
+	err := tx.QueryRow("SELECT id, waba_id, display_phone_number FROM business_numbers WHERE phone_number_id = ?", n.PhoneNumberID).Scan(&c.id, &c.waba, &c.display)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		id, _, err = tx.Insert(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?)`,
-			n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now)
-	case err == nil && ((n.WABAID != "" && n.WABAID != waba) || (n.DisplayPhoneNumber != "" && n.DisplayPhoneNumber != display)):
-		_, err = tx.Exec(`UPDATE business_numbers SET waba_id = coalesce(nullif(?, ''), waba_id),
-			display_phone_number = coalesce(nullif(?, ''), display_phone_number) WHERE id = ?`, n.WABAID, n.DisplayPhoneNumber, id)
+		c = numberRow{waba: n.WABAID, display: n.DisplayPhoneNumber}
+		c.id, err = insertNumber(tx, n, now)
+	case err != nil:
+		err = fmt.Errorf("store: business number: %w", err)
+	case numberChanged(c.waba, c.display, n):
+		err = updateNumber(tx, c.id, n)
+		c.waba, c.display = cmp.Or(n.WABAID, c.waba), cmp.Or(n.DisplayPhoneNumber, c.display)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("store: business number: %w", err)
+		return 0, err
 	}
-	return id, nil
+	if tx.numbers != nil {
+		tx.numbers[n.PhoneNumberID] = c
+	}
+	return c.id, nil
+}
+
+// numberChanged reports whether a webhook names an account or display
+// number the stored row does not have yet.
+func numberChanged(waba, display string, n Number) bool {
+	return (n.WABAID != "" && n.WABAID != waba) || (n.DisplayPhoneNumber != "" && n.DisplayPhoneNumber != display)
 }
 
 // upsertContact finds the customer by user id, then by phone number, and
-// fills in whichever identifier was missing. It never fails on a conflict:
-// an identifier already owned by another contact is left where it is. The
-// row is written only when something changed.
+// creates or updates them (see updateContact).
 func upsertContact(tx *Tx, p Party, now int64) (int64, error) {
 	var c Contact
 	err := sql.ErrNoRows
@@ -285,34 +345,65 @@ func upsertContact(tx *Tx, p Party, now int64) (int64, error) {
 		err = tx.QueryRow(q+"c.wa_id = ?", p.WaID).Scan(c.scanDest()...)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		c.ID, _, err = tx.Insert(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now)
-		if err != nil {
-			return 0, fmt.Errorf("store: contact: %w", err)
-		}
-		return c.ID, nil
+		return insertContact(tx, p, now)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("store: contact lookup: %w", err)
 	}
 	c.fromNull()
-	changed := func(have, want string) bool { return want != "" && want != have }
-	if (c.WaID == "" && p.WaID != "") || (c.UserID == "" && p.UserID != "") ||
-		changed(c.ParentUserID, p.ParentUserID) || changed(c.Username, p.Username) || changed(c.Name, p.Name) {
-		_, err = tx.Exec(`UPDATE contacts SET
-				wa_id = CASE WHEN wa_id IS NULL AND ?1 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ?1) THEN ?1 ELSE wa_id END,
-				user_id = CASE WHEN user_id IS NULL AND ?2 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ?2) THEN ?2 ELSE user_id END,
-				parent_user_id = coalesce(nullif(?3, ''), parent_user_id),
-				username = coalesce(nullif(?4, ''), username),
-				name = coalesce(nullif(?5, ''), name),
-				updated_at = ?6
-			WHERE id = ?7`, p.WaID, p.UserID, p.ParentUserID, p.Username, p.Name, now, c.ID)
-		if err != nil {
-			return 0, fmt.Errorf("store: contact update: %w", err)
-		}
+	return c.ID, updateContact(tx, &c, p, now)
+}
+
+func insertNumber(tx *Tx, n Number, now int64) (int64, error) {
+	id, _, err := tx.Insert(`INSERT INTO business_numbers(phone_number_id, waba_id, display_phone_number, created_at) VALUES (?, ?, ?, ?)`,
+		n.PhoneNumberID, n.WABAID, n.DisplayPhoneNumber, now)
+	if err != nil {
+		return 0, fmt.Errorf("store: business number: %w", err)
 	}
-	return c.ID, nil
+	return id, nil
+}
+
+// updateNumber fills in the account and display number a webhook names.
+func updateNumber(tx *Tx, id int64, n Number) error {
+	if _, err := tx.Exec(`UPDATE business_numbers SET waba_id = coalesce(nullif(?, ''), waba_id),
+		display_phone_number = coalesce(nullif(?, ''), display_phone_number) WHERE id = ?`, n.WABAID, n.DisplayPhoneNumber, id); err != nil {
+		return fmt.Errorf("store: business number: %w", err)
+	}
+	return nil
+}
+
+func insertContact(tx *Tx, p Party, now int64) (int64, error) {
+	id, _, err := tx.Insert(`INSERT INTO contacts(wa_id, user_id, parent_user_id, username, name, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		nullString(p.WaID), nullString(p.UserID), nullString(p.ParentUserID), nullString(p.Username), p.Name, now, now)
+	if err != nil {
+		return 0, fmt.Errorf("store: contact: %w", err)
+	}
+	return id, nil
+}
+
+// updateContact fills in whichever identifier was missing and takes new
+// profile details. It never fails on a conflict: an identifier already
+// owned by another contact is left where it is. The row is written only
+// when something changed.
+func updateContact(tx *Tx, c *Contact, p Party, now int64) error {
+	changed := func(have, want string) bool { return want != "" && want != have }
+	if !(c.WaID == "" && p.WaID != "") && !(c.UserID == "" && p.UserID != "") &&
+		!changed(c.ParentUserID, p.ParentUserID) && !changed(c.Username, p.Username) && !changed(c.Name, p.Name) {
+		return nil
+	}
+	_, err := tx.Exec(`UPDATE contacts SET
+			wa_id = CASE WHEN wa_id IS NULL AND ?1 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ?1) THEN ?1 ELSE wa_id END,
+			user_id = CASE WHEN user_id IS NULL AND ?2 <> '' AND NOT EXISTS (SELECT 1 FROM contacts c WHERE c.user_id = ?2) THEN ?2 ELSE user_id END,
+			parent_user_id = coalesce(nullif(?3, ''), parent_user_id),
+			username = coalesce(nullif(?4, ''), username),
+			name = coalesce(nullif(?5, ''), name),
+			updated_at = ?6
+		WHERE id = ?7`, p.WaID, p.UserID, p.ParentUserID, p.Username, p.Name, now, c.ID)
+	if err != nil {
+		return fmt.Errorf("store: contact update: %w", err)
+	}
+	return nil
 }
 
 func applyStatus(tx *Tx, st *StatusUpdate, deliveryID, now int64) (bool, error) {

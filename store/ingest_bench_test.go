@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -35,4 +37,43 @@ func BenchmarkIngestBatch(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// BenchmarkIngestConcurrent stores single-message deliveries from 64
+// goroutines at once, as concurrent webhooks do: it measures what the group
+// commit gives without HTTP and parsing.
+func BenchmarkIngestConcurrent(b *testing.B) {
+	s, err := Open(context.Background(), b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var commits, writes int
+	var took time.Duration
+	s.opts.OnCommit = func(n int, d time.Duration, _ error) { commits++; writes += n; took += d }
+	var seq atomic.Int64
+	b.SetParallelism(32) // 64 goroutines on 2 cores
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := seq.Add(1)
+			d := &Delivery{Body: fmt.Appendf(nil, `{"body %d %x"}`, i, sha256.Sum256(fmt.Appendf(nil, "%d", i))), ReceivedAt: time.Now()}
+			d.Messages = append(d.Messages, InboundMessage{
+				Number: Number{PhoneNumberID: "412095873361844", DisplayPhoneNumber: "4930123456", WABAID: "1"},
+				From:   Party{WaID: "4915112345678", Name: "Erika"},
+				WAMID:  fmt.Sprintf("wamid.HBgLNDkxNTExMjM0NTY3OBUCABIYFjNFQjA%08d", i), Type: "text",
+				Text:    sql.NullString{String: "Guten Tag, ist die blaue Laufjacke wieder da?", Valid: true},
+				Payload: []byte(`{"body":"Guten Tag, ist die blaue Laufjacke wieder da?"}`), TS: 1790000000,
+			})
+			if _, err := s.Ingest(context.Background(), d); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	if commits > 0 {
+		b.ReportMetric(float64(writes)/float64(commits), "writes/commit")
+		b.ReportMetric(float64(took.Microseconds())/float64(commits), "µs/commit")
+	}
 }

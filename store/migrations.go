@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -15,16 +16,23 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// rebuild marks a step that recreates a table other tables refer to.
+	// It runs with foreign keys off, as SQLite's procedure for changing a
+	// table requires (dropping the old table must not cascade), and
+	// checks every reference before it commits.
+	rebuild bool
 }
 
 // migrations lists every schema step in order. Never edit a released step;
 // add a new one.
 var migrations = []migration{
-	{1, "core", schemaCore},
-	{100, "outbox, uploads and alarms", schemaOutbox},
-	{150, "fanout", schemaFanout},
-	{200, "panel", schemaPanel},
-	{300, "data protection", schemaDataProtection},
+	{1, "core", schemaCore, false},
+	{100, "outbox, uploads and alarms", schemaOutbox, false},
+	{150, "fanout", schemaFanout, false},
+	{160, "deliveries found again by their first message", schemaDeliveriesByAnchor, true},
+	{200, "panel", schemaPanel, false},
+	{300, "data protection", schemaDataProtection, false},
+	{360, "restricted contacts index", schemaRestrictedIndex, false},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -226,35 +234,102 @@ func migrate(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 		if n > 0 {
 			continue
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: migration %d: %w", m.version, err)
-		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-			tx.Rollback()
+		if err := applyMigration(ctx, db, m); err != nil {
 			return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
-			m.version, m.name, time.Now().Unix()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: migration %d: %w", m.version, err)
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: migration %d: %w", m.version, err)
 		}
 		log.Info("schema migrated", "version", m.version, "name", m.name)
 	}
 	return nil
 }
 
-// checkVersion refuses a database that has steps this binary does not know.
+func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if m.rebuild {
+		// foreign_keys cannot change inside a transaction.
+		if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = OFF"); err != nil {
+			return err
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = ON")
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if m.rebuild {
+		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+		if err != nil {
+			return err
+		}
+		broken := rows.Next()
+		rows.Close()
+		if broken {
+			return errors.New("a reference points nowhere after the rebuild")
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+		m.version, m.name, time.Now().Unix()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// checkVersion refuses a database that has steps this binary does not know:
+// a newer Pforte wrote it. Versions are compared one by one, not by the
+// highest, because a newer release may add a step inside an older range.
 func checkVersion(ctx context.Context, db *sql.DB) error {
-	var newest sql.NullInt64
-	if err := db.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&newest); err != nil {
+	rows, err := db.QueryContext(ctx, "SELECT version FROM schema_migrations ORDER BY version")
+	if err != nil {
 		return fmt.Errorf("store: schema version: %w", err)
 	}
-	if newest.Valid && int(newest.Int64) > SchemaVersion() {
-		return fmt.Errorf("store: database schema version %d is newer than this binary's %d; run a newer pforte", newest.Int64, SchemaVersion())
+	defer rows.Close()
+	known := make(map[int]bool, len(migrations))
+	for _, m := range migrations {
+		known[m.version] = true
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return fmt.Errorf("store: schema version: %w", err)
+		}
+		if !known[v] {
+			return fmt.Errorf("store: database has schema step %d, which this binary (schema %d) does not know: it was written by a newer pforte; run that one", v, SchemaVersion())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: schema version: %w", err)
 	}
 	return nil
 }
+
+// schemaDeliveriesByAnchor drops the unique index over every delivery's
+// hash. Hashes are random, so each insert touched a different index page:
+// under load that doubled the pages every commit wrote. A delivery that
+// holds a message or a receipt is now found again through the first one,
+// whose key is indexed anyway (see redelivery); only the others, and
+// bodies whose first message came in another delivery, stay in the hash
+// index (by_hash = 1).
+const schemaDeliveriesByAnchor = `
+CREATE TABLE deliveries_new (
+	id            INTEGER PRIMARY KEY,
+	sha256        BLOB NOT NULL,
+	body          BLOB NOT NULL,
+	received_at   INTEGER NOT NULL,
+	parse_error   TEXT,
+	fanout_events INTEGER NOT NULL DEFAULT 15,
+	by_hash       INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO deliveries_new(id, sha256, body, received_at, parse_error, fanout_events)
+	SELECT id, sha256, body, received_at, parse_error, fanout_events FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_new RENAME TO deliveries;
+CREATE INDEX deliveries_received ON deliveries(received_at);
+CREATE UNIQUE INDEX deliveries_by_hash ON deliveries(sha256) WHERE by_hash = 1;
+`

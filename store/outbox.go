@@ -184,6 +184,13 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	if err != nil {
 		return nil, err
 	}
+	var restricted bool
+	if err := tx.QueryRow("SELECT EXISTS (SELECT 1 FROM erasure_requests WHERE contact_id = ? AND state = 'restricted')", contactID).Scan(&restricted); err != nil {
+		return nil, fmt.Errorf("store: restriction: %w", err)
+	}
+	if restricted {
+		return nil, ErrRestricted
+	}
 	var convID int64
 	var lastIn sql.NullInt64
 	err = tx.QueryRow("SELECT id, last_inbound_at FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&convID, &lastIn)

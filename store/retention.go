@@ -203,8 +203,7 @@ func (s *Store) RunRetention(ctx context.Context, opts RetentionOptions) (*Reten
 	if err != nil {
 		return nil, err
 	}
-	r := &purger{s: s, opts: opts, rep: rep, wal: &walCopier{s: s}}
-	defer r.wal.close()
+	r := &purger{s: s, opts: opts, rep: rep}
 	if !opts.DryRun {
 		if err := r.mergeIndexFirst(ctx, ps); err != nil {
 			return rep, err
@@ -294,12 +293,7 @@ type purger struct {
 	opts  RetentionOptions
 	rep   *RetentionReport
 	paths []string // media files whose rows went; unlinked at the end
-	wal   *walCopier
-	turns int
 }
-
-// copyEvery is how many purge turns pass between two PASSIVE checkpoints.
-const copyEvery = 8
 
 // purgeSpec describes one class: a reader query that pages candidates and
 // a writer step that deletes one page after checking again.
@@ -591,15 +585,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 		// Rest for a quarter of the turn: deleting with secure-delete is
 		// CPU-bound, and on a small machine webhooks need the other core.
 		// (The writer already puts other commits between two turns.)
-		pause := took / 4
-		if r.turns++; r.turns%copyEvery == 0 {
-			t := time.Now()
-			if err := r.wal.copy(ctx); err != nil {
-				r.s.log.Warn("retention: passive checkpoint", "err", err)
-			}
-			pause -= time.Since(t)
-		}
-		if err := rest(ctx, pause); err != nil {
+		if err := rest(ctx, took/4); err != nil {
 			return total, err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"time"
 )
@@ -183,7 +182,7 @@ func (s *Store) Checkpoint(ctx context.Context, wait time.Duration) (busy bool, 
 }
 
 // checkpointTruncate empties the WAL file. First a PASSIVE checkpoint on
-// a connection of its own copies the WAL into the database while the
+// the checkpointer's connection copies the WAL into the database while the
 // writer goes on committing (it waits for no one); then the TRUNCATE, on
 // the writer between two commits, has only the frames since left to copy.
 // The TRUNCATE does not wait for readers (busy_timeout 0 for that turn,
@@ -230,46 +229,15 @@ func (s *Store) checkpointTruncate(ctx context.Context, wait time.Duration) (bus
 	}
 }
 
-// checkpointPassive runs a PASSIVE checkpoint beside the writer (see
-// walCopier), so that copying a large WAL holds up no commit.
+// checkpointPassive runs a PASSIVE checkpoint on the checkpointer's
+// connection, beside the writer, so that copying a large WAL holds up no
+// commit.
 func (s *Store) checkpointPassive(ctx context.Context) error {
-	w := &walCopier{s: s}
-	defer w.close()
-	return w.copy(ctx)
-}
-
-// walCopier runs PASSIVE checkpoints on a connection of its own, beside
-// the writer's. Otherwise the commit that crosses SQLite's auto-checkpoint
-// threshold copies the whole WAL into the database, and during a purge,
-// which fills the WAL fast, that is often a webhook's commit. A PASSIVE
-// checkpoint waits for no one and blocks no writer; the writer's own
-// checkpoints then find little left to copy.
-type walCopier struct {
-	s  *Store
-	db *sql.DB
-}
-
-func (w *walCopier) copy(ctx context.Context) error {
-	if w.db == nil {
-		db, err := sql.Open("sqlite3", dsn(w.s.Path(), url.Values{"mode": {"rw"}, "_busy_timeout": {"0"}}))
-		if err != nil {
-			return fmt.Errorf("store: checkpoint connection: %w", err)
-		}
-		db.SetMaxOpenConns(1)
-		w.db = db
-	}
 	var b, logPages, done int
-	if err := w.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logPages, &done); err != nil {
+	if err := s.cdb.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&b, &logPages, &done); err != nil {
 		return fmt.Errorf("store: passive checkpoint: %w", err)
 	}
 	return nil
-}
-
-func (w *walCopier) close() {
-	if w.db != nil {
-		w.db.Close()
-		w.db = nil
-	}
 }
 
 // Optimize runs PRAGMA optimize, which refreshes the planner's statistics

@@ -53,7 +53,7 @@ func ftsQuery(q string) string {
 }
 
 // SearchMessages finds messages by text, newest first.
-func (s *Store) SearchMessages(ctx context.Context, q string, limit int) ([]SearchHit, error) {
+func (s *Store) SearchMessages(ctx context.Context, q string, limit int, opts ...ListOption) ([]SearchHit, error) {
 	if s.wdb != nil {
 		if err := s.FlushSearchIndex(ctx); err != nil {
 			return nil, err
@@ -63,13 +63,17 @@ func (s *Store) SearchMessages(ctx context.Context, q string, limit int) ([]Sear
 	if fq == "" {
 		return nil, nil
 	}
+	hide := ""
+	if listOpts(opts).hideRestricted {
+		hide = " AND NOT " + cvRestrictedSQL
+	}
 	rows, err := s.rdb.QueryContext(ctx, `SELECT f.rowid, snippet(messages_fts, 0, char(2), char(3), '…', 12),
 		m.conversation_id, m.direction, m.ts, `+contactColumns+`
 		FROM messages_fts f
 		JOIN messages m ON m.id = f.rowid
 		JOIN conversations cv ON cv.id = m.conversation_id
 		JOIN contacts c ON c.id = cv.contact_id
-		WHERE messages_fts MATCH ? ORDER BY f.rowid DESC LIMIT ?`, fq, Page{Limit: limit}.limit())
+		WHERE messages_fts MATCH ?`+hide+` ORDER BY f.rowid DESC LIMIT ?`, fq, Page{Limit: limit}.limit())
 	if err != nil {
 		return nil, fmt.Errorf("store: search: %w", err)
 	}
@@ -92,27 +96,38 @@ type ContactListItem struct {
 	Contact
 	Conversations int
 	LastMessageAt int64
+	Restricted    bool // processing restricted (Art. 18)
 }
 
 // Contacts lists customers, optionally matching q in name, number, user id
 // or username; newest first (the inbox already sorts by activity). offset
 // pages through.
-func (s *Store) Contacts(ctx context.Context, q string, limit, offset int) ([]ContactListItem, error) {
+func (s *Store) Contacts(ctx context.Context, q string, limit, offset int, opts ...ListOption) ([]ContactListItem, error) {
 	args := []any{}
 	where := ""
 	if q = strings.TrimSpace(q); q != "" {
 		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(q) + "%"
-		where = `WHERE c.name LIKE ?1 ESCAPE '\' OR c.user_id LIKE ?1 ESCAPE '\' OR c.username LIKE ?1 ESCAPE '\'`
+		where = `(c.name LIKE ?1 ESCAPE '\' OR c.user_id LIKE ?1 ESCAPE '\' OR c.username LIKE ?1 ESCAPE '\'`
 		args = append(args, like)
 		if digits := normalizePhone(q); len(digits) >= 3 {
 			where += ` OR c.wa_id LIKE ?2`
 			args = append(args, "%"+digits+"%")
 		}
+		where += ")"
+	}
+	if listOpts(opts).hideRestricted {
+		if where != "" {
+			where += " AND "
+		}
+		where += "NOT " + cRestrictedSQL
+	}
+	if where != "" {
+		where = "WHERE " + where
 	}
 	n := len(args)
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+contactColumns+`,
 		(SELECT count(*) FROM conversations WHERE contact_id = c.id),
-		coalesce((SELECT max(last_message_at) FROM conversations WHERE contact_id = c.id), 0) AS last
+		coalesce((SELECT max(last_message_at) FROM conversations WHERE contact_id = c.id), 0) AS last, `+cRestrictedSQL+`
 		FROM contacts c `+where+fmt.Sprintf(` ORDER BY c.id DESC LIMIT ?%d OFFSET ?%d`, n+1, n+2),
 		append(args, Page{Limit: limit}.limit(), max(offset, 0))...)
 	if err != nil {
@@ -122,7 +137,7 @@ func (s *Store) Contacts(ctx context.Context, q string, limit, offset int) ([]Co
 	var out []ContactListItem
 	for rows.Next() {
 		var it ContactListItem
-		dst := append(it.Contact.scanDest(), &it.Conversations, &it.LastMessageAt)
+		dst := append(it.Contact.scanDest(), &it.Conversations, &it.LastMessageAt, &it.Restricted)
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("store: contacts: %w", err)
 		}

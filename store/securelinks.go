@@ -230,3 +230,34 @@ func (s *Store) ConversationContact(ctx context.Context, conversationID int64) (
 	}
 	return id, nil
 }
+
+// State is "answered", "expired" or "open" at now.
+func (l *SecureLink) State(now time.Time) string {
+	switch {
+	case l.UsedAt > 0:
+		return "answered"
+	case l.ExpiresAt <= now.Unix():
+		return "expired"
+	}
+	return "open"
+}
+
+// SecureLinks lists a conversation's links, newest first, for the panel
+// to show what was asked and whether it was answered.
+func (s *Store) SecureLinks(ctx context.Context, conversationID int64) ([]SecureLink, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT id, conversation_id, prompt, created_by, created_at, expires_at, coalesce(used_at, 0)
+		FROM secure_links WHERE conversation_id = ? ORDER BY id DESC LIMIT 20`, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("store: secure links: %w", err)
+	}
+	defer rows.Close()
+	var out []SecureLink
+	for rows.Next() {
+		var l SecureLink
+		if err := rows.Scan(&l.ID, &l.ConversationID, &l.Prompt, &l.CreatedBy, &l.CreatedAt, &l.ExpiresAt, &l.UsedAt); err != nil {
+			return nil, fmt.Errorf("store: secure links: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}

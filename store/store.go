@@ -46,6 +46,8 @@ type Options struct {
 	// BusyTimeout is how long a write waits for another process's lock
 	// before failing; default 10 s.
 	BusyTimeout time.Duration
+
+	syncHook func() error // replaces the WAL fsync in tests
 }
 
 // Store is the handle on one Pforte database.
@@ -56,6 +58,12 @@ type Store struct {
 
 	wdb *sql.DB // exactly one connection, used only by the writer goroutine
 	rdb *sql.DB // read-only pool
+	cdb *sql.DB // the checkpointer's connection
+
+	walDirty      chan struct{}            // a commit since the last background checkpoint
+	stopWordCache atomic.Pointer[[]string] // see Tx.stopWords
+	ckptStop      chan struct{}            // stops the checkpointer
+	ckptDone      chan struct{}
 
 	lock *os.File // shared lock on the data directory; see LockFile
 
@@ -112,7 +120,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 
 	if !opts.ReadOnly {
 		// The writer opens first: it sets WAL mode, which the readers rely on.
-		w, err := sql.Open("sqlite3", dsn(path, url.Values{
+		writer := url.Values{
 			"mode":                {"rwc"},
 			"_journal_mode":       {"WAL"},
 			"_synchronous":        {"FULL"},
@@ -123,7 +131,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			"_cache_size":         {"-16000"},
 			"_auto_vacuum":        {"incremental"},
 			"_journal_size_limit": {"67108864"},
-		}))
+		}
+		w, err := sql.Open("sqlite3", dsn(path, writer))
 		if err != nil {
 			return nil, fmt.Errorf("store: open writer: %w", err)
 		}
@@ -139,6 +148,13 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			w.Close()
 			return nil, err
 		}
+		c, err := sql.Open("sqlite3", dsn(path, writer))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("store: open checkpointer: %w", err)
+		}
+		c.SetMaxOpenConns(1)
+		s.cdb = c
 	}
 	r, err := sql.Open("sqlite3", dsn(path, url.Values{
 		"mode":           {"ro"},
@@ -166,6 +182,8 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opened = true
 		return s, nil
 	}
+	s.ckptStop, s.ckptDone, s.walDirty = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
+	go s.checkpointer(s.ckptStop, s.ckptDone)
 	go s.writer()
 	opened = true
 	return s, nil
@@ -203,6 +221,10 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.mu.Unlock()
 	<-s.done
+	if s.ckptStop != nil {
+		close(s.ckptStop)
+		<-s.ckptDone
+	}
 	return s.closeDBs()
 }
 
@@ -217,6 +239,10 @@ func (s *Store) closeDBs() error {
 	if s.rdb != nil {
 		errs = append(errs, s.rdb.Close())
 		s.rdb = nil
+	}
+	if s.cdb != nil {
+		errs = append(errs, s.cdb.Close())
+		s.cdb = nil
 	}
 	if s.wdb != nil {
 		// A last TRUNCATE checkpoint leaves a clean single file behind.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,8 +33,10 @@ func TestPragmas(t *testing.T) {
 		tx.QueryRow("PRAGMA secure_delete").Scan(&secure)
 		return tx.QueryRow("PRAGMA foreign_keys").Scan(&fk)
 	})
-	if journal != "wal" || sync != 2 || secure != 1 || fk != 1 {
-		t.Errorf("writer: journal %s synchronous %d secure_delete %d foreign_keys %d; want wal, 2 (FULL), 1, 1", journal, sync, secure, fk)
+	// NORMAL: the writer commits without fsync and the syncer makes each
+	// batch durable before its callers hear of it (TestWriteWaitsForSync).
+	if journal != "wal" || sync != 1 || secure != 1 || fk != 1 {
+		t.Errorf("writer: journal %s synchronous %d secure_delete %d foreign_keys %d; want wal, 1 (NORMAL), 1, 1", journal, sync, secure, fk)
 	}
 	var rsecure int
 	s.rdb.QueryRow("PRAGMA secure_delete").Scan(&rsecure)
@@ -42,6 +45,71 @@ func TestPragmas(t *testing.T) {
 	}
 	if _, err := s.rdb.Exec("INSERT INTO settings(key, value, updated_at) VALUES ('x', 'y', 1)"); err == nil {
 		t.Error("reader pool can write")
+	}
+}
+
+// TestWriteWaitsForSync holds the WAL's fsync and checks that no durable
+// write returns before it, while a WriteNoSync does.
+func TestWriteWaitsForSync(t *testing.T) {
+	release := make(chan struct{})
+	var syncs atomic.Int64
+	s := openTest(t, Options{syncHook: func() error {
+		syncs.Add(1)
+		<-release
+		return nil
+	}})
+	ctx := context.Background()
+	returned := make(chan error, 1)
+	go func() {
+		returned <- s.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES ('durable', 'y', 1)")
+			return err
+		})
+	}()
+	// The row is committed (readers see it) but not yet synced.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var n int
+		s.rdb.QueryRow("SELECT count(*) FROM settings WHERE key = 'durable'").Scan(&n)
+		if n == 1 && syncs.Load() > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the write was never committed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-returned:
+		t.Fatalf("Write returned (%v) before its fsync finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if err := s.WriteNoSync(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES ('nosync', 'y', 1)")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-returned; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFailedSyncFailsTheWrite(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	s := openTest(t, Options{syncHook: func() error {
+		if fail.Load() {
+			return errors.New("disk gone")
+		}
+		return nil
+	}})
+	err := s.Write(context.Background(), func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES ('x', 'y', 1)")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk gone") {
+		t.Fatalf("write with a failed fsync: %v, want the sync error", err)
 	}
 }
 
@@ -276,4 +344,38 @@ func TestSearchIndexCatchesUp(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestCheckpointerCopiesTheLog writes a little and checks that the rows
+// reach the database file itself soon after, without the writer's own
+// (much later) automatic checkpoint: reading the file with immutable=1
+// ignores the write-ahead log.
+func TestCheckpointerCopiesTheLog(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	for i := range 20 {
+		if err := s.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec("INSERT INTO settings(key, value, updated_at) VALUES (?, 'v', 1)", fmt.Sprint("ckpt.", i))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// immutable=1 also caches what it read, so each look opens anew.
+	inFile := func() (n int) {
+		db, err := sql.Open("sqlite3", "file:"+s.Path()+"?mode=ro&immutable=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		db.QueryRow("SELECT count(*) FROM settings WHERE key LIKE 'ckpt.%'").Scan(&n)
+		return n
+	}
+	var n int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = inFile(); n == 20 {
+			return
+		}
+	}
+	t.Fatalf("%d of 20 rows in the database file; the log was not checkpointed", n)
 }

@@ -5,17 +5,29 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
 	"time"
 )
 
 // Tx is the writer's view of the group transaction, handed to a write
 // function. Statements are prepared once per connection and reused.
 type Tx struct {
-	ctx    context.Context
-	conn   *sql.Conn
-	stmts  map[string]*sql.Stmt
-	noSync bool // the connection runs with synchronous=NORMAL
-	syncOK bool // noSync was set on this connection (a reused one may differ)
+	ctx   context.Context
+	s     *Store
+	conn  *sql.Conn
+	stmts map[string]*sql.Stmt
+
+	// numbers caches business numbers across commits: every delivery
+	// names one, and they are never deleted. Any rollback forgets them,
+	// since it may undo an insert.
+	numbers map[string]numberRow
+}
+
+type numberRow struct {
+	id            int64
+	waba, display string
 }
 
 func (tx *Tx) stmt(query string) (*sql.Stmt, error) {
@@ -95,7 +107,7 @@ type writeReq struct {
 }
 
 // Write runs fn in the writer's next group commit and returns once that
-// commit is durable on disk (synchronous=FULL). If fn fails, only its own
+// commit is durable on disk (its WAL pages fsynced). If fn fails, only its own
 // changes are undone. fn must not block, and it may run more than once (a
 // batch is replayed when another write in it fails), so it must set its
 // results rather than accumulate them.
@@ -159,8 +171,24 @@ func (s *Store) submit(req *writeReq) error {
 
 // writer is the only goroutine that writes. Requests that queue up while a
 // commit is in flight are committed together in the next one.
+//
+// The writer's connection commits without fsync (synchronous=NORMAL) and
+// hands each committed batch to the syncer, which makes the WAL durable and
+// only then answers the batch's callers. So the writer builds the next batch
+// while the last one is being synced, instead of waiting for the disk.
 func (s *Store) writer() {
 	defer close(s.done)
+	// Unbuffered: the writer commits at most one batch ahead of the disk.
+	// Running further ahead would only make batches smaller, and every
+	// commit writes the pages its batch shares (indexes, the conversation)
+	// again.
+	synced := make(chan []*writeReq)
+	syncerDone := make(chan struct{})
+	go s.syncer(synced, syncerDone)
+	defer func() {
+		close(synced)
+		<-syncerDone
+	}()
 	ctx := context.Background()
 	var tx *Tx
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
@@ -198,15 +226,14 @@ func (s *Store) writer() {
 			}
 		}
 		if tx == nil {
-			conn, err := s.wdb.Conn(ctx)
-			if err != nil {
+			var err error
+			if tx, err = s.writerConn(ctx); err != nil {
 				if pending != nil {
 					batch, pending = append(batch, pending), nil
 				}
-				s.fail(batch, fmt.Errorf("store: writer connection: %w", err))
+				s.fail(batch, err)
 				continue
 			}
-			tx = &Tx{ctx: ctx, conn: conn, stmts: map[string]*sql.Stmt{}}
 		}
 		if len(batch) == 0 {
 			s.runExclusive(tx, pending)
@@ -214,10 +241,7 @@ func (s *Store) writer() {
 			continue
 		}
 		start := time.Now()
-		err := s.setSync(tx, batch)
-		if err == nil {
-			err = s.commit(tx, batch)
-		}
+		err := s.commit(tx, batch)
 		if s.opts.OnCommit != nil {
 			s.opts.OnCommit(len(batch), time.Since(start), err)
 		}
@@ -236,8 +260,20 @@ func (s *Store) writer() {
 			}
 			continue
 		}
+		var durable []*writeReq
 		for _, r := range batch {
-			close(r.done)
+			if r.noSync {
+				close(r.done)
+			} else {
+				durable = append(durable, r)
+			}
+		}
+		if len(durable) > 0 {
+			synced <- durable
+		}
+		select {
+		case s.walDirty <- struct{}{}:
+		default: // a checkpoint is already due
 		}
 		if pending != nil {
 			s.runExclusive(tx, pending)
@@ -271,6 +307,95 @@ func (s *Store) nextTurn(tx *Tx, lows *[]*writeReq, lastLow bool) (*writeReq, bo
 			continue
 		}
 		return r, ok
+	}
+}
+
+// writerConn prepares the writer's connection. Commits skip the fsync
+// (the syncer does it) and leave large checkpoints to the checkpointer.
+func (s *Store) writerConn(ctx context.Context) (*Tx, error) {
+	conn, err := s.wdb.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: writer connection: %w", err)
+	}
+	for _, pragma := range []string{"PRAGMA synchronous = NORMAL", "PRAGMA wal_autocheckpoint = " + strconv.Itoa(walAutoCheckpoint)} {
+		if _, err := conn.ExecContext(ctx, pragma); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("store: writer connection: %w", err)
+		}
+	}
+	return &Tx{ctx: ctx, s: s, conn: conn, stmts: map[string]*sql.Stmt{}, numbers: map[string]numberRow{}}, nil
+}
+
+// syncer answers each committed batch once the WAL holding it is on disk.
+func (s *Store) syncer(in <-chan []*writeReq, done chan<- struct{}) {
+	defer close(done)
+	for batch := range in {
+		err := s.syncWAL()
+		if err != nil {
+			s.log.Error("fsync of the write-ahead log failed; the writes it covered are refused", "err", err)
+		}
+		for _, r := range batch {
+			if r.err == nil {
+				r.err = err
+			}
+			close(r.done)
+		}
+	}
+}
+
+// syncWAL flushes the write-ahead log to disk. It opens the file anew each
+// time, so it always syncs the log SQLite is writing now, even after the
+// log was removed and recreated. A log that is gone was checkpointed into
+// the database file first, so then that file is synced.
+func (s *Store) syncWAL() error {
+	if s.opts.syncHook != nil {
+		return s.opts.syncHook()
+	}
+	f, err := os.Open(s.Path() + "-wal")
+	if errors.Is(err, fs.ErrNotExist) {
+		f, err = os.Open(s.Path())
+	}
+	if err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	defer f.Close()
+	if err := dataSync(f); err != nil {
+		return fmt.Errorf("store: sync: %w", err)
+	}
+	return nil
+}
+
+// walAutoCheckpoint is the WAL size in pages at which the writer checkpoints
+// itself. The checkpointer normally keeps the log far below it, so the
+// writer only ever finishes a checkpoint that is mostly done, which lets
+// the log start over from its beginning.
+const walAutoCheckpoint = 4000
+
+// checkpointEvery is how often the checkpointer copies new WAL pages into
+// the database file while there are writes.
+const checkpointEvery = 100 * time.Millisecond
+
+// checkpointer copies committed pages from the WAL into the database file
+// on its own connection, in parallel with the writer (a PASSIVE checkpoint
+// never blocks it), so that commits do not pay for checkpoints. It runs at
+// most every checkpointEvery after a commit, and sleeps while nothing is
+// written.
+func (s *Store) checkpointer(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-s.walDirty:
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(checkpointEvery):
+		}
+		if _, err := s.cdb.Exec("PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
+			s.log.Warn("background checkpoint", "err", err)
+		}
 	}
 }
 
@@ -316,26 +441,6 @@ func (s *Store) runExclusive(tx *Tx, r *writeReq) {
 		r.err = r.raw(tx.ctx, tx.conn)
 	}
 	close(r.done)
-}
-
-// setSync skips the fsync only when every write in the batch allows it.
-func (s *Store) setSync(tx *Tx, batch []*writeReq) error {
-	noSync := true
-	for _, r := range batch {
-		noSync = noSync && r.noSync
-	}
-	if noSync == tx.noSync && tx.syncOK {
-		return nil
-	}
-	mode := "FULL"
-	if noSync {
-		mode = "NORMAL"
-	}
-	if _, err := tx.conn.ExecContext(tx.ctx, "PRAGMA synchronous = "+mode); err != nil {
-		return fmt.Errorf("store: synchronous: %w", err)
-	}
-	tx.noSync, tx.syncOK = noSync, true
-	return nil
 }
 
 func (s *Store) fail(batch []*writeReq, err error) {
@@ -390,6 +495,7 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 		}
 		if err := r.fn(tx); err != nil {
 			r.err = err
+			clear(tx.numbers)
 			if rerr := tx.run("ROLLBACK TO w"); rerr != nil {
 				s.rollback(tx)
 				return fmt.Errorf("store: rollback to savepoint: %w (after %v)", rerr, err)
@@ -432,6 +538,7 @@ func (s *Store) FlushSearchIndex(ctx context.Context) error {
 }
 
 func (s *Store) rollback(tx *Tx) {
+	clear(tx.numbers)
 	// After a failed COMMIT SQLite may already have rolled back; ignore "no transaction".
 	tx.run("ROLLBACK")
 }

@@ -33,8 +33,10 @@ func (u *UserVM) Can(area string) bool {
 		return false
 	}
 	switch area {
-	case "inbox", "contacts", "templates":
+	case "inbox", "templates":
 		return u.Role == "admin" || u.Role == "agent"
+	case "contacts": // auditors read consent records and restrictions
+		return u.Role == "admin" || u.Role == "agent" || u.Role == "auditor"
 	case "audit":
 		return u.Role == "admin" || u.Role == "auditor"
 	case "dashboard", "settings", "users":
@@ -54,6 +56,9 @@ type AuthForm struct {
 	Info    string
 	Token   string // invite token
 	Invitee string
+	// Retention lists the retention periods a fresh install applies,
+	// shown read-only on the first-run page.
+	Retention []RetentionVM
 }
 
 // InboxFilter is the inbox's current selection, kept in links.
@@ -110,6 +115,7 @@ type ConvRowVM struct {
 	Assignee     string
 	Labels       []LabelVM
 	Active       bool
+	Restricted   bool // Art. 18: shown to admins only, with a badge
 	Number       string
 }
 
@@ -128,6 +134,8 @@ type ConversationVM struct {
 	WindowExpires time.Time // zero: the customer never wrote
 	WindowOpen    bool
 	Composer      ComposerVM
+	Restricted    bool // Art. 18: nothing may be sent
+	SecureLinks   SecureLinksVM
 }
 
 // AgentVM is someone a conversation can be assigned to.
@@ -191,6 +199,7 @@ type ComposerVM struct {
 	Canned    []CannedVM
 	Templates []TemplateVM
 	Error     string
+	Blocked   string // why nothing at all may be sent (restricted contact)
 }
 
 // CannedVM is a prepared answer.
@@ -325,6 +334,7 @@ type ContactRowVM struct {
 	Contact       ContactVM
 	Conversations int
 	LastAt        time.Time
+	Restricted    bool
 }
 
 // ContactDetailVM is a customer's page.
@@ -338,14 +348,19 @@ type ContactDetailVM struct {
 	Holds         []HoldVM
 	CanExport     bool
 	CanErase      bool
+	Restricted    bool        // Art. 18 restriction: erasure waits for a legal hold
+	ShowContent   bool        // conversation previews and notes (not for auditors)
+	Consent       ConsentForm // the form to record one; nil-able by CanRecord
 }
 
 // ConsentVM is one recorded consent decision.
 type ConsentVM struct {
-	Purpose string
-	OptIn   bool
-	Source  string
-	At      time.Time
+	Purpose  string
+	OptIn    bool
+	Source   string
+	Evidence string
+	Actor    string // who recorded it, as a name
+	At       time.Time
 }
 
 // HoldVM is a legal hold that keeps a customer's data.

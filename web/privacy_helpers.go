@@ -36,3 +36,42 @@ func RetentionLabel(ctx context.Context, class string) string {
 	}
 	return class
 }
+
+func consentSource(ctx context.Context, s string) string {
+	switch s {
+	case "web_form":
+		return T(ctx, "Webformular")
+	case "agent":
+		return T(ctx, "im Gespräch erfragt")
+	case "paper":
+		return T(ctx, "auf Papier unterschrieben")
+	case "phone":
+		return T(ctx, "telefonisch")
+	case "email":
+		return T(ctx, "per E-Mail")
+	case "customer_stop":
+		return T(ctx, "Stoppwort des Kunden")
+	case "api":
+		return T(ctx, "über die API")
+	}
+	return s
+}
+
+func secureLinkState(ctx context.Context, s string) string {
+	switch s {
+	case "answered":
+		return T(ctx, "beantwortet")
+	case "expired":
+		return T(ctx, "abgelaufen")
+	}
+	return T(ctx, "offen")
+}
+
+// contentRows are the conversation rows a contact page lists: none for
+// viewers who must not see message contents (auditors).
+func contentRows(vm ContactDetailVM) []ConvRowVM {
+	if !vm.ShowContent {
+		return nil
+	}
+	return vm.Conversations
+}

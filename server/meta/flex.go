@@ -24,8 +24,8 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || bytes.Equal(b, []byte("null")):
 		*f = ""
 	case b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := unquote(b)
+		if err != nil {
 			return err
 		}
 		*f = FlexString(s)
@@ -41,4 +41,26 @@ func (f *FlexString) UnmarshalJSON(b []byte) error {
 func (f FlexString) Int64() (int64, bool) {
 	n, err := strconv.ParseInt(string(f), 10, 64)
 	return n, err == nil
+}
+
+// unquote decodes a JSON string. Ids, types and timestamps are plain ASCII
+// without escapes; those are sliced out directly, which spares a full
+// json.Unmarshal (and its allocations) per field. Anything else goes
+// through encoding/json, so the result is always the same as its.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' {
+		plain := true
+		for _, c := range b[1 : len(b)-1] {
+			if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(b[1 : len(b)-1]), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }

@@ -88,17 +88,17 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 		case "from":
 			err = m.From.UnmarshalJSON(v)
 		case "from_user_id":
-			err = json.Unmarshal(v, &m.FromUserID)
+			m.FromUserID, err = unquoteField(v)
 		case "from_parent_user_id":
-			err = json.Unmarshal(v, &m.FromParentUserID)
+			m.FromParentUserID, err = unquoteField(v)
 		case "id":
-			err = json.Unmarshal(v, &m.ID)
+			m.ID, err = unquoteField(v)
 		case "timestamp":
 			err = m.Timestamp.UnmarshalJSON(v)
 		case "type":
-			err = json.Unmarshal(v, &m.Type)
+			m.Type, err = unquoteField(v)
 		case "group_id":
-			err = json.Unmarshal(v, &m.GroupID)
+			m.GroupID, err = unquoteField(v)
 		case "context":
 			m.Context = v
 		case "referral":
@@ -128,6 +128,14 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 		m.Extra, _ = json.Marshal(extra)
 	}
 	return m, nil
+}
+
+// unquoteField decodes a string property of a message; null is "".
+func unquoteField(v json.RawMessage) (string, error) {
+	if string(v) == "null" {
+		return "", nil
+	}
+	return unquote(v)
 }
 
 // Media is the common shape of image, audio, video, document and sticker payloads.

@@ -56,3 +56,22 @@ func TestContactFor(t *testing.T) {
 		t.Error("unknown sender matched a contact of a batch")
 	}
 }
+
+// FuzzUnquote checks the fast path for plain strings against encoding/json:
+// the same string, and an error exactly when encoding/json gives one.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"wamid.HBgLNDkxNTEy"`, `"text"`, `""`, `"a\"b"`, `"\u00fc"`, `"Grüße"`, `"tab	"`, `12`, `null`, `"unterminated`, `"\ud800"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := unquote(b)
+		var want string
+		werr := json.Unmarshal(b, &want)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("unquote(%q): error %v, encoding/json %v", b, err, werr)
+		}
+		if err == nil && got != want {
+			t.Fatalf("unquote(%q) = %q, encoding/json %q", b, got, want)
+		}
+	})
+}

@@ -220,6 +220,17 @@ func consentError(e *store.NoConsentError) *meta.Error {
 		fmt.Sprintf("Pforte refused this message before calling Meta: %q is a marketing template and the customer has no marketing opt-in on record (or opted out, e.g. by writing STOP).", e.Template))
 }
 
+// restrictedError answers a send to a restricted customer (Art. 18 GDPR)
+// in Graph's shape, as undeliverable, so clients treat it as permanent.
+func restrictedError() *meta.Error {
+	return meta.NewError(http.StatusBadRequest, RestrictedCode, "Message Undeliverable",
+		"Pforte refused this message before calling Meta: processing of this customer's data is restricted (Art. 18 GDPR) while a legal hold keeps it after an erasure request.")
+}
+
+// RestrictedCode is the Graph error code a send to a restricted customer
+// gets (Meta's "message undeliverable").
+const RestrictedCode = 131026
+
 // Enqueue stores a message for delivery and returns at once (the queued
 // send API and the panel's composer use it). A *meta.Error says why the
 // message was refused: invalid (100) or outside the window (131047).
@@ -234,6 +245,10 @@ func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, err
 	// Not cancellable: a write abandoned half way might still commit,
 	// leaving a message nobody tracks.
 	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
+	if errors.Is(err, store.ErrRestricted) {
+		s.m.refused.Inc()
+		return nil, restrictedError()
+	}
 	var wc *store.WindowClosedError
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
@@ -278,6 +293,10 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 	// Not cancellable: a write abandoned half way might still commit,
 	// leaving a message nobody tracks.
 	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
+	if errors.Is(err, store.ErrRestricted) {
+		s.m.refused.Inc()
+		return gerrResult(0, "failed", restrictedError()), nil
+	}
 	var wc *store.WindowClosedError
 	if errors.As(err, &wc) {
 		s.m.refused.Inc()
