@@ -36,6 +36,26 @@ func mediaKind(ct string) string {
 	return ""
 }
 
+// sendableConversation loads a conversation the panel may send in, or
+// answers why not: sending is not set up, or the customer is restricted.
+func (s *Server) sendableConversation(w http.ResponseWriter, r *http.Request, id int64) (*store.ConversationSummary, bool) {
+	ctx := r.Context()
+	if s.panel.cfg.Sender == nil {
+		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
+		return nil, false
+	}
+	cs, err := s.store.ConversationByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return nil, false
+	}
+	if cs.Restricted {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+		return nil, false
+	}
+	return cs, true
+}
+
 // sendMessage handles the composer: text, an attachment with caption, and
 // a reply-to. Free text is refused outside the 24-hour window.
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
@@ -54,17 +74,8 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	if r.MultipartForm != nil {
 		defer r.MultipartForm.RemoveAll()
 	}
-	if s.panel.cfg.Sender == nil {
-		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
-		return
-	}
-	cs, err := s.store.ConversationByID(ctx, id)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	if cs.Restricted {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+	cs, ok := s.sendableConversation(w, r, id)
+	if !ok {
 		return
 	}
 	if cs.LastInboundAt == 0 || !s.now().Before(time.Unix(cs.LastInboundAt, 0).Add(windowLength)) {
@@ -143,17 +154,8 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
 		return
 	}
-	if s.panel.cfg.Sender == nil {
-		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
-		return
-	}
-	cs, err := s.store.ConversationByID(ctx, id)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	if cs.Restricted {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+	cs, ok := s.sendableConversation(w, r, id)
+	if !ok {
 		return
 	}
 	name, lang, _ := strings.Cut(r.PostFormValue("template"), "|")
