@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -41,7 +42,7 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 		b.Logf("seeded %d expired messages in %s", rows, time.Since(seedStart).Round(time.Second))
 
 		// Baseline: the same load without a purge.
-		base := ingestAtRate(b, g, rate, "base", func() bool { return false }, 5*time.Second)
+		base := ingestAtRate(b, g, rate, "base", func() bool { return false }, 5*time.Second, nil)
 
 		var purgeDone atomic.Bool
 		var rep *store.RetentionReport
@@ -53,7 +54,22 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 			purgeTook = time.Since(t0)
 			purgeDone.Store(true)
 		}()
-		during := ingestAtRate(b, g, rate, "during", purgeDone.Load, 30*time.Minute)
+		// A long purge reports every 30 s, so a run stopped early still says
+		// how it went.
+		left := expiredCounter(b, g.Store.Path(), now.Add(-100*24*time.Hour))
+		lastLeft, lastAt := rows, time.Now()
+		progress := func(window []time.Duration) {
+			n := left()
+			slices.Sort(window)
+			var p99 time.Duration
+			if len(window) > 0 {
+				p99 = window[len(window)*99/100]
+			}
+			fmt.Printf("  %5.0f s: %8d rows purged, %6.0f rows/s in the last interval, ingest p99 %7.2f ms over %d deliveries\n",
+				time.Since(lastAt).Seconds(), rows-n, float64(lastLeft-n)/time.Since(lastAt).Seconds(), ms(p99), len(window))
+			lastLeft, lastAt = n, time.Now()
+		}
+		during := ingestAtRate(b, g, rate, "during", purgeDone.Load, 30*time.Minute, progress)
 		if perr != nil {
 			b.Fatal(perr)
 		}
@@ -89,6 +105,27 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// progressEvery is how often a long purge benchmark reports.
+const progressEvery = 30 * time.Second
+
+// expiredCounter counts the messages older than cut on a connection of its
+// own (the test's reader pool is the store's).
+func expiredCounter(tb testing.TB, path string, cut time.Time) func() int {
+	tb.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return func() int {
+		var n int
+		if err := db.QueryRow("SELECT count(*) FROM messages WHERE ts < ?", cut.Unix()).Scan(&n); err != nil {
+			tb.Log(err)
+		}
+		return n
+	}
+}
 
 // seedExpired writes rows old messages across 100 conversations in bulk.
 func seedExpired(tb testing.TB, st *store.Store, rows int, at time.Time) {
@@ -139,7 +176,7 @@ type rateResult struct {
 // ingestAtRate posts one signed delivery every 1/rate seconds (open loop:
 // a slow answer does not slow the sender) until stop reports true or max
 // has passed, and measures each answer's latency.
-func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, stop func() bool, max time.Duration) rateResult {
+func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, stop func() bool, max time.Duration, progress func(window []time.Duration)) rateResult {
 	tb.Helper()
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
 	defer tr.CloseIdleConnections()
@@ -154,8 +191,17 @@ func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, st
 	defer tick.Stop()
 	start := time.Now()
 	sent := 0
+	windowFrom, nextReport := 0, start.Add(progressEvery)
 	for !stop() && time.Since(start) < max {
 		<-tick.C
+		if progress != nil && time.Now().After(nextReport) {
+			mu.Lock()
+			window := slices.Clone(lat[windowFrom:])
+			windowFrom = len(lat)
+			mu.Unlock()
+			progress(window)
+			nextReport = nextReport.Add(progressEvery)
+		}
 		sent++
 		body := benchBody([]string{fmt.Sprintf("wamid.live.%s.%d", tag, sent)})
 		sig := meta.Sign(g.AppSecret, body)
