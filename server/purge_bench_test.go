@@ -69,7 +69,10 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 				time.Since(lastAt).Seconds(), rows-n, float64(lastLeft-n)/time.Since(lastAt).Seconds(), ms(p99), len(window))
 			lastLeft, lastAt = n, time.Now()
 		}
-		during := ingestAtRate(b, g, rate, "during", purgeDone.Load, 30*time.Minute, progress)
+		during := ingestAtRate(b, g, rate, "during", purgeDone.Load, 90*time.Minute, progress)
+		if !purgeDone.Load() {
+			b.Fatalf("the purge did not finish within 90 minutes (see the progress lines)")
+		}
 		if perr != nil {
 			b.Fatal(perr)
 		}
