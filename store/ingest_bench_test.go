@@ -24,13 +24,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 		d := &Delivery{Body: fmt.Appendf(nil, "body %d", i), ReceivedAt: time.Now()}
 		for range 100 {
 			seq++
-			d.Messages = append(d.Messages, InboundMessage{
-				Number: Number{PhoneNumberID: "412095873361844", DisplayPhoneNumber: "4930123456", WABAID: "1"},
-				From:   Party{WaID: "4915112345678", Name: "Erika"},
-				WAMID:  fmt.Sprintf("wamid.%d", seq), Type: "text",
-				Text:    sql.NullString{String: "Guten Tag, ist die blaue Laufjacke wieder da?", Valid: true},
-				Payload: []byte(`{"body":"Guten Tag, ist die blaue Laufjacke wieder da?"}`), TS: 1790000000,
-			})
+			d.Messages = append(d.Messages, benchMessage(fmt.Sprintf("wamid.%d", seq)))
 		}
 		if _, err := s.Ingest(context.Background(), d); err != nil {
 			b.Fatal(err)
@@ -58,13 +52,7 @@ func BenchmarkIngestConcurrent(b *testing.B) {
 		for pb.Next() {
 			i := seq.Add(1)
 			d := &Delivery{Body: fmt.Appendf(nil, `{"body %d %x"}`, i, sha256.Sum256(fmt.Appendf(nil, "%d", i))), ReceivedAt: time.Now()}
-			d.Messages = append(d.Messages, InboundMessage{
-				Number: Number{PhoneNumberID: "412095873361844", DisplayPhoneNumber: "4930123456", WABAID: "1"},
-				From:   Party{WaID: "4915112345678", Name: "Erika"},
-				WAMID:  fmt.Sprintf("wamid.HBgLNDkxNTExMjM0NTY3OBUCABIYFjNFQjA%08d", i), Type: "text",
-				Text:    sql.NullString{String: "Guten Tag, ist die blaue Laufjacke wieder da?", Valid: true},
-				Payload: []byte(`{"body":"Guten Tag, ist die blaue Laufjacke wieder da?"}`), TS: 1790000000,
-			})
+			d.Messages = append(d.Messages, benchMessage(fmt.Sprintf("wamid.HBgLNDkxNTExMjM0NTY3OBUCABIYFjNFQjA%08d", i)))
 			if _, err := s.Ingest(context.Background(), d); err != nil {
 				b.Error(err)
 				return
@@ -75,5 +63,16 @@ func BenchmarkIngestConcurrent(b *testing.B) {
 	if commits > 0 {
 		b.ReportMetric(float64(writes)/float64(commits), "writes/commit")
 		b.ReportMetric(float64(took.Microseconds())/float64(commits), "µs/commit")
+	}
+}
+
+// benchMessage is one customer's text message, as the benchmarks store it.
+func benchMessage(wamid string) InboundMessage {
+	return InboundMessage{
+		Number: Number{PhoneNumberID: "412095873361844", DisplayPhoneNumber: "4930123456", WABAID: "1"},
+		From:   Party{WaID: "4915112345678", Name: "Erika"},
+		WAMID:  wamid, Type: "text",
+		Text:    sql.NullString{String: "Guten Tag, ist die blaue Laufjacke wieder da?", Valid: true},
+		Payload: []byte(`{"body":"Guten Tag, ist die blaue Laufjacke wieder da?"}`), TS: 1790000000,
 	}
 }

@@ -179,7 +179,7 @@ func TestDeliveriesRebuildKeepsData(t *testing.T) {
 	s.Close()
 	migrations = all
 
-	s = openTest2(t, dir)
+	s = openTestIn(t, dir, Options{})
 	var deliveries, linked, byHash int
 	s.rdb.QueryRow("SELECT count(*), sum(by_hash) FROM deliveries").Scan(&deliveries, &byHash)
 	s.rdb.QueryRow("SELECT count(*) FROM events e JOIN deliveries d ON d.id = e.delivery_id").Scan(&linked)
@@ -201,16 +201,6 @@ func TestDeliveriesRebuildKeepsData(t *testing.T) {
 	if !res.Duplicate {
 		t.Error("a delivery stored before the rebuild is not recognised")
 	}
-}
-
-func openTest2(t *testing.T, dir string) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // TestNumberCacheForgetsRollback makes a write insert a business number and

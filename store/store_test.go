@@ -14,7 +14,13 @@ import (
 
 func openTest(t *testing.T, opts Options) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), t.TempDir(), opts)
+	return openTestIn(t, t.TempDir(), opts)
+}
+
+// openTestIn opens the store in dir and closes it when the test ends.
+func openTestIn(t *testing.T, dir string, opts Options) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
