@@ -187,13 +187,19 @@ func BenchmarkIdleRSS(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		var kb int
+		// RssAnon is the process's own memory; the rest of VmRSS are pages
+		// of the binary file, shared and reclaimable.
+		var kb, anon int
 		for _, line := range bytes.Split(status, []byte("\n")) {
 			if bytes.HasPrefix(line, []byte("VmRSS:")) {
 				fmt.Sscanf(string(line[6:]), "%d", &kb)
 			}
+			if bytes.HasPrefix(line, []byte("RssAnon:")) {
+				fmt.Sscanf(string(line[8:]), "%d", &anon)
+			}
 		}
 		b.ReportMetric(float64(kb)/1024, "idle-RSS-MB")
+		b.ReportMetric(float64(anon)/1024, "idle-private-MB")
 		b.ReportMetric(0, "ns/op")
 	}
 }

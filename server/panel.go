@@ -101,6 +101,7 @@ type panelState struct {
 	staticFiles http.Handler
 	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
 	dash        dashCache
+	noSuchUser  func() string // see noSuchUserHash
 }
 
 type enrolment struct {
@@ -117,8 +118,9 @@ func newPanelState(cfg PanelConfig) *panelState {
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	p := &panelState{
-		cfg:    cfg,
-		broker: newBroker(),
+		cfg:        cfg,
+		broker:     newBroker(),
+		noSuchUser: noSuchUserHash(),
 		// ownCloud-style: 5 failures in 15 minutes lock an account for 10,
 		// doubling each time; an address gets more room (shared offices).
 		accounts:    newThrottle(5, 15*time.Minute, 10*time.Minute),

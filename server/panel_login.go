@@ -85,7 +85,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if u != nil && u.PasswordHash != "" {
 		ok = checkPassword(u.PasswordHash, pw)
 	} else {
-		checkPassword(dummyHash, pw) // same cost as a real check
+		checkPassword(s.panel.noSuchUser(), pw) // same cost as a real check
 	}
 	if !ok || u.Disabled {
 		s.panel.ips.fail("ip:"+ip, now)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -86,9 +87,13 @@ func checkPassword(stored, pw string) bool {
 	return subtle.ConstantTimeCompare(key, h.key) == 1
 }
 
-// dummyHash is compared against when an account does not exist, so that a
-// wrong e-mail costs as much time as a wrong password (no enumeration).
-var dummyHash = hashPassword("pforte-no-such-user")
+// noSuchUserHash returns the hash compared against when an account does
+// not exist, so that a wrong e-mail costs as much time as a wrong password
+// (no enumeration). It is made on first use: hashing takes argon2's 19 MiB,
+// which at startup stayed in the idle process's memory.
+func noSuchUserHash() func() string {
+	return sync.OnceValue(func() string { return hashPassword("pforte-no-such-user") })
+}
 
 // passwordProblem explains why a new password is refused ("" if fine).
 // ASVS 6.2: length only, no composition rules, not a well-known password.
