@@ -320,9 +320,7 @@ func upsertNumber(tx *Tx, n Number, now int64) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if tx.numbers != nil {
-		tx.numbers[n.PhoneNumberID] = c
-	}
+	tx.numbers[n.PhoneNumberID] = c
 	return c.id, nil
 }
 
