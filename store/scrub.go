@@ -111,16 +111,18 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 // mergeFTS is optimizeFTS that, with until > 0, stops as soon as the index
 // has at most that many segments.
 func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (steps int, done bool, err error) {
+	defer s.holdIndex()()
 	deadline := time.Now().Add(wait)
 	pages := 64
 	for time.Now().Before(deadline) {
 		var before, after int64
 		var t0 time.Time
-		// A merge in progress takes every new segment (one per commit that
-		// indexed messages) into its level and starts over; under heavy
-		// ingest segments could pile up towards FTS5's limit of 2000, after
-		// which indexing fails ("database or disk is full", seen in the
-		// purge benchmark). Stop well before that; counted on a reader.
+		// A merge in progress takes every new segment into its level and
+		// starts over (see holdIndex). The writer holds back, but searches
+		// and other processes still add segments, which must never pile
+		// up towards FTS5's limit of 2000: then indexing fails ("database
+		// or disk is full", seen in the purge benchmark before the hold).
+		// Stop well before that; counted on a reader.
 		var segments int
 		if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
 			return steps, false, fmt.Errorf("store: fts segments: %w", err)
@@ -159,6 +161,17 @@ func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (st
 		}
 	}
 	return steps, false, nil
+}
+
+// holdIndex keeps the writer from adding segments to the search index
+// until release is called. FTS5 restarts a merge that a new segment joins
+// (it moves every segment onto one new level), so under steady ingest a
+// merge would hardly finish and would copy its partial output again and
+// again. Messages stored meanwhile are indexed afterwards, a few commits
+// of indexStep each; a search indexes them first, as always.
+func (s *Store) holdIndex() (release func()) {
+	s.indexHold.Add(1)
+	return func() { s.indexHold.Add(-1) }
 }
 
 // rest pauses a background job as long as its last turn took: the work is

@@ -68,6 +68,7 @@ type Store struct {
 	lock *os.File // shared lock on the data directory; see LockFile
 
 	longestTurn atomic.Int64 // see noteTurn
+	indexHold   atomic.Int32 // while > 0 the writer leaves the search index behind; see holdIndex
 
 	mu     sync.RWMutex // guards closed against concurrent submits
 	closed bool

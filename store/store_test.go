@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,4 +385,105 @@ func TestCheckpointerCopiesTheLog(t *testing.T) {
 		}
 	}
 	t.Fatalf("%d of 20 rows in the database file; the log was not checkpointed", n)
+}
+
+// TestIndexHoldDefersIndexing checks the hold an index merge takes: while
+// it lasts, commits leave new messages out of the search index (so no
+// segment joins the merge), a search still finds them, and after release
+// an idle writer indexes the rest in steps of indexStep messages.
+func TestIndexHoldDefersIndexing(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	watermark := func() (w int64) {
+		if err := s.rdb.QueryRow("SELECT watermark FROM fts_state").Scan(&w); err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	insert := func(from, n int) {
+		t.Helper()
+		if err := s.Write(ctx, func(tx *Tx) error {
+			_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 + ?2 - 1)
+				INSERT INTO messages(wamid, conversation_id, direction, type, text, ts, created_at)
+				SELECT 'w' || i, 1, 'inbound', 'text', 'Nachricht ' || i, 1, 1 FROM n`, from, n)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		for _, q := range []string{
+			`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '1', 1)`,
+			`INSERT INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '49', 'Kundin', 1, 1)`,
+			`INSERT INTO conversations(id, business_number_id, contact_id, last_message_at, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 1)`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	release := s.holdIndex()
+	insert(1, 10)
+	time.Sleep(2 * indexEvery) // the writer would have indexed by now
+	insert(11, 2*indexStep+10)
+	if w := watermark(); w != 0 {
+		t.Fatalf("held index moved to %d", w)
+	}
+	if _, err := s.SearchMessages(ctx, "Nachricht", 1); err != nil {
+		t.Fatal(err)
+	}
+	var found int
+	if err := s.rdb.QueryRow("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'nachricht'").Scan(&found); err != nil || found != 2*indexStep+20 {
+		t.Fatalf("a search during the hold indexed %d messages (%v), want all %d", found, err, 2*indexStep+20)
+	}
+	insert(5000, 3*indexStep)
+	release()
+	var last int64
+	if err := s.rdb.QueryRow("SELECT max(id) FROM messages").Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int64]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for w := watermark(); w < last; w = watermark() {
+		seen[w] = true
+		if time.Now().After(deadline) {
+			t.Fatalf("after the hold the index stayed at %d", w)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if len(seen) < 2 {
+		t.Errorf("caught up in %d step(s), want several of at most %d messages", len(seen), indexStep)
+	}
+}
+
+func TestIndexWearAsksForAMergeWhenRowsCostTwice(t *testing.T) {
+	var w indexWear
+	for i := range 100 {
+		if w.note(5*time.Millisecond, 100) {
+			t.Fatalf("steady cost asked for a merge at turn %d", i)
+		}
+	}
+	w = indexWear{}
+	merged := -1
+	for i := range 200 {
+		// The cost a row grows by 2 % a turn.
+		if w.note(time.Duration(float64(time.Millisecond)*math.Pow(1.02, float64(i))), 100) {
+			merged = i
+			break
+		}
+	}
+	// Twice the cost after 35 turns; the moving average lags a few.
+	if merged < 35 || merged > 50 {
+		t.Errorf("merge asked at turn %d, want soon after the cost doubled (turn 35)", merged)
+	}
+	w = indexWear{}
+	for range 10 {
+		w.note(time.Millisecond, 100)
+	}
+	if w.note(100*time.Millisecond, 100) {
+		t.Error("asked for a merge before wearMinRows rows")
+	}
 }

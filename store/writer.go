@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"time"
@@ -400,8 +401,8 @@ func (s *Store) checkpointer(stop <-chan struct{}, done chan<- struct{}) {
 }
 
 // next waits for the next write. While the search index is behind, it
-// waits at most indexEvery and then brings the index up to date, so an
-// idle gateway never leaves messages unsearchable.
+// waits at most indexEvery and then brings the index up to date (unless
+// it is held), so an idle gateway never leaves messages unsearchable.
 func (s *Store) next(tx *Tx) (*writeReq, bool) {
 	for s.indexBehind && tx != nil {
 		timer := time.NewTimer(indexEvery)
@@ -410,7 +411,9 @@ func (s *Store) next(tx *Tx) (*writeReq, bool) {
 			timer.Stop()
 			return r, ok
 		case <-timer.C:
-			s.indexNow(tx)
+			if s.indexHold.Load() == 0 {
+				s.indexNow(tx)
+			}
 		}
 	}
 	r, ok := <-s.reqs
@@ -421,7 +424,7 @@ func (s *Store) next(tx *Tx) (*writeReq, bool) {
 func (s *Store) indexNow(tx *Tx) {
 	err := tx.run("BEGIN IMMEDIATE")
 	if err == nil {
-		if err = indexNewMessages(tx); err == nil {
+		if err = indexSome(tx); err == nil {
 			err = tx.run("COMMIT")
 		}
 	}
@@ -431,7 +434,7 @@ func (s *Store) indexNow(tx *Tx) {
 		s.indexBehind = false // the next commit sets it again
 		return
 	}
-	s.indexedAt, s.indexBehind = time.Now(), false
+	s.indexedAt, s.indexBehind = time.Now(), !caughtUp(tx)
 }
 
 func (s *Store) runExclusive(tx *Tx, r *writeReq) {
@@ -509,9 +512,9 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 	// Indexing has a fixed cost per commit (FTS5 writes a segment), so
 	// under load it runs at most every indexEvery; SearchMessages catches
 	// up first, so no search ever misses a stored message.
-	indexed := time.Since(s.indexedAt) >= indexEvery && !batch[0].low
+	indexed := time.Since(s.indexedAt) >= indexEvery && !batch[0].low && s.indexHold.Load() == 0
 	if indexed {
-		if err := indexNewMessages(tx); err != nil {
+		if err := indexSome(tx); err != nil {
 			s.rollback(tx)
 			return err
 		}
@@ -521,7 +524,7 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	if indexed {
-		s.indexedAt, s.indexBehind = time.Now(), false
+		s.indexedAt, s.indexBehind = time.Now(), !caughtUp(tx)
 	} else {
 		s.indexBehind = true
 	}
@@ -546,13 +549,39 @@ func (s *Store) rollback(tx *Tx) {
 // indexNewMessages adds every message above the search watermark to the
 // full-text index, whoever inserted it, in one statement.
 func indexNewMessages(tx *Tx) error {
-	if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, text)
-		SELECT id, text FROM messages WHERE id > (SELECT watermark FROM fts_state) AND text IS NOT NULL`); err != nil {
+	return indexUpTo(tx, math.MaxInt64)
+}
+
+// indexStep bounds the messages one background index commit takes on, so
+// that catching up after a hold (see holdIndex) is a few short commits
+// rather than one long one.
+const indexStep = 1000
+
+// indexSome is indexNewMessages for at most indexStep message ids.
+func indexSome(tx *Tx) error {
+	var mark int64
+	if err := tx.QueryRow("SELECT watermark FROM fts_state").Scan(&mark); err != nil {
 		return fmt.Errorf("store: search index: %w", err)
 	}
-	if _, err := tx.Exec(`UPDATE fts_state SET watermark = (SELECT max(id) FROM messages)
-		WHERE (SELECT max(id) FROM messages) > watermark`); err != nil {
+	return indexUpTo(tx, mark+indexStep)
+}
+
+func indexUpTo(tx *Tx, upTo int64) error {
+	if _, err := tx.Exec(`INSERT INTO messages_fts(rowid, text)
+		SELECT id, text FROM messages WHERE id > (SELECT watermark FROM fts_state) AND id <= ? AND text IS NOT NULL`, upTo); err != nil {
+		return fmt.Errorf("store: search index: %w", err)
+	}
+	if _, err := tx.Exec(`UPDATE fts_state SET watermark = min(?, (SELECT max(id) FROM messages))
+		WHERE (SELECT max(id) FROM messages) > watermark`, upTo); err != nil {
 		return fmt.Errorf("store: search index: %w", err)
 	}
 	return nil
+}
+
+// caughtUp reports whether the search index holds every stored message.
+// An error counts as behind, so the writer tries again.
+func caughtUp(tx *Tx) bool {
+	var behind bool
+	err := tx.QueryRow("SELECT (SELECT max(id) FROM messages) > watermark FROM fts_state").Scan(&behind)
+	return err == nil && !behind
 }
