@@ -76,6 +76,13 @@ type Message struct {
 // DecodeMessage decodes one raw message object in a single pass, keeping
 // its type payload and any properties this version does not know.
 func DecodeMessage(raw json.RawMessage) (Message, error) {
+	if m, ok := decodeMessageFast(raw); ok {
+		return m, nil
+	}
+	return decodeMessage(raw)
+}
+
+func decodeMessage(raw json.RawMessage) (Message, error) {
 	var m Message
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &all); err != nil {
@@ -115,8 +122,15 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 			return m, fmt.Errorf("meta: message %s: %w", k, err)
 		}
 	}
-	// The payload is the property named like the type; older versions
-	// called unsupported messages "unknown" but kept the "unsupported" key.
+	m.takePayload(extra)
+	return m, nil
+}
+
+// takePayload moves the payload out of a message's unknown properties and
+// keeps the rest as Extra. The payload is the property named like the
+// type; older versions called unsupported messages "unknown" but kept the
+// "unsupported" key.
+func (m *Message) takePayload(extra map[string]json.RawMessage) {
 	for _, key := range []string{m.Type, "unsupported"} {
 		if p, ok := extra[key]; ok && (key == m.Type || m.Type == "unknown") {
 			m.Payload = p
@@ -127,7 +141,6 @@ func DecodeMessage(raw json.RawMessage) (Message, error) {
 	if len(extra) > 0 {
 		m.Extra, _ = json.Marshal(extra)
 	}
-	return m, nil
 }
 
 // unquoteField decodes a string property of a message; null is "".
@@ -167,6 +180,13 @@ type Content struct {
 
 // Content decodes the payload once for its text and file.
 func (m Message) Content() Content {
+	if c, ok := m.contentFast(); ok {
+		return c
+	}
+	return m.content()
+}
+
+func (m Message) content() Content {
 	var c Content
 	switch {
 	case m.Type == "text":
@@ -213,20 +233,38 @@ var ErrNotWhatsApp = errors.New("meta: not a whatsapp_business_account notificat
 // kept raw in each Change; only a body that is not a JSON object with an
 // entry list is an error.
 func ParseNotification(body []byte) (*Notification, error) {
-	var n Notification
-	if err := json.Unmarshal(body, &n); err != nil {
-		return nil, fmt.Errorf("meta: notification: %w", err)
+	n, ok := parseNotificationFast(body)
+	if !ok {
+		var err error
+		if n, err = parseNotification(body); err != nil {
+			return nil, err
+		}
 	}
 	if n.Entry == nil {
 		return nil, ErrNotWhatsApp
+	}
+	return n, nil
+}
+
+func parseNotification(body []byte) (*Notification, error) {
+	var n Notification
+	if err := json.Unmarshal(body, &n); err != nil {
+		return nil, fmt.Errorf("meta: notification: %w", err)
 	}
 	return &n, nil
 }
 
 // MessagesValue decodes the value of a "messages" change.
 func (c Change) MessagesValue() (*MessagesValue, error) {
+	if v, ok := decodeMessagesValueFast(c.Value); ok {
+		return v, nil
+	}
+	return decodeMessagesValue(c.Value)
+}
+
+func decodeMessagesValue(raw json.RawMessage) (*MessagesValue, error) {
 	var v MessagesValue
-	if err := json.Unmarshal(c.Value, &v); err != nil {
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, fmt.Errorf("meta: messages value: %w", err)
 	}
 	return &v, nil

@@ -1,0 +1,166 @@
+package meta
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// webhookExamples are the example deliveries beside the checkout, plus
+// every change value and message inside them, as fuzz seeds.
+func webhookExamples(tb testing.TB) [][]byte {
+	tb.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "*.json"))
+	if err != nil || len(files) == 0 {
+		tb.Fatalf("no webhook examples: %v", err)
+	}
+	var seeds [][]byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, b)
+		n, err := parseNotification(b)
+		if err != nil {
+			tb.Fatalf("%s: %v", f, err)
+		}
+		for _, e := range n.Entry {
+			for _, c := range e.Changes {
+				seeds = append(seeds, c.Value)
+				if v, err := decodeMessagesValue(c.Value); err == nil {
+					for _, m := range v.Messages {
+						seeds = append(seeds, m)
+						if dm, err := decodeMessage(m); err == nil && dm.Payload != nil {
+							seeds = append(seeds, dm.Payload)
+						}
+					}
+				}
+			}
+		}
+	}
+	return append(seeds,
+		[]byte(`{"entry":[]}`), []byte(`{"entry":null,"object":"x"}`), []byte(`{"Entry":[]}`), []byte(`{"entry":[null,{"changes":null}]}`),
+		[]byte(`{"id":"w","type":"","":{"a":1}}`), []byte(`{"id":"w","type":"unknown","unsupported":{},"unknown":{}}`),
+		[]byte(`{"id":"w","id":"v"}`), []byte(`{"i\u0064":"w"}`), []byte(`{"body":"a\u00e4\"b","Body":1}`),
+		[]byte(`{"messages":[null,{"id":1}],"statuses":[],"contacts":null,"errors":null}`), []byte(`[[[[1e5,-0.5,true,false]]]]`),
+		[]byte(`{"from":12.5e3,"timestamp":"17","type":"text","text":{"body":"Grüße\n"},"x":[],"x":{}}`),
+	)
+}
+
+// FuzzFastDecodersMatchEncodingJSON holds each fast decoder to the slow
+// one: whenever the fast path answers, its answer is exactly what
+// encoding/json gives; and it answers for the examples.
+func FuzzFastDecodersMatchEncodingJSON(f *testing.F) {
+	for _, s := range webhookExamples(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if fast, ok := parseNotificationFast(b); ok {
+			slow, err := parseNotification(b)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("notification:\nfast %+v\nslow %+v (%v)", fast, slow, err)
+			}
+		}
+		if fast, ok := decodeMessagesValueFast(b); ok {
+			slow, err := decodeMessagesValue(b)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("messages value:\nfast %+v\nslow %+v (%v)", fast, slow, err)
+			}
+		}
+		if fast, ok := decodeMessageFast(b); ok {
+			slow, err := decodeMessage(b)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("message:\nfast %+v\nslow %+v (%v)", fast, slow, err)
+			}
+		}
+		for _, typ := range []string{"text", "image", "audio", "document", "reaction"} {
+			m := Message{Type: typ, Payload: b}
+			if fast, ok := m.contentFast(); ok {
+				if slow := m.content(); !reflect.DeepEqual(fast, slow) {
+					t.Fatalf("%s content:\nfast %+v\nslow %+v", typ, fast, slow)
+				}
+			}
+		}
+	})
+}
+
+// TestFastDecodersTakeTheExamples makes sure the fast path is the one that
+// runs for Meta's real shapes, not the fallback.
+func TestFastDecodersTakeTheExamples(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "*.json"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		n, ok := parseNotificationFast(b)
+		if !ok {
+			t.Errorf("%s: notification left to encoding/json", filepath.Base(f))
+			continue
+		}
+		for _, e := range n.Entry {
+			for _, c := range e.Changes {
+				if c.Field != "messages" {
+					continue
+				}
+				v, ok := decodeMessagesValueFast(c.Value)
+				if !ok {
+					t.Errorf("%s: messages value left to encoding/json", filepath.Base(f))
+					continue
+				}
+				for _, raw := range v.Messages {
+					m, ok := decodeMessageFast(raw)
+					if !ok {
+						t.Errorf("%s: message left to encoding/json", filepath.Base(f))
+					}
+					if _, ok := m.contentFast(); !ok && !strings.Contains(string(raw), `\`) {
+						t.Errorf("%s: %s content left to encoding/json", filepath.Base(f), m.Type)
+					}
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkDecodeDelivery(b *testing.B) {
+	body, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "text.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		fast bool
+	}{{"encoding-json", false}, {"fast", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var n *Notification
+				if c.fast {
+					n, _ = parseNotificationFast(body)
+				} else {
+					n, _ = parseNotification(body)
+				}
+				for _, e := range n.Entry {
+					for _, ch := range e.Changes {
+						var v *MessagesValue
+						if c.fast {
+							v, _ = decodeMessagesValueFast(ch.Value)
+						} else {
+							v, _ = decodeMessagesValue(ch.Value)
+						}
+						for _, raw := range v.Messages {
+							var m Message
+							if c.fast {
+								m, _ = decodeMessageFast(raw)
+								m.contentFast()
+							} else {
+								m, _ = decodeMessage(raw)
+								m.content()
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
