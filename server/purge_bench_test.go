@@ -88,9 +88,9 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 		}{{"ingest only", base}, {"ingest during purge", during}} {
 			fmt.Printf("%-22s %12d %10.0f %9.2f %9.2f %9.2f %10d\n", r.name, r.l.sent, r.l.perSec, ms(r.l.p50), ms(r.l.p99), ms(r.l.max), r.l.missed)
 		}
-		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; wal busy %v)\n",
-			purged, purgeTook.Round(time.Millisecond), float64(purged)/purgeTook.Seconds(), rep.Scrub.WALBusy)
-		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps before, %d after the purge)\n",
+		fmt.Printf("purge: %d rows in %s = %.0f rows/s (incl. FTS optimize, incremental vacuum, WAL truncate; index optimized %v, wal busy %v)\n",
+			purged, purgeTook.Round(time.Millisecond), float64(purged)/purgeTook.Seconds(), rep.Scrub.FTSOptimized, rep.Scrub.WALBusy)
+		fmt.Printf("longest writer turn: purge step %s, clean-up step %s (%d index merge steps before and during, %d after the purge)\n",
 			rep.LongestTurn.Round(time.Millisecond), rep.Scrub.LongestTurn.Round(time.Millisecond), rep.IndexMergeSteps, rep.Scrub.FTSMergeSteps)
 		// The machine is shared: say how busy it was.
 		if la, err := os.ReadFile("/proc/loadavg"); err == nil {

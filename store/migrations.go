@@ -33,7 +33,16 @@ var migrations = []migration{
 	{200, "panel", schemaPanel, false},
 	{300, "data protection", schemaDataProtection, false},
 	{360, "restricted contacts index", schemaRestrictedIndex, false},
+	{370, "drop indexes that repeat others", schemaDropRepeatedIndexes, false},
 }
+
+// schemaDropRepeatedIndexes drops two indexes that another index already
+// covers with the same leading columns (messages_ts, conversations_status).
+// Every message insert and conversation update wrote both copies.
+const schemaDropRepeatedIndexes = `
+DROP INDEX IF EXISTS dp_messages_age;
+DROP INDEX IF EXISTS dp_conversations_closed;
+`
 
 // SchemaVersion is the newest schema this binary knows.
 func SchemaVersion() int { return migrations[len(migrations)-1].version }

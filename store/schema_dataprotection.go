@@ -102,10 +102,10 @@ CREATE INDEX secure_links_conversation ON secure_links(conversation_id);
 -- Retention scans by age; erasure and the SET NULL of purged deliveries by delivery.
 -- Names carry a dp_ prefix and IF NOT EXISTS, so that another area's step
 -- creating the same index cannot collide with this one.
-CREATE INDEX IF NOT EXISTS dp_messages_age ON messages(ts);
+CREATE INDEX IF NOT EXISTS dp_messages_age ON messages(ts); -- dropped again in step 370
 CREATE INDEX IF NOT EXISTS dp_events_delivery ON events(delivery_id);
 CREATE INDEX IF NOT EXISTS dp_events_received ON events(received_at);
 CREATE INDEX IF NOT EXISTS dp_message_statuses_ts ON message_statuses(ts);
 CREATE INDEX IF NOT EXISTS dp_message_statuses_recipient ON message_statuses(recipient_wa_id);
-CREATE INDEX IF NOT EXISTS dp_conversations_closed ON conversations(status, last_message_at);
+CREATE INDEX IF NOT EXISTS dp_conversations_closed ON conversations(status, last_message_at); -- dropped again in step 370
 `
