@@ -115,36 +115,14 @@ func (s *scanner) value() []byte {
 		s.str()
 	case c == '{':
 		s.i++
-		if s.peek() == '}' {
-			s.i++
-			break
-		}
-		for !s.bad {
+		s.sequence('}', func() {
 			s.str()
 			s.expect(':')
 			s.value()
-			if s.peek() == ',' {
-				s.i++
-				continue
-			}
-			s.expect('}')
-			break
-		}
+		})
 	case c == '[':
 		s.i++
-		if s.peek() == ']' {
-			s.i++
-			break
-		}
-		for !s.bad {
-			s.value()
-			if s.peek() == ',' {
-				s.i++
-				continue
-			}
-			s.expect(']')
-			break
-		}
+		s.sequence(']', func() { s.value() })
 	case c == '-' || c >= '0' && c <= '9':
 		s.number()
 	case c == 't':
@@ -227,48 +205,28 @@ func (s *scanner) members(fn func(key []byte)) {
 	if !s.expect('{') {
 		return
 	}
-	if s.peek() == '}' {
-		s.i++
-		return
-	}
-	for !s.bad {
+	s.sequence('}', func() {
 		raw, plain := s.str()
 		if !plain {
 			s.bad = true
 			return
 		}
-		if !s.expect(':') {
-			return
+		if s.expect(':') {
+			fn(raw[1 : len(raw)-1])
 		}
-		fn(raw[1 : len(raw)-1])
-		if s.bad {
-			return
-		}
-		if s.peek() == ',' {
-			s.i++
-			continue
-		}
-		s.expect('}')
-		return
-	}
+	})
 }
 
-// elements calls fn for each element of an array (fn reads it); null is
-// an empty array.
-func (s *scanner) elements(fn func()) {
-	if s.peek() == 'n' {
-		s.literal("null")
-		return
-	}
-	if !s.expect('[') {
-		return
-	}
-	if s.peek() == ']' {
+// sequence reads the rest of an object or array after its opening
+// bracket: item reads one member or element, then a comma or the closing
+// bracket follows.
+func (s *scanner) sequence(closing byte, item func()) {
+	if s.peek() == closing {
 		s.i++
 		return
 	}
 	for !s.bad {
-		fn()
+		item()
 		if s.bad {
 			return
 		}
@@ -276,7 +234,7 @@ func (s *scanner) elements(fn func()) {
 			s.i++
 			continue
 		}
-		s.expect(']')
+		s.expect(closing)
 		return
 	}
 }

@@ -32,12 +32,7 @@ func parseNotificationFast(body []byte) (*Notification, bool) {
 		case 0:
 			n.Object = s.text()
 		case 1:
-			if s.peek() == 'n' {
-				s.literal("null")
-				return
-			}
-			n.Entry = []Entry{}
-			s.elements(func() { n.Entry = append(n.Entry, s.entry()) })
+			s.list(func() { n.Entry = append(n.Entry, s.entry()) }, func() { n.Entry = []Entry{} })
 		default:
 			s.value()
 		}
@@ -70,12 +65,7 @@ func (s *scanner) entry() (e Entry) {
 		case 1:
 			e.Time = s.flex()
 		case 2:
-			if s.peek() == 'n' {
-				s.literal("null")
-				return
-			}
-			e.Changes = []Change{}
-			s.elements(func() { e.Changes = append(e.Changes, s.change()) })
+			s.list(func() { e.Changes = append(e.Changes, s.change()) }, func() { e.Changes = []Change{} })
 		}
 	})
 	return e
@@ -134,7 +124,9 @@ func (s *scanner) list(each func(), empty func()) {
 		return
 	}
 	empty()
-	s.elements(each)
+	if s.expect('[') {
+		s.sequence(']', each)
+	}
 }
 
 func (s *scanner) contact() (c Contact) {

@@ -9,23 +9,15 @@ import (
 )
 
 // webhookExamples are the example deliveries beside the checkout, plus
-// every change value and message inside them, as fuzz seeds.
+// every change value, message and payload inside them, as fuzz seeds.
 func webhookExamples(tb testing.TB) [][]byte {
 	tb.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "*.json"))
-	if err != nil || len(files) == 0 {
-		tb.Fatalf("no webhook examples: %v", err)
-	}
 	var seeds [][]byte
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
+	for _, b := range examples(tb) {
 		seeds = append(seeds, b)
 		n, err := parseNotification(b)
 		if err != nil {
-			tb.Fatalf("%s: %v", f, err)
+			tb.Fatalf("%s: %v", b, err)
 		}
 		for _, e := range n.Entry {
 			for _, c := range e.Changes {
@@ -90,12 +82,10 @@ func FuzzFastDecodersMatchEncodingJSON(f *testing.F) {
 // TestFastDecodersTakeTheExamples makes sure the fast path is the one that
 // runs for Meta's real shapes, not the fallback.
 func TestFastDecodersTakeTheExamples(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "*.json"))
-	for _, f := range files {
-		b, _ := os.ReadFile(f)
+	for i, b := range examples(t) {
 		n, ok := parseNotificationFast(b)
 		if !ok {
-			t.Errorf("%s: notification left to encoding/json", filepath.Base(f))
+			t.Errorf("example %d: notification left to encoding/json", i)
 			continue
 		}
 		for _, e := range n.Entry {
@@ -105,16 +95,16 @@ func TestFastDecodersTakeTheExamples(t *testing.T) {
 				}
 				v, ok := decodeMessagesValueFast(c.Value)
 				if !ok {
-					t.Errorf("%s: messages value left to encoding/json", filepath.Base(f))
+					t.Errorf("example %d: messages value left to encoding/json", i)
 					continue
 				}
 				for _, raw := range v.Messages {
 					m, ok := decodeMessageFast(raw)
 					if !ok {
-						t.Errorf("%s: message left to encoding/json", filepath.Base(f))
+						t.Errorf("example %d: message left to encoding/json", i)
 					}
 					if _, ok := m.contentFast(); !ok && !strings.Contains(string(raw), `\`) {
-						t.Errorf("%s: %s content left to encoding/json", filepath.Base(f), m.Type)
+						t.Errorf("example %d: %s content left to encoding/json", i, m.Type)
 					}
 				}
 			}
