@@ -586,7 +586,7 @@ func (r *purger) run(ctx context.Context, spec purgeSpec, number int64, cut time
 			return total, nil
 		}
 		if spec.index && wear.note(took, n) {
-			steps, _, err := r.s.optimizeFTS(ctx, ScrubTimeout)
+			steps, err := r.s.rewriteFTS(ctx)
 			r.rep.IndexMergeSteps += steps
 			if err != nil {
 				return total, err

@@ -108,6 +108,42 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 	return s.mergeFTS(ctx, wait, 0)
 }
 
+// rewriteFTS merges the whole search index into one new segment, which
+// leaves out the pages secure-delete has emptied (see indexWear). FTS5
+// does not merge a lone segment, so then it first indexes the newest
+// indexed message again: the same entry, now in a second segment, which
+// the merge takes along.
+func (s *Store) rewriteFTS(ctx context.Context) (steps int, err error) {
+	var segments int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
+		return 0, fmt.Errorf("store: fts segments: %w", err)
+	}
+	if segments == 1 {
+		err := s.writeLow(ctx, func(tx *Tx) error {
+			var id int64
+			var text string
+			err := tx.QueryRow(`SELECT id, text FROM messages WHERE id <= (SELECT watermark FROM fts_state) AND text IS NOT NULL
+				ORDER BY id DESC LIMIT 1`).Scan(&id, &text)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', ?, ?)", id, text); err != nil {
+				return err
+			}
+			_, err = tx.Exec("INSERT INTO messages_fts(rowid, text) VALUES (?, ?)", id, text)
+			return err
+		})
+		if err != nil {
+			return 0, fmt.Errorf("store: fts rewrite: %w", err)
+		}
+	}
+	steps, _, err = s.optimizeFTS(ctx, ScrubTimeout)
+	return steps, err
+}
+
 // mergeFTS is optimizeFTS that, with until > 0, stops as soon as the index
 // has at most that many segments.
 func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (steps int, done bool, err error) {

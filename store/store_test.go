@@ -487,3 +487,73 @@ func TestIndexWearAsksForAMergeWhenRowsCostTwice(t *testing.T) {
 		t.Error("asked for a merge before wearMinRows rows")
 	}
 }
+
+// TestRewriteFTSDropsEmptiedPages checks the index rewrite a purge asks
+// for: secure-delete leaves the pages it empties inside the one segment,
+// which FTS5 would never merge on its own; rewriteFTS gives the index back
+// those pages, and every remaining message is still found.
+func TestRewriteFTSDropsEmptiedPages(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	const n = 6000
+	if err := s.Write(ctx, func(tx *Tx) error {
+		for _, q := range []string{
+			`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '1', 1)`,
+			`INSERT INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '49', 'Kundin', 1, 1)`,
+			`INSERT INTO conversations(id, business_number_id, contact_id, last_message_at, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 1)`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+			INSERT INTO messages(wamid, conversation_id, direction, type, text, ts, created_at)
+			SELECT 'w' || i, 1, 'inbound', 'text', 'Nachricht ' || i || ' zur Bestellung ' || (i * 7919 % 100003), 1, 1 FROM n`, n)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FlushSearchIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.optimizeFTS(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	index := func() (segments, pages int) {
+		t.Helper()
+		if err := s.rdb.QueryRow("SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.rdb.QueryRow("SELECT count(*) FROM messages_fts_data").Scan(&pages); err != nil {
+			t.Fatal(err)
+		}
+		return segments, pages
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("DELETE FROM messages WHERE id <= ?", n*2/3)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	segments, before := index()
+	if segments != 1 {
+		t.Fatalf("%d segments before the rewrite, want the one a purge leaves", segments)
+	}
+	if _, err := s.rewriteFTS(ctx); err != nil {
+		t.Fatal(err)
+	}
+	segments, after := index()
+	if segments != 1 || after >= before*2/3 {
+		t.Errorf("rewrite left %d segments and %d of %d pages; want one segment and the emptied pages gone", segments, after, before)
+	}
+	var found int
+	if err := s.rdb.QueryRow("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'nachricht'").Scan(&found); err != nil || found != n-n*2/3 {
+		t.Errorf("search finds %d messages (%v), want %d", found, err, n-n*2/3)
+	}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec("INSERT INTO messages_fts(messages_fts, rank) VALUES('integrity-check', 1)")
+		return err
+	}); err != nil {
+		t.Errorf("search index inconsistent after the rewrite: %v", err)
+	}
+}
