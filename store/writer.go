@@ -589,6 +589,6 @@ func indexUpTo(tx *Tx, upTo int64) error {
 // An error counts as behind, so the writer tries again.
 func caughtUp(tx *Tx) bool {
 	var behind bool
-	err := tx.QueryRow("SELECT (SELECT max(id) FROM messages) > watermark FROM fts_state").Scan(&behind)
+	err := tx.QueryRow("SELECT coalesce((SELECT max(id) FROM messages), 0) > watermark FROM fts_state").Scan(&behind)
 	return err == nil && !behind
 }
