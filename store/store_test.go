@@ -400,31 +400,7 @@ func TestIndexHoldDefersIndexing(t *testing.T) {
 		}
 		return w
 	}
-	insert := func(from, n int) {
-		t.Helper()
-		if err := s.Write(ctx, func(tx *Tx) error {
-			_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 + ?2 - 1)
-				INSERT INTO messages(wamid, conversation_id, direction, type, text, ts, created_at)
-				SELECT 'w' || i, 1, 'inbound', 'text', 'Nachricht ' || i, 1, 1 FROM n`, from, n)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Write(ctx, func(tx *Tx) error {
-		for _, q := range []string{
-			`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '1', 1)`,
-			`INSERT INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '49', 'Kundin', 1, 1)`,
-			`INSERT INTO conversations(id, business_number_id, contact_id, last_message_at, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 1)`,
-		} {
-			if _, err := tx.Exec(q); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	insert := func(from, n int) { seedTexts(t, s, from, n, "'Nachricht ' || i") }
 	release := s.holdIndex()
 	insert(1, 10)
 	time.Sleep(2 * indexEvery) // the writer would have indexed by now
@@ -496,23 +472,7 @@ func TestRewriteFTSDropsEmptiedPages(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := context.Background()
 	const n = 6000
-	if err := s.Write(ctx, func(tx *Tx) error {
-		for _, q := range []string{
-			`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '1', 1)`,
-			`INSERT INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '49', 'Kundin', 1, 1)`,
-			`INSERT INTO conversations(id, business_number_id, contact_id, last_message_at, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 1)`,
-		} {
-			if _, err := tx.Exec(q); err != nil {
-				return err
-			}
-		}
-		_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-			INSERT INTO messages(wamid, conversation_id, direction, type, text, ts, created_at)
-			SELECT 'w' || i, 1, 'inbound', 'text', 'Nachricht ' || i || ' zur Bestellung ' || (i * 7919 % 100003), 1, 1 FROM n`, n)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	seedTexts(t, s, 1, n, "'Nachricht ' || i || ' zur Bestellung ' || (i * 7919 % 100003)")
 	if err := s.FlushSearchIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -573,5 +533,30 @@ func TestEmptyStoreCountsAsIndexed(t *testing.T) {
 	}
 	if !up {
 		t.Error("an empty store counts as behind the search index")
+	}
+}
+
+// seedTexts stores n text messages numbered from "from" on, in one
+// conversation made on first use; textSQL is the text as an SQL
+// expression of i.
+func seedTexts(t *testing.T, s *Store, from, n int, textSQL string) {
+	t.Helper()
+	err := s.Write(context.Background(), func(tx *Tx) error {
+		for _, q := range []string{
+			`INSERT OR IGNORE INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '1', 1)`,
+			`INSERT OR IGNORE INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '49', 'Kundin', 1, 1)`,
+			`INSERT OR IGNORE INTO conversations(id, business_number_id, contact_id, last_message_at, created_at, updated_at) VALUES (1, 1, 1, 1, 1, 1)`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1 + ?2 - 1)
+			INSERT INTO messages(wamid, conversation_id, direction, type, text, ts, created_at)
+			SELECT 'w' || i, 1, 'inbound', 'text', `+textSQL+`, 1, 1 FROM n`, from, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
