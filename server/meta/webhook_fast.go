@@ -26,15 +26,12 @@ var (
 func parseNotificationFast(body []byte) (*Notification, bool) {
 	s := &scanner{b: body}
 	n := &Notification{}
-	k := known{keys: notificationKeys}
-	s.members(func(key []byte) {
-		switch k.field(s, key) {
+	s.object(notificationKeys, func(f int) {
+		switch f {
 		case 0:
 			n.Object = s.text()
 		case 1:
 			s.list(func() { n.Entry = append(n.Entry, s.entry()) }, func() { n.Entry = []Entry{} })
-		default:
-			s.value()
 		}
 	})
 	s.end()
