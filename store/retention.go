@@ -423,9 +423,9 @@ func (r *purger) mergeIndexFirst(ctx context.Context, ps *policySet) error {
 	if days == 0 {
 		return nil
 	}
-	var segments int
-	if err := r.s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
-		return fmt.Errorf("store: fts segments: %w", err)
+	segments, err := r.s.ftsSegments(ctx)
+	if err != nil {
+		return err
 	}
 	if segments <= mergeFirstSegments {
 		return nil

@@ -100,10 +100,11 @@ const ftsMaxSegments = 200
 // documented equivalent). One 'optimize' rewrites the whole index in one
 // transaction, which would hold up webhook ingest for seconds on a large
 // index; each step here writes as many pages as fit in about purgeTurn.
-// New messages indexed in between restart the merge, so under constant
-// load it may stop at the deadline (or the segment guard) before reaching
-// a single segment; secure-delete has removed the deleted rows' entries
-// from the index already either way, so this only tidies.
+// The writer holds back its own indexing meanwhile (see holdIndex); a
+// search or another process may still add a segment and restart the
+// merge, so it may stop at the deadline (or the segment guard) before
+// reaching a single segment. Secure-delete has removed the deleted rows'
+// entries already either way, so this only drops emptied pages.
 func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int, done bool, err error) {
 	return s.mergeFTS(ctx, wait, 0)
 }
@@ -114,9 +115,9 @@ func (s *Store) optimizeFTS(ctx context.Context, wait time.Duration) (steps int,
 // indexed message again: the same entry, now in a second segment, which
 // the merge takes along.
 func (s *Store) rewriteFTS(ctx context.Context) (steps int, err error) {
-	var segments int
-	if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
-		return 0, fmt.Errorf("store: fts segments: %w", err)
+	segments, err := s.ftsSegments(ctx)
+	if err != nil {
+		return 0, err
 	}
 	if segments == 1 {
 		err := s.writeLow(ctx, func(tx *Tx) error {
@@ -159,9 +160,9 @@ func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (st
 		// up towards FTS5's limit of 2000: then indexing fails ("database
 		// or disk is full", seen in the purge benchmark before the hold).
 		// Stop well before that; counted on a reader.
-		var segments int
-		if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&segments); err != nil {
-			return steps, false, fmt.Errorf("store: fts segments: %w", err)
+		segments, err := s.ftsSegments(ctx)
+		if err != nil {
+			return steps, false, err
 		}
 		if until > 0 && segments <= until {
 			return steps, false, nil
@@ -170,7 +171,7 @@ func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (st
 			s.log.Warn("search index merge stopped: new segments arrive faster than it merges; the next run goes on", "segments", segments)
 			return steps, false, nil
 		}
-		err := s.writeLow(ctx, func(tx *Tx) error {
+		err = s.writeLow(ctx, func(tx *Tx) error {
 			t0 = time.Now()
 			if err := tx.QueryRow("SELECT total_changes()").Scan(&before); err != nil {
 				return err
@@ -197,6 +198,14 @@ func (s *Store) mergeFTS(ctx context.Context, wait time.Duration, until int) (st
 		}
 	}
 	return steps, false, nil
+}
+
+// ftsSegments counts the search index's segments, on a reader.
+func (s *Store) ftsSegments(ctx context.Context) (n int, err error) {
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(DISTINCT segid) FROM messages_fts_idx").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: fts segments: %w", err)
+	}
+	return n, nil
 }
 
 // holdIndex keeps the writer from adding segments to the search index

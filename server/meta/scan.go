@@ -242,18 +242,11 @@ func (s *scanner) sequence(closing byte, item func()) {
 // text reads a string field the way encoding/json fills a string: null
 // leaves it as it was (the zero value, as the fast path allows no repeats).
 func (s *scanner) text() string {
-	if s.peek() == 'n' {
-		s.literal("null")
-		return ""
-	}
-	raw, plain := s.str()
+	raw := s.value()
 	if s.bad {
 		return ""
 	}
-	if plain {
-		return string(raw[1 : len(raw)-1])
-	}
-	t, err := unquote(raw)
+	t, err := unquoteField(raw)
 	if err != nil {
 		s.bad = true
 	}
