@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -125,24 +127,31 @@ func BenchmarkWebhook(b *testing.B) {
 		deliveries  int
 		perDelivery int
 		trivial     bool
+		floor       bool
 	}{
-		{"trivial-handler/1msg", 20000, 1, true},
-		{"pforte/1msg", 20000, 1, false},
-		{"trivial-handler/100msg", 1000, 100, true},
-		{"pforte/100msg", 1000, 100, false},
+		{"trivial-handler/1msg", 20000, 1, true, false},
+		{"durable-floor/1msg", 20000, 1, false, true},
+		{"pforte/1msg", 20000, 1, false, false},
+		{"trivial-handler/100msg", 1000, 100, true, false},
+		{"pforte/100msg", 1000, 100, false, false},
 	}
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("%s/clients=%d", c.name, clients), func(b *testing.B) {
 			var url string
 			secret := []byte("bench-secret")
-			if c.trivial {
+			switch {
+			case c.trivial:
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					io.Copy(io.Discard, r.Body)
 					w.Write([]byte("ok"))
 				}))
 				defer srv.Close()
 				url = srv.URL + "/webhook"
-			} else {
+			case c.floor:
+				srv := httptest.NewServer(durableAppend(b))
+				defer srv.Close()
+				url = srv.URL + "/webhook"
+			default:
 				g := servertest.New(b, servertest.Options{})
 				secret = g.AppSecret
 				url = g.Public.URL + "/webhook"
@@ -164,4 +173,60 @@ func BenchmarkWebhook(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// durableAppend is the least any handler must do to acknowledge durably:
+// read the body, append it to a file, and answer once an fdatasync covers
+// it, with one write and one sync for every request that arrived meanwhile
+// (fsync, not fdatasync: appending changes the size, which both must write).
+// Its throughput is the floor the disk sets for every durable design.
+func durableAppend(tb testing.TB) http.Handler {
+	f, err := os.Create(filepath.Join(tb.TempDir(), "append.log"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	type req struct {
+		body []byte
+		done chan error
+	}
+	reqs := make(chan req, 1024)
+	go func() {
+		var buf []byte
+		var waiting []chan error
+		for r := range reqs {
+			buf, waiting = append(buf[:0], r.body...), append(waiting[:0], r.done)
+		drain:
+			for {
+				select {
+				case r := <-reqs:
+					buf, waiting = append(buf, r.body...), append(waiting, r.done)
+				default:
+					break drain
+				}
+			}
+			_, err := f.Write(buf)
+			if err == nil {
+				err = f.Sync()
+			}
+			for _, w := range waiting {
+				w <- err
+			}
+		}
+	}()
+	tb.Cleanup(func() { close(reqs) })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		done := make(chan error, 1)
+		reqs <- req{body, done}
+		if err := <-done; err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
 }
