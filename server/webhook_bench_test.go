@@ -2,8 +2,11 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,37 +90,65 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func signedBatches(secret []byte, n, perDelivery int, tag string) (bodies, sigs [][]byte) {
+// signedBatches makes n signed deliveries of perDelivery text messages
+// each. With customers > 1 they come from that many customers, chosen at
+// random, with random message ids and rising timestamps, as Meta's would:
+// then every delivery moves its own conversation and lands in its own
+// place in the id index, instead of sharing the pages of one.
+func signedBatches(secret []byte, n, perDelivery, customers int, tag string) (bodies, sigs [][]byte) {
+	h := fnv.New64a()
+	h.Write([]byte(tag))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 1))
 	seq := 0
 	for range n {
+		from, ts := benchCustomer, int64(benchTS)
+		if customers > 1 {
+			from, ts = fmt.Sprintf("49151%08d", rng.IntN(customers)), benchTS+int64(seq/100)
+		}
 		ids := make([]string, perDelivery)
 		for j := range ids {
 			seq++
 			ids[j] = fmt.Sprintf("wamid.bench.%s.%d", tag, seq)
+			if customers > 1 {
+				raw := make([]byte, 30)
+				for k := range raw {
+					raw[k] = byte(rng.Uint32())
+				}
+				ids[j] = "wamid." + base64.StdEncoding.EncodeToString(raw)
+			}
 		}
-		b := benchBody(ids)
+		b := benchBodyFrom(from, ts, ids)
 		bodies = append(bodies, b)
 		sigs = append(sigs, []byte(meta.Sign(secret, b)))
 	}
 	return bodies, sigs
 }
 
-func benchBody(ids []string) []byte {
+const (
+	benchCustomer = "4915112345678"
+	benchTS       = 1790001112
+)
+
+// benchBody is a delivery of text messages from one customer.
+func benchBody(ids []string) []byte { return benchBodyFrom(benchCustomer, benchTS, ids) }
+
+func benchBodyFrom(waID string, ts int64, ids []string) []byte {
 	var b bytes.Buffer
-	b.WriteString(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},"contacts":[{"profile":{"name":"Erika Mustermann"},"wa_id":"4915112345678"}],"messages":[`)
+	fmt.Fprintf(&b, `{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},"contacts":[{"profile":{"name":"Erika Mustermann"},"wa_id":%q}],"messages":[`, waID)
 	for i, id := range ids {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"from":"4915112345678","id":%q,"timestamp":"1790001112","type":"text","text":{"body":"Guten Tag, ist die blaue Laufjacke in Größe M wieder da? (%d)"}}`, id, i)
+		fmt.Fprintf(&b, `{"from":%q,"id":%q,"timestamp":"%d","type":"text","text":{"body":"Guten Tag, ist die blaue Laufjacke in Größe M wieder da? (%d)"}}`, waID, id, ts, i)
 	}
 	b.WriteString(`]},"field":"messages"}]}]}`)
 	return b.Bytes()
 }
 
 // BenchmarkWebhook compares durable ingest with a trivial net/http handler
-// that only reads the body, on the same machine in the same run. Run with
-// -benchtime 1x: each case sends a fixed number of deliveries.
+// that only reads the body and with the durable floor (durableAppend), on
+// the same machine in the same run. Run with -benchtime 1x: each case
+// sends a fixed number of deliveries.
 //
 //	go test -tags '...' -run '^$' -bench Webhook -benchtime 1x ./server/
 func BenchmarkWebhook(b *testing.B) {
@@ -126,28 +157,29 @@ func BenchmarkWebhook(b *testing.B) {
 		name        string
 		deliveries  int
 		perDelivery int
-		trivial     bool
-		floor       bool
+		customers   int
+		handler     string // "trivial", "floor" or "" for Pforte
 	}{
-		{"trivial-handler/1msg", 20000, 1, true, false},
-		{"durable-floor/1msg", 20000, 1, false, true},
-		{"pforte/1msg", 20000, 1, false, false},
-		{"trivial-handler/100msg", 1000, 100, true, false},
-		{"pforte/100msg", 1000, 100, false, false},
+		{name: "trivial-handler/1msg", deliveries: 20000, perDelivery: 1, handler: "trivial"},
+		{name: "durable-floor/1msg", deliveries: 20000, perDelivery: 1, handler: "floor"},
+		{name: "pforte/1msg", deliveries: 20000, perDelivery: 1},
+		{name: "pforte/1msg-5000-customers", deliveries: 20000, perDelivery: 1, customers: 5000},
+		{name: "trivial-handler/100msg", deliveries: 1000, perDelivery: 100, handler: "trivial"},
+		{name: "pforte/100msg", deliveries: 1000, perDelivery: 100},
 	}
 	for _, c := range cases {
 		b.Run(fmt.Sprintf("%s/clients=%d", c.name, clients), func(b *testing.B) {
 			var url string
 			secret := []byte("bench-secret")
-			switch {
-			case c.trivial:
+			switch c.handler {
+			case "trivial":
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					io.Copy(io.Discard, r.Body)
 					w.Write([]byte("ok"))
 				}))
 				defer srv.Close()
 				url = srv.URL + "/webhook"
-			case c.floor:
+			case "floor":
 				srv := httptest.NewServer(durableAppend(b))
 				defer srv.Close()
 				url = srv.URL + "/webhook"
@@ -158,7 +190,7 @@ func BenchmarkWebhook(b *testing.B) {
 			}
 			var res loadResult
 			for i := range b.N {
-				bodies, sigs := signedBatches(secret, c.deliveries, c.perDelivery, fmt.Sprintf("%s.%d", c.name, i))
+				bodies, sigs := signedBatches(secret, c.deliveries, c.perDelivery, c.customers, fmt.Sprintf("%s.%d", c.name, i))
 				b.ResetTimer()
 				res = runLoad(b, url, bodies, sigs, clients)
 			}
