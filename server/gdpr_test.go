@@ -382,23 +382,36 @@ func TestMarketingTemplateNeedsConsent(t *testing.T) {
 "message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`
 	dpPost(t, g.Gateway, []byte(ev))
 	tpl := []byte(`{"messaging_product":"whatsapp","to":"447700900123","type":"template","template":{"name":"angebot_november","language":{"code":"de"}}}`)
-	before := len(g.Sim.Requests())
-	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl)
-	if st != 400 || !strings.Contains(string(b), `"code":131050`) {
-		t.Fatalf("proxy: %d %s", st, b)
-	}
-	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, tpl)))
-	if st != 422 || !strings.Contains(string(b), `"no_marketing_consent"`) {
-		t.Fatalf("queued: %d %s", st, b)
-	}
-	if n := len(g.Sim.Requests()) - before; n != 0 {
-		t.Fatalf("Meta was called %d times", n)
-	}
+	sendRefused(t, g, tpl, []string{`"code":131050`}, "no_marketing_consent")
 	if code, body := g.API(t, "POST", "/api/v1/contacts/447700900123/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Newsletter-Formular"}`)); code != 201 {
 		t.Fatalf("consent: %d %s", code, body)
 	}
 	if st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl); st != 200 {
 		t.Fatalf("after opt-in: %d %s", st, b)
+	}
+}
+
+// sendRefused sends msg through the Graph-compatible proxy and the queued
+// API: the proxy must answer 400 with every one of proxyWants in its body,
+// the API 422 with apiCode, and Meta must not be called by either.
+func sendRefused(t *testing.T, g *servertest.SendingGateway, msg []byte, proxyWants []string, apiCode string) {
+	t.Helper()
+	before := len(g.Sim.Requests())
+	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", msg)
+	if st != 400 {
+		t.Fatalf("proxy: %d %s", st, b)
+	}
+	for _, want := range proxyWants {
+		if !strings.Contains(string(b), want) {
+			t.Fatalf("proxy: %d %s", st, b)
+		}
+	}
+	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, msg)))
+	if st != 422 || !strings.Contains(string(b), `"`+apiCode+`"`) {
+		t.Fatalf("queued: %d %s", st, b)
+	}
+	if n := len(g.Sim.Requests()) - before; n != 0 {
+		t.Fatalf("Meta was called %d times", n)
 	}
 }
 
@@ -412,18 +425,7 @@ func TestRestrictedContactGetsNoMessages(t *testing.T) {
 	}
 	restrict(t, g.Store, "447700900124")
 	text := []byte(`{"messaging_product":"whatsapp","to":"447700900124","type":"text","text":{"body":"Hallo"}}`)
-	before := len(g.Sim.Requests())
-	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", text)
-	if st != 400 || !strings.Contains(string(b), `"code":131026`) || !strings.Contains(string(b), "Art. 18") {
-		t.Fatalf("proxy: %d %s", st, b)
-	}
-	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, text)))
-	if st != 422 || !strings.Contains(string(b), `"contact_restricted"`) {
-		t.Fatalf("queued: %d %s", st, b)
-	}
-	if n := len(g.Sim.Requests()) - before; n != 0 {
-		t.Fatalf("Meta was called %d times", n)
-	}
+	sendRefused(t, g, text, []string{`"code":131026`, "Art. 18"}, "contact_restricted")
 	counts, err := g.Store.OutboxCounts(ctx)
 	if err != nil {
 		t.Fatal(err)
