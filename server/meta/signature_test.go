@@ -8,9 +8,9 @@ import (
 )
 
 func examples(t testing.TB) [][]byte {
-	files, _ := filepath.Glob("../../../shared/testdata/cloudapi/webhooks/*.json")
+	files, _ := filepath.Glob("../../testdata/cloudapi/webhooks/*.json")
 	if len(files) == 0 {
-		t.Fatal("no webhook examples found in ../shared/testdata beside the repository")
+		t.Fatal("no webhook examples found in testdata/cloudapi")
 	}
 	var out [][]byte
 	for _, f := range files {

@@ -113,7 +113,7 @@ func TestFastDecodersTakeTheExamples(t *testing.T) {
 }
 
 func BenchmarkDecodeDelivery(b *testing.B) {
-	body, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "testdata", "cloudapi", "webhooks", "text.json"))
+	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "cloudapi", "webhooks", "text.json"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,9 +22,9 @@ import (
 	"github.com/pforte/pforte/store"
 )
 
-// SharedDir returns ../shared beside the repository, where the example
-// payloads live. It fails the test when the folder is missing.
-func SharedDir(t testing.TB) string {
+// TestdataDir returns the repository's testdata folder, where the Cloud API
+// example payloads live, so tests run from a plain clone.
+func TestdataDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -40,18 +40,14 @@ func SharedDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	shared := filepath.Join(filepath.Dir(dir), "shared")
-	if _, err := os.Stat(shared); err != nil {
-		t.Fatalf("servertest: %s is missing; it holds the Cloud API examples: %v", shared, err)
-	}
-	return shared
+	return filepath.Join(dir, "testdata")
 }
 
 // Examples returns the example bodies of one kind ("webhooks", "send",
 // "send/responses", "errors") by file name, sorted by name.
 func Examples(t testing.TB, kind string) (names []string, bodies map[string][]byte) {
 	t.Helper()
-	dir := filepath.Join(SharedDir(t), "testdata", "cloudapi", kind)
+	dir := filepath.Join(TestdataDir(t), "cloudapi", kind)
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("servertest: no examples in %s: %v", dir, err)
