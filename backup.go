@@ -70,7 +70,8 @@ func cmdBackup(ctx context.Context, args []string, env envLookup, stdout, stderr
 	return nil
 }
 
-// cmdRestore replaces the database with a backup and re-applies erasures.
+// cmdRestore replaces the database with a backup and re-applies erasures
+// and the data protection decisions made since (store.Restore).
 func cmdRestore(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir(env), "data directory")
@@ -101,8 +102,8 @@ func cmdRestore(ctx context.Context, args []string, env envLookup, stdout, stder
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "restored %s into %s; %d erased customers were in the backup and were erased again (%d tombstones known)\n",
-		*from, *dataDir, res.Reerased, res.Tombstones)
+	fmt.Fprintf(stdout, "restored %s into %s; %d erased customers were in the backup and were erased again (%d tombstones known); %d legal holds, releases, restrictions and lifts made since the backup were made again\n",
+		*from, *dataDir, res.Reerased, res.Tombstones, res.Decisions)
 	if res.Previous != "" {
 		fmt.Fprintf(stdout, "the database it replaced is kept as %s; delete it once the restore is verified, it holds personal data\n", res.Previous)
 	}

@@ -150,7 +150,7 @@ func TestPanelMarketingTemplateNeedsConsentMessage(t *testing.T) {
 "message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`))
 	conv := conversationID(t, g.Store, "447700900123")
 	lea := sessionFor(t, g.Gateway, agent)
-	send := url.Values{"template": {"angebot_november|de"}}
+	send := url.Values{"template": {"angebot_november|de"}, "contact": {fmt.Sprint(contactID(t, g.Store, "447700900123"))}}
 	p := lea.post(fmt.Sprintf("/conversations/%d/template", conv), send)
 	if p.status != http.StatusConflict || !strings.Contains(p.body, "nicht in Werbung eingewilligt") || !strings.Contains(p.body, `data-testid="composer-error"`) {
 		t.Fatalf("refused template: %d %s", p.status, p.body)

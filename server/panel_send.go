@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,8 +54,21 @@ func (s *Server) sendableConversation(w http.ResponseWriter, r *http.Request, id
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
 		return nil, false
 	}
+	// The composer carries the contact it was rendered for: a page left
+	// open on a customer who has since been erased must never write to
+	// whoever holds the conversation now.
+	if contact, err := strconv.ParseInt(r.FormValue("contact"), 10, 64); err != nil || contact != cs.Contact.ID {
+		s.log.Warn("panel send refused: the conversation no longer belongs to the contact the form was written for",
+			"conversation", id, "form_contact", r.FormValue("contact"), "contact", cs.Contact.ID)
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, staleComposer))
+		return nil, false
+	}
 	return cs, true
 }
+
+// staleComposer answers a send from a form written for another customer
+// than the conversation now belongs to.
+const staleComposer = "Nicht gesendet: Diese Unterhaltung gehört nicht mehr zu der Person, für die die Nachricht geschrieben wurde (die Seite ist veraltet, die Person wurde vielleicht gelöscht). Bitte laden Sie die Seite neu und prüfen Sie den Empfänger."
 
 // sendMessage handles the composer: text, an attachment with caption, and
 // a reply-to. Free text is refused outside the 24-hour window.

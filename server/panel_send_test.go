@@ -88,8 +88,9 @@ func multipartPost(t *testing.T, b *browser, path string, fields map[string]stri
 }
 
 func TestComposerSendsTextWithReply(t *testing.T) {
-	_, rs, b, conv := composerFixture(t)
-	p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {"  Gern, bis morgen!  "}, "context": {"wamid.c1"}})
+	g, rs, b, conv := composerFixture(t)
+	who := contactField(t, g.Store, conv)
+	p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {"  Gern, bis morgen!  "}, "context": {"wamid.c1"}, "contact": who})
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("send: %d %.300s", p.status, p.body)
 	}
@@ -97,10 +98,10 @@ func TestComposerSendsTextWithReply(t *testing.T) {
 	if m.Type != "text" || m.Text != "Gern, bis morgen!" || m.ReplyTo != "wamid.c1" || m.ToWaID != "4917612345678" || m.PhoneNumberID != "106540352242922" {
 		t.Fatalf("sent %+v", m)
 	}
-	if p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {"   "}}); p.status != http.StatusUnprocessableEntity || rs.count() != 1 {
+	if p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {"   "}, "contact": who}); p.status != http.StatusUnprocessableEntity || rs.count() != 1 {
 		t.Fatalf("empty message: %d, sent %d", p.status, rs.count())
 	}
-	if p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {strings.Repeat("x", 4097)}}); p.status != http.StatusUnprocessableEntity || rs.count() != 1 {
+	if p := b.post(fmt.Sprintf("/conversations/%d/send", conv), url.Values{"text": {strings.Repeat("x", 4097)}, "contact": who}); p.status != http.StatusUnprocessableEntity || rs.count() != 1 {
 		t.Fatalf("too long: %d", p.status)
 	}
 }
@@ -113,15 +114,16 @@ func TestComposerRefusesFreeTextOutsideTheWindow(t *testing.T) {
 	if !strings.Contains(page.body, `data-testid="window-closed"`) || strings.Contains(page.body, `data-testid="composer-text"`) {
 		t.Fatal("closed window: the free-text box is offered")
 	}
-	if p := b.post(fmt.Sprintf("/conversations/%d/send", old), url.Values{"text": {"Hallo?"}}); p.status != http.StatusConflict || rs.count() != 0 {
+	if p := b.post(fmt.Sprintf("/conversations/%d/send", old), url.Values{"text": {"Hallo?"}, "contact": contactField(t, g.Store, old)}); p.status != http.StatusConflict || rs.count() != 0 {
 		t.Fatalf("send outside the window: %d, sent %d", p.status, rs.count())
 	}
 }
 
 func TestComposerAttachments(t *testing.T) {
-	_, rs, b, conv := composerFixture(t)
+	g, rs, b, conv := composerFixture(t)
+	who := contactField(t, g.Store, conv)[0]
 	pdf := []byte("%PDF-1.4 Angebot")
-	p := multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"text": "Ihr Angebot"}, "Angebot 2026.pdf", "application/pdf", pdf)
+	p := multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"text": "Ihr Angebot", "contact": who}, "Angebot 2026.pdf", "application/pdf", pdf)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("pdf: %d %.300s", p.status, p.body)
 	}
@@ -129,12 +131,12 @@ func TestComposerAttachments(t *testing.T) {
 	if m.Type != "document" || m.File == nil || m.File.Name != "Angebot 2026.pdf" || !bytes.Equal(m.File.Data, pdf) || m.Text != "Ihr Angebot" {
 		t.Fatalf("sent %+v", m)
 	}
-	p = multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), nil, "foto.jpg", "image/jpeg", []byte{0xff, 0xd8, 0xff})
+	p = multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"contact": who}, "foto.jpg", "image/jpeg", []byte{0xff, 0xd8, 0xff})
 	if p.status != http.StatusSeeOther || rs.last(t).Type != "image" {
 		t.Fatalf("jpeg: %d %+v", p.status, rs.last(t).Type)
 	}
 	n := rs.count()
-	p = multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), nil, "virus.exe", "application/x-msdownload", []byte("MZ"))
+	p = multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"contact": who}, "virus.exe", "application/x-msdownload", []byte("MZ"))
 	if p.status != http.StatusUnsupportedMediaType || rs.count() != n {
 		t.Fatalf("exe: %d, sent %d", p.status, rs.count())
 	}
@@ -167,13 +169,14 @@ func TestComposerTemplate(t *testing.T) {
 		t.Fatal("picker must offer the approved template and not the rejected one")
 	}
 	path := fmt.Sprintf("/conversations/%d/template", conv)
-	if p := b.post(path, url.Values{"template": {"order_shipped_v2|en_US"}, "p_1": {"Tom"}}); p.status != http.StatusUnprocessableEntity || rs.count() != 0 {
+	who := contactField(t, g.Store, conv)
+	if p := b.post(path, url.Values{"template": {"order_shipped_v2|en_US"}, "p_1": {"Tom"}, "contact": who}); p.status != http.StatusUnprocessableEntity || rs.count() != 0 {
 		t.Fatalf("missing placeholder: %d", p.status)
 	}
-	if p := b.post(path, url.Values{"template": {"autumn_sale_blast|en_GB"}}); p.status != http.StatusUnprocessableEntity || rs.count() != 0 {
+	if p := b.post(path, url.Values{"template": {"autumn_sale_blast|en_GB"}, "contact": who}); p.status != http.StatusUnprocessableEntity || rs.count() != 0 {
 		t.Fatalf("rejected template: %d", p.status)
 	}
-	if p := b.post(path, url.Values{"template": {"order_shipped_v2|en_US"}, "p_1": {"Tom"}, "p_2": {"77812"}}); p.status != http.StatusSeeOther {
+	if p := b.post(path, url.Values{"template": {"order_shipped_v2|en_US"}, "p_1": {"Tom"}, "p_2": {"77812"}, "contact": who}); p.status != http.StatusSeeOther {
 		t.Fatalf("template: %d %.300s", p.status, p.body)
 	}
 	m := rs.last(t)

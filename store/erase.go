@@ -119,7 +119,9 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		if reqID != 0 {
 			return res, nil // a waiting request, looked at again by retention: nothing new to record
 		}
+		var created bool
 		err := s.Write(ctx, func(tx *Tx) error {
+			created = false
 			err := tx.QueryRow("SELECT id FROM erasure_requests WHERE contact_id = ? AND state = 'restricted'", c.ID).Scan(&res.RequestID)
 			if err == nil {
 				return nil // already waiting for the hold to end
@@ -131,12 +133,20 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 				VALUES (?, ?, 'restricted', ?, ?, ?) RETURNING id`, c.ID, res.Subject, req.Actor, req.Reason, now).Scan(&res.RequestID); err != nil {
 				return err
 			}
+			created = true
 			return AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: "contact.erase.restricted", IP: req.IP,
 				Target: fmt.Sprintf("erasure:%d", res.RequestID),
 				Detail: jsonDetail(map[string]any{"subject": res.Subject, "holds": len(holds), "reason": req.Reason})})
 		})
 		if err != nil {
 			return nil, fmt.Errorf("store: erase: %w", err)
+		}
+		if created {
+			// A restore must not forget the request (decisions.go).
+			if err := s.recordDecision(decision{Kind: DecisionErasureRestricted, At: now, Actor: req.Actor, Subjects: hashes,
+				RequestID: res.RequestID, Subject: res.Subject}, req.Reason); err != nil {
+				return nil, err
+			}
 		}
 		return res, nil
 	}

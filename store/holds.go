@@ -86,7 +86,23 @@ func (s *Store) SetHold(ctx context.Context, h LegalHold) (*LegalHold, error) {
 	if h.Until != 0 && h.Until <= h.CreatedAt {
 		return nil, fmt.Errorf("%w: the hold would end in the past", ErrInvalid)
 	}
-	err := s.Write(ctx, func(tx *Tx) error {
+	// Who the hold is about, for the decision journal: found again by
+	// identifier after a restore.
+	owner := h.ContactID
+	if h.ConversationID != 0 {
+		err := s.rdb.QueryRowContext(ctx, "SELECT contact_id FROM conversations WHERE id = ?", h.ConversationID).Scan(&owner)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, ErrNotFound
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: legal hold: %w", err)
+		}
+	}
+	subjects, err := s.contactSubjects(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	err = s.Write(ctx, func(tx *Tx) error {
 		target := fmt.Sprintf("contact:%d", h.ContactID)
 		if h.ConversationID != 0 {
 			target = fmt.Sprintf("conversation:%d", h.ConversationID)
@@ -114,13 +130,17 @@ func (s *Store) SetHold(ctx context.Context, h LegalHold) (*LegalHold, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.recordDecision(decision{Kind: DecisionHoldSet, At: h.CreatedAt, Actor: h.CreatedBy, Subjects: subjects,
+		ConversationID: h.ConversationID, HoldID: h.ID, Preset: h.Preset, Until: h.Until, CreatedAt: h.CreatedAt}, h.Reason); err != nil {
+		return nil, err
+	}
 	return &h, nil
 }
 
 // ReleaseHold ends a hold early. Data it kept is purged by the next
 // retention run if its policy says so; a restricted erasure runs then too.
 func (s *Store) ReleaseHold(ctx context.Context, id int64, actor string, now time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error {
+	err := s.Write(ctx, func(tx *Tx) error {
 		res, err := tx.Exec("UPDATE legal_holds SET released_by = ?, released_at = ? WHERE id = ? AND released_at IS NULL", actor, now.Unix(), id)
 		if err != nil {
 			return fmt.Errorf("store: release hold: %w", err)
@@ -130,6 +150,10 @@ func (s *Store) ReleaseHold(ctx context.Context, id int64, actor string, now tim
 		}
 		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "legal_hold.release", Target: fmt.Sprintf("hold:%d", id)})
 	})
+	if err != nil {
+		return err
+	}
+	return s.recordDecision(decision{Kind: DecisionHoldRelease, At: now.Unix(), Actor: actor, HoldID: id}, "")
 }
 
 // Holds lists holds, active ones first; with contactID > 0 only those on

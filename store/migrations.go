@@ -34,6 +34,7 @@ var migrations = []migration{
 	{300, "data protection", schemaDataProtection, false},
 	{360, "restricted contacts index", schemaRestrictedIndex, false},
 	{370, "drop indexes that repeat others", schemaDropRepeatedIndexes, false},
+	{380, "ids are never handed out twice", "", true}, // see migrations_ids.go
 }
 
 // schemaDropRepeatedIndexes drops two indexes that another index already
@@ -269,8 +270,15 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return err
+	if m.sql != "" {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return err
+		}
+	}
+	if code := migrationCode[m.version]; code != nil {
+		if err := code(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if m.rebuild {
 		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")

@@ -54,13 +54,17 @@ type RestoreResult struct {
 	Previous   string // where the database that was replaced now lies ("" if there was none)
 	Tombstones int    // erased subjects known at restore time
 	Reerased   int    // contacts in the backup that had been erased since, erased again
+	Decisions  int    // holds, releases, restrictions and lifts made since the backup, made again
 }
 
 // Restore replaces the database in dir with a backup. The gateway must be
 // stopped. The backup is checked before anything is replaced; the old
 // database is kept beside it (pforte.db.pre-restore-*); every person
-// erased since the backup was taken is erased again before the store is
-// handed back, so a restore never brings an erased person back.
+// erased since the backup was taken is erased again, and every legal hold,
+// release, restriction and lift made since is made again (decisions.go),
+// before the store is handed back: a restore never brings an erased person
+// back nor undoes what a data protection officer decided. Ids continue
+// above every id the replaced database handed out.
 func Restore(ctx context.Context, dir, from string, opts RestoreOptions) (*RestoreResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -104,8 +108,9 @@ func Restore(ctx context.Context, dir, from string, opts RestoreOptions) (*Resto
 		return nil, err
 	}
 	live := filepath.Join(dir, DBFile)
+	seqs := map[string]int64{}
 	if _, err := os.Stat(live); err == nil {
-		if err := liveTombstones(ctx, live, tombs); err != nil {
+		if err := liveTombstones(ctx, live, tombs, seqs); err != nil {
 			return nil, err
 		}
 		res.Previous = live + ".pre-restore-" + opts.Now.UTC().Format("20060102T150405Z")
@@ -135,11 +140,18 @@ func Restore(ctx context.Context, dir, from string, opts RestoreOptions) (*Resto
 		return res, fmt.Errorf("store: restore: open restored database: %w", err)
 	}
 	defer s.Close()
+	if err := s.raiseSequences(ctx, seqs); err != nil {
+		return res, err
+	}
 	if res.Reerased, err = s.replayTombstones(ctx, tombs, opts.Now); err != nil {
 		return res, err
 	}
+	if res.Decisions, err = s.replayDecisions(ctx, opts.Now); err != nil {
+		return res, err
+	}
 	err = s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: "backup.restore", Target: "database",
-		Detail: jsonDetail(map[string]any{"backup": filepath.Base(from), "tombstones": res.Tombstones, "reerased": res.Reerased})})
+		Detail: jsonDetail(map[string]any{"backup": filepath.Base(from), "tombstones": res.Tombstones, "reerased": res.Reerased,
+			"decisions": res.Decisions})})
 	if err != nil {
 		return res, err
 	}
@@ -180,9 +192,10 @@ func copyBackup(from, to string, unseal func(io.Reader) (io.Reader, error)) erro
 	return f.Close()
 }
 
-// liveTombstones reads the tombstones of the database being replaced and
-// folds its WAL into the file, so nothing is left in a stray -wal.
-func liveTombstones(ctx context.Context, path string, into map[string]bool) error {
+// liveTombstones reads the tombstones and the id sequences of the database
+// being replaced and folds its WAL into the file, so nothing is left in a
+// stray -wal.
+func liveTombstones(ctx context.Context, path string, into map[string]bool, seqs map[string]int64) error {
 	db, err := sql.Open("sqlite3", "file:"+path+"?mode=rw&_busy_timeout=5000")
 	if err != nil {
 		return fmt.Errorf("store: restore: %w", err)
@@ -204,6 +217,25 @@ func liveTombstones(ctx context.Context, path string, into map[string]bool) erro
 				return fmt.Errorf("store: restore: %w", err)
 			}
 			into[h] = true
+		}
+		rows.Close()
+	}
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'").Scan(&n); err != nil {
+		return fmt.Errorf("store: restore: %w", err)
+	}
+	if n > 0 {
+		rows, err := db.QueryContext(ctx, "SELECT name, seq FROM sqlite_sequence")
+		if err != nil {
+			return fmt.Errorf("store: restore: %w", err)
+		}
+		for rows.Next() {
+			var name string
+			var seq int64
+			if err := rows.Scan(&name, &seq); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: restore: %w", err)
+			}
+			seqs[name] = seq
 		}
 		rows.Close()
 	}
@@ -278,4 +310,29 @@ func (s *Store) replayTombstones(ctx context.Context, tombs map[string]bool, now
 		return 0, fmt.Errorf("store: replay tombstones: %w", err)
 	}
 	return len(hit), nil
+}
+
+// raiseSequences lets the restored database hand out ids only above those
+// the replaced one had handed out: a page or an API client that still
+// holds an id from after the backup must not meet a new row under it.
+func (s *Store) raiseSequences(ctx context.Context, seqs map[string]int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		for name, seq := range seqs {
+			if _, err := tx.Exec("UPDATE sqlite_sequence SET seq = ?2 WHERE name = ?1 AND seq < ?2", name, seq); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`INSERT INTO sqlite_sequence(name, seq) SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)
+				AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ?1)`, name, seq); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: restore: id sequences: %w", err)
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 )
 
 // A contact is restricted (Art. 18 GDPR, § 35(3) BDSG) while an erasure
@@ -59,4 +61,32 @@ func (s *Store) ConversationRestricted(ctx context.Context, convID int64) (bool,
 		return false, fmt.Errorf("store: restricted: %w", err)
 	}
 	return r, nil
+}
+
+// LiftRestriction ends a contact's restriction (Art. 18(3)) without
+// erasing: the waiting erasure request is withdrawn, for example because
+// the person withdrew it. The decision is journalled, so a restore of an
+// older backup does not restrict the contact again. A contact without a
+// restriction is ErrNotFound.
+func (s *Store) LiftRestriction(ctx context.Context, contactID int64, actor, reason string, now time.Time) error {
+	reason = strings.TrimSpace(reason)
+	if actor == "" || reason == "" {
+		return fmt.Errorf("%w: lifting a restriction needs an actor and a reason", ErrInvalid)
+	}
+	var reqID int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		err := tx.QueryRow("DELETE FROM erasure_requests WHERE contact_id = ? AND state = 'restricted' RETURNING id", contactID).Scan(&reqID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("store: lift restriction: %w", err)
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "contact.restriction.lift",
+			Target: fmt.Sprintf("erasure:%d", reqID), Detail: jsonDetail(map[string]any{"contact": contactID, "reason": reason})})
+	})
+	if err != nil {
+		return err
+	}
+	return s.recordDecision(decision{Kind: DecisionRestrictionLift, At: now.Unix(), Actor: actor, RequestID: reqID}, "")
 }

@@ -64,25 +64,33 @@ func subjectHashes(key []byte, c *Contact) []string {
 // appendTombstones adds hashes to the list file and syncs it, so that the
 // list survives even the loss of the database itself.
 func appendTombstones(dir string, hashes []string, at int64) error {
-	path := filepath.Join(dir, TombstoneListFile)
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("store: tombstones: %w", err)
-	}
 	var b strings.Builder
 	for _, h := range hashes {
 		fmt.Fprintf(&b, "%s %d\n", h, at)
 	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
+	if err := appendSync(dir, TombstoneListFile, []byte(b.String())); err != nil {
 		return fmt.Errorf("store: tombstones: %w", err)
+	}
+	return nil
+}
+
+// appendSync appends b to a file in dir and makes it durable: the file's
+// data, and its name when it was just created.
+func appendSync(dir, name string, b []byte) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("store: tombstones: %w", err)
+		return err
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("store: tombstones: %w", err)
+		return err
 	}
 	return syncDir(dir)
 }
