@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/store"
 )
 
 // demoRun is the in-process Cloud API simulator of "serve --demo": a fake
@@ -22,6 +23,9 @@ type demoRun struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	graphURL string
+	// st is where the demo seeds its shop (labels, canned replies, the
+	// story); set by serve once the store is open.
+	st *store.Store
 }
 
 // startDemo starts the fake Graph API and points the gateway at it with a
@@ -33,8 +37,7 @@ func startDemo(cfg *serveConfig, log *slog.Logger) (*demoRun, error) {
 	}
 	token := randomToken()
 	d := &demoRun{log: log, graphURL: "http://" + ln.Addr().String(), cancel: func() {}}
-	d.sim = simulator.New(simulator.Options{AccessToken: token, StatusDelay: 2 * time.Second, EnforceWindow: true,
-		Logger: log.With("part", "simulator")})
+	d.sim = simulator.New(demoSimulatorOptions(token, log))
 	d.srv = newHTTPServer(d.sim.Handler(), log)
 	go d.srv.Serve(ln)
 	cfg.GraphURL, cfg.AccessToken = d.graphURL, token
@@ -42,8 +45,9 @@ func startDemo(cfg *serveConfig, log *slog.Logger) (*demoRun, error) {
 	return d, nil
 }
 
-// run lets the fictional customers write: a handful at once so the inbox
-// fills within seconds, then one message every few seconds.
+// run seeds the shop and lets the fictional customers write: a story at
+// once so the inbox is full within seconds, then one message every few
+// seconds.
 func (d *demoRun) run(webhookURL, internalURL string, appSecret []byte) {
 	d.sim.SetWebhook(webhookURL, appSecret)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -51,9 +55,7 @@ func (d *demoRun) run(webhookURL, internalURL string, appSecret []byte) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		st := d.sim.RunCustomers(ctx, simulator.Load{Rate: 10, Count: 15, Customers: 8})
-		d.log.Info("demo: first customers wrote in", "messages", st.OK)
-		d.sim.RunCustomers(ctx, simulator.Load{Rate: 0.25, Duration: 365 * 24 * time.Hour, Customers: 8})
+		d.seedAndWrite(ctx)
 	}()
 	d.log.Info("demo: send through Pforte like through Meta: create a key with `pforte apikey create --name demo --scopes read,send`, then POST to " +
 		internalURL + "/v24.0/" + d.sim.Options().PhoneNumberID + "/messages")

@@ -494,6 +494,7 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 				internal = "http://" + l.ln.Addr().String()
 			}
 		}
+		demo.st = st
 		demo.run(webhook, internal, secrets[0])
 	}
 	if err := sdNotify(env, "READY=1\nSTATUS=serving"); err != nil {

@@ -1,11 +1,15 @@
 package simulator
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"io"
 	"math/rand/v2"
 	"slices"
@@ -17,8 +21,7 @@ import (
 	"github.com/pforte/pforte/server/meta"
 )
 
-// Customer is a fictional WhatsApp user. Phone numbers come from ranges
-// reserved for fiction (UK Ofcom drama numbers 07700 900xxx).
+// Customer is a fictional WhatsApp user.
 type Customer struct {
 	WaID   string // digits; empty for a username-only user
 	UserID string // business-scoped user id
@@ -32,28 +35,77 @@ func (c Customer) key() string {
 	return c.UserID
 }
 
-var firstNames = []string{"Anna", "Ben", "Clara", "David", "Emma", "Felix", "Greta", "Hannes", "Ida", "Jonas", "Klara", "Lukas", "Mia", "Noah", "Paula", "Theo"}
-var lastNames = []string{"Becker", "Fischer", "Hoffmann", "Klein", "Koch", "Meyer", "Richter", "Schmidt", "Schulz", "Wagner", "Weber", "Wolf"}
+// Names of several generations and regions (Korbinian and Huber from
+// Bavaria, Fiete and Janßen from the north), with umlauts and names of
+// families who came from elsewhere. 31 first and 29 last names: both
+// primes, so the pairs Customers draws repeat only after 899 customers.
+var firstNames = []string{"Ursula", "Jürgen", "Hildegard", "Günter", "Renate", "Wolfgang", "Sabine", "Thomas", "Stefanie",
+	"Andreas", "Katrin", "Björn", "Özlem", "Mehmet", "Jana", "Sören", "Lea", "Lukas", "Mia", "Finn", "Zoë", "Jonas",
+	"Emilia", "Korbinian", "Fiete", "Anneliese", "Dragan", "Katarzyna", "Maximilian", "Chantal", "Ole"}
+var lastNames = []string{"Müller", "Schmidt", "Schröder", "Köhler", "Weiß", "Groß", "Jäger", "Krüger", "Böhm", "Lehmann",
+	"Huber", "Gruber", "Brinkmann", "Janßen", "Hansen", "Kaya", "Yılmaz", "Nowak", "Kowalski", "Petrović", "Nguyen",
+	"Hoffmann", "Wagner", "Becker", "Schäfer", "Fuchs", "Zimmermann", "Sommer", "Lorenz"}
+
+// dramaMobiles are the German mobile numbers the Bundesnetzagentur keeps
+// free for films, books and examples ("Drama Numbers", Mitteilung
+// 148/2021, Amtsblatt 7/2021): ten single numbers and the blocks
+// 0176 040690 00–99 and 0171 39200 00–99. They are never given to anyone,
+// so a demo inbox full of them bothers no one. Interleaved so that a few
+// customers already show different prefixes.
+var dramaMobiles = func() []string {
+	singles := []string{"15228817386", "15228895456", "15254599371", "1729925904", "1729968532",
+		"1729973185", "1729973186", "1729980752", "1749091317", "1749464308"}
+	var out []string
+	for k := range 100 {
+		out = append(out, fmt.Sprintf("49176040690%02d", k), fmt.Sprintf("4917139200%02d", k))
+		if k < len(singles) {
+			out = append(out, "49"+singles[k])
+		}
+	}
+	return out
+}()
+
 var texts = []string{
 	"Hallo, ist meine Bestellung schon unterwegs?",
-	"Können Sie mir die Rechnung noch einmal schicken?",
-	"Habt ihr die Jacke auch in Größe M?",
-	"Danke, alles angekommen!",
-	"Wann habt ihr am Samstag geöffnet?",
-	"Ich möchte meinen Termin verschieben.",
+	"Könnt ihr mir die Rechnung noch einmal als PDF schicken?",
+	"Habt ihr den Espresso auch gemahlen für die Siebträgermaschine?",
+	"Danke, alles gut angekommen! Riecht herrlich ☕",
+	"Wann habt ihr am Samstag im Laden geöffnet?",
+	"Ich würde mein Abo gern auf alle vier Wochen umstellen.",
 	"Die Lieferung ist leider beschädigt angekommen.",
 	"Kann ich auch per Rechnung bezahlen?",
+	"Wie lange dauert der Versand nach Österreich?",
+	"Ist die Äthiopien-Röstung wieder da?",
+	"Guten Morgen, mein Paket liegt laut Sendungsverfolgung seit Tagen im Verteilzentrum.",
+	"Ich möchte die Bohnen zurückschicken, die sind mir zu dunkel geröstet.",
+	"Super, vielen Dank für die schnelle Antwort!",
+	"Können Sie mich heute Nachmittag kurz zurückrufen?",
+	"Ist das Paket mit DHL oder Hermes unterwegs?",
 }
 
 // Customers returns n fictional customers; every fifth has only a
-// business-scoped user id, as username users since 2026 do.
+// business-scoped user id, as username users since 2026 do, every seventh
+// shows only a first name and a few write as a family.
 func Customers(n int) []Customer {
 	out := make([]Customer, n)
 	for i := range out {
-		c := Customer{Name: firstNames[i%len(firstNames)] + " " + lastNames[(i/len(firstNames))%len(lastNames)]}
+		first, last := firstNames[i%len(firstNames)], lastNames[i*11%len(lastNames)]
+		c := Customer{Name: first + " " + last}
+		switch {
+		case i%7 == 3:
+			c.Name = first
+		case i%11 == 5:
+			c.Name = "Familie " + last
+		}
 		c.UserID = fmt.Sprintf("DE.%020d", 7300000000000000+i)
 		if i%5 != 4 {
-			c.WaID = fmt.Sprintf("4477009%05d", i%100000)
+			if i < len(dramaMobiles) {
+				c.WaID = dramaMobiles[i]
+			} else {
+				// Germany keeps only 210 mobile numbers free; load tests with
+				// more customers go on in the UK's 07700 9 range as before.
+				c.WaID = fmt.Sprintf("4477009%05d", i%100000)
+			}
 		}
 		out[i] = c
 	}
@@ -66,7 +118,7 @@ var Kinds = []string{"text", "text", "text", "image", "location", "reaction", "r
 // Write makes customer c send one message of the given kind to the
 // gateway and returns its wamid and the gateway's HTTP answer.
 func (s *Simulator) Write(ctx context.Context, c Customer, kind string) (string, int, error) {
-	return s.write(ctx, c, kind, nil)
+	return s.write(ctx, c, kind, nil, nil)
 }
 
 // File is a media file a customer sends with WriteFile.
@@ -82,11 +134,37 @@ type File struct {
 // WriteFile makes customer c send the given file as a message of kind
 // image, document, audio, video or sticker.
 func (s *Simulator) WriteFile(ctx context.Context, c Customer, kind string, f File) (string, int, error) {
-	return s.write(ctx, c, kind, &f)
+	return s.write(ctx, c, kind, &f, nil)
 }
 
-func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *File) (string, int, error) {
+// Line is one scripted customer message, for a demo that tells a story.
+type Line struct {
+	Kind  string        // text, image, document or location (default text)
+	Text  string        // the text, or a file's caption
+	Ago   time.Duration // written this long ago (its timestamp and window)
+	Place *Place        // where, for a location
+}
+
+// Place is a shared location.
+type Place struct {
+	Latitude, Longitude float64
+	Name, Address       string
+}
+
+// WriteLine makes customer c send a scripted message.
+func (s *Simulator) WriteLine(ctx context.Context, c Customer, l Line) (string, int, error) {
+	kind := l.Kind
+	if kind == "" {
+		kind = "text"
+	}
+	return s.write(ctx, c, kind, nil, &l)
+}
+
+func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *File, line *Line) (string, int, error) {
 	now := time.Now()
+	if line != nil {
+		now = now.Add(-line.Ago)
+	}
 	wamid := newWAMID(c.key())
 	msg := map[string]any{"id": wamid, "timestamp": strconv.FormatInt(now.Unix(), 10)}
 	if c.WaID != "" {
@@ -114,7 +192,11 @@ func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *Fi
 		fallthrough
 	case "text", "reply":
 		msg["type"] = "text"
-		msg["text"] = map[string]string{"body": texts[rand.IntN(len(texts))]}
+		body := texts[rand.IntN(len(texts))]
+		if line != nil {
+			body = line.Text
+		}
+		msg["text"] = map[string]string{"body": body}
 		if kind == "reply" && lastSent != "" {
 			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
 		}
@@ -140,12 +222,19 @@ func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *Fi
 		case "sticker":
 			obj["animated"] = false
 		}
+		if line != nil && (kind == "image" || kind == "document" || kind == "video") {
+			obj["caption"] = line.Text
+		}
 		msg["type"] = kind
 		msg[kind] = obj
 	case "location":
+		p := Place{Latitude: 52.520008 + rand.Float64()/100, Longitude: 13.404954 + rand.Float64()/100,
+			Name: "Abholstation", Address: "Beispielstraße 1, 10115 Berlin"}
+		if line != nil && line.Place != nil {
+			p = *line.Place
+		}
 		msg["type"] = "location"
-		msg["location"] = map[string]any{"latitude": 52.520008 + rand.Float64()/100, "longitude": 13.404954 + rand.Float64()/100,
-			"name": "Abholstation", "address": "Beispielstraße 1, 10115 Berlin"}
+		msg["location"] = map[string]any{"latitude": p.Latitude, "longitude": p.Longitude, "name": p.Name, "address": p.Address}
 	default:
 		return "", 0, fmt.Errorf("simulator: unknown message kind %q", kind)
 	}
@@ -158,7 +247,10 @@ func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *Fi
 	}
 	body := envelope(s.snapshot(), s.opts.PhoneNumberID, map[string]any{"contacts": []any{contact}, "messages": []any{msg}})
 	s.mu.Lock()
-	s.windows[c.key()] = now
+	// A backdated line opens the window only from when it was written.
+	if now.After(s.windows[c.key()]) {
+		s.windows[c.key()] = now
+	}
 	l := append(s.inbound[c.key()], wamid)
 	if len(l) > 20 {
 		l = l[len(l)-20:]
@@ -186,16 +278,15 @@ func last(l []string) string {
 // fakeFile makes a small file that looks like the kind (magic bytes) with
 // random content, so that every file has its own hash.
 func fakeFile(kind string) (data []byte, mimeType, filename string) {
+	if kind == "image" {
+		return parcelPhoto(), "image/jpeg", ""
+	}
 	n := 2048 + rand.IntN(6144)
 	data = make([]byte, n)
 	for i := range data {
 		data[i] = byte(rand.IntN(256))
 	}
 	switch kind {
-	case "image":
-		copy(data, []byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0})
-		data[n-2], data[n-1] = 0xff, 0xd9
-		return data, "image/jpeg", ""
 	case "sticker":
 		copy(data, "RIFF\x00\x00\x00\x00WEBPVP8 ")
 		return data, "image/webp", ""
@@ -208,6 +299,36 @@ func fakeFile(kind string) (data []byte, mimeType, filename string) {
 	}
 	copy(data, "%PDF-1.7\n")
 	return data, "application/pdf", fmt.Sprintf("Rechnung-%d.pdf", rand.IntN(100000))
+}
+
+// parcelPhoto draws a small real JPEG, a dented parcel with packing tape,
+// so that the panel shows a picture; the random tint of its blocks gives
+// every photo its own hash.
+func parcelPhoto() []byte {
+	const w, h = 240, 180
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for by := 0; by < h; by += 8 {
+		for bx := 0; bx < w; bx += 8 {
+			d := uint8(rand.IntN(14))
+			for y := by; y < by+8; y++ {
+				for x := bx; x < bx+8; x++ {
+					c := color.RGBA{184 - d, 140 - d, 92 - d, 255} // cardboard
+					switch {
+					case x > 105 && x < 135:
+						c = color.RGBA{214, 196, 150, 255} // tape
+					case x+y > 330:
+						c = color.RGBA{110 - d, 80 - d, 50, 255} // the dent
+					case x+y > 322:
+						c = color.RGBA{60, 42, 28, 255} // its edge
+					}
+					img.Set(x, y, c)
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	jpeg.Encode(&b, img, &jpeg.Options{Quality: 70})
+	return b.Bytes()
 }
 
 // envelope wraps a messages value in Meta's notification envelope.

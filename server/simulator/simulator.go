@@ -49,8 +49,12 @@ type Options struct {
 	EnforceWindow bool
 	// Latency is added to every Graph API answer, to look like a network.
 	Latency time.Duration
-	Logger  *slog.Logger
-	Client  *http.Client
+	// Templates, if set, are the approved templates: a template send must
+	// name one of them with the right parameters, as at Meta. Empty
+	// accepts any template.
+	Templates []Template
+	Logger    *slog.Logger
+	Client    *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
@@ -368,6 +372,15 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		}
 		s.graphError(w, status, f.Code, t[0], t[1])
 		return
+	}
+	if sr.IsTemplate() {
+		if code := s.templateError(sr); code != 0 {
+			rec.Outcome = "error " + strconv.Itoa(code)
+			s.record(rec)
+			t := errorTitles[code]
+			s.graphError(w, errorStatus(code), code, t[0], t[1])
+			return
+		}
 	}
 	if s.opts.EnforceWindow && !sr.IsTemplate() && !s.windowOpen(to, now) {
 		rec.Outcome = "error 131047"

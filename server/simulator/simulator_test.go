@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -111,5 +112,87 @@ func TestEnforceWindow(t *testing.T) {
 	}
 	if st, b := call(t, "POST", url, "tok", text); st != 200 {
 		t.Fatalf("inside: %d %s", st, b)
+	}
+}
+
+// Customers are German, of many names, and their numbers are the mobile
+// numbers the Bundesnetzagentur keeps free for fiction.
+func TestCustomersAreGermanWithDramaNumbers(t *testing.T) {
+	mobile := regexp.MustCompile(`^49(15|16|17)\d{8,9}$`)
+	names, numbers := map[string]bool{}, map[string]bool{}
+	umlauts, firstOnly := 0, 0
+	for _, c := range simulator.Customers(210) {
+		names[c.Name] = true
+		if strings.ContainsAny(c.Name, "äöüÄÖÜßëı") {
+			umlauts++
+		}
+		if !strings.Contains(c.Name, " ") {
+			firstOnly++
+		}
+		if c.WaID == "" {
+			continue
+		}
+		if !mobile.MatchString(c.WaID) || numbers[c.WaID] {
+			t.Errorf("%s: number %s is not a new German mobile number", c.Name, c.WaID)
+		}
+		numbers[c.WaID] = true
+		// 0176 040690xx, 0171 39200xx or one of the single drama numbers.
+		if !strings.HasPrefix(c.WaID, "49176040690") && !strings.HasPrefix(c.WaID, "4917139200") &&
+			!strings.HasPrefix(c.WaID, "49152") && !strings.HasPrefix(c.WaID, "49172") && !strings.HasPrefix(c.WaID, "49174") {
+			t.Errorf("%s: %s is outside the drama numbers", c.Name, c.WaID)
+		}
+	}
+	if len(names) < 150 || umlauts < 20 || firstOnly < 10 {
+		t.Fatalf("%d distinct names, %d with umlauts, %d first names only", len(names), umlauts, firstOnly)
+	}
+}
+
+// With known templates the simulator checks a template send like Meta:
+// an unknown name or language is 132001, wrong parameters are 132000.
+func TestKnownTemplates(t *testing.T) {
+	tpl := simulator.Template{ID: 1, Name: "rueckruf", Language: "de", Category: "UTILITY", Body: "Hallo {{name}}, wir rufen am {{termin}} an."}
+	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1, Templates: []simulator.Template{tpl}})
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	url := srv.URL + "/v24.0/106540352242922/messages"
+	send := func(name, lang, params string) (int, string) {
+		body := `{"messaging_product":"whatsapp","to":"+491713920001","type":"template","template":{"name":"` + name +
+			`","language":{"code":"` + lang + `"},"components":[{"type":"body","parameters":[` + params + `]}]}}`
+		st, b := call(t, "POST", url, "tok", []byte(body))
+		return st, string(b)
+	}
+	ok := `{"type":"text","parameter_name":"name","text":"Jörg"},{"type":"text","parameter_name":"termin","text":"Dienstag"}`
+	for _, c := range []struct {
+		name, lang, params string
+		status             int
+		code               string
+	}{
+		{"rueckruf", "de", ok, 200, ""},
+		{"rueckruf", "en_US", ok, 404, "132001"},
+		{"hello_world", "de", ok, 404, "132001"},
+		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"}`, 400, "132000"},
+		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"},{"type":"text","parameter_name":"datum","text":"Di"}`, 400, "132000"},
+	} {
+		if st, b := send(c.name, c.lang, c.params); st != c.status || !strings.Contains(b, c.code) {
+			t.Errorf("%s/%s %s: %d %s, want %d %s", c.name, c.lang, c.params, st, b, c.status, c.code)
+		}
+	}
+}
+
+// The simulator's template status webhook teaches the gateway that a
+// template is approved, with its category, as Meta's does.
+func TestTemplateStatusWebhook(t *testing.T) {
+	g := servertest.New(t, servertest.Options{})
+	sim := simulator.New(simulator.Options{StatusDelay: -1, WebhookURL: g.Public.URL + "/webhook", AppSecret: g.AppSecret})
+	tpl := simulator.Template{ID: 42, Name: "versand_bestaetigung", Language: "de", Category: "UTILITY", Body: "Hallo {{1}}"}
+	if err := sim.PostTemplateStatus(t.Context(), tpl, simulator.TemplateApproved); err != nil {
+		t.Fatal(err)
+	}
+	tpls, err := g.Store.Templates(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpls) != 1 || tpls[0].Name != tpl.Name || tpls[0].Language != "de" || tpls[0].Category != "UTILITY" || !tpls[0].Usable() {
+		t.Fatalf("gateway knows %+v", tpls)
 	}
 }
