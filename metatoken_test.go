@@ -72,22 +72,6 @@ func TestErasureUsesTokenChangedInPanel(t *testing.T) {
 		t.Fatalf("user add: %s", errb.String())
 	}
 
-	// The customer writes; the business answers with an uploaded photo.
-	const waID = "4915112345678"
-	if _, st, err := sim.Write(context.Background(), simulator.Customer{WaID: waID, Name: "Erika"}, "text"); err != nil || st != 200 {
-		t.Fatalf("customer: %d %v", st, err)
-	}
-	pnid := sim.Options().PhoneNumberID
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("messaging_product", "whatsapp")
-	mw.WriteField("type", "image/jpeg")
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="file"; filename="foto.jpg"`)
-	h.Set("Content-Type", "image/jpeg")
-	p, _ := mw.CreatePart(h)
-	p.Write(append([]byte{0xff, 0xd8, 0xff, 0xe0}, bytes.Repeat([]byte("x"), 500)...))
-	mw.Close()
 	call := func(method, path, contentType string, body io.Reader) (int, []byte) {
 		t.Helper()
 		req, _ := http.NewRequest(method, "http://"+internal+path, body)
@@ -103,15 +87,36 @@ func TestErasureUsesTokenChangedInPanel(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
-	st, b := call("POST", "/v24.0/"+pnid+"/media", mw.FormDataContentType(), &buf)
-	var up struct{ ID string }
-	if json.Unmarshal(b, &up); st != 200 || up.ID == "" {
-		t.Fatalf("upload: %d %s", st, b)
+	pnid := sim.Options().PhoneNumberID
+	// A customer writes; the business answers with an uploaded photo.
+	photoTo := func(waID string) string {
+		t.Helper()
+		if _, st, err := sim.Write(context.Background(), simulator.Customer{WaID: waID, Name: "Erika"}, "text"); err != nil || st != 200 {
+			t.Fatalf("customer: %d %v", st, err)
+		}
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("messaging_product", "whatsapp")
+		mw.WriteField("type", "image/jpeg")
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", `form-data; name="file"; filename="foto.jpg"`)
+		h.Set("Content-Type", "image/jpeg")
+		p, _ := mw.CreatePart(h)
+		p.Write(append([]byte{0xff, 0xd8, 0xff, 0xe0}, bytes.Repeat([]byte(waID), 50)...))
+		mw.Close()
+		st, b := call("POST", "/v24.0/"+pnid+"/media", mw.FormDataContentType(), &buf)
+		var up struct{ ID string }
+		if json.Unmarshal(b, &up); st != 200 || up.ID == "" {
+			t.Fatalf("upload: %d %s", st, b)
+		}
+		send := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+%s","type":"image","image":{"id":%q}}`, waID, up.ID)
+		if st, b := call("POST", "/v24.0/"+pnid+"/messages", "application/json", strings.NewReader(send)); st != 200 {
+			t.Fatalf("send: %d %s", st, b)
+		}
+		return up.ID
 	}
-	send := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+%s","type":"image","image":{"id":%q}}`, waID, up.ID)
-	if st, b := call("POST", "/v24.0/"+pnid+"/messages", "application/json", strings.NewReader(send)); st != 200 {
-		t.Fatalf("send: %d %s", st, b)
-	}
+	const waID, waID2 = "4915112345678", "4915187654321"
+	upload, upload2 := photoTo(waID), photoTo(waID2)
 
 	before := len(rec.all())
 	// The admin replaces the token in the panel (the old one was revoked at Meta).
@@ -142,7 +147,7 @@ func TestErasureUsesTokenChangedInPanel(t *testing.T) {
 	if st, b := call("POST", "/v24.0/"+pnid+"/messages", "application/json", strings.NewReader(text)); st != 200 {
 		t.Fatalf("send after the change: %d %s", st, b)
 	}
-	st, b = call("DELETE", "/api/v1/contacts/"+waID, "", nil)
+	st, b := call("DELETE", "/api/v1/contacts/"+waID, "", nil)
 	var er struct {
 		Status    string
 		MetaMedia struct{ Deleted, Failed, Skipped int } `json:"meta_media"`
@@ -150,8 +155,17 @@ func TestErasureUsesTokenChangedInPanel(t *testing.T) {
 	if json.Unmarshal(b, &er); st != 200 || er.Status != "erased" || er.MetaMedia.Deleted != 1 {
 		t.Fatalf("erase: %d %s", st, b)
 	}
-	if _, ok := sim.Media(up.ID); ok {
+	if _, ok := sim.Media(upload); ok {
 		t.Fatal("the upload still exists at Meta")
+	}
+	// So does "pforte erase" without --access-token: it reads the settings.
+	var eout, eerr bytes.Buffer
+	if code := run(t.Context(), []string{"erase", "--data-dir", dir, "--contact", waID2, "--yes", "--graph-url", graph.URL}, nil, &eout, &eerr); code != 0 ||
+		!strings.Contains(eout.String(), "deleted at Meta: 1 of 1") {
+		t.Fatalf("pforte erase: %d %s %s", code, eout.String(), eerr.String())
+	}
+	if _, ok := sim.Media(upload2); ok {
+		t.Fatal("the CLI erasure left the upload at Meta")
 	}
 	calls, deletes := rec.all(), 0
 	for i, c := range calls {
@@ -164,12 +178,12 @@ func TestErasureUsesTokenChangedInPanel(t *testing.T) {
 		}
 		if c.Method == "DELETE" {
 			deletes++
-			if c.Path != "/v24.0/"+up.ID {
+			if c.Path != "/v24.0/"+upload && c.Path != "/v24.0/"+upload2 {
 				t.Errorf("delete at Meta: %s", c.Path)
 			}
 		}
 	}
-	if deletes != 1 || before < 2 {
+	if deletes != 2 || before < 4 {
 		t.Fatalf("calls to Meta: %+v (token changed after %d)", calls, before)
 	}
 }
