@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
@@ -142,7 +142,7 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	contact := fs.String("contact", "", "the customer: wa_id (phone digits) or business-scoped user id (required)")
 	yes := fs.Bool("yes", false, "really erase (required; there is no undo)")
 	reason := fs.String("reason", "", "why, for the audit trail (e.g. the request's date); no personal data")
-	token := fs.String("access-token", "", "Meta access token, to delete files uploaded for the customer at Meta too")
+	token := fs.String("access-token", "", "Meta access token for deleting the customer's uploads at Meta (default: the one saved in the settings)")
 	graphURL := fs.String("graph-url", "https://graph.facebook.com", "Graph API base URL")
 	graphVersion := fs.String("graph-version", "v24.0", "Graph API version")
 	if err := parseFlags(fs, args, env); err != nil {
@@ -186,14 +186,23 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		fmt.Fprintln(stderr, "warning: a long-running reader kept the WAL from being truncated; the next maintenance run finishes it")
 	}
 	if len(res.MetaMediaIDs) > 0 {
-		if *token == "" {
-			fmt.Fprintf(stderr, "warning: %d files uploaded to Meta for this customer were not deleted there (no --access-token); Meta drops them after 30 days\n", len(res.MetaMediaIDs))
-			return nil
+		// The token saved in the settings (as "pforte serve" uses it), unless
+		// --access-token names another for this run.
+		tokens := server.AccessTokens(st, "")
+		if *token != "" {
+			tokens = meta.StaticToken(*token)
 		}
-		client := &http.Client{Timeout: 30 * time.Second}
+		client := meta.NewClientWithTokens(*graphURL, *graphVersion, tokens)
+		client.HTTP.Timeout = 30 * time.Second
 		failed := 0
 		for _, id := range res.MetaMediaIDs {
-			if err := meta.DeleteMedia(ctx, client, *graphURL, *graphVersion, *token, id); err != nil {
+			err := client.EraseMedia(ctx, id)
+			if errors.Is(err, meta.ErrNoToken) {
+				fmt.Fprintf(stderr, "warning: %d files uploaded to Meta for this customer were not deleted there (no access token saved or given with --access-token); Meta drops them after 30 days\n", len(res.MetaMediaIDs))
+				return nil
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "media %s not deleted at Meta: %v\n", id, err)
 				failed++
 			}
 		}

@@ -61,18 +61,18 @@ type sending struct {
 	onIngest func(store.IngestResult)
 }
 
-// startSending starts the outbox worker and the media fetcher. Without an
-// access token there is nothing to send with: both stay off and the send
-// routes answer 503 saying so.
-func startSending(cfg *serveConfig, st *store.Store, log *slog.Logger, reg prometheus.Registerer) (*sending, error) {
+// startSending starts the outbox worker and the media fetcher on the
+// process's one Meta client. Without an access token at start there is
+// nothing to send with: both stay off and the send routes answer 503
+// saying so.
+func startSending(cfg *serveConfig, st *store.Store, client *meta.Client, tokenSet bool, log *slog.Logger, reg prometheus.Registerer) (*sending, error) {
 	s := &sending{done: make(chan struct{})}
-	if cfg.AccessToken == "" {
+	if !tokenSet {
 		log.Warn("no Meta access token: sending and media downloads are off until --access-token (PFORTE_ACCESS_TOKEN) is given")
 		close(s.done)
 		s.cancel = func() {}
 		return s, nil
 	}
-	client := meta.NewClient(cfg.GraphURL, cfg.GraphVersion, cfg.AccessToken)
 	sc := cfg.Sending
 	s.sender = sender.New(sender.Config{Rate: sc.Rate, PairInterval: sc.PairInterval, PairBurst: sc.PairBurst,
 		Concurrency: sc.Concurrency, MaxAttempts: sc.MaxAttempts}, st, client, log.With("part", "outbox"), reg)

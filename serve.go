@@ -333,17 +333,33 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		}
 	}
 	// The access token, like the app secret, seeds the database from the
-	// command line once; afterwards the panel's (sealed) value is used.
-	if cfg.AccessToken != "" {
-		if _, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && !ok && !cfg.Demo {
+	// command line once; afterwards the panel's (sealed) value is the one
+	// source of truth, read on every call to Meta (server.AccessTokens).
+	if cfg.AccessToken != "" && !cfg.Demo {
+		stored, ok, err := st.Secret(ctx, server.SettingAccessToken)
+		switch {
+		case err != nil:
+			return err
+		case !ok:
 			if err := st.SetSecret(ctx, server.SettingAccessToken, []byte(cfg.AccessToken)); err != nil {
 				return err
 			}
+		case string(stored) != cfg.AccessToken:
+			log.Warn("--access-token (PFORTE_ACCESS_TOKEN) differs from the token saved in the panel; the panel's is used. Change it under Settings → Meta.")
 		}
-	} else if tok, ok, err := st.Secret(ctx, server.SettingAccessToken); err == nil && ok {
-		cfg.AccessToken = string(tok)
 	}
-	snd, err := startSending(cfg, st, log, reg)
+	// One Meta client for the whole process: the outbox, the media fetcher,
+	// the proxy and erasures share it, and it asks the settings for the
+	// token on every call, so a token changed in the panel applies at once.
+	metaClient := meta.NewClientWithTokens(cfg.GraphURL, cfg.GraphVersion, server.AccessTokens(st, cfg.AccessToken))
+	tokenSet := cfg.AccessToken != ""
+	if !tokenSet {
+		_, tokenSet, err = st.Secret(ctx, server.SettingAccessToken)
+		if err != nil {
+			return err
+		}
+	}
+	snd, err := startSending(cfg, st, metaClient, tokenSet, log, reg)
 	if err != nil {
 		return err
 	}
@@ -376,12 +392,9 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		Sender: snd.sender, OnIngest: onIngest,
 		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched},
 		Panel: server.PanelConfig{PublicURL: publicURL(cfg), TLS: tlsMgr != nil}}
-	if cfg.AccessToken != "" {
-		client := &http.Client{Timeout: 30 * time.Second}
-		scfg.DeleteMetaMedia = func(ctx context.Context, id string) error {
-			return meta.DeleteMedia(ctx, client, cfg.GraphURL, cfg.GraphVersion, cfg.AccessToken, id)
-		}
-	}
+	// Erasures delete uploads at Meta with the same client, so with the
+	// token the settings hold now, even one saved after the start.
+	scfg.DeleteMetaMedia = metaClient.EraseMedia
 	srv := server.New(scfg, st, log, metrics)
 	if !cfg.Demo { // the demo's generated secrets are not worth keeping
 		if err := srv.LoadStoredSecrets(ctx); err != nil {

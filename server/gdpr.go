@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte/pforte/server/meta"
 	"github.com/pforte/pforte/store"
 )
 
@@ -136,7 +137,12 @@ func (s *Server) deleteAtMeta(r *http.Request, ids []string) MetaMedia {
 			m.Skipped++
 			continue
 		}
-		if err := s.cfg.DeleteMetaMedia(r.Context(), id); err != nil {
+		err := s.cfg.DeleteMetaMedia(r.Context(), id)
+		if errors.Is(err, meta.ErrNoToken) {
+			m.Skipped++
+			continue
+		}
+		if err != nil {
 			s.log.Warn("media not deleted at Meta", "err", err)
 			m.Failed++
 			continue

@@ -135,9 +135,8 @@ func (s *Server) settingsMeta(w http.ResponseWriter, r *http.Request) {
 			s.storeFail(w, r, err)
 			return
 		}
-		if s.cfg.Sender != nil {
-			s.cfg.Sender.Client().SetToken(token) // takes effect with the next call to Meta
-		}
+		// The Meta client reads the stored token on every call (AccessTokens):
+		// the next send, download or erasure uses this one.
 	}
 	s.settingsDone(w, r, "#meta")
 }

@@ -21,6 +21,12 @@ import (
 // error shapes, on the internal listener. Callers authenticate with a
 // Pforte API key (scope send) where Meta wants the access token, so code
 // written for Meta works after changing only the base URL and the token.
+//
+// It relays only what its contract names, since Pforte's token reaches
+// far more at Meta than an API key should: sends and media uploads for the
+// company's business numbers, and GET/DELETE of media ids Pforte uploaded
+// or received. Everything else gets Meta's answer for an object the token
+// may not touch (100, subcode 33) without Meta being called.
 
 // maxSendBody caps a send request; Meta's bodies are a few kilobytes.
 const maxSendBody = 1 << 20
@@ -86,6 +92,80 @@ func (s *Server) sendingOff(w http.ResponseWriter) bool {
 	return true
 }
 
+// unsupportedObject is Meta's error for an object that does not exist, may
+// not be loaded with the token or does not support the operation.
+func unsupportedObject(method, id string) *meta.Error {
+	if len(id) > 64 {
+		id = id[:64]
+	}
+	details, _ := json.Marshal(map[string]string{"messaging_product": "whatsapp",
+		"details": "Pforte relays only sends and media uploads for the business numbers it knows, and GET/DELETE of media it uploaded or received."})
+	return &meta.Error{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException", FBTraceID: "pforte", ErrorData: details,
+		Message: "Unsupported " + strings.ToLower(method) + " request. Object with ID '" + id + "' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"}
+}
+
+// ownNumber admits a phone number id that is one of the company's numbers
+// (seen in a webhook or added under Settings).
+func (s *Server) ownNumber(w http.ResponseWriter, r *http.Request, pnid string) bool {
+	ok, err := s.store.IsBusinessNumber(r.Context(), pnid)
+	if err != nil {
+		s.log.Error("proxy: business number lookup", "err", err)
+		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		return false
+	}
+	if !ok {
+		writeGraphError(w, unsupportedObject(r.Method, pnid))
+	}
+	return ok
+}
+
+// knownMedia admits a media id Pforte uploaded or received, and a
+// phone_number_id parameter only for one of the company's numbers. A file
+// a customer sent is their personal data: like GET /api/v1/messages/{id}/media
+// it needs the read scope, on top of send, which every proxy route needs.
+func (s *Server) knownMedia(w http.ResponseWriter, r *http.Request, id string) bool {
+	origin, err := s.store.MediaOriginOf(r.Context(), id)
+	if err != nil {
+		s.log.Error("proxy: media lookup", "err", err)
+		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		return false
+	}
+	if origin == store.MediaUnknown {
+		writeGraphError(w, unsupportedObject(r.Method, id))
+		return false
+	}
+	if k := requestKey(r); origin == store.MediaReceived && (k == nil || !k.Has(store.ScopeRead)) {
+		writeGraphError(w, &meta.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException", FBTraceID: "pforte",
+			Message: "(#10) Application does not have permission for this action: media received from a customer needs an API key with the read scope as well."})
+		return false
+	}
+	if p := r.URL.Query().Get("phone_number_id"); p != "" {
+		return s.ownNumber(w, r, p)
+	}
+	return true
+}
+
+// graphFallback answers every request under a Graph version that no route
+// takes (/me, a WABA's edges, other methods and edges) the way Meta
+// answers an object the token may not touch, without calling Meta. Other
+// paths get the mux's own 404 or 405.
+func (s *Server) graphFallback(mux *http.ServeMux) http.Handler {
+	unsupported := s.graphKey(store.ScopeSend, func(w http.ResponseWriter, r *http.Request) {
+		_, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		obj, _, _ := strings.Cut(rest, "/")
+		writeGraphError(w, unsupportedObject(r.Method, obj))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			if v, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); validVersion(v) {
+				unsupported.ServeHTTP(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
 func validVersion(v string) bool {
 	if !strings.HasPrefix(v, "v") || len(v) < 2 {
 		return false
@@ -105,7 +185,7 @@ func (s *Server) badVersion(w http.ResponseWriter, r *http.Request) bool {
 
 // proxySend is POST /{version}/{phone_number_id}/messages.
 func (s *Server) proxySend(w http.ResponseWriter, r *http.Request) {
-	if s.badVersion(w, r) || s.sendingOff(w) {
+	if s.badVersion(w, r) || s.sendingOff(w) || !s.ownNumber(w, r, r.PathValue("phone_number_id")) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSendBody))
@@ -148,10 +228,10 @@ func scopedIdempotencyKey(r *http.Request) string {
 // proxyUpload is POST /{version}/{phone_number_id}/media: the file is
 // kept under media/ first, then uploaded to Meta from that copy.
 func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
-	if s.badVersion(w, r) || s.sendingOff(w) {
+	pnid := r.PathValue("phone_number_id")
+	if s.badVersion(w, r) || s.sendingOff(w) || !s.ownNumber(w, r, pnid) {
 		return
 	}
-	pnid := r.PathValue("phone_number_id")
 	r.Body = http.MaxBytesReader(w, r.Body, meta.MaxDocument+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
@@ -255,14 +335,14 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// proxyMediaGet is GET /{version}/{media_id}: Meta's answer, with the
-// download URL pointing at Pforte. A file Pforte already keeps is
-// answered locally, even after Meta deleted it.
+// proxyMediaGet is GET /{version}/{media_id} for media Pforte uploaded or
+// received: Meta's answer, with the download URL pointing at Pforte. A
+// file Pforte already keeps is answered locally, even after Meta deleted it.
 func (s *Server) proxyMediaGet(w http.ResponseWriter, r *http.Request) {
-	if s.badVersion(w, r) {
+	id := r.PathValue("media_id")
+	if s.badVersion(w, r) || !s.knownMedia(w, r, id) {
 		return
 	}
-	id := r.PathValue("media_id")
 	if m, err := s.store.StoredMediaByMediaID(r.Context(), id); err == nil {
 		writeJSON(w, http.StatusOK, map[string]string{"messaging_product": "whatsapp", "url": baseURL(r) + downloadPath(id),
 			"mime_type": m.MimeType, "sha256": m.SHA256, "file_size": strconv.FormatInt(m.Size, 10), "id": id})
@@ -297,13 +377,14 @@ func pnidQuery(r *http.Request) string {
 	return ""
 }
 
-// proxyMediaDelete is DELETE /{version}/{media_id}; the local copy stays
-// for the messages that used it (retention removes it with them).
+// proxyMediaDelete is DELETE /{version}/{media_id} for media Pforte
+// uploaded or received; the local copy stays for the messages that used it
+// (retention removes it with them).
 func (s *Server) proxyMediaDelete(w http.ResponseWriter, r *http.Request) {
-	if s.badVersion(w, r) || s.sendingOff(w) {
+	id := r.PathValue("media_id")
+	if s.badVersion(w, r) || !s.knownMedia(w, r, id) || s.sendingOff(w) {
 		return
 	}
-	id := r.PathValue("media_id")
 	resp, err := s.cfg.Sender.Client().DeleteMedia(r.Context(), id, r.URL.Query().Get("phone_number_id"))
 	if err != nil && resp == nil {
 		s.graphFailure(w, nil, err)
@@ -321,6 +402,9 @@ func (s *Server) proxyMediaDelete(w http.ResponseWriter, r *http.Request) {
 // copy if there is one, else streamed from Meta with the real token.
 func (s *Server) proxyMediaDownload(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("media_id")
+	if !s.knownMedia(w, r, id) {
+		return
+	}
 	if m, err := s.store.StoredMediaByMediaID(r.Context(), id); err == nil {
 		s.serveStoredFile(w, r, m, m.Filename)
 		return

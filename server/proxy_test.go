@@ -423,3 +423,161 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 		}
 	}
 }
+
+// graphDo sends one request to the internal listener with key (none if
+// empty) and decodes a Graph error, if the answer is one.
+func graphDo(t *testing.T, method, url, key string, body []byte) (int, meta.Error, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e struct{ Error meta.Error }
+	json.Unmarshal(b, &e)
+	return resp.StatusCode, e.Error, b
+}
+
+// A send-scoped key reaches through the proxy only what its contract
+// names: sends and uploads for the company's numbers, and media Pforte
+// uploaded or received. Everything else (the token's own user, the WABA,
+// other numbers, unknown ids, other methods and edges, paths smuggled past
+// the router) gets Meta's "unsupported request" error and Meta is never
+// called.
+func TestProxyRelaysOnlyItsContract(t *testing.T) {
+	g := newSending(t)
+	ctx := context.Background()
+	sendKey, _, err := g.Store.CreateAPIKey(ctx, "sender", []string{store.ScopeSend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One file uploaded through Pforte, one received from a customer.
+	ct, body := multipartUpload(t, jpeg("upload"), "image/jpeg", "a.jpg")
+	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/media", sendKey, ct, body)
+	var up struct{ ID string }
+	if json.Unmarshal(b, &up); st != 200 || up.ID == "" {
+		t.Fatalf("upload: %d %s", st, b)
+	}
+	if _, st, err := g.Sim.Write(ctx, simulator.Customer{WaID: "447700900321"}, "image"); err != nil || st != 200 {
+		t.Fatalf("customer image: %d %v", st, err)
+	}
+	var received string
+	servertest.Eventually(t, 5*time.Second, "the received image", func() bool {
+		for _, c := range g.GraphCalls() {
+			if c.Method == "GET" && strings.HasPrefix(c.Path, "/v24.0/") && strings.Count(c.Path, "/") == 2 && c.Path != "/v24.0/"+up.ID {
+				received = strings.TrimPrefix(c.Path, "/v24.0/")
+			}
+		}
+		if received == "" {
+			return false
+		}
+		o, err := g.Store.MediaOriginOf(ctx, received)
+		return err == nil && o == store.MediaReceived
+	})
+	wabaID := g.Sim.Options().WABAID
+	base := g.Internal.URL + "/v24.0/"
+	send := []byte(`{"messaging_product":"whatsapp","to":"+447700900321","type":"text","text":{"body":"x"}}`)
+	before := len(g.GraphCalls())
+
+	for _, tc := range []struct {
+		method, path string
+		body         []byte
+		object       string
+	}{
+		{"GET", "me", nil, "me"},
+		{"GET", "me?fields=id,name", nil, "me"},
+		{"DELETE", "me", nil, "me"},
+		{"GET", "me/accounts", nil, "me"},
+		{"GET", "debug_token?input_token=x", nil, "debug_token"},
+		{"DELETE", "4815162342", nil, "4815162342"},
+		{"GET", "4815162342", nil, "4815162342"},
+		{"GET", wabaID, nil, wabaID},
+		{"GET", wabaID + "/phone_numbers", nil, wabaID},
+		{"GET", wabaID + "/message_templates?fields=name,components", nil, wabaID},
+		{"POST", wabaID + "/message_templates", []byte(`{"name":"x"}`), wabaID},
+		{"DELETE", wabaID + "/subscribed_apps", nil, wabaID},
+		{"GET", pnid, nil, pnid},
+		{"GET", pnid + "?fields=verified_name,display_phone_number", nil, pnid},
+		{"POST", pnid, []byte(`{}`), pnid},
+		{"POST", pnid + "/register", []byte(`{"messaging_product":"whatsapp","pin":"123456"}`), pnid},
+		{"POST", pnid + "/deregister", nil, pnid},
+		{"GET", pnid + "/messages", nil, pnid},
+		{"POST", "1234567890/messages", send, "1234567890"},
+		{"POST", "1234567890/media", []byte("x"), "1234567890"},
+		{"PUT", up.ID, []byte(`{}`), up.ID},
+		{"POST", up.ID, []byte(`{}`), up.ID},
+		{"GET", up.ID + "/insights", nil, up.ID},
+		{"GET", up.ID + "?phone_number_id=1234567890", nil, "1234567890"},
+		{"DELETE", up.ID + "?phone_number_id=1234567890", nil, "1234567890"},
+		{"GET", "123%2F..%2Fme", nil, "123/../me"},
+		{"GET", up.ID + "%2F..%2F..%2Fme", nil, up.ID + "/../../me"},
+		{"DELETE", "..%2Fme", nil, "../me"},
+		{"GET", "123/../me", nil, "me"},                   // the router cleans it to /me
+		{"DELETE", up.ID + "/../me?fields=id", nil, "me"}, // redirected, then refused
+		{"GET", "", nil, ""},
+	} {
+		st, e, raw := graphDo(t, tc.method, base+tc.path, sendKey, tc.body)
+		if st != http.StatusBadRequest || e.Code != 100 || e.Subcode != 33 || e.Type != "GraphMethodException" || e.FBTraceID == "" ||
+			!strings.Contains(e.Message, "Object with ID '"+tc.object+"' does not exist") {
+			t.Errorf("%s /v24.0/%s: %d %s", tc.method, tc.path, st, raw)
+		}
+	}
+	if st, _, raw := graphDo(t, "GET", g.Internal.URL+"/pforte/media/4815162342", sendKey, nil); st != 400 || !strings.Contains(string(raw), `"error_subcode":33`) {
+		t.Errorf("download of an unknown id: %d %s", st, raw)
+	}
+	// Without a key nothing is revealed, not even whether a path exists.
+	if st, e, raw := graphDo(t, "GET", base+"me", "", nil); st != 401 || e.Code != 190 {
+		t.Errorf("/me without a key: %d %s", st, raw)
+	}
+	// A customer's file needs the read scope as well.
+	for _, m := range []string{"GET", "DELETE"} {
+		if st, e, raw := graphDo(t, m, base+received, sendKey, nil); st != 403 || e.Code != 10 {
+			t.Errorf("%s received media with a send-only key: %d %s", m, st, raw)
+		}
+	}
+	if st, e, raw := graphDo(t, "GET", g.Internal.URL+"/pforte/media/"+received, sendKey, nil); st != 403 || e.Code != 10 {
+		t.Errorf("download of received media with a send-only key: %d %s", st, raw)
+	}
+	if calls := g.GraphCalls()[before:]; len(calls) != 0 {
+		t.Fatalf("refused requests reached Meta: %+v", calls)
+	}
+
+	// What the contract names still works.
+	if st, _, raw := graphDo(t, "GET", base+up.ID, sendKey, nil); st != 200 {
+		t.Errorf("GET own upload: %d %s", st, raw)
+	}
+	if st, _, raw := graphDo(t, "GET", base+received+"?phone_number_id="+pnid, g.APIKey, nil); st != 200 {
+		t.Errorf("GET received media with read: %d %s", st, raw)
+	}
+	if st, _, raw := graphDo(t, "POST", base+pnid+"/messages", sendKey, send); st != 200 {
+		t.Errorf("send: %d %s", st, raw)
+	}
+	if st, _, raw := graphDo(t, "DELETE", base+up.ID, sendKey, nil); st != 200 {
+		t.Errorf("DELETE own upload: %d %s", st, raw)
+	}
+	var relayed []string
+	for _, c := range g.GraphCalls()[before:] {
+		relayed = append(relayed, c.Method+" "+c.Path)
+	}
+	if want := []string{"POST /v24.0/" + pnid + "/messages", "DELETE /v24.0/" + up.ID}; strings.Join(relayed, ",") != strings.Join(want, ",") {
+		t.Fatalf("relayed to Meta: %v, want %v", relayed, want)
+	}
+	// Paths outside the Graph versions keep the router's answers.
+	if st, _, _ := graphDo(t, "GET", g.Internal.URL+"/nothing/here/at/all", g.APIKey, nil); st != 404 {
+		t.Errorf("unknown path: %d", st)
+	}
+	if st, _, _ := graphDo(t, "PUT", g.Internal.URL+"/api/v1/contacts/447700900321", g.APIKey, nil); st != 405 {
+		t.Errorf("wrong method on the API: %d", st)
+	}
+}

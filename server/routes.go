@@ -85,8 +85,9 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	return mux
 }
 
-// internalRoutes is the route table of the internal listener.
-func (s *Server) internalRoutes() *http.ServeMux {
+// internalRoutes is the route table of the internal listener. Graph paths
+// no route takes get Meta's "unsupported request" error (graphFallback).
+func (s *Server) internalRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	mux.Handle("GET /api/v1/messages/{id}", s.apiKey("read", s.apiMessageGet))
@@ -122,7 +123,7 @@ func (s *Server) internalRoutes() *http.ServeMux {
 	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey("admin", s.apiSubscriptionReplay))
 	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey("admin", s.apiSubscriptionDeadLetters))
 	mux.HandleFunc("GET /healthz", s.healthz)
-	return mux
+	return s.graphFallback(mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

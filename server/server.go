@@ -37,7 +37,7 @@ type Config struct {
 	// Location is the company's time zone (legal hold presets end on 31 Dec there).
 	Location *time.Location
 	// DeleteMetaMedia deletes a file Pforte uploaded to Meta (DELETE
-	// /{media-id}); used after an erasure. Nil skips it.
+	// /{media-id}); used after an erasure. Nil, or meta.ErrNoToken, skips it.
 	DeleteMetaMedia func(ctx context.Context, mediaID string) error
 	// Processing fills in the record of processing activities.
 	Processing store.ProcessingContext

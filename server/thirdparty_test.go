@@ -32,6 +32,7 @@ type apiError struct {
 	Message   string `json:"message"`
 	Type      string `json:"type"`
 	Code      int    `json:"code"`
+	Subcode   int    `json:"error_subcode"`
 	ErrorData struct {
 		MessagingProduct string `json:"messaging_product"`
 		Details          string `json:"details"`
@@ -183,6 +184,15 @@ func TestThirdPartyClientAgainstProxy(t *testing.T) {
 	}
 	if err := wa.deleteMedia(id); err != nil {
 		t.Fatal(err)
+	}
+	// Graph objects beyond the proxy's contract (the token's own user, the
+	// WABA's templates) look to the SDK like objects Meta will not load.
+	var obj map[string]any
+	for _, path := range []string{"me", g.Sim.Options().WABAID + "/message_templates"} {
+		err := wa.call("GET", path, "", nil, &obj)
+		if e, ok := err.(*apiError); !ok || e.Code != 100 || e.Subcode != 33 {
+			t.Fatalf("GET %s: want a 100/33 apiError, got %v", path, err)
+		}
 	}
 	// With a wrong token the SDK sees Meta's auth error.
 	wa.Token = "EAAG-not-a-pforte-key"

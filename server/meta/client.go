@@ -19,6 +19,8 @@ import (
 
 // Client calls the Graph API with the business's access token. It knows
 // nothing about storage: the outbox and the proxy decide what to keep.
+// Pforte builds one per process; the sender, the media fetcher, the proxy
+// and erasures share it, so a token changed in the settings applies to all.
 type Client struct {
 	// BaseURL is e.g. https://graph.facebook.com (or the simulator's URL).
 	BaseURL string
@@ -27,31 +29,52 @@ type Client struct {
 	// HTTP does the requests; nil means a client with sane timeouts.
 	HTTP *http.Client
 
-	token atomic.Pointer[string]
+	tokens TokenSource
 }
 
-// NewClient returns a client for base URL and version with token.
+// TokenSource returns the access token for the next call. It is asked on
+// every request, so that a rotated token is used at once by every caller.
+type TokenSource func(ctx context.Context) (string, error)
+
+// ErrNoToken is returned, before anything is sent, when no access token is
+// configured.
+var ErrNoToken = errors.New("meta: no access token configured")
+
+// StaticToken is a TokenSource that never changes (tests, one-shot commands).
+func StaticToken(t string) TokenSource {
+	return func(context.Context) (string, error) { return t, nil }
+}
+
+// NewClient returns a client for base URL and version with a fixed token.
 func NewClient(baseURL, version, token string) *Client {
-	c := &Client{BaseURL: strings.TrimRight(baseURL, "/"), Version: version,
+	return NewClientWithTokens(baseURL, version, StaticToken(token))
+}
+
+// NewClientWithTokens returns a client that asks tokens for the access
+// token on every call.
+func NewClientWithTokens(baseURL, version string, tokens TokenSource) *Client {
+	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Version: version, tokens: tokens,
 		HTTP: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			MaxIdleConnsPerHost: 64,
 			IdleConnTimeout:     90 * time.Second,
 			TLSHandshakeTimeout: 10 * time.Second,
 		}}}
-	c.SetToken(token)
-	return c
 }
 
-// SetToken replaces the access token (after the admin rotated it).
-func (c *Client) SetToken(t string) { c.token.Store(&t) }
-
-// Token returns the current access token.
-func (c *Client) Token() string {
-	if p := c.token.Load(); p != nil {
-		return *p
+// token is the access token to send now; without one nothing is sent.
+func (c *Client) token(ctx context.Context) (string, error) {
+	if c.tokens == nil {
+		return "", ErrNoToken
 	}
-	return ""
+	t, err := c.tokens(ctx)
+	if err != nil {
+		return "", fmt.Errorf("meta: access token: %w", err)
+	}
+	if t == "" {
+		return "", ErrNoToken
+	}
+	return t, nil
 }
 
 // Response is a raw Graph answer: what the proxy hands back unchanged.
@@ -76,11 +99,15 @@ func (c *Client) do(ctx context.Context, method, u, contentType string, body io.
 			wrote.Store(true)
 		}
 	}}
+	tok, err := c.token(ctx)
+	if err != nil {
+		return nil, err
+	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u, body)
 	if err != nil {
 		return nil, fmt.Errorf("meta: request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token())
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", "pforte")
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -169,11 +196,15 @@ var ErrTooLarge = errors.New("meta: media larger than allowed")
 // reading at most limit bytes. A 404 or 401 means the URL expired; the
 // caller asks MediaInfo again.
 func (c *Client) Download(ctx context.Context, mediaURL string, w io.Writer, limit int64) (n int64, contentType string, err error) {
+	tok, err := c.token(ctx)
+	if err != nil {
+		return 0, "", err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mediaURL, nil)
 	if err != nil {
 		return 0, "", fmt.Errorf("meta: download: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.Token())
+	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("User-Agent", "pforte") // the lookaside host wants a non-empty one
 	hc := c.HTTP
 	if hc == nil {

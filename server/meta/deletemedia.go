@@ -3,33 +3,24 @@ package meta
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
-// DeleteMedia deletes a file uploaded to Meta (DELETE /{version}/{media-id}),
+// EraseMedia deletes a file uploaded to Meta (DELETE /{version}/{media-id}),
 // as an erasure requires. A 404 counts as done: the file is gone already
-// (Meta drops uploads after 30 days).
-func DeleteMedia(ctx context.Context, c *http.Client, graphURL, version, token, mediaID string) error {
-	if mediaID == "" || strings.ContainsAny(mediaID, "/?#") {
-		return fmt.Errorf("meta: invalid media id")
+// (Meta drops uploads after 30 days). It uses the client's current token,
+// so an erasure after a token change in the settings uses the new one.
+func (c *Client) EraseMedia(ctx context.Context, mediaID string) error {
+	if mediaID == "" || strings.ContainsAny(mediaID, "/?#%\\") || mediaID == "." || mediaID == ".." {
+		return fmt.Errorf("meta: delete media: invalid media id")
 	}
-	u := strings.TrimRight(graphURL, "/") + "/" + url.PathEscape(version) + "/" + url.PathEscape(mediaID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
-	if err != nil {
+	resp, err := c.DeleteMedia(ctx, mediaID, "")
+	if resp == nil {
 		return fmt.Errorf("meta: delete media: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("meta: delete media: %w", err)
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNotFound {
+	if resp.Status/100 == 2 || resp.Status == http.StatusNotFound {
 		return nil
 	}
-	return fmt.Errorf("meta: delete media: HTTP %d", resp.StatusCode)
+	return fmt.Errorf("meta: delete media: HTTP %d: %w", resp.Status, err)
 }

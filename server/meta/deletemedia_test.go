@@ -2,15 +2,20 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 )
 
-func TestDeleteMedia(t *testing.T) {
+func TestEraseMedia(t *testing.T) {
+	var mu sync.Mutex
 	var got []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
 		got = append(got, r.Method+" "+r.URL.Path+" "+r.Header.Get("Authorization"))
+		mu.Unlock()
 		switch r.URL.Path {
 		case "/v24.0/111":
 			w.Write([]byte(`{"success":true}`))
@@ -22,19 +27,38 @@ func TestDeleteMedia(t *testing.T) {
 	}))
 	defer srv.Close()
 	ctx := context.Background()
-	if err := DeleteMedia(ctx, srv.Client(), srv.URL, "v24.0", "tok", "111"); err != nil {
+	tok := "tok"
+	c := NewClientWithTokens(srv.URL, "v24.0", func(context.Context) (string, error) { return tok, nil })
+	if err := c.EraseMedia(ctx, "111"); err != nil {
 		t.Fatal(err)
 	}
-	if err := DeleteMedia(ctx, srv.Client(), srv.URL, "v24.0", "tok", "222"); err != nil {
+	if err := c.EraseMedia(ctx, "222"); err != nil {
 		t.Fatalf("already gone: %v", err)
 	}
-	if err := DeleteMedia(ctx, srv.Client(), srv.URL, "v24.0", "tok", "333"); err == nil {
+	if err := c.EraseMedia(ctx, "333"); err == nil {
 		t.Fatal("a refused delete reported success")
 	}
-	if err := DeleteMedia(ctx, srv.Client(), srv.URL, "v24.0", "tok", "../me"); err == nil {
-		t.Fatal("a path in the media id was sent")
+	for _, id := range []string{"../me", "..", "1%2F..%2Fme", ""} {
+		if err := c.EraseMedia(ctx, id); err == nil {
+			t.Fatalf("a path in the media id %q was sent", id)
+		}
 	}
-	if len(got) != 3 || got[0] != "DELETE /v24.0/111 Bearer tok" {
+	// The token is asked for on every call: a rotation applies at once.
+	tok = "rotated"
+	if err := c.EraseMedia(ctx, "111"); err != nil {
+		t.Fatal(err)
+	}
+	tok = ""
+	if err := c.EraseMedia(ctx, "111"); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("without a token: %v", err)
+	}
+	want := []string{"DELETE /v24.0/111 Bearer tok", "DELETE /v24.0/222 Bearer tok", "DELETE /v24.0/333 Bearer tok", "DELETE /v24.0/111 Bearer rotated"}
+	if len(got) != len(want) {
 		t.Fatalf("requests: %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("request %d: %q, want %q", i, got[i], want[i])
+		}
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +31,22 @@ type SendingGateway struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	start    func()
+
+	mu    sync.Mutex
+	calls []GraphCall
+}
+
+// GraphCall is one request that reached the fake Graph API.
+type GraphCall struct {
+	Method, Path, RawQuery, Authorization string
+}
+
+// GraphCalls returns every request the Graph API received so far, to
+// prove that something did (or did not) reach Meta.
+func (sg *SendingGateway) GraphCalls() []GraphCall {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	return append([]GraphCall(nil), sg.calls...)
 }
 
 // SendingOptions adjust NewSending.
@@ -62,10 +80,23 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 	}
 	opts.Sim.Logger = log
 	sg.Sim = simulator.New(opts.Sim)
-	sg.GraphAPI = httptest.NewServer(sg.Sim.Handler())
+	simHandler := sg.Sim.Handler()
+	sg.GraphAPI = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sg.mu.Lock()
+		sg.calls = append(sg.calls, GraphCall{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization")})
+		sg.mu.Unlock()
+		simHandler.ServeHTTP(w, r)
+	}))
 	sg.Client = meta.NewClient(sg.GraphAPI.URL, "v24.0", Token)
 	setup := opts.Setup
 	opts.Options.Setup = func(st *store.Store, cfg *server.Config) {
+		// The simulator's number is the company's, as if added under
+		// Settings: the proxy relays only for known numbers.
+		so := sg.Sim.Options()
+		if err := st.AddBusinessNumber(context.Background(), store.Number{PhoneNumberID: so.PhoneNumberID,
+			DisplayPhoneNumber: so.DisplayPhoneNumber, WABAID: so.WABAID}); err != nil {
+			t.Fatal(err)
+		}
 		sg.Sender = sender.New(opts.Sender, st, sg.Client, log, nil)
 		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
 		cfg.Sender = sg.Sender
