@@ -35,6 +35,7 @@ var migrations = []migration{
 	{360, "restricted contacts index", schemaRestrictedIndex, false},
 	{370, "drop indexes that repeat others", schemaDropRepeatedIndexes, false},
 	{380, "ids are never handed out twice", "", true}, // see migrations_ids.go
+	{390, "media found by Meta's id", schemaMediaByMetaID, false},
 }
 
 // schemaDropRepeatedIndexes drops two indexes that another index already
@@ -225,6 +226,10 @@ CREATE TRIGGER messages_fts_upd AFTER UPDATE OF text ON messages
 	INSERT INTO messages_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL;
 END;
 `
+
+// schemaMediaByMetaID lets the proxy check a media id it is asked to relay
+// (and the fetcher find a file again) without scanning every file.
+const schemaMediaByMetaID = `CREATE INDEX media_meta_id ON media(media_id);`
 
 // migrate applies every step the database lacks, each in its own
 // transaction, and refuses a database written by a newer Pforte.
