@@ -143,7 +143,7 @@ func (s *Server) requireRole(roles string, next http.Handler) http.Handler {
 		}
 		if !strings.Contains(roles, roleLetter(v.user.Role)) {
 			// ASVS 16.3.2: refused authorisation is an audit event.
-			if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: v.actor(), Action: "authz.denied",
+			if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: v.actor(), Action: store.AuditAuthzDenied,
 				Target: r.Method + " " + r.URL.Path, IP: clientIP(r)}); err != nil {
 				s.log.Warn("audit", "err", err)
 			}

@@ -1122,9 +1122,9 @@ func retentionDefaults(ps []RetentionVM) templ.Component {
 					}
 				} else {
 					var templ_7745c5c3_Var74 string
-					templ_7745c5c3_Var74, templ_7745c5c3_Err = templ.JoinStringErrs(Tf(ctx, "%d Tage", p.Days))
+					templ_7745c5c3_Var74, templ_7745c5c3_Err = templ.JoinStringErrs(Plural(ctx, int64(p.Days), "%s Tag", "%s Tage"))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `privacy.templ`, Line: 163, Col: 35}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `privacy.templ`, Line: 163, Col: 56}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var74))
 					if templ_7745c5c3_Err != nil {
