@@ -78,6 +78,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := web.WithLang(r.Context(), preferredLang(r))
+		if s.panel.cfg.MarkUntranslated {
+			ctx = web.WithMarkedMisses(ctx)
+		}
 		token := s.sessionToken(r)
 		if token == "" {
 			next.ServeHTTP(w, r.WithContext(ctx))

@@ -145,6 +145,7 @@ func init() {
 		"Violett": "Violet",
 		"Rosa":    "Pink",
 		"Unternehmensbezogene WhatsApp-ID (BSUID)": "Business-scoped user ID (BSUID)",
+		"alle": "all",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

@@ -445,7 +445,7 @@ func nav(c Chrome) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</ul><form class=\"logout\" action=\"/logout\" method=\"post\" hx-boost=\"false\"><button type=\"submit\" class=\"nav-link\" title=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "</ul><form class=\"logout\" action=\"/logout\" method=\"post\" hx-boost=\"false\" data-testid=\"logout\"><button type=\"submit\" class=\"nav-link\" title=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
