@@ -426,7 +426,7 @@ func nav(c Chrome) templ.Component {
 			}
 		}
 		if c.User.Can("audit") {
-			templ_7745c5c3_Err = navItem(c, "audit", "/audit", T(ctx, "Protokoll"), "shield", 0).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = navItem(c, "audit", "/audit", T(ctx, "Protokoll"), "log", 0).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
