@@ -115,7 +115,9 @@ func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 	}
 	type visit struct{ role, lang, path string }
 	var problems []string
-	report := func(v visit, what string) { problems = append(problems, fmt.Sprintf("%s/%s %s: %s", v.role, v.lang, v.path, what)) }
+	report := func(v visit, what string) {
+		problems = append(problems, fmt.Sprintf("%s/%s %s: %s", v.role, v.lang, v.path, what))
+	}
 
 	check := func(tab context.Context, v visit, loggedIn bool) {
 		t.Helper()
