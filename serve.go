@@ -407,7 +407,7 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			// admin whose generated password is printed once.
 			pw := generatePassword()
 			if _, err := st.CreateUser(ctx, store.NewUser{Email: "demo@pforte.example", Name: "Demo Admin", Role: store.RoleAdmin,
-				PasswordHash: server.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: "user.create", Detail: `{"role":"admin","demo":true}`}); err != nil {
+				PasswordHash: server.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: `{"role":"admin","demo":true}`}); err != nil {
 				return err
 			}
 			fmt.Fprintf(stderr, "demo panel login: http://%s/login  e-mail demo@pforte.example  password %s\n", cfg.HTTPAddr, pw)

@@ -60,7 +60,7 @@ func cmdUser(ctx context.Context, args []string, env envLookup, stdin io.Reader,
 	}
 	defer st.Close()
 	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: *role, PasswordHash: server.HashPassword(pw)}, false,
-		store.AuditEntry{Actor: "cli", Action: "user.create", Detail: fmt.Sprintf(`{"role":%q}`, *role)})
+		store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("a user with the e-mail address %q exists already", e)
 	}

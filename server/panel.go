@@ -36,6 +36,10 @@ type PanelConfig struct {
 	// Status reports optional figures for the dashboard and settings
 	// (certificate expiry, free disk, queues); nil shows none.
 	Status PanelStatus
+	// MarkUntranslated renders an English text that has no translation as
+	// ⟦German text⟧ instead of falling back to German, so tests that read
+	// every page find the gaps. Off in production.
+	MarkUntranslated bool
 }
 
 // PanelSender sends a message typed in the panel. Main wires the outbox in.

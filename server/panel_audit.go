@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pforte/pforte/store"
@@ -10,7 +11,7 @@ import (
 )
 
 // store_audit is the audit line of a panel action by the viewer.
-func store_audit(v *viewer, r *http.Request, action string) store.AuditEntry {
+func store_audit(v *viewer, r *http.Request, action store.AuditAction) store.AuditEntry {
 	return store.AuditEntry{Actor: v.actor(), Action: action, IP: clientIP(r)}
 }
 
@@ -32,21 +33,53 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 		}
 		vm.Verified, vm.ChainOK, vm.BrokenAt = true, broken == 0, broken
 	}
-	names := map[string]string{}
-	if users, err := s.store.Users(ctx); err == nil {
-		for _, u := range users {
-			names["user:"+itoa64(u.ID)] = u.DisplayName()
-		}
-	}
+	vm.Names = s.auditNames(r, entries)
 	for _, e := range entries {
-		actor := e.Actor
-		if n, ok := names[actor]; ok {
-			actor = n + " (" + e.Actor + ")"
-		}
-		vm.Entries = append(vm.Entries, web.AuditRowVM{ID: e.ID, At: time.Unix(e.TS, 0), Actor: actor, Action: e.Action, Target: e.Target, Detail: e.Detail, IP: e.IP})
+		vm.Entries = append(vm.Entries, web.AuditRowVM{ID: e.ID, At: time.Unix(e.TS, 0), Actor: e.Actor, Action: string(e.Action),
+			Target: e.Target, Detail: e.Detail, IP: e.IP})
 	}
 	if len(entries) == 100 {
 		vm.Next = entries[len(entries)-1].ID
 	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Protokoll"), Nav: "audit"}, web.Audit(vm))
+}
+
+// auditNames looks up the people, keys and contacts a page of entries
+// mentions, so the log shows "Anna Berger", not "user:12". A failed
+// lookup only costs the names: the page then shows numbers.
+func (s *Server) auditNames(r *http.Request, entries []store.AuditEntry) web.AuditNames {
+	ctx := r.Context()
+	names := web.AuditNames{Users: map[int64]string{}, APIKeys: map[string]string{}, Contacts: map[int64]string{}}
+	if users, err := s.store.Users(ctx); err == nil {
+		for _, u := range users {
+			names.Users[u.ID] = u.DisplayName()
+		}
+	} else {
+		s.log.Warn("audit page: users", "err", err)
+	}
+	if keys, err := s.store.APIKeys(ctx); err == nil {
+		for _, k := range keys {
+			names.APIKeys[k.Prefix] = k.Name
+		}
+	} else {
+		s.log.Warn("audit page: api keys", "err", err)
+	}
+	// Contacts by name only for those who may see them: auditors see the
+	// log, and the log names the person an export or consent was about.
+	for _, e := range entries {
+		id, ok := strings.CutPrefix(e.Target, "contact:")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(id, 10, 64)
+		if _, seen := names.Contacts[n]; err != nil || seen {
+			continue
+		}
+		if c, err := s.store.ContactByID(ctx, n); err == nil {
+			names.Contacts[n] = contactVM(*c).Display()
+		} else {
+			names.Contacts[n] = ""
+		}
+	}
+	return names
 }

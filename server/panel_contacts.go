@@ -175,7 +175,7 @@ func (s *Server) contactErase(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, fmt.Sprintf("/contacts/%d", id))
 		return
 	}
-	setFlash(w, web.Tf(ctx, "Gelöscht: %d Nachrichten, %d Dateien.", res.Messages, res.MediaFiles))
+	setFlash(w, web.Tf(ctx, "Gelöscht: %s, %s.", web.Plural(ctx, int64(res.Messages), "%s Nachricht", "%s Nachrichten"), web.Plural(ctx, int64(res.MediaFiles), "%s Datei", "%s Dateien")))
 	redirect(w, r, "/contacts")
 }
 
@@ -255,7 +255,7 @@ func (s *Server) templateText(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
 		return
 	}
-	if err := s.store.SaveTemplateText(r.Context(), name, lang, body, store_audit(v, r, "template.text")); err != nil {
+	if err := s.store.SaveTemplateText(r.Context(), name, lang, body, store_audit(v, r, store.AuditTemplateText)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}

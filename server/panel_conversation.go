@@ -195,7 +195,7 @@ func (s *Server) assign(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
 		return
 	}
-	err = s.store.Assign(r.Context(), id, userID, store.AuditEntry{Actor: v.actor(), Action: "conversation.assign",
+	err = s.store.Assign(r.Context(), id, userID, store.AuditEntry{Actor: v.actor(), Action: store.AuditConversationAssign,
 		Detail: fmt.Sprintf(`{"assignee":%d}`, userID), IP: clientIP(r)})
 	if err != nil {
 		s.storeFail(w, r, err)

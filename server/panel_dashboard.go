@@ -109,7 +109,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, sub := range subs {
 		vm.Queues = append(vm.Queues, web.QueueVM{Name: web.Tf(ctx, "Weiterleitung %s", sub.Name), Depth: int(sub.Queue.Pending),
-			Note: web.Tf(ctx, "%d aufgegeben", sub.Queue.Dead)})
+			Note: web.Tf(ctx, "%s aufgegeben", web.Num(ctx, int64(sub.Queue.Dead)))})
 	}
 	if vm.Alarms, err = s.alarms(ctx); err != nil {
 		s.storeFail(w, r, err)

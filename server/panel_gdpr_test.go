@@ -19,13 +19,13 @@ import (
 )
 
 // auditActions counts audit entries per action.
-func auditActions(t *testing.T, st *store.Store) map[string][]store.AuditEntry {
+func auditActions(t *testing.T, st *store.Store) map[store.AuditAction][]store.AuditEntry {
 	t.Helper()
 	entries, err := st.AuditLog(context.Background(), 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]store.AuditEntry{}
+	out := map[store.AuditAction][]store.AuditEntry{}
 	for _, e := range entries {
 		out[e.Action] = append(out[e.Action], e)
 	}

@@ -107,9 +107,9 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// A fresh token at every login; the browser's old session (if any) is
 	// deleted in the same commit, so a planted cookie is worth nothing.
 	token := newToken()
-	action := "login.success"
+	action := store.AuditLoginSuccess
 	if u.TOTPEnabled {
-		action = "login.password_ok"
+		action = store.AuditLoginPasswordOK
 	}
 	_, err = s.store.CreateSession(ctx, token, store.Session{UserID: u.ID, MFAPending: u.TOTPEnabled, IP: ip, UserAgent: shortUA(r.UserAgent())},
 		s.sessionToken(r), store.AuditEntry{Actor: "user:" + itoa64(u.ID), Action: action, IP: ip})

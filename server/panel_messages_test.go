@@ -219,11 +219,11 @@ func TestPanelUserManagement(t *testing.T) {
 		t.Fatalf("agent changing roles: %d", p.status)
 	}
 	entries, _ := f.g.Store.AuditLog(context.Background(), 0, 200)
-	seen := map[string]bool{}
+	seen := map[store.AuditAction]bool{}
 	for _, e := range entries {
 		seen[e.Action] = true
 	}
-	for _, want := range []string{"user.create", "user.invite", "invite.accept", "user.disable", "user.role", "login.success", "login.failed"} {
+	for _, want := range []store.AuditAction{"user.create", "user.invite", "invite.accept", "user.disable", "user.role", "login.success", "login.failed"} {
 		if !seen[want] {
 			t.Errorf("audit lacks %s", want)
 		}
@@ -330,7 +330,7 @@ func TestPanelContactExportAndErase(t *testing.T) {
 		t.Fatal("contact still there after the erasure")
 	}
 	entries, _ := f.g.Store.AuditLog(ctx, 0, 100)
-	seen := map[string]string{}
+	seen := map[store.AuditAction]string{}
 	for _, e := range entries {
 		seen[e.Action] = e.Actor
 	}

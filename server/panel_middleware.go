@@ -78,6 +78,9 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := web.WithLang(r.Context(), preferredLang(r))
+		if s.panel.cfg.MarkUntranslated {
+			ctx = web.WithMarkedMisses(ctx)
+		}
 		token := s.sessionToken(r)
 		if token == "" {
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -143,7 +146,7 @@ func (s *Server) requireRole(roles string, next http.Handler) http.Handler {
 		}
 		if !strings.Contains(roles, roleLetter(v.user.Role)) {
 			// ASVS 16.3.2: refused authorisation is an audit event.
-			if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: v.actor(), Action: "authz.denied",
+			if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: v.actor(), Action: store.AuditAuthzDenied,
 				Target: r.Method + " " + r.URL.Path, IP: clientIP(r)}); err != nil {
 				s.log.Warn("audit", "err", err)
 			}

@@ -51,7 +51,7 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 		return vm, err
 	}
 	for _, k := range keys {
-		kv := web.APIKeyVM{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: strings.Join(k.Scopes, ", "), Created: time.Unix(k.CreatedAt, 0), Revoked: k.RevokedAt > 0}
+		kv := web.APIKeyVM{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, Created: time.Unix(k.CreatedAt, 0), Revoked: k.RevokedAt > 0}
 		if k.LastUsedAt > 0 {
 			kv.LastUsed = time.Unix(k.LastUsedAt, 0)
 		}
@@ -124,14 +124,14 @@ func (s *Server) settingsMeta(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if secret != "" {
-		if err := s.store.SetSecret(ctx, SettingAppSecret, []byte(secret), store_audit(v, r, "settings.change")); err != nil {
+		if err := s.store.SetSecret(ctx, SettingAppSecret, []byte(secret), store_audit(v, r, store.AuditSettingsChange)); err != nil {
 			s.storeFail(w, r, err)
 			return
 		}
 		s.setAppSecrets([][]byte{[]byte(secret)})
 	}
 	if token != "" {
-		if err := s.store.SetSecret(ctx, SettingAccessToken, []byte(token), store_audit(v, r, "settings.change")); err != nil {
+		if err := s.store.SetSecret(ctx, SettingAccessToken, []byte(token), store_audit(v, r, store.AuditSettingsChange)); err != nil {
 			s.storeFail(w, r, err)
 			return
 		}
@@ -150,7 +150,7 @@ func (s *Server) settingsNumber(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, "Bitte nur Ziffern eingeben.")
 		return
 	}
-	if err := s.store.AddBusinessNumber(r.Context(), store.Number{PhoneNumberID: id, DisplayPhoneNumber: disp, WABAID: waba}, store_audit(v, r, "settings.number.add")); err != nil {
+	if err := s.store.AddBusinessNumber(r.Context(), store.Number{PhoneNumberID: id, DisplayPhoneNumber: disp, WABAID: waba}, store_audit(v, r, store.AuditSettingsNumberAdd)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -163,7 +163,7 @@ func (s *Server) settingsSecurity(w http.ResponseWriter, r *http.Request) {
 	if r.PostFormValue("require_2fa") == "1" {
 		val = "1"
 	}
-	e := store_audit(v, r, "settings.change")
+	e := store_audit(v, r, store.AuditSettingsChange)
 	e.Detail = fmt.Sprintf(`{"require_2fa":%s}`, map[string]string{"0": "false", "1": "true"}[val])
 	if err := s.store.SetSetting(r.Context(), settingRequire2FA, val, e); err != nil {
 		s.storeFail(w, r, err)
@@ -186,7 +186,7 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	e := store_audit(v, r, "apikey.create")
+	e := store_audit(v, r, store.AuditAPIKeyCreate)
 	e.Target, e.Detail = "apikey:"+k.Prefix, fmt.Sprintf(`{"scopes":%q}`, strings.Join(scopes, ","))
 	s.audit(r, e)
 	// The key is shown in this response only, never stored in the clear.
@@ -200,7 +200,7 @@ func (s *Server) apiKeyRevoke(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
 		return
 	}
-	if err := s.store.RevokeAPIKey(r.Context(), id, store_audit(v, r, "apikey.revoke")); err != nil {
+	if err := s.store.RevokeAPIKey(r.Context(), id, store_audit(v, r, store.AuditAPIKeyRevoke)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -282,6 +282,6 @@ func (s *Server) subscriptionReplay(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	setFlash(w, web.Tf(r.Context(), "%d Zustellungen werden erneut gesendet.", n))
+	setFlash(w, web.Plural(r.Context(), int64(n), "%s Zustellung wird erneut gesendet.", "%s Zustellungen werden erneut gesendet."))
 	redirect(w, r, "/settings#fanout")
 }

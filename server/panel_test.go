@@ -357,7 +357,7 @@ func TestPanelLoginThrottle(t *testing.T) {
 		t.Fatalf("unknown vs known address differ: %d vs %d", p1.status, p2.status)
 	}
 	entries, _ := f.g.Store.AuditLog(context.Background(), 0, 100)
-	count := map[string]int{}
+	count := map[store.AuditAction]int{}
 	for _, e := range entries {
 		count[e.Action]++
 		if strings.Contains(e.Detail, testPassword) || strings.Contains(e.Detail, "falsch-falsch") {

@@ -50,7 +50,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, "Unbekannte Rolle.")
 		return
 	}
-	e := store_audit(v, r, "user.create")
+	e := store_audit(v, r, store.AuditUserCreate)
 	e.Detail = fmt.Sprintf(`{"role":%q}`, role)
 	u, err := s.store.CreateUser(ctx, store.NewUser{Email: email, Name: name, Role: role}, false, e)
 	if errors.Is(err, store.ErrExists) {
@@ -67,7 +67,7 @@ func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 func (s *Server) issueInvite(w http.ResponseWriter, r *http.Request, u *store.User) {
 	v := viewerOf(r)
 	token := newToken()
-	if err := s.store.CreateInvite(r.Context(), u.ID, store.HashToken(token), v.user.ID, s.now().Add(inviteValidity), store_audit(v, r, "user.invite")); err != nil {
+	if err := s.store.CreateInvite(r.Context(), u.ID, store.HashToken(token), v.user.ID, s.now().Add(inviteValidity), store_audit(v, r, store.AuditUserInvite)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -117,32 +117,32 @@ func (s *Server) userRole(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusBadRequest, "Unbekannte Rolle.")
 		return
 	}
-	e := store_audit(viewerOf(r), r, "user.role")
+	e := store_audit(viewerOf(r), r, store.AuditUserRole)
 	e.Detail = fmt.Sprintf(`{"from":%q,"to":%q}`, u.Role, role)
 	s.userAction(w, r, s.store.SetRole(r.Context(), u.ID, role, e), "Rolle geändert.")
 }
 
 func (s *Server) userDisable(w http.ResponseWriter, r *http.Request) {
 	if u := s.targetUser(w, r); u != nil {
-		s.userAction(w, r, s.store.SetDisabled(r.Context(), u.ID, true, store_audit(viewerOf(r), r, "user.disable")), "Konto gesperrt, alle Sitzungen beendet.")
+		s.userAction(w, r, s.store.SetDisabled(r.Context(), u.ID, true, store_audit(viewerOf(r), r, store.AuditUserDisable)), "Konto gesperrt, alle Sitzungen beendet.")
 	}
 }
 
 func (s *Server) userEnable(w http.ResponseWriter, r *http.Request) {
 	if u := s.targetUser(w, r); u != nil {
-		s.userAction(w, r, s.store.SetDisabled(r.Context(), u.ID, false, store_audit(viewerOf(r), r, "user.enable")), "Konto entsperrt.")
+		s.userAction(w, r, s.store.SetDisabled(r.Context(), u.ID, false, store_audit(viewerOf(r), r, store.AuditUserEnable)), "Konto entsperrt.")
 	}
 }
 
 func (s *Server) userReset2FA(w http.ResponseWriter, r *http.Request) {
 	if u := s.targetUser(w, r); u != nil {
-		s.userAction(w, r, s.store.ResetTOTP(r.Context(), u.ID, store_audit(viewerOf(r), r, "user.2fa_reset")), "Zwei-Faktor-Anmeldung zurückgesetzt.")
+		s.userAction(w, r, s.store.ResetTOTP(r.Context(), u.ID, store_audit(viewerOf(r), r, store.AuditUser2FAReset)), "Zwei-Faktor-Anmeldung zurückgesetzt.")
 	}
 }
 
 func (s *Server) userLogout(w http.ResponseWriter, r *http.Request) {
 	if u := s.targetUser(w, r); u != nil {
-		s.userAction(w, r, s.store.DeleteUserSessions(r.Context(), u.ID, store_audit(viewerOf(r), r, "user.logout")), "Alle Sitzungen beendet.")
+		s.userAction(w, r, s.store.DeleteUserSessions(r.Context(), u.ID, store_audit(viewerOf(r), r, store.AuditUserLogout)), "Alle Sitzungen beendet.")
 	}
 }
 

@@ -166,7 +166,7 @@ func (s *Server) apiMessageRetry(w http.ResponseWriter, r *http.Request) {
 		s.apiStoreError(w, err, "message")
 		return
 	}
-	if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: actor(r), Action: "message.retry", Target: strconv.FormatInt(m.ID, 10)}); err != nil {
+	if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: actor(r), Action: store.AuditMessageRetry, Target: strconv.FormatInt(m.ID, 10)}); err != nil {
 		s.log.Warn("audit not written", "err", err)
 	}
 	if s.cfg.Sender != nil {

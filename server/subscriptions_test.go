@@ -55,7 +55,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 	}
 	// Nothing secret in the audit trail.
 	log, _ := g.Store.AuditLog(context.Background(), 0, 50)
-	actions := map[string]bool{}
+	actions := map[store.AuditAction]bool{}
 	for _, e := range log {
 		actions[e.Action] = true
 		if strings.Contains(e.Detail, "a-new-secret") || strings.Contains(e.Detail, created.Secret) || !strings.HasPrefix(e.Actor, "apikey:") && e.Actor != "test" {

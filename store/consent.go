@@ -75,7 +75,7 @@ func insertConsent(tx *Tx, r *ConsentRecord) error {
 		nullString(r.ReplyState)).Scan(&r.ID); err != nil {
 		return fmt.Errorf("store: consent: %w", err)
 	}
-	return AuditTx(tx, AuditEntry{TS: r.TS, Actor: r.Actor, Action: "consent." + r.Action, Target: fmt.Sprintf("contact:%d", r.ContactID),
+	return AuditTx(tx, AuditEntry{TS: r.TS, Actor: r.Actor, Action: consentAction(r.Action), Target: fmt.Sprintf("contact:%d", r.ContactID),
 		Detail: jsonDetail(map[string]any{"purpose": r.Purpose, "source": r.Source, "record": r.ID})})
 }
 
@@ -152,7 +152,7 @@ func (s *Store) SetStopWords(ctx context.Context, words []string, actor string, 
 			stopWordsSetting, strings.Join(clean, ","), now.Unix()); err != nil {
 			return fmt.Errorf("store: stop words: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "settings.stop_words", Target: "settings",
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditSettingsStopWords, Target: "settings",
 			Detail: jsonDetail(map[string]any{"count": len(clean)})})
 	})
 }
@@ -357,6 +357,6 @@ func (s *Store) SetStopReply(ctx context.Context, text, actor string, now time.T
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, stopReplySetting, text, now.Unix()); err != nil {
 			return fmt.Errorf("store: stop reply: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "settings.stop_reply", Target: "settings"})
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditSettingsStopReply, Target: "settings"})
 	})
 }

@@ -134,7 +134,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 				return err
 			}
 			created = true
-			return AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: "contact.erase.restricted", IP: req.IP,
+			return AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: AuditContactEraseRefused, IP: req.IP,
 				Target: fmt.Sprintf("erasure:%d", res.RequestID),
 				Detail: jsonDetail(map[string]any{"subject": res.Subject, "holds": len(holds), "reason": req.Reason})})
 		})
@@ -372,7 +372,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		detail := map[string]any{"subject": res.Subject, "identifiers": len(hashes), "reason": req.Reason,
 			"messages": final.Messages, "statuses": final.Statuses, "deliveries": final.Deliveries,
 			"events": final.Events, "conversations": final.Conversations, "media_files": len(paths)}
-		if err := AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: "contact.erase", IP: req.IP,
+		if err := AuditTx(tx, AuditEntry{TS: now, Actor: req.Actor, Action: AuditContactErase, IP: req.IP,
 			Target: fmt.Sprintf("erasure:%d", res.RequestID), Detail: jsonDetail(detail)}); err != nil {
 			return err
 		}

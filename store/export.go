@@ -106,7 +106,7 @@ func (s *Store) ExportContact(ctx context.Context, c *Contact, w io.Writer, opts
 	if err := e.zw.Close(); err != nil {
 		return nil, fmt.Errorf("store: export: %w", err)
 	}
-	err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: "contact.export", Target: fmt.Sprintf("contact:%d", c.ID),
+	err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: AuditContactExport, Target: fmt.Sprintf("contact:%d", c.ID),
 		IP: opts.IP, Detail: jsonDetail(map[string]any{"messages": e.stats.Messages, "media_files": e.stats.MediaFiles,
 			"media_mismatches": e.stats.MediaMismatches})})
 	if err != nil {

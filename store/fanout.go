@@ -282,7 +282,7 @@ func (s *Store) ReplayFanout(ctx context.Context, actor string, subID int64, r R
 		}
 		queued, _ = res.RowsAffected()
 		detail["queued"] = queued
-		return AuditTx(tx, AuditEntry{Actor: actor, Action: "subscription.replay", Target: subTarget(subID), Detail: auditDetail(detail)})
+		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionReplay, Target: subTarget(subID), Detail: auditDetail(detail)})
 	})
 	if err != nil {
 		return 0, err

@@ -124,7 +124,7 @@ func (s *Store) SetHold(ctx context.Context, h LegalHold) (*LegalHold, error) {
 			nullID(h.Until), h.CreatedBy, h.CreatedAt).Scan(&h.ID); err != nil {
 			return fmt.Errorf("store: legal hold: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: h.CreatedAt, Actor: h.CreatedBy, Action: "legal_hold.set", Target: target,
+		return AuditTx(tx, AuditEntry{TS: h.CreatedAt, Actor: h.CreatedBy, Action: AuditLegalHoldSet, Target: target,
 			Detail: jsonDetail(map[string]any{"hold": h.ID, "preset": h.Preset, "until": h.Until})})
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) ReleaseHold(ctx context.Context, id int64, actor string, now tim
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "legal_hold.release", Target: fmt.Sprintf("hold:%d", id)})
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditLegalHoldRelease, Target: fmt.Sprintf("hold:%d", id)})
 	})
 	if err != nil {
 		return err

@@ -149,7 +149,7 @@ func Restore(ctx context.Context, dir, from string, opts RestoreOptions) (*Resto
 	if res.Decisions, err = s.replayDecisions(ctx, opts.Now); err != nil {
 		return res, err
 	}
-	err = s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: "backup.restore", Target: "database",
+	err = s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: AuditBackupRestore, Target: "database",
 		Detail: jsonDetail(map[string]any{"backup": filepath.Base(from), "tombstones": res.Tombstones, "reerased": res.Reerased,
 			"decisions": res.Decisions})})
 	if err != nil {

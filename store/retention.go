@@ -95,7 +95,7 @@ func (s *Store) SetRetentionPolicy(ctx context.Context, p RetentionPolicy, actor
 				updated_at = excluded.updated_at, updated_by = excluded.updated_by`, p.Class, bn, p.Days, now.Unix(), actor); err != nil {
 			return fmt.Errorf("store: retention policy: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "retention.policy", Target: "retention:" + p.Class,
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditRetentionPolicy, Target: "retention:" + p.Class,
 			Detail: jsonDetail(map[string]any{"class": p.Class, "phone_number_id": p.PhoneNumberID, "days": p.Days})})
 	})
 }
@@ -257,7 +257,7 @@ func (s *Store) RunRetention(ctx context.Context, opts RetentionOptions) (*Reten
 		for c, n := range rep.RowsPerClass {
 			detail[c] = n
 		}
-		if err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: "retention.run", Target: "retention",
+		if err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: AuditRetentionRun, Target: "retention",
 			Detail: jsonDetail(detail)}); err != nil {
 			return rep, err
 		}

@@ -69,7 +69,7 @@ func (s *Store) CreateSecureLink(ctx context.Context, conversationID int64, prom
 			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, tokenHash(token), conversationID, prompt, actor, l.CreatedAt, l.ExpiresAt).Scan(&l.ID); err != nil {
 			return fmt.Errorf("store: secure link: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: l.CreatedAt, Actor: actor, Action: "secure_link.create", Target: fmt.Sprintf("conversation:%d", conversationID),
+		return AuditTx(tx, AuditEntry{TS: l.CreatedAt, Actor: actor, Action: AuditSecureLinkCreate, Target: fmt.Sprintf("conversation:%d", conversationID),
 			Detail: jsonDetail(map[string]any{"link": l.ID, "expires_at": l.ExpiresAt})})
 	})
 	if err != nil {
@@ -167,7 +167,7 @@ func (s *Store) AnswerSecureLink(ctx context.Context, token string, a SecureAnsw
 			WHERE id = ?2`, now.Unix(), conv); err != nil {
 			return err
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "customer", Action: "secure_link.answer", Target: fmt.Sprintf("conversation:%d", conv),
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "customer", Action: AuditSecureLinkAnswer, Target: fmt.Sprintf("conversation:%d", conv),
 			Detail: jsonDetail(map[string]any{"link": id, "file": rel != ""})})
 	})
 	if err != nil {

@@ -269,7 +269,7 @@ func (s *Store) CreateSubscription(ctx context.Context, actor string, in Subscri
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.URL, sealSecret(in.Secret), int(in.Events), in.Enabled, now, now).Scan(&id); err != nil {
 			return fmt.Errorf("store: subscription: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{Actor: actor, Action: "subscription.create", Target: subTarget(id),
+		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionCreate, Target: subTarget(id),
 			Detail: auditDetail(map[string]any{"events": in.Events.Names(), "enabled": in.Enabled})})
 	})
 	if err != nil {
@@ -334,7 +334,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, actor string, id int64, 
 		if _, err := tx.Exec("UPDATE fanout_queue SET next_attempt_at = 0 WHERE subscription_id = ? AND state = 'pending'", id); err != nil {
 			return fmt.Errorf("store: subscription update: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{Actor: actor, Action: "subscription.update", Target: subTarget(id),
+		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionUpdate, Target: subTarget(id),
 			Detail: auditDetail(map[string]any{"changed": changed})})
 	})
 	if err != nil {
@@ -358,7 +358,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, actor string, id int64) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return AuditTx(tx, AuditEntry{Actor: actor, Action: "subscription.delete", Target: subTarget(id),
+		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionDelete, Target: subTarget(id),
 			Detail: auditDetail(map[string]any{"queued_dropped": dropped})})
 	})
 }

@@ -113,24 +113,60 @@ func duration(ctx context.Context, d time.Duration) string {
 		return fmt.Sprintf("%d min", int(d.Minutes()))
 	}
 	if Lang(ctx) == "en" {
-		return fmt.Sprintf("%.1f h", d.Hours())
+		return decimal(ctx, d.Hours()) + " h"
 	}
-	return strings.Replace(fmt.Sprintf("%.1f Std.", d.Hours()), ".", ",", 1)
+	return decimal(ctx, d.Hours()) + " Std."
 }
 
-// bytesHuman formats a size.
-func bytesHuman(n int64) string {
+// bytesHuman formats a size in binary units with the language's decimal
+// mark: "1,2 MiB" in German, "1.2 MiB" in English.
+func bytesHuman(ctx context.Context, n int64) string {
 	const unit = 1024
 	if n < unit {
-		return fmt.Sprintf("%d B", n)
+		return Num(ctx, n) + " B"
 	}
 	div, exp := int64(unit), 0
 	for m := n / unit; m >= unit; m /= unit {
 		div *= unit
 		exp++
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return decimal(ctx, float64(n)/float64(div)) + fmt.Sprintf(" %ciB", "KMGTPE"[exp])
 }
+
+// decimal formats f with one decimal place and the language's decimal mark.
+func decimal(ctx context.Context, f float64) string {
+	s := fmt.Sprintf("%.1f", f)
+	if Lang(ctx) != "en" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
+}
+
+// Num formats a whole number with the language's thousands separator:
+// "1.234" in German, "1,234" in English; four-digit numbers too, as
+// German style guides allow both and a column of counts reads evenly.
+func Num(ctx context.Context, n int64) string {
+	sep := "."
+	if Lang(ctx) == "en" {
+		sep = ","
+	}
+	digits := fmt.Sprint(n)
+	sign := ""
+	if n < 0 {
+		sign, digits = "-", digits[1:]
+	}
+	var b strings.Builder
+	for i, d := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(d)
+	}
+	return sign + b.String()
+}
+
+// num is Num for an int, the type most view models count in.
+func num(ctx context.Context, n int) string { return Num(ctx, int64(n)) }
 
 func itoa(n int) string      { return fmt.Sprint(n) }
 func i64(n int64) string     { return fmt.Sprint(n) }

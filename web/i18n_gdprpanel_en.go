@@ -8,7 +8,6 @@ func init() {
 		"Löschung beantragt, aber eine Aufbewahrungspflicht hält die Daten: Sie sind gesperrt, nur Administratoren und Prüfer sehen sie, und es wird nichts gesendet. Sie werden gelöscht, sobald die Pflicht endet.":                                                                   "Erasure was requested, but a legal hold keeps the data: it is locked, only admins and auditors see it, and nothing is sent. It is erased once the hold ends.",
 		"Die Verarbeitung ist eingeschränkt (Art. 18 DSGVO, § 35 Abs. 3 BDSG): Die Löschung wurde beantragt, eine Aufbewahrungspflicht hält die Daten aber fest. Mitarbeitende sehen diese Person nicht, es wird nichts gesendet; gelöscht wird automatisch, sobald die Pflicht endet.": "Processing is restricted (Art. 18 GDPR, § 35(3) BDSG): erasure was requested, but a legal hold keeps the data. Agents do not see this person and nothing is sent; it is erased automatically once the hold ends.",
 		"Die Verarbeitung dieser Person ist eingeschränkt (Art. 18 DSGVO): Es kann nichts gesendet werden.":                                                                                                                                                                             "Processing of this person's data is restricted (Art. 18 GDPR): nothing can be sent.",
-		"%d Unterhaltung(en); Inhalte sind für Prüfer nicht sichtbar.": "%d conversation(s); contents are not shown to auditors.",
 
 		// Consent records.
 		"Einwilligung erfassen":     "Record consent",
@@ -51,7 +50,6 @@ func init() {
 		// Retention at first run.
 		"Datenschutz ab Werk: Löschfristen": "Privacy by default: retention periods",
 		"nie löschen":                       "never delete",
-		"%d Tage":                           "%d days",
 		"Ältere Daten löscht eine tägliche Bereinigung. Sie können die Fristen später unter „Datenschutz“ ändern.": "A daily clean-up deletes older data. You can change the periods later under “Datenschutz” (data protection).",
 
 		// Secure links.

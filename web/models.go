@@ -490,7 +490,7 @@ type APIKeyVM struct {
 	ID       int64
 	Name     string
 	Prefix   string
-	Scopes   string
+	Scopes   []string
 	Created  time.Time
 	LastUsed time.Time
 	Revoked  bool
@@ -539,6 +539,7 @@ type AuditVM struct {
 	Verified bool // the hash chain was checked for this page view
 	ChainOK  bool
 	BrokenAt int64
+	Names    AuditNames // who and what the entries' ids are
 }
 
 // AuditRowVM is one audit entry.

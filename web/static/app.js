@@ -64,7 +64,7 @@
 	function setBadge(n) {
 		var b = $("#badge-inbox");
 		if (!b) return;
-		b.textContent = n;
+		b.textContent = n.toLocaleString(document.documentElement.lang === "en" ? "en-GB" : "de-DE");
 		b.classList.toggle("hidden", n === 0);
 		document.title = document.title.replace(/^\(\d+\) /, "");
 		if (n > 0) document.title = "(" + n + ") " + document.title;

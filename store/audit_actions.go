@@ -1,0 +1,79 @@
+package store
+
+// AuditAction is the stable machine key of an audit entry ("login.success").
+// The store keeps the key, never a sentence: the panel translates it when
+// it shows the log (web.AuditActionLabel), so the hash chain and exports
+// stay the same whatever language a reader picks.
+type AuditAction string
+
+// The audit vocabulary. Every entry written anywhere uses one of these;
+// TestAuditActionsAreDeclared fails on a literal that is not listed in
+// AuditActions, and the web package's test on one without words.
+const (
+	AuditAuthzDenied          AuditAction = "authz.denied"
+	AuditLoginThrottled       AuditAction = "login.throttled"
+	AuditLoginFailed          AuditAction = "login.failed"
+	AuditLoginPasswordOK      AuditAction = "login.password_ok"
+	AuditLoginSuccess         AuditAction = "login.success"
+	AuditLogout               AuditAction = "logout"
+	AuditLogoutEverywhere     AuditAction = "logout.everywhere"
+	AuditPasswordChange       AuditAction = "password.change"
+	AuditPasswordChangeFailed AuditAction = "password.change_failed"
+	AuditInviteAccept         AuditAction = "invite.accept"
+	AuditUserCreate           AuditAction = "user.create"
+	AuditUserInvite           AuditAction = "user.invite"
+	AuditUserRole             AuditAction = "user.role"
+	AuditUserDisable          AuditAction = "user.disable"
+	AuditUserEnable           AuditAction = "user.enable"
+	AuditUserLogout           AuditAction = "user.logout"
+	AuditUser2FAEnable        AuditAction = "user.2fa_enable"
+	AuditUser2FADisable       AuditAction = "user.2fa_disable"
+	AuditUser2FAReset         AuditAction = "user.2fa_reset"
+	AuditConversationAssign   AuditAction = "conversation.assign"
+	AuditMessageRetry         AuditAction = "message.retry"
+	AuditTemplateText         AuditAction = "template.text"
+	AuditSettingsChange       AuditAction = "settings.change"
+	AuditSettingsNumberAdd    AuditAction = "settings.number.add"
+	AuditSettingsStopWords    AuditAction = "settings.stop_words"
+	AuditSettingsStopReply    AuditAction = "settings.stop_reply"
+	AuditAPIKeyCreate         AuditAction = "apikey.create"
+	AuditAPIKeyRevoke         AuditAction = "apikey.revoke"
+	AuditAPIKeyUse            AuditAction = "apikey.use"
+	AuditConsentOptIn         AuditAction = "consent.opt_in"
+	AuditConsentOptOut        AuditAction = "consent.opt_out"
+	AuditSubscriptionCreate   AuditAction = "subscription.create"
+	AuditSubscriptionUpdate   AuditAction = "subscription.update"
+	AuditSubscriptionDelete   AuditAction = "subscription.delete"
+	AuditSubscriptionReplay   AuditAction = "subscription.replay"
+	AuditBackupRestore        AuditAction = "backup.restore"
+	AuditRetentionPolicy      AuditAction = "retention.policy"
+	AuditRetentionRun         AuditAction = "retention.run"
+	AuditSecureLinkCreate     AuditAction = "secure_link.create"
+	AuditSecureLinkAnswer     AuditAction = "secure_link.answer"
+	AuditLegalHoldSet         AuditAction = "legal_hold.set"
+	AuditLegalHoldRelease     AuditAction = "legal_hold.release"
+	AuditContactExport        AuditAction = "contact.export"
+	AuditContactErase         AuditAction = "contact.erase"
+	AuditContactEraseRefused  AuditAction = "contact.erase.restricted"
+)
+
+// AuditActions lists the vocabulary, for the panel's translation test.
+var AuditActions = []AuditAction{
+	AuditAuthzDenied, AuditLoginThrottled, AuditLoginFailed, AuditLoginPasswordOK, AuditLoginSuccess,
+	AuditLogout, AuditLogoutEverywhere, AuditPasswordChange, AuditPasswordChangeFailed, AuditInviteAccept,
+	AuditUserCreate, AuditUserInvite, AuditUserRole, AuditUserDisable, AuditUserEnable, AuditUserLogout,
+	AuditUser2FAEnable, AuditUser2FADisable, AuditUser2FAReset, AuditConversationAssign, AuditMessageRetry,
+	AuditTemplateText, AuditSettingsChange, AuditSettingsNumberAdd, AuditSettingsStopWords, AuditSettingsStopReply,
+	AuditAPIKeyCreate, AuditAPIKeyRevoke, AuditAPIKeyUse, AuditConsentOptIn, AuditConsentOptOut,
+	AuditSubscriptionCreate, AuditSubscriptionUpdate, AuditSubscriptionDelete, AuditSubscriptionReplay,
+	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
+	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
+}
+
+// consentAction is the audit key of a consent record's action.
+func consentAction(action string) AuditAction {
+	if action == "opt_in" {
+		return AuditConsentOptIn
+	}
+	return AuditConsentOptOut
+}
