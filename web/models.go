@@ -554,6 +554,7 @@ type AuditRowVM struct {
 
 // AccountVM is the own-account page.
 type AccountVM struct {
+	Email         string
 	Lang          string
 	Notify        bool
 	TwoFactor     bool
