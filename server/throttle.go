@@ -220,11 +220,12 @@ func (lt *loginThrottle) fail(a attempt, now time.Time) bool {
 	return lt.pairs.fail(a.pairKey(), now) > 0
 }
 
-// success clears the account's counters; the address's stays, so that one
-// good account does not let an address spray the others.
+// success clears the pair's counter only: the address's stays, so that one
+// good account does not let an address spray the others, and the
+// account's, so that the owner logging in does not hand a botnet a fresh
+// set of guesses (it decays on its own, and is short).
 func (lt *loginThrottle) success(a attempt) {
 	lt.pairs.success(a.pairKey())
-	lt.accounts.success(a.account)
 }
 
 // normEmail is how an account is named in the throttle and the audit log.
