@@ -135,7 +135,10 @@ func newPanelState(cfg PanelConfig) *panelState {
 
 // StopStreams ends the panel's live event streams so that a graceful
 // shutdown does not wait for them. Register it with http.Server.RegisterOnShutdown.
-func (s *Server) StopStreams() { s.panel.broker.close() }
+func (s *Server) StopStreams() {
+	s.panel.broker.close()
+	s.panel.throttled.flush() // pending counts of throttled attempts
+}
 
 // Publish tells open panels about a change (used by the send path too).
 func (s *Server) Publish(ev PanelEvent) {

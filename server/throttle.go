@@ -295,6 +295,19 @@ func (a *throttledAudit) record(e store.AuditEntry, scope string, now time.Time)
 	}
 }
 
+// flush writes every open window's count now (at shutdown).
+func (a *throttledAudit) flush() {
+	a.mu.Lock()
+	var out []store.AuditEntry
+	for k, w := range a.open {
+		out = append(out, a.closeLocked(k, w)...)
+	}
+	a.mu.Unlock()
+	for _, x := range out {
+		a.write(x)
+	}
+}
+
 // expire writes a window's count when its time is up and no later
 // attempt has done so.
 func (a *throttledAudit) expire(key string, w *throttledWindow) {
