@@ -69,7 +69,7 @@ const (
 func (s *Server) reauth(r *http.Request, action string) (int, string, error) {
 	ctx, v, now := r.Context(), viewerOf(r), s.now()
 	at := attempt{account: normEmail(v.user.Email), ip: throttleAddr(clientIP(r))}
-	if scope := s.panel.login.blocked(at, now); scope != "" {
+	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
 		s.auditThrottled(r, store.AuditEntry{Actor: v.actor(), Action: "reauth.throttled", Target: "user:" + itoa64(v.user.ID)}, scope)
 		return http.StatusTooManyRequests, throttledErr, nil
 	}

@@ -78,7 +78,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	at := s.attemptFor(r, email, u)
-	if scope := s.panel.login.blocked(at, now); scope != "" {
+	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
 		s.auditThrottled(r, store.AuditEntry{Actor: "anonymous", Action: "login.throttled", Target: "email:" + email, IP: ip}, scope)
 		fail(http.StatusTooManyRequests, throttledErr)
 		return
@@ -206,7 +206,7 @@ func (s *Server) deviceUser(r *http.Request) (int64, bool) {
 }
 
 // auditThrottled writes a refused attempt's audit row, folded per minute.
-func (s *Server) auditThrottled(r *http.Request, e store.AuditEntry, scope string) {
+func (s *Server) auditThrottled(r *http.Request, e store.AuditEntry, scope throttleScope) {
 	if e.IP == "" {
 		e.IP = clientIP(r)
 	}
@@ -241,7 +241,7 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		s.bare(w, r, status, web.T(ctx, "Bestätigungscode"), web.TwoFactorForm(web.AuthForm{Error: web.T(ctx, msg)}))
 	}
-	if scope := s.panel.login.blocked(at, now); scope != "" {
+	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
 		s.auditThrottled(r, store.AuditEntry{Actor: v.actor(), Action: "login.throttled", Target: "totp", IP: ip}, scope)
 		fail(http.StatusTooManyRequests, throttledErr)
 		return

@@ -170,6 +170,16 @@ func newLoginThrottle() *loginThrottle {
 	}
 }
 
+// throttleScope names the counter that refused an attempt.
+type throttleScope string
+
+const (
+	scopeNone    throttleScope = ""
+	scopeIP      throttleScope = "ip"      // the address, over all accounts
+	scopePair    throttleScope = "pair"    // the account from this address
+	scopeAccount throttleScope = "account" // the account, from anywhere
+)
+
 // attempt is one check of a password or code by one address at one account.
 type attempt struct {
 	account   string // lower-case e-mail address
@@ -194,22 +204,22 @@ func throttleAddr(ip string) string {
 
 func (a attempt) pairKey() string { return a.account + "\x00" + a.ip }
 
-// blocked reports the scope that blocks a, if any ("ip", "account" or
-// "pair"), checked before anything is hashed.
-func (lt *loginThrottle) blocked(a attempt, now time.Time) string {
+// blocked reports the counter that blocks a (scopeNone: none), checked
+// before anything is hashed.
+func (lt *loginThrottle) blocked(a attempt, now time.Time) throttleScope {
 	maxLock := time.Duration(0)
 	if a.knownGood {
 		maxLock = knownGoodMaxLock
 	}
 	switch {
 	case !lt.ips.blocked(a.ip, now, maxLock).IsZero():
-		return "ip"
+		return scopeIP
 	case !lt.pairs.blocked(a.pairKey(), now, maxLock).IsZero():
-		return "pair"
+		return scopePair
 	case !a.knownGood && !lt.accounts.blocked(a.account, now, 0).IsZero():
-		return "account"
+		return scopeAccount
 	}
-	return ""
+	return scopeNone
 }
 
 // fail counts a failed check on all three counters and reports whether it
@@ -245,6 +255,7 @@ type throttledAudit struct {
 type throttledWindow struct {
 	entry store.AuditEntry
 	start time.Time
+	scope throttleScope
 	more  int // attempts after the first
 	timer *time.Timer
 }
@@ -256,13 +267,13 @@ func newThrottledAudit(write func(store.AuditEntry)) *throttledAudit {
 // record counts one throttled attempt at now. The key folds rows: a
 // blocked address is one key whatever accounts it tries, a blocked account
 // one key whatever addresses try it.
-func (a *throttledAudit) record(e store.AuditEntry, scope string, now time.Time) {
-	key := e.Action + "\x00" + scope + "\x00"
+func (a *throttledAudit) record(e store.AuditEntry, scope throttleScope, now time.Time) {
+	key := e.Action + "\x00" + string(scope) + "\x00"
 	switch scope {
-	case "ip":
+	case scopeIP:
 		e.Target, e.Actor = "ip", "anonymous"
 		key += throttleAddr(e.IP)
-	case "account":
+	case scopeAccount:
 		key += e.Target
 	default:
 		key += e.Target + "\x00" + throttleAddr(e.IP)
@@ -285,8 +296,7 @@ func (a *throttledAudit) record(e store.AuditEntry, scope string, now time.Time)
 	}
 	e.TS = now.Unix()
 	e.Detail = throttledDetail(scope, 1, now)
-	w := &throttledWindow{entry: e, start: now}
-	w.entry.Detail = scope // the summary row's scope
+	w := &throttledWindow{entry: e, start: now, scope: scope}
 	w.timer = time.AfterFunc(throttledAuditWindow, func() { a.expire(key, w) })
 	a.open[key] = w
 	a.mu.Unlock()
@@ -331,11 +341,11 @@ func (a *throttledAudit) closeLocked(key string, w *throttledWindow) []store.Aud
 	}
 	e := w.entry
 	end := w.start.Add(throttledAuditWindow)
-	e.TS, e.Detail = end.Unix(), throttledDetail(e.Detail, w.more, w.start)
+	e.TS, e.Detail = end.Unix(), throttledDetail(w.scope, w.more, w.start)
 	return []store.AuditEntry{e}
 }
 
-func throttledDetail(scope string, count int, since time.Time) string {
+func throttledDetail(scope throttleScope, count int, since time.Time) string {
 	b, _ := json.Marshal(map[string]any{"scope": scope, "count": count, "since": since.Unix(), "window_s": int(throttledAuditWindow.Seconds())})
 	return string(b)
 }
