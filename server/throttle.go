@@ -271,7 +271,7 @@ func (a *throttledAudit) record(e store.AuditEntry, scope throttleScope, now tim
 	key := e.Action + "\x00" + string(scope) + "\x00"
 	switch scope {
 	case scopeIP:
-		e.Target, e.Actor = "ip", "anonymous"
+		e.Target = "ip"
 		key += throttleAddr(e.IP)
 	case scopeAccount:
 		key += e.Target
