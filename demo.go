@@ -2,16 +2,47 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
+
+// demoAdminEmail is the demo's admin account.
+const demoAdminEmail = "demo@pforte.example"
+
+// demoAdmin makes sure the demo has an admin and says how to get in, on
+// every start: a first look should not start with a form. The generated
+// password exists only on the first start (only its hash is stored), so
+// later starts name the command that sets a new one.
+func demoAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, stderr io.Writer) error {
+	login := "http://" + cfg.HTTPAddr + "/login"
+	if n, err := st.CountUsers(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		pw := generatePassword()
+		_, err := st.CreateUser(ctx, store.NewUser{Email: demoAdminEmail, Name: "Demo Admin", Role: store.RoleAdmin,
+			PasswordHash: server.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: `{"role":"admin","demo":true}`})
+		if err == nil {
+			fmt.Fprintf(stderr, "demo panel login: %s  e-mail %s  password %s (shown only now)\n", login, demoAdminEmail, pw)
+			return nil
+		}
+		if !errors.Is(err, store.ErrExists) {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "demo panel login: %s  e-mail %s  (forgot the password? pforte user reset-password --data-dir %s --email %s)\n",
+		login, demoAdminEmail, cfg.DataDir, demoAdminEmail)
+	return nil
+}
 
 // demoRun is the in-process Cloud API simulator of "serve --demo": a fake
 // Graph API on loopback and fictional customers who write in.

@@ -225,7 +225,7 @@ func tellDemoStory(ctx context.Context, st *store.Store, sim *simulator.Simulato
 		n = max(n, sc.customer+1)
 	}
 	customers := simulator.Customers(n)
-	admin, err := demoAdmin(ctx, st)
+	admin, err := demoAssignee(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -278,9 +278,9 @@ func tellDemoStory(ctx context.Context, st *store.Store, sim *simulator.Simulato
 	return nil
 }
 
-// demoAdmin is the account serve --demo creates, or else the first active
+// demoAssignee is the account serve --demo creates, or else the first active
 // admin; nil if there is none (the story then assigns nothing).
-func demoAdmin(ctx context.Context, st *store.Store) (*store.User, error) {
+func demoAssignee(ctx context.Context, st *store.Store) (*store.User, error) {
 	users, err := st.Users(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
@@ -290,7 +290,7 @@ func demoAdmin(ctx context.Context, st *store.Store) (*store.User, error) {
 		if u.Role != store.RoleAdmin || u.Disabled {
 			continue
 		}
-		if u.Email == "demo@pforte.example" {
+		if u.Email == demoAdminEmail {
 			return u, nil
 		}
 		if first == nil {

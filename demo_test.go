@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -28,30 +27,14 @@ func startDemoServe(t *testing.T, dir string) (*serveRun, string) {
 	return r, public
 }
 
-// panelLogin logs in to the panel like a browser and returns its client.
-func panelLogin(t *testing.T, base, email, password string) *http.Client {
+// demoLogin logs in to the panel like a browser and returns its client.
+func demoLogin(t *testing.T, base, email, password string) *http.Client {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp := panelPost(t, c, base, "/login", url.Values{"email": {email}, "password": {password}})
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
-		t.Fatalf("login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	c := panelClient()
+	if status, loc := panelPost(t, c, base, "/login", url.Values{"email": {email}, "password": {password}}); status != http.StatusSeeOther || loc != "/" {
+		t.Fatalf("login: %d %s", status, loc)
 	}
 	return c
-}
-
-func panelPost(t *testing.T, c *http.Client, base, path string, form url.Values) *http.Response {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("Origin", base)
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp
 }
 
 func conversationOf(t *testing.T, st *store.Store, key string) *store.ConversationSummary {
@@ -93,11 +76,11 @@ func TestDemoLooksLikeAGermanShop(t *testing.T) {
 		t.Fatalf("the late customer's conversation: %+v", conv)
 	}
 	base := "http://" + public
-	c := panelLogin(t, base, "demo@pforte.example", m[1])
-	resp := panelPost(t, c, base, fmt.Sprintf("/conversations/%d/template", conv.ID),
-		url.Values{"template": {"versand_bestaetigung|de"}, "p_1": {"Herr Lorenz"}, "p_2": {"10397"}})
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("template send from the panel: %d", resp.StatusCode)
+	c := demoLogin(t, base, "demo@pforte.example", m[1])
+	code, _ := panelPost(t, c, base, fmt.Sprintf("/conversations/%d/template", conv.ID),
+		url.Values{"template": {"versand_bestaetigung|de"}, "p_1": {"Herr Lorenz"}, "p_2": {"10397"}, "contact": {fmt.Sprint(conv.Contact.ID)}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("template send from the panel: %d", code)
 	}
 	var status string
 	servertest.Eventually(t, 30*time.Second, "the simulator to deliver the template", func() bool {

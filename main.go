@@ -95,6 +95,9 @@ Commands:
   serve --demo               run the gateway on generated secrets, for a first look
   apikey create --name N     create an API key for the internal API (printed once)
   user add --email E --role R  create a panel user (admin, agent or auditor)
+  user reset-password --email E
+                             end a user's sessions and print a one-time link to set a new
+                             password (or read one from stdin with --stdin)
   simulate                   the Cloud API simulator: fake Graph API and customer webhooks
   doctor                     check the installation (DNS, ports, certificate, data dir, Meta token, clock)
   healthcheck                exit 0 if the running gateway answers on its internal listener

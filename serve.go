@@ -401,19 +401,12 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 			return err
 		}
 	}
-	if n, err := st.CountUsers(ctx); err == nil && n == 0 {
-		if cfg.Demo {
-			// A first look should not start with a form: the demo gets an
-			// admin whose generated password is printed once.
-			pw := generatePassword()
-			if _, err := st.CreateUser(ctx, store.NewUser{Email: "demo@pforte.example", Name: "Demo Admin", Role: store.RoleAdmin,
-				PasswordHash: server.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: `{"role":"admin","demo":true}`}); err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "demo panel login: http://%s/login  e-mail demo@pforte.example  password %s\n", cfg.HTTPAddr, pw)
-		} else {
-			log.Info("no panel user yet: open the panel to create the first admin, or run \"pforte user add\"", "url", "http://"+cfg.HTTPAddr+"/setup")
+	if cfg.Demo {
+		if err := demoAdmin(ctx, st, cfg, stderr); err != nil {
+			return err
 		}
+	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
+		log.Info("no panel user yet: open the panel to create the first admin, or run \"pforte user add\"", "url", "http://"+cfg.HTTPAddr+"/setup")
 	}
 
 	if tlsMgr != nil {

@@ -97,8 +97,9 @@ var ErrWindowClosed = errors.New("customer-service window closed")
 type panelState struct {
 	cfg         PanelConfig
 	broker      *broker
-	accounts    *throttle // failed logins per account
-	ips         *throttle // failed logins per client address
+	login       *loginThrottle  // failed logins, codes and re-authentications (throttle.go)
+	throttled   *throttledAudit // audit rows of refused attempts, folded per minute
+	argon       argonCounter    // password hashes computed (password.go)
 	cop         *http.CrossOriginProtection
 	enrolMu     sync.Mutex
 	enrolments  map[int64]enrolment // pending TOTP secrets by session id
@@ -122,13 +123,10 @@ func newPanelState(cfg PanelConfig) *panelState {
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	p := &panelState{
-		cfg:        cfg,
-		broker:     newBroker(),
-		noSuchUser: noSuchUserHash(),
-		// ownCloud-style: 5 failures in 15 minutes lock an account for 10,
-		// doubling each time; an address gets more room (shared offices).
-		accounts:    newThrottle(5, 15*time.Minute, 10*time.Minute),
-		ips:         newThrottle(30, 15*time.Minute, 10*time.Minute),
+		cfg:         cfg,
+		broker:      newBroker(),
+		noSuchUser:  noSuchUserHash(),
+		login:       newLoginThrottle(),
 		cop:         http.NewCrossOriginProtection(),
 		enrolments:  map[int64]enrolment{},
 		staticFiles: web.StaticHandler(),
@@ -141,7 +139,10 @@ func newPanelState(cfg PanelConfig) *panelState {
 
 // StopStreams ends the panel's live event streams so that a graceful
 // shutdown does not wait for them. Register it with http.Server.RegisterOnShutdown.
-func (s *Server) StopStreams() { s.panel.broker.close() }
+func (s *Server) StopStreams() {
+	s.panel.broker.close()
+	s.panel.throttled.flush() // pending counts of throttled attempts
+}
 
 // Publish tells open panels about a change (used by the send path too).
 func (s *Server) Publish(ev PanelEvent) {

@@ -125,28 +125,49 @@ func TestPasswordHashRoundTrip(t *testing.T) {
 }
 
 func TestThrottleBacksOff(t *testing.T) {
-	th := newThrottle(3, time.Minute, time.Minute)
+	th := newThrottle(throttlePolicy{limit: 3, base: time.Minute, max: 5 * time.Minute})
 	now := time.Unix(1000, 0)
 	for i := range 3 {
-		if locked, _ := th.blocked("k", now); locked {
+		if until := th.blocked("k", now, 0); !until.IsZero() {
 			t.Fatalf("locked after %d", i)
 		}
 		th.fail("k", now)
 	}
-	locked, until := th.blocked("k", now)
-	if !locked || until.Sub(now) != time.Minute {
-		t.Fatalf("first lockout: %v %v", locked, until.Sub(now))
+	if until := th.blocked("k", now, 0); until.Sub(now) != time.Minute {
+		t.Fatalf("first lockout: %v", until.Sub(now))
 	}
-	now = until
-	for range 3 {
+	// Each failure after a lock doubles it, up to the cap.
+	for _, want := range []time.Duration{2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute} {
+		now = th.blocked("k", now, 0)
 		th.fail("k", now)
-	}
-	if _, until := th.blocked("k", now); until.Sub(now) != 2*time.Minute {
-		t.Fatalf("second lockout should double: %v", until.Sub(now))
+		if until := th.blocked("k", now, 0); until.Sub(now) != want {
+			t.Fatalf("lockout %v, want %v", until.Sub(now), want)
+		}
+		// A known-good caller waits at most its own cap.
+		if until := th.blocked("k", now, 90*time.Second); until.Sub(now) != min(want, 90*time.Second) {
+			t.Fatalf("capped lockout %v", until.Sub(now))
+		}
 	}
 	th.success("k")
-	if locked, _ := th.blocked("k", now); locked {
+	if until := th.blocked("k", now, 0); !until.IsZero() {
 		t.Fatal("success did not clear")
+	}
+	// Quiet for longer than throttleForget starts afresh.
+	for range 3 {
+		th.fail("q", now)
+	}
+	now = now.Add(throttleForget + time.Second)
+	if d := th.fail("q", now); d != 0 {
+		t.Fatalf("a failure after a long quiet locked for %v", d)
+	}
+}
+
+func TestThrottleAddrGroupsIPv6By64(t *testing.T) {
+	for in, want := range map[string]string{"203.0.113.7": "203.0.113.7", "::ffff:203.0.113.7": "203.0.113.7",
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64", "2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64", "x": "x"} {
+		if got := throttleAddr(in); got != want {
+			t.Errorf("throttleAddr(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -31,6 +31,7 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	mux.Handle("GET /account", p(everyone, s.account))
 	mux.Handle("POST /account/preferences", p(everyone, s.accountPreferences))
 	mux.Handle("POST /account/password", p(everyone, s.accountPassword))
+	mux.Handle("POST /account/email", p(everyone, s.accountEmail))
 	mux.Handle("GET /account/2fa", p(everyone, s.enrolStart))
 	mux.Handle("POST /account/2fa", p(everyone, s.enrolConfirm))
 	mux.Handle("POST /account/2fa/disable", p(everyone, s.enrolDisable))

@@ -74,6 +74,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	}
 	s := &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now}
 	s.panel = newPanelState(cfg.Panel)
+	s.panel.throttled = newThrottledAudit(s.writeAudit)
 	if s.panel.cfg.Sender == nil && cfg.Sender != nil {
 		s.panel.cfg.Sender = outboxSender{s}
 	}

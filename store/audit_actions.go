@@ -55,6 +55,12 @@ const (
 	AuditContactExport        AuditAction = "contact.export"
 	AuditContactErase         AuditAction = "contact.erase"
 	AuditContactEraseRefused  AuditAction = "contact.erase.restricted"
+	AuditRestrictionLift      AuditAction = "contact.restriction.lift"
+	AuditDecisionsReplay      AuditAction = "decisions.replay"
+	AuditReauthFailed         AuditAction = "reauth.failed"
+	AuditReauthThrottled      AuditAction = "reauth.throttled"
+	AuditPasswordReset        AuditAction = "user.password_reset"
+	AuditEmailChange          AuditAction = "user.email_change"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -68,6 +74,7 @@ var AuditActions = []AuditAction{
 	AuditSubscriptionCreate, AuditSubscriptionUpdate, AuditSubscriptionDelete, AuditSubscriptionReplay,
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
+	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -181,7 +181,7 @@ func (s *Store) replayDecisions(ctx context.Context, now time.Time) (int, error)
 			applied += n
 		}
 		if applied > 0 {
-			return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "restore", Action: "decisions.replay", Target: "database",
+			return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "restore", Action: AuditDecisionsReplay, Target: "database",
 				Detail: jsonDetail(map[string]any{"journal": len(ds), "applied": applied})})
 		}
 		return nil

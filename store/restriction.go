@@ -82,7 +82,7 @@ func (s *Store) LiftRestriction(ctx context.Context, contactID int64, actor, rea
 		if err != nil {
 			return fmt.Errorf("store: lift restriction: %w", err)
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: "contact.restriction.lift",
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditRestrictionLift,
 			Target: fmt.Sprintf("erasure:%d", reqID), Detail: jsonDetail(map[string]any{"contact": contactID, "reason": reason})})
 	})
 	if err != nil {

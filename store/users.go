@@ -214,6 +214,48 @@ func (s *Store) SetPassword(ctx context.Context, id int64, hash string, keepSess
 	}, audit)
 }
 
+// SetEmail changes the address a user logs in with and ends the user's
+// other sessions (keepSession is the one to keep). It fails with ErrExists
+// when another account has the address.
+func (s *Store) SetEmail(ctx context.Context, id int64, email string, keepSession int64, audit ...AuditEntry) error {
+	email = strings.TrimSpace(email)
+	err := s.updateUser(ctx, id, "set email", func(tx *Tx) (sql.Result, error) {
+		var taken int
+		if err := tx.QueryRow("SELECT count(*) FROM users WHERE email = ? AND id <> ?", email, id).Scan(&taken); err != nil {
+			return nil, err
+		}
+		if taken > 0 {
+			return nil, ErrExists
+		}
+		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ? AND id <> ?", id, keepSession); err != nil {
+			return nil, err
+		}
+		return tx.Exec("UPDATE users SET email = ?, updated_at = ? WHERE id = ?", email, time.Now().Unix(), id)
+	}, audit)
+	if errors.Is(err, ErrExists) {
+		return ErrExists
+	}
+	return err
+}
+
+// StartPasswordReset makes the user's password unusable, ends every session
+// of the user and stores the hash of a one-time link to set a new one (an
+// invite; earlier unused ones stop working), all in one commit.
+func (s *Store) StartPasswordReset(ctx context.Context, id int64, tokenHash []byte, expires time.Time, audit ...AuditEntry) error {
+	return s.updateUser(ctx, id, "password reset", func(tx *Tx) (sql.Result, error) {
+		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", id); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec("DELETE FROM invites WHERE user_id = ? AND used_at IS NULL", id); err != nil {
+			return nil, err
+		}
+		if _, err := tx.Exec("INSERT INTO invites(user_id, token_hash, created_by, expires_at) VALUES (?, ?, NULL, ?)", id, tokenHash, expires.Unix()); err != nil {
+			return nil, err
+		}
+		return tx.Exec("UPDATE users SET password_hash = '', updated_at = ? WHERE id = ?", time.Now().Unix(), id)
+	}, audit)
+}
+
 // SetRole changes a user's role. The last active admin cannot be demoted.
 func (s *Store) SetRole(ctx context.Context, id int64, role string, audit ...AuditEntry) error {
 	if !validRole(role) {
@@ -390,6 +432,10 @@ func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, passwordHash
 			return err
 		}
 		if _, err := tx.Exec("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", passwordHash, now.Unix(), userID); err != nil {
+			return err
+		}
+		// A reset link ends whatever session appeared since it was made.
+		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 			return err
 		}
 		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))

@@ -87,6 +87,12 @@ var auditActions = map[string]string{
 	"contact.export":           "Daten einer Person exportiert",
 	"contact.erase":            "Daten einer Person gelöscht",
 	"contact.erase.restricted": "Löschung beantragt, wegen Aufbewahrungspflicht gesperrt",
+	"contact.restriction.lift": "Sperrung aufgehoben",
+	"decisions.replay":         "Datenschutz-Entscheidungen nach Wiederherstellung erneut angewandt",
+	"reauth.failed":            "Bestätigung mit aktuellem Passwort fehlgeschlagen",
+	"reauth.throttled":         "Bestätigung mit aktuellem Passwort gedrosselt",
+	"user.password_reset":      "Passwort zurückgesetzt",
+	"user.email_change":        "E-Mail-Adresse geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -555,6 +555,7 @@ type AuditRowVM struct {
 
 // AccountVM is the own-account page.
 type AccountVM struct {
+	Email         string
 	Lang          string
 	Notify        bool
 	TwoFactor     bool
