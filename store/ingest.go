@@ -167,6 +167,12 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, deliveryID, e.WABAID, e.Field, e.PhoneNumberID, e.TS, string(e.Value), now); err != nil {
 			return fmt.Errorf("store: event: %w", err)
 		}
+		if isTemplateField(e.Field) {
+			// Outlives the raw event, which retention purges.
+			if err := learnTemplate(tx, &e); err != nil {
+				return err
+			}
+		}
 		res.Events++
 	}
 	return nil

@@ -34,6 +34,14 @@ var migrations = []migration{
 	{300, "data protection", schemaDataProtection, false},
 	{360, "restricted contacts index", schemaRestrictedIndex, false},
 	{370, "drop indexes that repeat others", schemaDropRepeatedIndexes, false},
+	{380, "templates known for good", schemaTemplates, false},
+	{390, "subscription secrets sealed", schemaSealedSubscriptionSecrets, false},
+}
+
+// migrationData fills new tables from old ones where SQL alone cannot, in
+// the same transaction as the step's schema change.
+var migrationData = map[int]func(context.Context, *sql.Tx) error{
+	380: backfillTemplates,
 }
 
 // schemaDropRepeatedIndexes drops two indexes that another index already
@@ -271,6 +279,11 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if fill := migrationData[m.version]; fill != nil {
+		if err := fill(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if m.rebuild {
 		rows, err := tx.QueryContext(ctx, "PRAGMA foreign_key_check")
