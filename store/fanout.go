@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,12 +24,14 @@ func fanoutEvents(d *Delivery) Events {
 		e |= EventStatuses
 	}
 	for _, ev := range d.Events {
-		switch ev.Field {
-		case "messages.unreadable":
+		switch {
+		case ev.Field == "statuses.unreadable":
+			e |= EventStatuses
+		case strings.HasPrefix(ev.Field, "messages.unreadable"):
 			e |= EventMessages
-		case "messages.errors":
+		case ev.Field == "messages.errors":
 			e |= EventErrors
-		case "messages":
+		case ev.Field == "messages":
 			// A messages value that did not decode may hold anything.
 			e |= EventMessages | EventStatuses | EventErrors
 		default:

@@ -79,6 +79,9 @@ type Delivery struct {
 	Body       []byte
 	ReceivedAt time.Time
 	ParseError string
+	// Unreadable counts, by kind, the items that could not be read; each
+	// is kept raw as an event, and everything else is stored as usual.
+	Unreadable map[string]int
 	Messages   []InboundMessage
 	Statuses   []StatusUpdate
 	Events     []Event
