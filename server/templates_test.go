@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/servertest"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -66,5 +68,43 @@ func TestTemplateCategoryOutlivesRetentionOnEverySendPath(t *testing.T) {
 			[]byte(`{"phone_number_id":"`+pnid+`","message":`+string(tpl(name))+`}`)); st != http.StatusAccepted && st != http.StatusOK && st != http.StatusCreated {
 			t.Fatalf("%s after opt-in (queued): %d %s", name, st, b)
 		}
+	}
+}
+
+// An admin records the category of a template Meta never reported on the
+// templates page; the page says so, and one Meta reported cannot be
+// changed there.
+func TestPanelTemplateCategoryByHand(t *testing.T) {
+	g := servertest.New(t, servertest.Options{})
+	admin := addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
+	b := sessionFor(t, g, admin)
+	g.ApproveTemplate(t, "werbung_meta", "de", "MARKETING")
+	if p := b.get("/templates"); p.status != 200 || !strings.Contains(p.body, "werbung_meta") || !strings.Contains(p.body, "de · MARKETING") {
+		t.Fatalf("templates page: %d", p.status)
+	}
+	if p := b.post("/templates/text", url.Values{"name": {"alt"}, "language": {"de"}, "body": {"Hallo {{1}}"}, "category": {"BOGUS"}}); p.status != http.StatusBadRequest {
+		t.Fatalf("bogus category: %d", p.status)
+	}
+	if p := b.post("/templates/text", url.Values{"name": {"alt"}, "language": {"de"}, "body": {"Hallo {{1}}"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("text only: %d", p.status)
+	}
+	if p := b.get("/templates"); !strings.Contains(p.body, "Kategorie unbekannt, gilt als Werbung") {
+		t.Fatal("an unknown category is not called out")
+	}
+	for _, f := range []url.Values{
+		{"name": {"alt"}, "language": {"de"}, "body": {"Hallo {{1}}"}, "category": {"UTILITY"}},
+		{"name": {"werbung_meta"}, "language": {"de"}, "body": {"Angebot"}, "category": {"UTILITY"}},
+	} {
+		if p := b.post("/templates/text", f); p.status != http.StatusSeeOther {
+			t.Fatalf("%v: %d", f, p.status)
+		}
+	}
+	got := map[string]string{}
+	tpls, _ := g.Store.Templates(context.Background())
+	for _, tp := range tpls {
+		got[tp.Name] = tp.Category
+	}
+	if got["alt"] != "UTILITY" || got["werbung_meta"] != "MARKETING" {
+		t.Fatalf("categories: %v", got)
 	}
 }
