@@ -17,6 +17,7 @@ type Metrics struct {
 	verifications *prometheus.CounterVec
 	duplicates    prometheus.Counter
 	parseErrors   prometheus.Counter
+	unreadable    *prometheus.CounterVec
 	messages      prometheus.Counter
 	statuses      prometheus.Counter
 	events        prometheus.Counter
@@ -46,6 +47,10 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "pforte_webhook_parse_errors_total",
 			Help: "Authentic deliveries that could not be fully parsed and were stored raw.",
 		}),
+		unreadable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pforte_webhook_unreadable_items_total",
+			Help: "Items of a delivery (message, status, contact, ...) that could not be read and were kept raw; the rest of the delivery was stored.",
+		}, []string{"kind"}),
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pforte_messages_stored_total", Help: "New inbound messages stored.",
 		}),
@@ -71,7 +76,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "pforte_store_commit_errors_total", Help: "Group commits that failed and were rolled back.",
 		}),
 	}
-	reg.MustRegister(m.deliveries, m.verifications, m.duplicates, m.parseErrors, m.messages, m.statuses, m.events,
+	reg.MustRegister(m.deliveries, m.verifications, m.duplicates, m.parseErrors, m.unreadable, m.messages, m.statuses, m.events,
 		m.ackLatency, m.commitBatch, m.commitLatency, m.commitErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -251,9 +252,18 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) templateText(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
 	name, lang, body := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("language")), r.PostFormValue("body")
-	if name == "" || lang == "" || len(name) > 512 || len(lang) > 15 || len(body) > 1024 {
+	category := strings.TrimSpace(r.PostFormValue("category"))
+	if name == "" || lang == "" || len(name) > 512 || len(lang) > 15 || len(body) > 1024 ||
+		(category != "" && !slices.Contains(store.TemplateCategories(), category)) {
 		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
 		return
+	}
+	if category != "" {
+		// Ignored for a template whose category Meta reported.
+		if err := s.store.SetTemplateCategory(r.Context(), name, lang, category, s.now(), store_audit(v, r, store.AuditTemplateCategory)); err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
 	}
 	if err := s.store.SaveTemplateText(r.Context(), name, lang, body, store_audit(v, r, store.AuditTemplateText)); err != nil {
 		s.storeFail(w, r, err)

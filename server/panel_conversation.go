@@ -98,7 +98,7 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 }
 
 func templateVM(t *store.Template) web.TemplateVM {
-	vm := web.TemplateVM{Name: t.Name, Language: t.Language, Category: t.Category, Status: t.Status, Reason: t.Reason, Detail: t.Detail,
+	vm := web.TemplateVM{Name: t.Name, Language: t.Language, Category: t.Category, CategoryBy: t.CategoryBy, Status: t.Status, Reason: t.Reason, Detail: t.Detail,
 		Body: t.Body, Params: t.Params, Usable: t.Usable()}
 	if t.UpdatedAt > 0 {
 		vm.UpdatedAt = time.Unix(t.UpdatedAt, 0)

@@ -150,6 +150,10 @@ func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, err error) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
 		return
 	}
+	if nc := (*store.NoConsentError)(nil); errors.As(err, &nc) && nc.Unknown {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Die Kategorie dieser Vorlage ist Pforte nicht bekannt, daher wird sie wie Werbung behandelt, und die Person hat nicht in Werbung eingewilligt. Tragen Sie die Kategorie auf der Seite Vorlagen ein oder erfassen Sie eine Einwilligung."))
+		return
+	}
 	if errors.Is(err, store.ErrNoConsent) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."))
 		return

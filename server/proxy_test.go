@@ -32,6 +32,14 @@ func newSending(t *testing.T) *servertest.SendingGateway {
 	})
 }
 
+// exampleTemplates approves the utility templates the send examples use:
+// one Pforte knows no category of needs a marketing opt-in.
+func exampleTemplates(t *testing.T, g *servertest.SendingGateway) {
+	t.Helper()
+	g.ApproveTemplate(t, "appointment_reminder", "en_US", "UTILITY")
+	g.ApproveTemplate(t, "order_shipped_v2", "en_GB", "UTILITY")
+}
+
 // post sends body to the internal listener with a bearer key.
 func post(t *testing.T, url, key, contentType string, body []byte, hdr ...string) (int, []byte, http.Header) {
 	t.Helper()
@@ -99,6 +107,7 @@ func waitStatus(t *testing.T, g *servertest.SendingGateway, key, want string) *s
 func TestProxySendsEveryKind(t *testing.T) {
 	g := newSending(t)
 	openWindows(t, g)
+	exampleTemplates(t, g)
 	names, bodies := servertest.Examples(t, "send")
 	url := g.Internal.URL + "/v24.0/" + pnid + "/messages"
 	for _, name := range names {
@@ -147,6 +156,7 @@ func TestProxySendsEveryKind(t *testing.T) {
 func TestQueuedSendAPI(t *testing.T) {
 	g := newSending(t)
 	openWindows(t, g)
+	exampleTemplates(t, g)
 	names, bodies := servertest.Examples(t, "send")
 	for _, name := range names {
 		body := []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, bodies[name]))
@@ -250,7 +260,7 @@ func TestProxyAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := []byte(`{"messaging_product":"whatsapp","to":"+447700900778","type":"template","template":{"name":"x","language":{"code":"de"}}}`)
+	body := []byte(`{"messaging_product":"whatsapp","to":"+447700900778","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
 	url := g.Internal.URL + "/v24.0/" + pnid + "/messages"
 	for _, tc := range []struct {
 		key  string

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,7 +71,10 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		// Authentic but unreadable: keep it raw and say so. Answering 4xx
 		// would only buy seven days of identical retries.
 		s.metrics.parseErrors.Inc()
-		s.log.Error("webhook body not understood; stored raw", "err", d.ParseError, "bytes", len(body))
+		s.log.Error("webhook body not fully understood; unreadable parts stored raw", "err", d.ParseError, "bytes", len(body))
+	}
+	for kind, n := range d.Unreadable {
+		s.metrics.unreadable.WithLabelValues(kind).Add(float64(n))
 	}
 	res, err := s.store.Ingest(r.Context(), d)
 	if err == nil || !errors.Is(err, r.Context().Err()) {
@@ -141,17 +146,36 @@ func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now
 		DisplayPhoneNumber: string(v.Metadata.DisplayPhoneNumber),
 		WABAID:             waba,
 	}
+	// Each item is read on its own: one that cannot be read is kept raw as
+	// an event and counted, and the others are stored as usual.
+	unreadable := func(kind meta.ItemKind, raw []byte, err error) {
+		if err == nil {
+			err = errors.New("no id")
+		}
+		d.Events = append(d.Events, store.Event{WABAID: waba, Field: unreadableField(kind), PhoneNumberID: number.PhoneNumberID, TS: now.Unix(), Value: raw})
+		if d.Unreadable == nil {
+			d.Unreadable = map[string]int{}
+		}
+		d.Unreadable[string(kind)]++
+		if len(d.ParseError) < 1024 {
+			d.ParseError = strings.TrimPrefix(d.ParseError+"; ", "; ") + fmt.Sprintf("%s unreadable: %v", kind, err)
+		}
+	}
+	for _, u := range v.Unreadable {
+		unreadable(u.Kind, u.Raw, u.Err)
+	}
 	for _, raw := range v.Messages {
 		m, err := meta.DecodeMessage(raw)
 		if err != nil || m.ID == "" {
-			// Keep what cannot be read as a message as an event, so nothing is lost.
-			d.Events = append(d.Events, store.Event{WABAID: waba, Field: "messages.unreadable", PhoneNumberID: number.PhoneNumberID, TS: now.Unix(), Value: raw})
+			unreadable(meta.ItemMessage, raw, err)
 			continue
 		}
 		d.Messages = append(d.Messages, inboundMessage(number, v, m, now))
 	}
-	for _, st := range v.Statuses {
-		if st.ID == "" {
+	for _, raw := range v.Statuses {
+		st, err := meta.DecodeStatus(raw)
+		if err != nil || st.ID == "" {
+			unreadable(meta.ItemStatus, raw, err)
 			continue
 		}
 		ts, ok := st.Timestamp.Int64()
@@ -170,6 +194,19 @@ func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now
 	if e := bytes.TrimSpace(v.Errors); len(e) > 0 && !bytes.Equal(e, []byte("null")) && !bytes.Equal(e, []byte("[]")) {
 		d.Events = append(d.Events, store.Event{WABAID: waba, Field: "messages.errors", PhoneNumberID: number.PhoneNumberID, TS: now.Unix(), Value: e})
 	}
+}
+
+// unreadableField is the event field an unreadable item is kept under;
+// messages.unreadable is what earlier versions stored, and fan-out counts
+// it as a message.
+func unreadableField(kind meta.ItemKind) string {
+	switch kind {
+	case meta.ItemMessage, meta.ItemMessages:
+		return "messages.unreadable"
+	case meta.ItemStatus, meta.ItemStatuses:
+		return "statuses.unreadable"
+	}
+	return "messages.unreadable_" + string(kind)
 }
 
 func inboundMessage(number store.Number, v *meta.MessagesValue, m meta.Message, now time.Time) store.InboundMessage {

@@ -19,6 +19,9 @@ func FuzzParseDelivery(f *testing.F) {
 	}
 	f.Add([]byte(`{"entry":[{"changes":[{"field":"messages","value":{"messages":[{"id":"w","type":""}]}}]}]}`))
 	f.Add([]byte(`{"entry":null}`))
+	// One malformed receipt and a message without an id beside readable messages.
+	f.Add([]byte(threeMessagesOneBadStatus))
+	f.Add([]byte(`{"entry":[{"changes":[{"field":"messages","value":{"contacts":[{"wa_id":{}}],"statuses":7,"messages":[{"id":"w","type":"text"}]}}]}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := server.ParseDelivery(body, time.Unix(1790000000, 0))
 		if !bytes.Equal(d.Body, body) {
@@ -33,6 +36,9 @@ func FuzzParseDelivery(f *testing.F) {
 			if s.WAMID == "" {
 				t.Fatalf("status without id %+v", s)
 			}
+		}
+		if len(d.Unreadable) > 0 && d.ParseError == "" {
+			t.Fatal("unreadable items without a parse error on the delivery")
 		}
 	})
 }

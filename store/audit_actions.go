@@ -61,6 +61,7 @@ const (
 	AuditReauthThrottled      AuditAction = "reauth.throttled"
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
+	AuditTemplateCategory     AuditAction = "template.category"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -74,7 +75,7 @@ var AuditActions = []AuditAction{
 	AuditSubscriptionCreate, AuditSubscriptionUpdate, AuditSubscriptionDelete, AuditSubscriptionReplay,
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
-	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange,
+	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
 }
 
 // consentAction is the audit key of a consent record's action.

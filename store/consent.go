@@ -257,22 +257,30 @@ func (s *Store) MarkStopReplied(ctx context.Context, id int64) error {
 }
 
 // NoConsentError refuses a marketing template to a customer whose newest
-// marketing consent record is not an opt-in.
-type NoConsentError struct{ Template string }
+// marketing consent record is not an opt-in. Unknown says the template's
+// category is not known to Pforte, which treats it as marketing.
+type NoConsentError struct {
+	Template string
+	Unknown  bool
+}
 
 func (e *NoConsentError) Error() string {
+	if e.Unknown {
+		return fmt.Sprintf("store: the category of template %q is not known, so it is treated as marketing, and the customer has not opted in to marketing messages", e.Template)
+	}
 	return fmt.Sprintf("store: %q is a marketing template and the customer has not opted in to marketing messages", e.Template)
 }
 
 // Is lets errors.Is(err, ErrNoConsent) match.
 func (e *NoConsentError) Is(target error) bool { return target == ErrNoConsent }
 
-// checkMarketingTx runs inside the send transaction: a template whose
-// category Meta reported as MARKETING goes only to customers with a
-// marketing opt-in. A template of unknown category passes (Meta enforces
-// opt-outs of marketing on its side as well).
-func checkMarketingTx(tx *Tx, contactID int64, typ string, payload []byte) error {
-	if typ != "template" || len(payload) == 0 {
+// checkMarketingTx runs inside the send transaction: a template goes to a
+// customer without a marketing opt-in only when Pforte knows its category
+// and that is not MARKETING. A template of unknown category (never
+// reported, or a payload without a name) counts as marketing: failing open
+// here would send advertising without consent (§ 7 UWG).
+func checkMarketingTx(tx *Tx, contactID, numberID int64, typ string, payload []byte) error {
+	if typ != "template" {
 		return nil
 	}
 	var t struct {
@@ -281,29 +289,29 @@ func checkMarketingTx(tx *Tx, contactID int64, typ string, payload []byte) error
 			Code string `json:"code"`
 		} `json:"language"`
 	}
-	if json.Unmarshal(payload, &t) != nil || t.Name == "" {
-		return nil
+	json.Unmarshal(payload, &t)
+	cat := ""
+	if t.Name != "" {
+		var waba string
+		if err := tx.QueryRow("SELECT waba_id FROM business_numbers WHERE id = ?", numberID).Scan(&waba); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: template category: %w", err)
+		}
+		var err error
+		if cat, err = templateCategoryTx(tx, waba, t.Name, t.Language.Code); err != nil {
+			return err
+		}
 	}
-	var cat sql.NullString
-	err := tx.QueryRow(`SELECT upper(coalesce(json_extract(value, '$.new_category'), json_extract(value, '$.message_template_category')))
-		FROM events WHERE field IN ('message_template_status_update', 'template_category_update') AND json_valid(value)
-		AND json_extract(value, '$.message_template_name') = ?1
-		AND (?2 = '' OR coalesce(json_extract(value, '$.message_template_language'), ?2) = ?2)
-		ORDER BY ts DESC, id DESC LIMIT 1`, t.Name, t.Language.Code).Scan(&cat)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && cat.String != "MARKETING") {
+	if cat != "" && cat != CategoryMarketing {
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("store: template category: %w", err)
 	}
 	var action string
-	err = tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
+	err := tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
 		contactID).Scan(&action)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: consent: %w", err)
 	}
 	if action != "opt_in" {
-		return &NoConsentError{Template: t.Name}
+		return &NoConsentError{Template: t.Name, Unknown: cat == ""}
 	}
 	return nil
 }

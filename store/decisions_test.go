@@ -92,6 +92,10 @@ func TestRestoreKeepsLaterDecisions(t *testing.T) {
 		t.Errorf("restore applied %d decisions, want 4 (restriction, hold, lift, release): %+v", rr.Decisions, rr)
 	}
 	s2 := openTestIn(t, dir, Options{})
+	// A utility template: consent plays no part, only the restriction does.
+	if err := s2.SetTemplateCategory(ctx, "versand_info", "de", "UTILITY", now); err != nil {
+		t.Fatal(err)
+	}
 	send := func(name string) error {
 		_, err := s2.EnqueueSend(ctx, OutboundSend{PhoneNumberID: "100", WaID: people[name], PairKey: "100:" + people[name],
 			Type: "template", Payload: []byte(`{"name":"versand_info","language":{"code":"de"}}`),

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -23,12 +24,14 @@ func fanoutEvents(d *Delivery) Events {
 		e |= EventStatuses
 	}
 	for _, ev := range d.Events {
-		switch ev.Field {
-		case "messages.unreadable":
+		switch {
+		case ev.Field == "statuses.unreadable":
+			e |= EventStatuses
+		case strings.HasPrefix(ev.Field, "messages.unreadable"):
 			e |= EventMessages
-		case "messages.errors":
+		case ev.Field == "messages.errors":
 			e |= EventErrors
-		case "messages":
+		case ev.Field == "messages":
 			// A messages value that did not decode may hold anything.
 			e |= EventMessages | EventStatuses | EventErrors
 		default:
@@ -123,7 +126,7 @@ func (s *Store) FanoutHead(ctx context.Context, subID int64, now time.Time) (*Fa
 // due and once the bodies exceed maxBytes. If the oldest is not due, it
 // alone is returned without a body. ErrNotFound means nothing waits.
 func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limit, maxBytes int) ([]*FanoutItem, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret,
+	rows, err := s.rdb.QueryContext(ctx, `SELECT q.delivery_id, q.attempts, q.enqueued_at, q.next_attempt_at, s.url, s.secret, s.secret_sealed,
 			CASE WHEN q.next_attempt_at <= ?2 THEN d.body END
 		FROM fanout_queue q
 		JOIN subscriptions s ON s.id = q.subscription_id
@@ -139,7 +142,8 @@ func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limi
 	for rows.Next() {
 		it := &FanoutItem{SubscriptionID: subID}
 		var secret string
-		if err := rows.Scan(&it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &it.Body); err != nil {
+		var sealed []byte
+		if err := rows.Scan(&it.DeliveryID, &it.Attempts, &it.EnqueuedAt, &it.NextAttemptAt, &it.URL, &secret, &sealed, &it.Body); err != nil {
 			return nil, fmt.Errorf("store: fan-out queue: %w", err)
 		}
 		due := it.NextAttemptAt <= now.UnixMilli()
@@ -149,7 +153,9 @@ func (s *Store) FanoutNext(ctx context.Context, subID int64, now time.Time, limi
 		if !due && len(out) > 0 {
 			break // order: nothing passes a delivery that waits
 		}
-		it.Secret = openSecret(secret)
+		if it.Secret, err = s.openSecret(sealed, secret); err != nil {
+			return nil, fmt.Errorf("store: fan-out queue: subscription %d: %w", subID, err)
+		}
 		out = append(out, it)
 		size += len(it.Body)
 		if !due || size >= maxBytes {

@@ -79,6 +79,9 @@ type Delivery struct {
 	Body       []byte
 	ReceivedAt time.Time
 	ParseError string
+	// Unreadable counts, by kind, the items that could not be read; each
+	// is kept raw as an event, and everything else is stored as usual.
+	Unreadable map[string]int
 	Messages   []InboundMessage
 	Statuses   []StatusUpdate
 	Events     []Event
@@ -166,6 +169,12 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 		if _, err := tx.Exec(`INSERT INTO events(delivery_id, waba_id, field, phone_number_id, ts, value, received_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, deliveryID, e.WABAID, e.Field, e.PhoneNumberID, e.TS, string(e.Value), now); err != nil {
 			return fmt.Errorf("store: event: %w", err)
+		}
+		if isTemplateField(e.Field) {
+			// Outlives the raw event, which retention purges.
+			if err := learnTemplate(tx, &e); err != nil {
+				return err
+			}
 		}
 		res.Events++
 	}

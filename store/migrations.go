@@ -36,6 +36,8 @@ var migrations = []migration{
 	{370, "drop indexes that repeat others", schemaDropRepeatedIndexes, false},
 	{380, "ids are never handed out twice", "", true}, // see migrations_ids.go
 	{390, "media found by Meta's id", schemaMediaByMetaID, false},
+	{400, "templates known for good", schemaTemplates, false},
+	{410, "subscription secrets sealed", schemaSealedSubscriptionSecrets, false},
 }
 
 // schemaDropRepeatedIndexes drops two indexes that another index already

@@ -202,7 +202,7 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 		// rows; the savepoint rollback removes those too.
 		return nil, &WindowClosedError{LastInboundAt: lastIn.Int64}
 	}
-	if err := checkMarketingTx(tx, contactID, o.Type, o.Payload); err != nil {
+	if err := checkMarketingTx(tx, contactID, numberID, o.Type, o.Payload); err != nil {
 		return nil, err
 	}
 	if convID == 0 {

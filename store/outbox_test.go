@@ -22,7 +22,19 @@ func open(t *testing.T) *store.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	approveHallo(t, st)
 	return st
+}
+
+// approveHallo makes the template the tests send a known utility template:
+// one of unknown category would need a marketing opt-in.
+func approveHallo(t *testing.T, st *store.Store) {
+	t.Helper()
+	v := `{"event":"APPROVED","message_template_name":"hallo","message_template_language":"de","message_template_category":"UTILITY"}`
+	if _, err := st.Ingest(context.Background(), &store.Delivery{Body: []byte(v), ReceivedAt: time.Now(),
+		Events: []store.Event{{Field: "message_template_status_update", TS: time.Now().Unix(), Value: []byte(v)}}}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // inbound stores a customer message written at ts.
@@ -45,8 +57,12 @@ func inbound(t *testing.T, st *store.Store, waID string, ts time.Time, media *st
 
 func send(waID, typ string, now time.Time) store.OutboundSend {
 	text := "Hallo"
+	payload := `{"body":"Hallo"}`
+	if typ == "template" {
+		payload = `{"name":"hallo","language":{"code":"de"}}`
+	}
 	return store.OutboundSend{PhoneNumberID: pnid, WaID: waID, PairKey: pnid + ":" + waID, Type: typ, Text: &text,
-		Payload: []byte(`{"body":"Hallo"}`), Body: []byte(`{"messaging_product":"whatsapp","to":"` + waID + `","type":"` + typ + `"}`),
+		Payload: []byte(payload), Body: []byte(`{"messaging_product":"whatsapp","to":"` + waID + `","type":"` + typ + `"}`),
 		CheckWindow: typ != "template", Now: now}
 }
 
@@ -191,6 +207,7 @@ func TestRecoverOutboxMarksUnknown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	approveHallo(t, st)
 	o, _ := st.EnqueueSend(ctx, send("447700900007", "template", time.Now()))
 	if err := st.ClaimOutbound(ctx, o.ID, time.Now()); err != nil {
 		t.Fatal(err)
@@ -310,6 +327,7 @@ func TestWriteNoSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	approveHallo(t, st)
 	s := send("447700900010", "template", time.Now())
 	s.NoSync = true
 	a, err := st.EnqueueSend(ctx, s)

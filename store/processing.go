@@ -114,6 +114,9 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Retention:      []string{"solange der Kontakt besteht (Nachweispflicht) / as long as the contact exists (proof of consent)"},
 				Location:       local,
 			},
+			// The template catalogue (table templates) is kept without a time
+			// limit but is no activity here: it holds only names, texts and
+			// categories the business wrote, no personal data.
 			{
 				Name:           "Empfangsnachweise der Webhooks / raw webhook deliveries",
 				Purpose:        "Nachweis und Fehleranalyse des Nachrichtenempfangs / proof and troubleshooting of message receipt",

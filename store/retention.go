@@ -363,6 +363,10 @@ var purgeSpecs = map[string]purgeSpec{
 				AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.contact_id = contacts.id AND h.released_at IS NULL AND (h.until IS NULL OR h.until > ?1))`,
 		},
 	},
+	// Template webhooks go with their deliveries, but what they taught
+	// (status, category, quality, components) stays in templates, which no
+	// policy purges: it holds no personal data, and the consent check must
+	// keep knowing a MARKETING template long after its approval.
 	RetainDeliveries: {
 		candidates: `SELECT d.received_at, d.id FROM deliveries d
 			WHERE d.received_at < ?2 AND (d.received_at, d.id) > (?4, ?5) AND ?3 = ?3

@@ -149,6 +149,10 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 			w.Close()
 			return nil, err
 		}
+		if err := s.sealLegacySecrets(ctx); err != nil {
+			w.Close()
+			return nil, err
+		}
 		c, err := sql.Open("sqlite3", dsn(path, writer))
 		if err != nil {
 			w.Close()

@@ -235,10 +235,92 @@ func GenerateSecret() string {
 	return hex.EncodeToString(b)
 }
 
+// schemaSealedSubscriptionSecrets is migration 410: subscription secrets
+// are kept sealed (AES-256-GCM with the data directory's key, like TOTP
+// seeds and Meta's credentials) in secret_sealed; the old secret column is
+// emptied. sealLegacySecrets seals the rows older versions wrote when the
+// store opens, so a copy of pforte.db or a backup alone does not reveal
+// them.
+const schemaSealedSubscriptionSecrets = `
+ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
+`
+
+// subscriptionSecretLabel binds a sealed value to its column (see Seal).
+const subscriptionSecretLabel = "subscription.secret"
+
 // sealSecret and openSecret are the only code that touches the secret
-// column, so that encrypting it at rest later changes only these two.
-func sealSecret(plain string) string  { return plain }
-func openSecret(stored string) []byte { return []byte(stored) }
+// columns.
+func (s *Store) sealSecret(plain string) ([]byte, error) {
+	b, err := s.Seal([]byte(plain), subscriptionSecretLabel)
+	if err != nil {
+		return nil, fmt.Errorf("store: seal subscription secret: %w", err)
+	}
+	return b, nil
+}
+
+// openSecret opens a sealed secret; a row not sealed yet (a read-only
+// store opened an old database) still has its secret in legacy.
+func (s *Store) openSecret(sealed []byte, legacy string) ([]byte, error) {
+	if sealed == nil {
+		return []byte(legacy), nil
+	}
+	return s.Unseal(sealed, subscriptionSecretLabel)
+}
+
+// sealLegacySecrets seals every subscription secret still in plain text,
+// then truncates the WAL so no page holding the old text stays on disk
+// (secure_delete clears it from the database file). It runs on the
+// writer's connection before the writer starts, on every open: a restored
+// old backup is sealed too.
+func (s *Store) sealLegacySecrets(ctx context.Context) error {
+	var migrated bool
+	if err := s.wdb.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pragma_table_info('subscriptions') WHERE name = 'secret_sealed')").Scan(&migrated); err != nil || !migrated {
+		return err // tests may stop the schema at an older step
+	}
+	rows, err := s.wdb.QueryContext(ctx, "SELECT id, secret FROM subscriptions WHERE secret_sealed IS NULL")
+	if err != nil {
+		return fmt.Errorf("store: seal subscription secrets: %w", err)
+	}
+	type legacy struct {
+		id     int64
+		secret string
+	}
+	var todo []legacy
+	for rows.Next() {
+		var l legacy
+		if err := rows.Scan(&l.id, &l.secret); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: seal subscription secrets: %w", err)
+		}
+		todo = append(todo, l)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(todo) == 0 {
+		return err
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: seal subscription secrets: %w", err)
+	}
+	defer tx.Rollback()
+	for _, l := range todo {
+		sealed, err := s.sealSecret(l.secret)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE subscriptions SET secret_sealed = ?, secret = '' WHERE id = ?", sealed, l.id); err != nil {
+			return fmt.Errorf("store: seal subscription secrets: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: seal subscription secrets: %w", err)
+	}
+	if _, err := s.wdb.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return fmt.Errorf("store: seal subscription secrets: checkpoint: %w", err)
+	}
+	s.log.Info("subscription secrets sealed", "count", len(todo))
+	return nil
+}
 
 // CreateSubscription validates in and stores it. It returns the stored
 // subscription and the secret, which the caller shows once.
@@ -262,11 +344,15 @@ func (s *Store) CreateSubscription(ctx context.Context, actor string, in Subscri
 	if in.Events&^EventsAll != 0 {
 		return nil, "", &InputError{Field: "events", Msg: "unknown event class"}
 	}
+	sealed, err := s.sealSecret(in.Secret)
+	if err != nil {
+		return nil, "", err
+	}
 	now := time.Now().UnixMilli()
 	var id int64
-	err := s.Write(ctx, func(tx *Tx) error {
-		if err := tx.QueryRow(`INSERT INTO subscriptions(name, url, secret, events, enabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.URL, sealSecret(in.Secret), int(in.Events), in.Enabled, now, now).Scan(&id); err != nil {
+	err = s.Write(ctx, func(tx *Tx) error {
+		if err := tx.QueryRow(`INSERT INTO subscriptions(name, url, secret, secret_sealed, events, enabled, created_at, updated_at)
+			VALUES (?, ?, '', ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.URL, sealed, int(in.Events), in.Enabled, now, now).Scan(&id); err != nil {
 			return fmt.Errorf("store: subscription: %w", err)
 		}
 		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionCreate, Target: subTarget(id),
@@ -310,7 +396,11 @@ func (s *Store) UpdateSubscription(ctx context.Context, actor string, id int64, 
 		if err := checkSecret(*p.Secret); err != nil {
 			return nil, err
 		}
-		sets, args, changed = append(sets, "secret = ?"), append(args, sealSecret(*p.Secret)), append(changed, "secret")
+		sealed, err := s.sealSecret(*p.Secret)
+		if err != nil {
+			return nil, err
+		}
+		sets, args, changed = append(sets, "secret = ''", "secret_sealed = ?"), append(args, sealed), append(changed, "secret")
 	}
 	if p.Events != nil {
 		if *p.Events == 0 || *p.Events&^EventsAll != 0 {

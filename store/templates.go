@@ -1,10 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,15 +16,19 @@ import (
 // Template is a message template as Meta's status webhooks describe it,
 // plus the text an admin recorded for it.
 type Template struct {
-	Name      string
-	Language  string
-	Category  string
-	Status    string // Meta's latest event: APPROVED, REJECTED, PAUSED, ...; "" if none seen
-	Reason    string
-	Detail    string // Meta's explanation of a rejection or pause
-	UpdatedAt int64
-	Body      string   // recorded text with {{1}} or {{name}} placeholders
-	Params    []string // placeholders in Body, in order of first use
+	WABAID     string
+	Name       string
+	Language   string
+	Category   string // MARKETING, UTILITY, AUTHENTICATION; "" unknown, which sends treat as MARKETING
+	CategoryBy string // "meta" or "admin"
+	Quality    string
+	Components string // JSON of Meta's newest components update, if any
+	Status     string // Meta's latest event: APPROVED, REJECTED, PAUSED, ...; "" if none seen
+	Reason     string
+	Detail     string // Meta's explanation of a rejection or pause
+	UpdatedAt  int64
+	Body       string   // recorded text with {{1}} or {{name}} placeholders
+	Params     []string // placeholders in Body, in order of first use
 }
 
 // Usable reports whether Meta lets the template be sent.
@@ -55,8 +62,112 @@ func FillTemplate(body string, values map[string]string) string {
 	})
 }
 
-type templateStatusEvent struct {
+// Template categories as Meta names them.
+const (
+	CategoryMarketing      = "MARKETING"
+	CategoryUtility        = "UTILITY"
+	CategoryAuthentication = "AUTHENTICATION"
+)
+
+// TemplateCategories lists the categories an admin may record by hand.
+func TemplateCategories() []string {
+	return []string{CategoryMarketing, CategoryUtility, CategoryAuthentication}
+}
+
+// Who told Pforte a template's category.
+const (
+	categoryByMeta  = "meta"
+	categoryByAdmin = "admin"
+)
+
+// schemaTemplates is migration 400. Templates used to be derived from the
+// raw template webhooks in events, which go with the deliveries after the
+// retention period (30 days by default): the panel then no longer offered
+// an approved template and the consent check no longer knew a marketing
+// one. Template knowledge now lives in its own table, which retention never
+// purges. It holds no personal data (names, texts and categories the
+// business wrote; no customer appears in a template webhook), so erasure
+// and the subject access export leave it alone, and it is no processing
+// activity of its own in the Art. 30 record (processing.go).
+const schemaTemplates = `
+CREATE TABLE templates (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	waba_id       TEXT NOT NULL DEFAULT '',   -- '' for a template entered by hand
+	name          TEXT NOT NULL,
+	language      TEXT NOT NULL,              -- as Meta wrote it (en-US or en_US)
+	template_id   TEXT NOT NULL DEFAULT '',   -- Meta's message_template_id
+	category      TEXT NOT NULL DEFAULT '',   -- MARKETING, UTILITY, AUTHENTICATION; '' unknown
+	category_by   TEXT NOT NULL DEFAULT '' CHECK (category_by IN ('', 'meta', 'admin')),
+	category_at   INTEGER NOT NULL DEFAULT 0, -- unix seconds of the report that set category
+	status        TEXT NOT NULL DEFAULT '',   -- Meta's newest event: APPROVED, PAUSED, ...
+	reason        TEXT NOT NULL DEFAULT '',
+	detail        TEXT NOT NULL DEFAULT '',
+	status_at     INTEGER NOT NULL DEFAULT 0,
+	quality       TEXT NOT NULL DEFAULT '',   -- GREEN, YELLOW, RED, UNKNOWN
+	quality_at    INTEGER NOT NULL DEFAULT 0,
+	components    TEXT,                       -- JSON of the newest components update, if any
+	components_at INTEGER NOT NULL DEFAULT 0,
+	updated_at    INTEGER NOT NULL,           -- unix seconds of the newest report of any kind
+	UNIQUE (waba_id, name, language)
+);
+CREATE INDEX templates_name ON templates(name);
+`
+
+// backfillTemplates fills the new table from the template webhooks still
+// stored, oldest first, as ingest would have.
+func backfillTemplates(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT waba_id, field, ts, value FROM events
+		WHERE field IN ('message_template_status_update', 'message_template_quality_update',
+			'message_template_components_update', 'template_category_update') ORDER BY ts, id`)
+	if err != nil {
+		return err
+	}
+	var evs []Event
+	for rows.Next() {
+		var e Event
+		var v string
+		if err := rows.Scan(&e.WABAID, &e.Field, &e.TS, &v); err != nil {
+			rows.Close()
+			return err
+		}
+		e.Value = []byte(v)
+		evs = append(evs, e)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i := range evs {
+		if err := learnTemplate(txExecer{ctx, tx}, &evs[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type txExecer struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (t txExecer) Exec(q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, q, args...)
+}
+
+type execer interface {
+	Exec(query string, args ...any) (sql.Result, error)
+}
+
+// isTemplateField tells whether a change may be about a template. Meta's
+// own example of a quality update is labelled as a status update, so the
+// value's keys decide what it says (see learnTemplate).
+func isTemplateField(field string) bool {
+	return strings.HasPrefix(field, "message_template_") || field == "template_category_update"
+}
+
+type templateReport struct {
 	Event    string                   `json:"event"`
+	ID       json.RawMessage          `json:"message_template_id"`
 	Name     string                   `json:"message_template_name"`
 	Language string                   `json:"message_template_language"`
 	Category string                   `json:"message_template_category"`
@@ -66,48 +177,152 @@ type templateStatusEvent struct {
 		Title       string `json:"title"`
 		Description string `json:"description"`
 	} `json:"other_info"`
-	Raw json.RawMessage `json:"-"`
+	NewQuality  string          `json:"new_quality_score"`
+	NewCategory string          `json:"new_category"`
+	Element     json.RawMessage `json:"message_template_element"`
+	Title       json.RawMessage `json:"message_template_title"`
+	Footer      json.RawMessage `json:"message_template_footer"`
+	Buttons     json.RawMessage `json:"message_template_buttons"`
 }
 
-// Templates derives every template's current status from the stored
-// message_template_status_update events (oldest to newest, so the newest
-// wins whatever order Meta delivered them in) and adds recorded texts.
+// learnTemplate records what a template webhook says. Each attribute
+// (status, category, quality, components) keeps the newest report by
+// Meta's time, whatever order the deliveries came in; a report that cannot
+// be read is left to the raw events.
+func learnTemplate(x execer, e *Event) error {
+	var ev templateReport
+	if json.Unmarshal(e.Value, &ev) != nil || strings.TrimSpace(ev.Name) == "" {
+		return nil
+	}
+	var status, reason, detail, category, quality string
+	var components []byte
+	var statusAt, categoryAt, qualityAt, componentsAt int64
+	if ev.Event != "" && ev.NewQuality == "" {
+		status, statusAt = strings.ToUpper(ev.Event), e.TS
+		if ev.Reason != nil && *ev.Reason != "NONE" {
+			reason = *ev.Reason
+		}
+		if ev.Reject != nil {
+			detail = ev.Reject.Reason
+		} else if ev.Other != nil {
+			detail = ev.Other.Description
+		}
+	}
+	// new_category is the current category, in an impending change too.
+	if c := strings.ToUpper(strings.TrimSpace(cmp.Or(ev.NewCategory, ev.Category))); c != "" {
+		category, categoryAt = c, e.TS
+	}
+	if ev.NewQuality != "" {
+		quality, qualityAt = strings.ToUpper(ev.NewQuality), e.TS
+	}
+	if e.Field == "message_template_components_update" || len(ev.Element) > 0 {
+		c := map[string]json.RawMessage{}
+		for k, v := range map[string]json.RawMessage{"body": ev.Element, "header": ev.Title, "footer": ev.Footer, "buttons": ev.Buttons} {
+			if len(v) > 0 && string(v) != "null" {
+				c[k] = v
+			}
+		}
+		components, _ = json.Marshal(c)
+		componentsAt = e.TS
+	}
+	id := strings.Trim(string(ev.ID), `"`)
+	_, err := x.Exec(`INSERT INTO templates(waba_id, name, language, template_id, status, reason, detail, status_at,
+			category, category_by, category_at, quality, quality_at, components, components_at, updated_at)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?9 = '' THEN '' ELSE ?16 END, ?10, ?11, ?12, ?13, ?14, ?15)
+		ON CONFLICT(waba_id, name, language) DO UPDATE SET
+			template_id = coalesce(nullif(?4, ''), template_id),
+			status = CASE WHEN ?5 <> '' AND ?8 >= status_at THEN ?5 ELSE status END,
+			reason = CASE WHEN ?5 <> '' AND ?8 >= status_at THEN ?6 ELSE reason END,
+			detail = CASE WHEN ?5 <> '' AND ?8 >= status_at THEN ?7 ELSE detail END,
+			status_at = CASE WHEN ?5 <> '' AND ?8 >= status_at THEN ?8 ELSE status_at END,
+			category = CASE WHEN ?9 <> '' AND (category_by <> ?16 OR ?10 >= category_at) THEN ?9 ELSE category END,
+			category_by = CASE WHEN ?9 <> '' AND (category_by <> ?16 OR ?10 >= category_at) THEN ?16 ELSE category_by END,
+			category_at = CASE WHEN ?9 <> '' AND (category_by <> ?16 OR ?10 >= category_at) THEN ?10 ELSE category_at END,
+			quality = CASE WHEN ?11 <> '' AND ?12 >= quality_at THEN ?11 ELSE quality END,
+			quality_at = CASE WHEN ?11 <> '' AND ?12 >= quality_at THEN ?12 ELSE quality_at END,
+			components = CASE WHEN ?13 IS NOT NULL AND ?14 >= components_at THEN ?13 ELSE components END,
+			components_at = CASE WHEN ?13 IS NOT NULL AND ?14 >= components_at THEN ?14 ELSE components_at END,
+			updated_at = max(updated_at, ?15)`,
+		e.WABAID, strings.TrimSpace(ev.Name), strings.TrimSpace(ev.Language), id, status, reason, detail, statusAt,
+		category, categoryAt, quality, qualityAt, nullJSON(components), componentsAt, e.TS, categoryByMeta)
+	if err != nil {
+		return fmt.Errorf("store: template: %w", err)
+	}
+	return nil
+}
+
+// sameLanguage compares language codes the way Meta mixes them: en-US in
+// webhooks, en_US in sends.
+func sameLanguage(a, b string) bool {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(strings.TrimSpace(s)), "-", "_") }
+	return norm(a) == norm(b)
+}
+
+// templateCategoryTx returns the category to apply to a send of the named
+// template from a number of the given account: MARKETING when any report
+// Pforte trusts says so, "" when nothing is known. Reports for the sending
+// number's own account win over others when there are any.
+func templateCategoryTx(tx *Tx, waba, name, lang string) (string, error) {
+	rows, err := tx.Query("SELECT waba_id, language, category FROM templates WHERE name = ? AND category <> ''", name)
+	if err != nil {
+		return "", fmt.Errorf("store: template category: %w", err)
+	}
+	defer rows.Close()
+	type known struct{ waba, cat string }
+	var all []known
+	for rows.Next() {
+		var k known
+		var l string
+		if err := rows.Scan(&k.waba, &l, &k.cat); err != nil {
+			return "", fmt.Errorf("store: template category: %w", err)
+		}
+		if lang == "" || sameLanguage(l, lang) {
+			all = append(all, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("store: template category: %w", err)
+	}
+	if waba != "" && slices.ContainsFunc(all, func(k known) bool { return k.waba == waba }) {
+		all = slices.DeleteFunc(all, func(k known) bool { return k.waba != waba })
+	}
+	if len(all) == 0 {
+		return "", nil
+	}
+	for _, k := range all {
+		if k.cat == CategoryMarketing {
+			return CategoryMarketing, nil
+		}
+	}
+	return all[0].cat, nil
+}
+
+// Templates lists every known template with its newest status and any
+// recorded text. A template Meta reported for several accounts is shown
+// once, as its newest report says.
 func (s *Store) Templates(ctx context.Context) ([]*Template, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT ts, value FROM events WHERE field = 'message_template_status_update' ORDER BY ts, id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT waba_id, name, language, category, category_by, status, reason, detail, quality,
+		coalesce(components, ''), status_at, updated_at FROM templates ORDER BY status_at, updated_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: templates: %w", err)
 	}
 	defer rows.Close()
 	byKey := map[string]*Template{}
 	for rows.Next() {
-		var ts int64
-		var value string
-		if err := rows.Scan(&ts, &value); err != nil {
+		t := &Template{}
+		var statusAt int64
+		if err := rows.Scan(&t.WABAID, &t.Name, &t.Language, &t.Category, &t.CategoryBy, &t.Status, &t.Reason, &t.Detail, &t.Quality,
+			&t.Components, &statusAt, &t.UpdatedAt); err != nil {
 			return nil, fmt.Errorf("store: templates: %w", err)
 		}
-		var ev templateStatusEvent
-		if json.Unmarshal([]byte(value), &ev) != nil || ev.Name == "" {
-			continue // kept raw in events; nothing to show
+		if statusAt > 0 {
+			t.UpdatedAt = statusAt
 		}
-		k := ev.Name + "\x00" + ev.Language
-		t := byKey[k]
-		if t == nil {
-			t = &Template{Name: ev.Name, Language: ev.Language}
-			byKey[k] = t
+		k := t.Name + "\x00" + t.Language
+		if old := byKey[k]; old != nil && (t.Category == "" || old.CategoryBy == categoryByMeta && t.CategoryBy != categoryByMeta) {
+			t.Category, t.CategoryBy = old.Category, old.CategoryBy // Meta's word beats a hand entry
 		}
-		t.Status, t.UpdatedAt = strings.ToUpper(ev.Event), ts
-		if ev.Category != "" {
-			t.Category = ev.Category
-		}
-		t.Reason, t.Detail = "", ""
-		if ev.Reason != nil && *ev.Reason != "NONE" {
-			t.Reason = *ev.Reason
-		}
-		if ev.Reject != nil {
-			t.Detail = ev.Reject.Reason
-		} else if ev.Other != nil {
-			t.Detail = ev.Other.Description
-		}
+		byKey[k] = t // newer status last
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: templates: %w", err)
@@ -144,6 +359,45 @@ func (s *Store) Templates(ctx context.Context) ([]*Template, error) {
 		return out[i].Language < out[j].Language
 	})
 	return out, nil
+}
+
+// SetTemplateCategory records by hand the category of a template Pforte
+// has no report of (approved before Pforte was installed, say). A category
+// Meta reported is never overridden: Meta decides what it bills and
+// enforces. An empty category is refused.
+func (s *Store) SetTemplateCategory(ctx context.Context, name, lang, category string, now time.Time, audit ...AuditEntry) error {
+	name, lang, category = strings.TrimSpace(name), strings.TrimSpace(lang), strings.ToUpper(strings.TrimSpace(category))
+	if name == "" || lang == "" {
+		return fmt.Errorf("%w: a template needs a name and a language", ErrInvalid)
+	}
+	if !slices.Contains(TemplateCategories(), category) {
+		return fmt.Errorf("%w: category must be one of %s", ErrInvalid, strings.Join(TemplateCategories(), ", "))
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.Exec(`UPDATE templates SET category = ?1, category_by = ?5, category_at = ?2, updated_at = max(updated_at, ?2)
+			WHERE name = ?3 AND language = ?4 AND category_by <> ?6`, category, now.Unix(), name, lang, categoryByAdmin, categoryByMeta)
+		if err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow("SELECT EXISTS (SELECT 1 FROM templates WHERE name = ? AND language = ?)", name, lang).Scan(&exists); err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 && !exists {
+			if _, err := tx.Exec(`INSERT INTO templates(name, language, category, category_by, category_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, name, lang, category, categoryByAdmin, now.Unix(), now.Unix()); err != nil {
+				return err
+			}
+		}
+		for i := range audit {
+			audit[i].Detail = jsonDetail(map[string]any{"category": category})
+		}
+		return auditAll(tx, audit, "template:"+name+"/"+lang)
+	})
+	if err != nil {
+		return fmt.Errorf("store: template category: %w", err)
+	}
+	return nil
 }
 
 // SaveTemplateText records a template's text (empty body removes it).

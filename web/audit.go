@@ -93,6 +93,7 @@ var auditActions = map[string]string{
 	"reauth.throttled":         "Bestätigung mit aktuellem Passwort gedrosselt",
 	"user.password_reset":      "Passwort zurückgesetzt",
 	"user.email_change":        "E-Mail-Adresse geändert",
+	"template.category":        "Vorlagenkategorie festgelegt",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -46,6 +46,7 @@ func init() {
 		"Bestätigung mit aktuellem Passwort fehlgeschlagen":                  "Confirmation with the current password failed",
 		"Bestätigung mit aktuellem Passwort gedrosselt":                      "Confirmation with the current password throttled",
 		"Passwort zurückgesetzt":                                             "Password reset",
+		"Vorlagenkategorie festgelegt":                                       "Template category set",
 		"E-Mail-Adresse geändert":                                            "E-mail address changed",
 		"Löschfrist geändert":                                                "Retention period changed",
 		"Bereinigung nach Löschfristen":                                      "Clean-up by retention periods",

@@ -211,16 +211,17 @@ type CannedVM struct {
 
 // TemplateVM is a message template.
 type TemplateVM struct {
-	Name      string
-	Language  string
-	Category  string
-	Status    string
-	Reason    string
-	Detail    string
-	Body      string
-	Params    []string
-	Usable    bool
-	UpdatedAt time.Time
+	Name       string
+	Language   string
+	Category   string // "" unknown: sends treat it as MARKETING
+	CategoryBy string // "meta" or "admin"
+	Status     string
+	Reason     string
+	Detail     string
+	Body       string
+	Params     []string
+	Usable     bool
+	UpdatedAt  time.Time
 }
 
 // Key identifies a template in forms.

@@ -25,15 +25,40 @@ type Change struct {
 	Value json.RawMessage `json:"value"`
 }
 
-// MessagesValue is the value of a change with field "messages".
+// MessagesValue is the value of a change with field "messages". Messages
+// and statuses stay raw, to be decoded one by one (DecodeMessage,
+// DecodeStatus): one malformed item must not hide the others.
 type MessagesValue struct {
 	MessagingProduct string            `json:"messaging_product"`
 	Metadata         Metadata          `json:"metadata"`
 	Contacts         []Contact         `json:"contacts"`
 	Messages         []json.RawMessage `json:"messages"`
-	Statuses         []Status          `json:"statuses"`
+	Statuses         []json.RawMessage `json:"statuses"`
 	Errors           json.RawMessage   `json:"errors"`
+	// Unreadable holds the parts that could not be read, kept raw.
+	Unreadable []Unreadable `json:"-"`
 }
+
+// Unreadable is a part of a change that could not be decoded.
+type Unreadable struct {
+	Kind ItemKind
+	Raw  json.RawMessage
+	Err  error
+}
+
+// ItemKind names the parts of a messages change that are read one by one.
+type ItemKind string
+
+// The item kinds.
+const (
+	ItemMessage  ItemKind = "message"
+	ItemStatus   ItemKind = "status"
+	ItemContact  ItemKind = "contact"
+	ItemMessages ItemKind = "messages" // the whole list is not a list
+	ItemStatuses ItemKind = "statuses"
+	ItemContacts ItemKind = "contacts"
+	ItemProduct  ItemKind = "messaging_product"
+)
 
 // Metadata names the business phone number a change belongs to.
 type Metadata struct {
@@ -262,12 +287,77 @@ func (c Change) MessagesValue() (*MessagesValue, error) {
 	return decodeMessagesValue(c.Value)
 }
 
+// decodeMessagesValue reads each part on its own: a part that cannot be
+// read is kept in Unreadable and the others are still returned. Only a
+// value that is not an object, or whose metadata (which number the change
+// belongs to) cannot be read, is an error.
 func decodeMessagesValue(raw json.RawMessage) (*MessagesValue, error) {
-	var v MessagesValue
-	if err := json.Unmarshal(raw, &v); err != nil {
+	var parts struct {
+		MessagingProduct json.RawMessage `json:"messaging_product"`
+		Metadata         json.RawMessage `json:"metadata"`
+		Contacts         json.RawMessage `json:"contacts"`
+		Messages         json.RawMessage `json:"messages"`
+		Statuses         json.RawMessage `json:"statuses"`
+		Errors           json.RawMessage `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &parts); err != nil {
 		return nil, fmt.Errorf("meta: messages value: %w", err)
 	}
-	return &v, nil
+	v := &MessagesValue{Errors: parts.Errors}
+	if parts.Metadata != nil {
+		if err := json.Unmarshal(parts.Metadata, &v.Metadata); err != nil {
+			return nil, fmt.Errorf("meta: messages value metadata: %w", err)
+		}
+	}
+	if parts.MessagingProduct != nil {
+		if err := json.Unmarshal(parts.MessagingProduct, &v.MessagingProduct); err != nil {
+			v.Unreadable = append(v.Unreadable, Unreadable{ItemProduct, parts.MessagingProduct, err})
+		}
+	}
+	v.Messages = v.list(ItemMessages, parts.Messages)
+	v.Statuses = v.list(ItemStatuses, parts.Statuses)
+	if contacts := v.list(ItemContacts, parts.Contacts); contacts != nil {
+		v.Contacts = make([]Contact, 0, len(contacts))
+		for _, c := range contacts {
+			var ct Contact
+			if err := json.Unmarshal(c, &ct); err != nil {
+				v.Unreadable = append(v.Unreadable, Unreadable{ItemContact, c, err})
+				continue
+			}
+			v.Contacts = append(v.Contacts, ct)
+		}
+	}
+	return v, nil
+}
+
+// list splits a JSON array into its elements; null and absent give nil, as
+// encoding/json does. Anything else is unreadable as a whole.
+func (v *MessagesValue) list(kind ItemKind, raw json.RawMessage) []json.RawMessage {
+	if raw == nil {
+		return nil
+	}
+	var out []json.RawMessage
+	if err := json.Unmarshal(raw, &out); err != nil {
+		v.Unreadable = append(v.Unreadable, Unreadable{kind, raw, err})
+		return nil
+	}
+	return out
+}
+
+// DecodeStatus decodes one receipt of a messages change.
+func DecodeStatus(raw json.RawMessage) (Status, error) {
+	if st, ok := decodeStatusFast(raw); ok {
+		return st, nil
+	}
+	return decodeStatus(raw)
+}
+
+func decodeStatus(raw json.RawMessage) (Status, error) {
+	var st Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return Status{}, fmt.Errorf("meta: status: %w", err)
+	}
+	return st, nil
 }
 
 // ContactFor finds the contact entry that describes the sender of m:

@@ -104,7 +104,7 @@ func decodeMessagesValueFast(raw []byte) (*MessagesValue, bool) {
 		case 3:
 			s.list(func() { v.Messages = append(v.Messages, s.raw()) }, func() { v.Messages = []json.RawMessage{} })
 		case 4:
-			s.list(func() { v.Statuses = append(v.Statuses, s.status()) }, func() { v.Statuses = []Status{} })
+			s.list(func() { v.Statuses = append(v.Statuses, s.raw()) }, func() { v.Statuses = []json.RawMessage{} })
 		case 5:
 			v.Errors = s.raw()
 		}
@@ -149,6 +149,17 @@ func (s *scanner) contact() (c Contact) {
 		}
 	})
 	return c
+}
+
+// decodeStatusFast is DecodeStatus's fast path.
+func decodeStatusFast(raw []byte) (Status, bool) {
+	s := &scanner{b: raw}
+	if s.peek() != '{' {
+		return Status{}, false // null, or not an object: encoding/json decides
+	}
+	st := s.status()
+	s.end()
+	return st, !s.bad
 }
 
 func (s *scanner) status() (st Status) {

@@ -29,6 +29,9 @@ func webhookExamples(tb testing.TB) [][]byte {
 							seeds = append(seeds, dm.Payload)
 						}
 					}
+					for _, st := range v.Statuses {
+						seeds = append(seeds, st)
+					}
 				}
 			}
 		}
@@ -39,6 +42,9 @@ func webhookExamples(tb testing.TB) [][]byte {
 		[]byte(`{"id":"w","id":"v"}`), []byte(`{"i\u0064":"w"}`), []byte(`{"body":"a\u00e4\"b","Body":1}`),
 		[]byte(`{"messages":[null,{"id":1}],"statuses":[],"contacts":null,"errors":null}`), []byte(`[[[[1e5,-0.5,true,false]]]]`),
 		[]byte(`{"from":12.5e3,"timestamp":"17","type":"text","text":{"body":"Grüße\n"},"x":[],"x":{}}`),
+		// A malformed receipt beside readable messages; a receipt alone.
+		[]byte(`{"messages":[{"id":"a","type":"text","text":{"body":"x"}}],"statuses":[{"id":"s","timestamp":{"seconds":1}}],"contacts":[{"wa_id":[]}]}`),
+		[]byte(`{"id":"s","status":"read","timestamp":{"seconds":1},"recipient_id":49}`),
 	)
 }
 
@@ -60,6 +66,12 @@ func FuzzFastDecodersMatchEncodingJSON(f *testing.F) {
 			slow, err := decodeMessagesValue(b)
 			if err != nil || !reflect.DeepEqual(fast, slow) {
 				t.Fatalf("messages value:\nfast %+v\nslow %+v (%v)", fast, slow, err)
+			}
+		}
+		if fast, ok := decodeStatusFast(b); ok {
+			slow, err := decodeStatus(b)
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("status:\nfast %+v\nslow %+v (%v)", fast, slow, err)
 			}
 		}
 		if fast, ok := decodeMessageFast(b); ok {
@@ -97,6 +109,11 @@ func TestFastDecodersTakeTheExamples(t *testing.T) {
 				if !ok {
 					t.Errorf("example %d: messages value left to encoding/json", i)
 					continue
+				}
+				for _, raw := range v.Statuses {
+					if _, ok := decodeStatusFast(raw); !ok {
+						t.Errorf("example %d: status left to encoding/json", i)
+					}
 				}
 				for _, raw := range v.Messages {
 					m, ok := decodeMessageFast(raw)

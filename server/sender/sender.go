@@ -215,9 +215,14 @@ func windowError(e *store.WindowClosedError) *meta.Error {
 
 // consentError answers a marketing template to a customer without a
 // marketing opt-in the way Meta answers one who opted out (131050).
+// A template whose category Pforte does not know counts as marketing.
 func consentError(e *store.NoConsentError) *meta.Error {
+	what := fmt.Sprintf("%q is a marketing template", e.Template)
+	if e.Unknown {
+		what = fmt.Sprintf("the category of template %q is not known to Pforte (no status webhook and no entry on the templates page), so it is treated as marketing,", e.Template)
+	}
 	return meta.NewError(http.StatusBadRequest, 131050, "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business",
-		fmt.Sprintf("Pforte refused this message before calling Meta: %q is a marketing template and the customer has no marketing opt-in on record (or opted out, e.g. by writing STOP).", e.Template))
+		"Pforte refused this message before calling Meta: "+what+" and the customer has no marketing opt-in on record (or opted out, e.g. by writing STOP).")
 }
 
 // restrictedError answers a send to a restricted customer (Art. 18 GDPR)

@@ -107,6 +107,8 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 	}
 	sg.Gateway = New(t, opts.Options)
 	sg.Sim.SetWebhook(sg.Public.URL+"/webhook", sg.AppSecret)
+	// Every account has Meta's sample template; the tests send it.
+	sg.ApproveTemplate(t, "hello_world", "en_US", "UTILITY")
 	ctx, cancel := context.WithCancel(context.Background())
 	sg.cancel = cancel
 	sg.start = func() {

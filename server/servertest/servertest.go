@@ -5,6 +5,7 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -163,6 +165,18 @@ func (g *Gateway) Close() {
 func (g *Gateway) PostWebhook(t testing.TB, body []byte) *http.Response {
 	t.Helper()
 	return g.PostWebhookSigned(t, body, meta.Sign(g.AppSecret, body))
+}
+
+// ApproveTemplate delivers Meta's status webhook approving a template of
+// the given category, as Meta sends it when a template is approved.
+func (g *Gateway) ApproveTemplate(t testing.TB, name, lang, category string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","time":%d,"changes":[{"value":{"event":"APPROVED",
+"message_template_id":1,"message_template_name":%q,"message_template_language":%q,"reason":"NONE","message_template_category":%q},
+"field":"message_template_status_update"}]}]}`, time.Now().Unix(), name, lang, category)
+	if resp := g.PostWebhook(t, []byte(body)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("template webhook: %d", resp.StatusCode)
+	}
 }
 
 // PostWebhookSigned delivers body with the given signature header ("" for none).
