@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -57,11 +58,14 @@ type PanelMessage struct {
 	Template       *PanelTemplate
 }
 
-// PanelFile is an attachment uploaded in the composer.
+// PanelFile is an attachment uploaded in the composer. Content streams
+// from the request's spool file (up to 100 MB, never held in memory); it
+// can be read once, during PanelSend.
 type PanelFile struct {
-	Name string
-	Mime string
-	Data []byte
+	Name    string
+	Mime    string
+	Size    int64
+	Content io.Reader
 }
 
 // PanelTemplate is a template with its body parameters, in placeholder order.

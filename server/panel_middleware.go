@@ -36,12 +36,14 @@ func roleLetter(role string) string {
 }
 
 // panelRoute wraps a panel handler with, from outside in: security
-// headers and CSP nonce, cross-origin (CSRF) protection, the session, and
-// the role check. Every panel route goes through it.
-func (s *Server) panelRoute(roles string, h http.HandlerFunc) http.Handler {
-	var inner http.Handler = h
+// headers and CSP nonce, cross-origin (CSRF) protection, the session, the
+// role check, and the body limit. Every panel route goes through it. The
+// body is read only after the role check, so a large upload is spooled
+// for a permitted user only.
+func (s *Server) panelRoute(roles string, body bodyKind, h http.HandlerFunc) http.Handler {
+	inner := s.limitBody(body, h)
 	if roles != anyone {
-		inner = s.requireRole(roles, s.hideRestricted(h))
+		inner = s.requireRole(roles, s.hideRestricted(inner))
 	}
 	return s.securityHeaders(s.panel.cop.Handler(s.loadSession(inner)))
 }

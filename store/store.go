@@ -183,6 +183,7 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opened = true
 		return s, nil
 	}
+	sweepSpool(dir, time.Now())
 	s.ckptStop, s.ckptDone, s.walDirty = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 	go s.checkpointer(s.ckptStop, s.ckptDone)
 	go s.writer()
