@@ -2,10 +2,10 @@ package server
 
 import (
 	"context"
-	"io"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
