@@ -32,6 +32,10 @@ type PanelConfig struct {
 	// a working day, with a break, without logging in again).
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	// StreamCheck is how often an open live event stream re-checks its
+	// session and role when nothing happens (default 30 s); it also checks
+	// before it passes on an event.
+	StreamCheck time.Duration
 	// Sender sends the composer's messages; nil disables the composer.
 	Sender PanelSender
 	// Status reports optional figures for the dashboard and settings
@@ -119,6 +123,9 @@ func newPanelState(cfg PanelConfig) *panelState {
 	}
 	if cfg.AbsoluteTimeout <= 0 {
 		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.StreamCheck <= 0 {
+		cfg.StreamCheck = 30 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	p := &panelState{

@@ -46,7 +46,7 @@ func (s *Server) publicRoutes() *http.ServeMux {
 		{"POST /account/2fa/disable", everyone, shortForm, s.enrolDisable},
 		{"GET /inbox", agents, noBody, s.inbox},
 		{"GET /inbox/list", agents, noBody, s.inboxList},
-		{"GET /events", agents, noBody, s.events},
+		{"GET " + eventsPath, everyone, noBody, s.events}, // checks eventsRoles itself
 		{"GET /search", agents, noBody, s.search},
 		{"GET /conversations/{id}", agents, noBody, s.conversation},
 		{"GET /conversations/{id}/thread", agents, noBody, s.thread},
