@@ -16,8 +16,10 @@
 # network only).
 
 ARG GO_VERSION=1.26
-# "build" compiles in the golang image; "host" takes .image/rootfs (the
-# binary in usr/local/bin and an empty data/) from the context.
+# "build" compiles in the golang image; "host" takes .image/rootfs from the
+# context. Either lays out base/ (usr/local/bin/pforte, and tmp/ with mode
+# 1777) and volume/data (mode 700). COPY gives a copied directory itself
+# mode 755, so each tree is copied by its parent to keep the modes.
 ARG BINARY=build
 
 FROM golang:${GO_VERSION}-bookworm AS build
@@ -26,8 +28,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN make build && ./pforte version \
- && mkdir -p /rootfs/usr/local/bin && mkdir -m 700 /rootfs/data \
- && cp pforte /rootfs/usr/local/bin/pforte
+ && mkdir -p /rootfs/base/usr/local/bin /rootfs/volume && mkdir -m 1777 /rootfs/base/tmp \
+ && mkdir -m 700 /rootfs/volume/data && cp pforte /rootfs/base/usr/local/bin/pforte
 
 FROM scratch AS host
 COPY .image/rootfs/ /rootfs/
@@ -40,10 +42,12 @@ LABEL org.opencontainers.image.title="pforte" \
       org.opencontainers.image.description="Self-hosted WhatsApp Business Cloud API gateway" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.source="https://github.com/pforte/pforte"
-COPY --from=binary /rootfs/usr/local/bin/pforte /usr/local/bin/pforte
+# /tmp is there for anything that asks for os.TempDir (scratch has none);
+# Pforte itself spools uploads under the data directory.
+COPY --from=binary /rootfs/base/ /
 # Not root; only the volume directory belongs to this user, the binary
 # stays root's.
-COPY --from=binary --chown=65532:65532 /rootfs/data /data
+COPY --from=binary --chown=65532:65532 /rootfs/volume/ /
 USER 65532:65532
 WORKDIR /data
 ENV PFORTE_DATA_DIR=/data \

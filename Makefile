@@ -36,6 +36,7 @@ check:
 PODMAN ?= podman
 PODMAN_BUILD_FLAGS ?=
 image: build
-	rm -rf .image && mkdir -p .image/rootfs/usr/local/bin && mkdir -m 700 .image/rootfs/data
-	cp pforte .image/rootfs/usr/local/bin/pforte
+	rm -rf .image && mkdir -p .image/rootfs/base/usr/local/bin .image/rootfs/volume
+	mkdir -m 1777 .image/rootfs/base/tmp && mkdir -m 700 .image/rootfs/volume/data
+	cp pforte .image/rootfs/base/usr/local/bin/pforte
 	$(PODMAN) build $(PODMAN_BUILD_FLAGS) --format docker --build-arg BINARY=host --build-arg VERSION=$(VERSION) -t localhost/pforte:$(VERSION) -t localhost/pforte:latest .

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +32,10 @@ type PanelConfig struct {
 	// a working day, with a break, without logging in again).
 	IdleTimeout     time.Duration
 	AbsoluteTimeout time.Duration
+	// StreamCheck is how often an open live event stream re-checks its
+	// session and role when nothing happens (default 30 s); it also checks
+	// before it passes on an event.
+	StreamCheck time.Duration
 	// Sender sends the composer's messages; nil disables the composer.
 	Sender PanelSender
 	// Status reports optional figures for the dashboard and settings
@@ -61,11 +66,14 @@ type PanelMessage struct {
 	Template       *PanelTemplate
 }
 
-// PanelFile is an attachment uploaded in the composer.
+// PanelFile is an attachment uploaded in the composer. Content streams
+// from the request's spool file (up to 100 MB, never held in memory); it
+// can be read once, during PanelSend.
 type PanelFile struct {
-	Name string
-	Mime string
-	Data []byte
+	Name    string
+	Mime    string
+	Size    int64
+	Content io.Reader
 }
 
 // PanelTemplate is a template with its body parameters, in placeholder order.
@@ -120,6 +128,9 @@ func newPanelState(cfg PanelConfig) *panelState {
 	}
 	if cfg.AbsoluteTimeout <= 0 {
 		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.StreamCheck <= 0 {
+		cfg.StreamCheck = 30 * time.Second
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	p := &panelState{

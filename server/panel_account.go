@@ -66,7 +66,7 @@ const (
 // as at the login; the current session does not count as known-good, as a
 // thief would hold one. It returns 0 when the change may go ahead, else the
 // status and German message it has not yet shown.
-func (s *Server) reauth(r *http.Request, action string) (int, string, error) {
+func (s *Server) reauth(r *http.Request, action store.AuditAction) (int, string, error) {
 	ctx, v, now := r.Context(), viewerOf(r), s.now()
 	at := attempt{account: normEmail(v.user.Email), ip: throttleAddr(clientIP(r))}
 	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
@@ -135,7 +135,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnprocessableEntity, problem)
 		return
 	}
-	if status, msg, err := s.reauth(r, "password.change"); err != nil {
+	if status, msg, err := s.reauth(r, store.AuditPasswordChange); err != nil {
 		s.storeFail(w, r, err)
 		return
 	} else if status != 0 {
@@ -143,7 +143,7 @@ func (s *Server) accountPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Other sessions end: whoever knew the old password is out.
-	if err := s.store.SetPassword(ctx, v.user.ID, s.hashPassword(pw), v.session.ID, store_audit(v, r, "password.change")); err != nil {
+	if err := s.store.SetPassword(ctx, v.user.ID, s.hashPassword(pw), v.session.ID, store_audit(v, r, store.AuditPasswordChange)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -166,14 +166,14 @@ func (s *Server) accountEmail(w http.ResponseWriter, r *http.Request) {
 		refuse(http.StatusUnprocessableEntity, "Das ist schon Ihre E-Mail-Adresse.")
 		return
 	}
-	if status, msg, err := s.reauth(r, "user.email_change"); err != nil {
+	if status, msg, err := s.reauth(r, store.AuditEmailChange); err != nil {
 		s.storeFail(w, r, err)
 		return
 	} else if status != 0 {
 		refuse(status, msg)
 		return
 	}
-	e := store_audit(v, r, "user.email_change")
+	e := store_audit(v, r, store.AuditEmailChange)
 	detail, _ := json.Marshal(map[string]string{"from": v.user.Email, "to": email})
 	e.Detail = string(detail)
 	err := s.store.SetEmail(ctx, v.user.ID, email, v.session.ID, e)
@@ -243,7 +243,7 @@ func (s *Server) enrolConfirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	codes, hashes := newRecoveryCodes()
-	if err := s.store.EnableTOTP(ctx, v.user.ID, sealed, hashes, step, store_audit(v, r, "user.2fa_enable")); err != nil {
+	if err := s.store.EnableTOTP(ctx, v.user.ID, sealed, hashes, step, store_audit(v, r, store.AuditUser2FAEnable)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -266,14 +266,14 @@ func (s *Server) enrolDisable(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/account")
 		return
 	}
-	if status, msg, err := s.reauth(r, "user.2fa_disable"); err != nil {
+	if status, msg, err := s.reauth(r, store.AuditUser2FADisable); err != nil {
 		s.storeFail(w, r, err)
 		return
 	} else if status != 0 {
 		s.renderAccount(w, r, status, func(vm *web.AccountVM) { vm.Error = web.T(ctx, msg) })
 		return
 	}
-	if err := s.store.ResetTOTP(ctx, v.user.ID, store_audit(v, r, "user.2fa_disable")); err != nil {
+	if err := s.store.ResetTOTP(ctx, v.user.ID, store_audit(v, r, store.AuditUser2FADisable)); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}

@@ -5,16 +5,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/pforte/pforte/store"
 )
 
+// eventsPath is the live event stream's route; eventsRoles may open it.
+const (
+	eventsPath  = "/events"
+	eventsRoles = agents
+)
+
+// mayStream says whether a user may have the live event stream.
+func mayStream(u *store.User) bool {
+	return strings.Contains(eventsRoles, roleLetter(u.Role))
+}
+
 // events streams panel events to a browser (server-sent events). The
-// stream re-checks the session now and then, so a logout elsewhere or a
-// disabled account ends it.
+// stream lives only as long as its session: it re-checks the session, the
+// user and the role every StreamCheck and before it passes on events (once
+// per batch that waited in its queue, so a busy webhook costs one query
+// per wake-up, not per event), and ends on logout, idle or absolute
+// timeout, a disabled or deleted user, a role without the inbox, or 2FA
+// becoming required for a user without it.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
+	if !mayStream(v.user) {
+		// Not audited like other refusals: an auditor's open tab asks for
+		// the stream on every page and retry, which is no attack.
+		s.failPage(w, r, http.StatusForbidden, "Ihre Rolle darf diese Seite nicht öffnen.")
+		return
+	}
+	ctx := r.Context()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -32,34 +55,60 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush() == nil
 	}
+	user := v.user
+	// stillValid re-reads the session; user follows role changes, so
+	// restricted events follow them too.
+	stillValid := func() bool {
+		sess, u, err := s.store.SessionByToken(ctx, v.token)
+		if err != nil || sess.ID != v.session.ID || s.sessionOver(sess, u, s.now()) || !mayStream(u) {
+			return false
+		}
+		if !u.TOTPEnabled && s.require2FA(ctx) {
+			return false
+		}
+		user = u
+		return true
+	}
 	if !write("retry: 3000\n: hello\n\n") {
 		return
 	}
+	check := time.NewTicker(s.panel.cfg.StreamCheck)
+	defer check.Stop()
 	heartbeat := time.NewTicker(20 * time.Second)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case <-r.Context().Done():
+		case <-ctx.Done():
 			return
 		case <-sub.done:
 			return
 		case ev := <-sub.ch:
-			if ev.Restricted && !v.seesRestricted() {
-				continue
+			if !stillValid() {
+				return
+			}
+			batch := []PanelEvent{ev}
+			for range len(sub.ch) {
+				batch = append(batch, <-sub.ch)
 			}
 			if sub.lagged.Swap(false) {
 				if !write("event: resync\ndata: {}\n\n") {
 					return
 				}
 			}
-			b, _ := json.Marshal(ev)
-			if !write("event: change\ndata: %s\n\n", b) {
+			for _, ev := range batch {
+				if ev.Restricted && !(&viewer{user: user}).seesRestricted() {
+					continue
+				}
+				b, _ := json.Marshal(ev)
+				if !write("event: change\ndata: %s\n\n", b) {
+					return
+				}
+			}
+		case <-check.C:
+			if !stillValid() {
 				return
 			}
 		case <-heartbeat.C:
-			if _, _, err := s.store.SessionByToken(r.Context(), v.token); err != nil {
-				return
-			}
 			if !write(": ping\n\n") {
 				return
 			}

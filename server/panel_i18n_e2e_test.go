@@ -29,7 +29,7 @@ func panelGETPages(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	var out []string
-	for _, m := range regexp.MustCompile(`mux\.Handle\("GET (/[^"]*)", p\(`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`\{"GET (/[^"]*)", \w+, noBody,`).FindAllStringSubmatch(string(src), -1) {
 		out = append(out, m[1])
 	}
 	if len(out) < 15 {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 
@@ -36,12 +37,14 @@ func roleLetter(role string) string {
 }
 
 // panelRoute wraps a panel handler with, from outside in: security
-// headers and CSP nonce, cross-origin (CSRF) protection, the session, and
-// the role check. Every panel route goes through it.
-func (s *Server) panelRoute(roles string, h http.HandlerFunc) http.Handler {
-	var inner http.Handler = h
+// headers and CSP nonce, cross-origin (CSRF) protection, the session, the
+// role check, and the body limit. Every panel route goes through it. The
+// body is read only after the role check, so a large upload is spooled
+// for a permitted user only.
+func (s *Server) panelRoute(roles string, body bodyKind, h http.HandlerFunc) http.Handler {
+	inner := s.limitBody(body, h)
 	if roles != anyone {
-		inner = s.requireRole(roles, s.hideRestricted(h))
+		inner = s.requireRole(roles, s.hideRestricted(inner))
 	}
 	return s.securityHeaders(s.panel.cop.Handler(s.loadSession(inner)))
 }
@@ -97,9 +100,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			return
 		}
 		now := s.now()
-		idle := now.Unix()-sess.LastSeenAt > int64(s.panel.cfg.IdleTimeout.Seconds())
-		old := now.Unix()-sess.CreatedAt > int64(s.panel.cfg.AbsoluteTimeout.Seconds())
-		if user.Disabled || idle || old {
+		if s.sessionOver(sess, user, now) {
 			if err := s.store.DeleteSession(ctx, token); err != nil {
 				s.log.Warn("expired session not deleted", "err", err)
 			}
@@ -107,7 +108,7 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
-		if now.Unix()-sess.LastSeenAt >= 60 && r.URL.Path != "/events" {
+		if now.Unix()-sess.LastSeenAt >= 60 && r.URL.Path != eventsPath {
 			// At most one write a minute per session keeps the idle clock.
 			if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
 				s.log.Warn("session not touched", "err", err)
@@ -117,6 +118,14 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, panelCtxKey{}, &viewer{session: sess, user: user, token: token})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// sessionOver says whether a session has ended: idle or absolute timeout,
+// or its user disabled. (A deleted session or user is not found at all.)
+func (s *Server) sessionOver(sess *store.Session, user *store.User, now time.Time) bool {
+	idle := now.Unix()-sess.LastSeenAt > int64(s.panel.cfg.IdleTimeout.Seconds())
+	old := now.Unix()-sess.CreatedAt > int64(s.panel.cfg.AbsoluteTimeout.Seconds())
+	return user.Disabled || idle || old
 }
 
 // preferredLang picks the login page's language from the browser.

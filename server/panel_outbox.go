@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/meta"
@@ -63,7 +64,7 @@ func (o outboxSender) upload(ctx context.Context, m PanelMessage) (string, error
 		return "", err
 	}
 	defer tmp.Discard()
-	if _, err := tmp.Write(m.File.Data); err != nil {
+	if _, err := io.Copy(tmp, m.File.Content); err != nil {
 		return "", err
 	}
 	sum, size := base64.StdEncoding.EncodeToString(tmp.Sum()), tmp.Size()

@@ -2,9 +2,9 @@ package server
 
 import (
 	"errors"
-	"io"
 	"mime"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,10 +13,6 @@ import (
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
-
-// maxUpload is the largest attachment; Meta takes documents up to 100 MB,
-// but a panel upload that large belongs elsewhere.
-const maxUpload = 16 << 20
 
 // mediaKind maps an upload's type to the WhatsApp message type, following
 // Meta's list of supported media types.
@@ -80,14 +76,8 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxUpload+64<<10)
-	if err := r.ParseMultipartForm(1 << 20); err != nil && !errors.Is(err, http.ErrNotMultipart) {
-		s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Die Datei ist zu groß (höchstens 16 MB)."))
-		return
-	}
-	if r.MultipartForm != nil {
-		defer r.MultipartForm.RemoveAll()
-	}
+	// The body was read and limited by limitBody (attachmentForm); an
+	// attached file waits in the data directory's spool folder.
 	cs, ok := s.sendableConversation(w, r, id)
 	if !ok {
 		return
@@ -101,32 +91,32 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	if len(msg.ReplyTo) > 200 {
 		msg.ReplyTo = ""
 	}
-	if file, hdr, err := r.FormFile("file"); err == nil {
-		defer file.Close()
-		data, err := io.ReadAll(io.LimitReader(file, maxUpload+1))
-		if err != nil || len(data) > maxUpload {
-			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Die Datei ist zu groß (höchstens 16 MB)."))
-			return
-		}
-		ct, _, _ := mime.ParseMediaType(hdr.Header.Get("Content-Type"))
+	if file := uploadedFileOf(r, "file"); file != nil && file.Name != "" {
+		ct, _, _ := mime.ParseMediaType(file.Type)
 		if ct == "" || ct == "application/octet-stream" {
-			ct, _, _ = mime.ParseMediaType(mime.TypeByExtension(strings.ToLower(filepath.Ext(hdr.Filename))))
+			ct, _, _ = mime.ParseMediaType(mime.TypeByExtension(strings.ToLower(filepath.Ext(file.Name))))
 		}
 		kind := mediaKind(ct)
-		if kind == "" || len(data) == 0 {
+		if kind == "" || file.Size == 0 {
 			s.renderConversation(w, r, http.StatusUnsupportedMediaType, web.T(ctx, "Diesen Dateityp nimmt WhatsApp nicht an. Erlaubt: JPEG, PNG, MP4, MP3, OGG, PDF, Office-Dokumente, Text."))
 			return
 		}
-		if kind == "image" && len(data) > 5<<20 {
-			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, "Bilder dürfen höchstens 5 MB groß sein."))
+		if file.Size > maxMediaSize(kind) {
+			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, mediaTooLarge(kind)))
 			return
 		}
-		msg.Type = kind
-		msg.File = &PanelFile{Name: filepath.Base(hdr.Filename), Mime: ct, Data: data}
 		if kind == "audio" && msg.Text != "" {
 			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Zu Audiodateien erlaubt WhatsApp keinen Text. Bitte getrennt senden."))
 			return
 		}
+		content, err := os.Open(file.path)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		defer content.Close()
+		msg.Type = kind
+		msg.File = &PanelFile{Name: filepath.Base(file.Name), Mime: ct, Size: file.Size, Content: content}
 	}
 	if msg.File == nil && msg.Text == "" {
 		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Die Nachricht ist leer."))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -22,9 +23,10 @@ import (
 // composer asked to send, so these tests check the composer's own rules
 // (window, file types, placeholders). The browser tests send for real.
 type recordingSender struct {
-	mu   sync.Mutex
-	sent []server.PanelMessage
-	err  error
+	mu    sync.Mutex
+	sent  []server.PanelMessage
+	files [][]byte // the attachments' content, read during PanelSend
+	err   error
 }
 
 func (r *recordingSender) PanelSend(ctx context.Context, m server.PanelMessage) error {
@@ -33,8 +35,24 @@ func (r *recordingSender) PanelSend(ctx context.Context, m server.PanelMessage) 
 	if r.err != nil {
 		return r.err
 	}
+	var data []byte
+	if m.File != nil {
+		var err error
+		if data, err = io.ReadAll(m.File.Content); err != nil {
+			return err
+		}
+	}
 	r.sent = append(r.sent, m)
+	r.files = append(r.files, data)
 	return nil
+}
+
+// lastFile is the content of the last message's attachment.
+func (r *recordingSender) lastFile(t *testing.T) []byte {
+	r.last(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.files[len(r.files)-1]
 }
 
 func (r *recordingSender) last(t *testing.T) server.PanelMessage {
@@ -52,7 +70,7 @@ func (r *recordingSender) count() int {
 	return len(r.sent)
 }
 
-func composerFixture(t *testing.T) (*servertest.Gateway, *recordingSender, *browser, int64) {
+func composerFixture(t testing.TB) (*servertest.Gateway, *recordingSender, *browser, int64) {
 	rs := &recordingSender{}
 	g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{Sender: rs}}})
 	agent := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
@@ -128,7 +146,7 @@ func TestComposerAttachments(t *testing.T) {
 		t.Fatalf("pdf: %d %.300s", p.status, p.body)
 	}
 	m := rs.last(t)
-	if m.Type != "document" || m.File == nil || m.File.Name != "Angebot 2026.pdf" || !bytes.Equal(m.File.Data, pdf) || m.Text != "Ihr Angebot" {
+	if m.Type != "document" || m.File == nil || m.File.Name != "Angebot 2026.pdf" || !bytes.Equal(rs.lastFile(t), pdf) || m.Text != "Ihr Angebot" {
 		t.Fatalf("sent %+v", m)
 	}
 	p = multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"contact": who}, "foto.jpg", "image/jpeg", []byte{0xff, 0xd8, 0xff})

@@ -4,6 +4,15 @@ import (
 	"net/http"
 )
 
+// panelRoute is one line of the panel's route table. Roles: admins (A),
+// agents (G), auditors (U), see panel_middleware.go.
+type panelRoute struct {
+	pattern string
+	roles   string
+	body    bodyKind
+	handler http.HandlerFunc
+}
+
 // publicRoutes is the route table of the public listener.
 func (s *Server) publicRoutes() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -13,76 +22,80 @@ func (s *Server) publicRoutes() *http.ServeMux {
 	mux.HandleFunc("GET /s/{token}", s.secureLinkPage)
 	mux.HandleFunc("POST /s/{token}", s.secureLinkAnswer)
 
-	// The admin panel. Roles: admins (A), agents (G), auditors (U); every
-	// route passes security headers, cross-origin protection and the session.
-	p := s.panelRoute
-	mux.Handle("GET /static/", p(anyone, s.panel.staticFiles.ServeHTTP))
-	mux.Handle("GET /{$}", p(anyone, s.panelHome))
-	mux.Handle("GET /setup", p(anyone, s.setupPage))
-	mux.Handle("POST /setup", p(anyone, s.setupSubmit))
-	mux.Handle("GET /login", p(anyone, s.loginPage))
-	mux.Handle("POST /login", p(anyone, s.loginSubmit))
-	mux.Handle("GET /login/2fa", p(anyone, s.totpPage))
-	mux.Handle("POST /login/2fa", p(anyone, s.totpSubmit))
-	mux.Handle("POST /logout", p(anyone, s.logout))
-	mux.Handle("GET /invite/{token}", p(anyone, s.invitePage))
-	mux.Handle("POST /invite/{token}", p(anyone, s.inviteSubmit))
-	mux.Handle("POST /logout-all", p(everyone, s.logoutEverywhere))
-	mux.Handle("GET /account", p(everyone, s.account))
-	mux.Handle("POST /account/preferences", p(everyone, s.accountPreferences))
-	mux.Handle("POST /account/password", p(everyone, s.accountPassword))
-	mux.Handle("POST /account/email", p(everyone, s.accountEmail))
-	mux.Handle("GET /account/2fa", p(everyone, s.enrolStart))
-	mux.Handle("POST /account/2fa", p(everyone, s.enrolConfirm))
-	mux.Handle("POST /account/2fa/disable", p(everyone, s.enrolDisable))
-	mux.Handle("GET /inbox", p(agents, s.inbox))
-	mux.Handle("GET /inbox/list", p(agents, s.inboxList))
-	mux.Handle("GET /events", p(agents, s.events))
-	mux.Handle("GET /search", p(agents, s.search))
-	mux.Handle("GET /conversations/{id}", p(agents, s.conversation))
-	mux.Handle("GET /conversations/{id}/thread", p(agents, s.thread))
-	mux.Handle("GET /conversations/{id}/media/{msg}", p(agents, s.media))
-	mux.Handle("POST /conversations/{id}/assign", p(agents, s.assign))
-	mux.Handle("POST /conversations/{id}/status", p(agents, s.setStatus))
-	mux.Handle("POST /conversations/{id}/notes", p(agents, s.addNote))
-	mux.Handle("POST /conversations/{id}/labels", p(agents, s.setLabel))
-	mux.Handle("POST /conversations/{id}/send", p(agents, s.sendMessage))
-	mux.Handle("POST /conversations/{id}/template", p(agents, s.sendTemplate))
-	mux.Handle("POST /conversations/{id}/secure-links", p(agents, s.conversationSecureLink))
-	mux.Handle("GET /contacts", p(everyone, s.contacts))
-	mux.Handle("GET /contacts/{id}", p(everyone, s.contactDetail))
-	mux.Handle("POST /contacts/{id}/consent", p(agents, s.contactConsent))
-	mux.Handle("POST /contacts/{id}/export", p(admins, s.contactExport))
-	mux.Handle("POST /contacts/{id}/erase", p(admins, s.contactErase))
-	mux.Handle("POST /contacts/{id}/holds", p(admins, s.contactHold))
-	mux.Handle("POST /contacts/{id}/holds/{hold}/release", p(admins, s.contactHoldRelease))
-	mux.Handle("GET /privacy", p(admins, s.privacy))
-	mux.Handle("POST /privacy/retention", p(admins, s.privacyRetention))
-	mux.Handle("POST /privacy/stop-words", p(admins, s.privacyStopWords))
-	mux.Handle("POST /privacy/jobs/{name}/run", p(admins, s.privacyJobRun))
-	mux.Handle("GET /templates", p(agents, s.templatesPage))
-	mux.Handle("POST /templates/text", p(admins, s.templateText))
-	mux.Handle("GET /dashboard", p(admins, s.dashboard))
-	mux.Handle("GET /settings", p(admins, s.settings))
-	mux.Handle("POST /settings/meta", p(admins, s.settingsMeta))
-	mux.Handle("POST /settings/numbers", p(admins, s.settingsNumber))
-	mux.Handle("POST /settings/security", p(admins, s.settingsSecurity))
-	mux.Handle("POST /settings/apikeys", p(admins, s.apiKeyCreate))
-	mux.Handle("POST /settings/apikeys/{id}/revoke", p(admins, s.apiKeyRevoke))
-	mux.Handle("POST /settings/canned", p(admins, s.cannedCreate))
-	mux.Handle("POST /settings/canned/{id}/delete", p(admins, s.cannedDelete))
-	mux.Handle("POST /settings/labels", p(admins, s.labelCreate))
-	mux.Handle("POST /settings/labels/{id}/delete", p(admins, s.labelDelete))
-	mux.Handle("POST /settings/subscriptions/{id}/replay", p(admins, s.subscriptionReplay))
-	mux.Handle("GET /users", p(admins, s.usersPage))
-	mux.Handle("POST /users", p(admins, s.userInvite))
-	mux.Handle("POST /users/{id}/role", p(admins, s.userRole))
-	mux.Handle("POST /users/{id}/disable", p(admins, s.userDisable))
-	mux.Handle("POST /users/{id}/enable", p(admins, s.userEnable))
-	mux.Handle("POST /users/{id}/reset-2fa", p(admins, s.userReset2FA))
-	mux.Handle("POST /users/{id}/logout", p(admins, s.userLogout))
-	mux.Handle("POST /users/{id}/invite", p(admins, s.userReinvite))
-	mux.Handle("GET /audit", p(auditors, s.auditPage))
+	// The admin panel: who may use a route and what body it takes. Every
+	// route passes security headers, cross-origin protection, the session,
+	// the role check and the body limit (panel_body.go).
+	for _, rt := range []panelRoute{
+		{"GET /static/", anyone, noBody, s.panel.staticFiles.ServeHTTP},
+		{"GET /{$}", anyone, noBody, s.panelHome},
+		{"GET /setup", anyone, noBody, s.setupPage},
+		{"POST /setup", anyone, shortForm, s.setupSubmit},
+		{"GET /login", anyone, noBody, s.loginPage},
+		{"POST /login", anyone, shortForm, s.loginSubmit},
+		{"GET /login/2fa", anyone, noBody, s.totpPage},
+		{"POST /login/2fa", anyone, shortForm, s.totpSubmit},
+		{"POST /logout", anyone, shortForm, s.logout},
+		{"GET /invite/{token}", anyone, noBody, s.invitePage},
+		{"POST /invite/{token}", anyone, shortForm, s.inviteSubmit},
+		{"POST /logout-all", everyone, shortForm, s.logoutEverywhere},
+		{"GET /account", everyone, noBody, s.account},
+		{"POST /account/preferences", everyone, shortForm, s.accountPreferences},
+		{"POST /account/password", everyone, shortForm, s.accountPassword},
+		{"POST /account/email", everyone, shortForm, s.accountEmail},
+		{"GET /account/2fa", everyone, noBody, s.enrolStart},
+		{"POST /account/2fa", everyone, shortForm, s.enrolConfirm},
+		{"POST /account/2fa/disable", everyone, shortForm, s.enrolDisable},
+		{"GET /inbox", agents, noBody, s.inbox},
+		{"GET /inbox/list", agents, noBody, s.inboxList},
+		{"GET " + eventsPath, everyone, noBody, s.events}, // checks eventsRoles itself
+		{"GET /search", agents, noBody, s.search},
+		{"GET /conversations/{id}", agents, noBody, s.conversation},
+		{"GET /conversations/{id}/thread", agents, noBody, s.thread},
+		{"GET /conversations/{id}/media/{msg}", agents, noBody, s.media},
+		{"POST /conversations/{id}/assign", agents, shortForm, s.assign},
+		{"POST /conversations/{id}/status", agents, shortForm, s.setStatus},
+		{"POST /conversations/{id}/notes", agents, longForm, s.addNote},
+		{"POST /conversations/{id}/labels", agents, shortForm, s.setLabel},
+		{"POST /conversations/{id}/send", agents, attachmentForm, s.sendMessage},
+		{"POST /conversations/{id}/template", agents, longForm, s.sendTemplate},
+		{"POST /conversations/{id}/secure-links", agents, longForm, s.conversationSecureLink},
+		{"GET /contacts", everyone, noBody, s.contacts},
+		{"GET /contacts/{id}", everyone, noBody, s.contactDetail},
+		{"POST /contacts/{id}/consent", agents, shortForm, s.contactConsent},
+		{"POST /contacts/{id}/export", admins, shortForm, s.contactExport},
+		{"POST /contacts/{id}/erase", admins, shortForm, s.contactErase},
+		{"POST /contacts/{id}/holds", admins, longForm, s.contactHold},
+		{"POST /contacts/{id}/holds/{hold}/release", admins, shortForm, s.contactHoldRelease},
+		{"GET /privacy", admins, noBody, s.privacy},
+		{"POST /privacy/retention", admins, longForm, s.privacyRetention},
+		{"POST /privacy/stop-words", admins, longForm, s.privacyStopWords},
+		{"POST /privacy/jobs/{name}/run", admins, shortForm, s.privacyJobRun},
+		{"GET /templates", agents, noBody, s.templatesPage},
+		{"POST /templates/text", admins, longForm, s.templateText},
+		{"GET /dashboard", admins, noBody, s.dashboard},
+		{"GET /settings", admins, noBody, s.settings},
+		{"POST /settings/meta", admins, longForm, s.settingsMeta},
+		{"POST /settings/numbers", admins, shortForm, s.settingsNumber},
+		{"POST /settings/security", admins, longForm, s.settingsSecurity},
+		{"POST /settings/apikeys", admins, shortForm, s.apiKeyCreate},
+		{"POST /settings/apikeys/{id}/revoke", admins, shortForm, s.apiKeyRevoke},
+		{"POST /settings/canned", admins, longForm, s.cannedCreate},
+		{"POST /settings/canned/{id}/delete", admins, shortForm, s.cannedDelete},
+		{"POST /settings/labels", admins, shortForm, s.labelCreate},
+		{"POST /settings/labels/{id}/delete", admins, shortForm, s.labelDelete},
+		{"POST /settings/subscriptions/{id}/replay", admins, shortForm, s.subscriptionReplay},
+		{"GET /users", admins, noBody, s.usersPage},
+		{"POST /users", admins, shortForm, s.userInvite},
+		{"POST /users/{id}/role", admins, shortForm, s.userRole},
+		{"POST /users/{id}/disable", admins, shortForm, s.userDisable},
+		{"POST /users/{id}/enable", admins, shortForm, s.userEnable},
+		{"POST /users/{id}/reset-2fa", admins, shortForm, s.userReset2FA},
+		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
+		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
+		{"GET /audit", auditors, noBody, s.auditPage},
+	} {
+		mux.Handle(rt.pattern, s.panelRoute(rt.roles, rt.body, rt.handler))
+	}
 	return mux
 }
 

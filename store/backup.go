@@ -63,6 +63,13 @@ func (s *Store) Backup(ctx context.Context, out string, opts BackupOptions) (*Ba
 	}
 	tmp := filepath.Join(tmpDir, ".backup-"+randomSuffix()+".db")
 	defer os.Remove(tmp)
+	// VACUUM INTO takes an empty file and keeps its mode; one it creates
+	// itself would be 0644 less the umask.
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: backup: %w", err)
+	}
+	f.Close()
 	if _, err := s.rdb.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {
 		return nil, fmt.Errorf("store: backup: vacuum into: %w", err)
 	}
@@ -70,7 +77,6 @@ func (s *Store) Backup(ctx context.Context, out string, opts BackupOptions) (*Ba
 		return nil, fmt.Errorf("store: backup: %w", err)
 	}
 	info := &BackupInfo{Path: out, Sealed: opts.Seal != nil}
-	var err error
 	if info.Integrity, err = checkDatabaseFile(ctx, tmp); err != nil {
 		return nil, fmt.Errorf("store: backup: the copy failed its check: %w", err)
 	}

@@ -108,6 +108,43 @@ func (t *MediaTemp) Commit() (string, error) {
 	return name, nil
 }
 
+// SpoolDirName is the folder inside the data directory where request
+// bodies are spooled while they are read (the panel's attachments). It is
+// beside the database rather than in os.TempDir, which the container image
+// does not have and systemd's PrivateTmp keeps small.
+const SpoolDirName = "tmp"
+
+// spoolMaxAge is how old a spooled file must be before Open removes it as
+// left over from a crash; a request never takes that long.
+const spoolMaxAge = 24 * time.Hour
+
+// NewSpoolFile creates an empty file (0600) in the spool folder; the caller
+// removes it when the request is done.
+func (s *Store) NewSpoolFile() (*os.File, error) {
+	dir := filepath.Join(s.dir, SpoolDirName)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: spool dir: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "upload-*")
+	if err != nil {
+		return nil, fmt.Errorf("store: spool file: %w", err)
+	}
+	return f, nil
+}
+
+// sweepSpool removes spooled files a crash left behind.
+func sweepSpool(dir string, now time.Time) {
+	entries, err := os.ReadDir(filepath.Join(dir, SpoolDirName))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > spoolMaxAge {
+			os.Remove(filepath.Join(dir, SpoolDirName, e.Name()))
+		}
+	}
+}
+
 // OpenMedia opens a stored file by its name relative to the media folder.
 func (s *Store) OpenMedia(rel string) (*os.File, error) {
 	if rel == "" || strings.ContainsAny(rel, `/\`) || strings.HasPrefix(rel, ".") {

@@ -120,6 +120,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}()
 
 	if !opts.ReadOnly {
+		if err := privateFiles(dir, opts.Logger); err != nil {
+			return nil, err
+		}
 		// The writer opens first: it sets WAL mode, which the readers rely on.
 		writer := url.Values{
 			"mode":                {"rwc"},
@@ -187,11 +190,36 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 		opened = true
 		return s, nil
 	}
+	sweepSpool(dir, time.Now())
 	s.ckptStop, s.ckptDone, s.walDirty = make(chan struct{}), make(chan struct{}), make(chan struct{}, 1)
 	go s.checkpointer(s.ckptStop, s.ckptDone)
 	go s.writer()
 	opened = true
 	return s, nil
+}
+
+// privateFiles makes the data directory and the database files readable by
+// this user only, whatever the umask. SQLite creates a new database 0644
+// (less the umask) and gives -wal and -shm the database's mode, so the
+// database is created 0600 before SQLite opens it; files an older version
+// created are narrowed too.
+func privateFiles(dir string, log *slog.Logger) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		// E.g. a directory owned by someone else: it still works.
+		log.Warn("store: data directory not narrowed to 0700", "dir", dir, "err", err)
+	}
+	path := filepath.Join(dir, DBFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: database file: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: database file mode: %w", err)
+		}
+	}
+	return nil
 }
 
 func dsn(path string, v url.Values) string {

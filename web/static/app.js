@@ -11,7 +11,8 @@
 	var retryDelay = 3000;
 	var pending = {};
 	function connect() {
-		if (source || !window.EventSource || !$(".nav")) return;
+		// Only the inbox's roles get the stream (the badge is theirs).
+		if (source || !window.EventSource || !$("#badge-inbox")) return;
 		source = new EventSource("/events");
 		source.addEventListener("change", function (ev) {
 			var d;
