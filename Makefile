@@ -2,7 +2,7 @@
 TAGS    := sqlite_omit_load_extension sqlite_fts5 osusergo netgo
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS := -s -w -extldflags=-static -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+LDFLAGS := -s -w -extldflags=-static -X github.com/pforte/pforte/cli.version=$(VERSION) -X github.com/pforte/pforte/cli.commit=$(COMMIT)
 export CGO_ENABLED := 1
 
 .PHONY: build demo test bench check generate image

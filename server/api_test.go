@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -22,7 +22,7 @@ func textDelivery(from, name, wamid string, ts int64, body string) []byte {
 }
 
 func TestAPIRequiresAKeyWithScope(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	g.PostWebhook(t, textDelivery("4915100000001", "Anna", "wamid.A1", 1790000000, "Hallo"))
 	sendOnly, _, err := g.Store.CreateAPIKey(context.Background(), "sender", []string{store.ScopeSend})
 	if err != nil {
@@ -57,7 +57,7 @@ func TestAPIRequiresAKeyWithScope(t *testing.T) {
 }
 
 func TestAPIContactAndPagination(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	now := time.Now().Unix()
 	for i := range 7 {
 		g.PostWebhook(t, textDelivery("4915100000002", "Bernd", fmt.Sprintf("wamid.B%d", i), now-int64(100-i), fmt.Sprintf("Nachricht %d", i)))
@@ -107,7 +107,7 @@ func TestAPIContactAndPagination(t *testing.T) {
 }
 
 func TestMetricsCountDeliveries(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	g.PostWebhook(t, textDelivery("4915100000003", "C", "wamid.C1", 1790000000, "x"))
 	g.PostWebhookSigned(t, []byte("{}"), "sha256=00")
 	resp, err := http.Get(g.Internal.URL + "/metrics")

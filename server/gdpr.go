@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -138,7 +138,7 @@ func (s *Server) deleteAtMeta(r *http.Request, ids []string) MetaMedia {
 			continue
 		}
 		err := s.cfg.DeleteMetaMedia(r.Context(), id)
-		if errors.Is(err, meta.ErrNoToken) {
+		if errors.Is(err, cloudapi.ErrNoToken) {
 			m.Skipped++
 			continue
 		}

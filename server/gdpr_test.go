@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -69,7 +69,7 @@ func dpStatus(waID, wamid, status string, ts int64) []byte {
 }
 
 // storeMedia does what the media downloader does once a file is fetched.
-func storeMedia(t *testing.T, g *servertest.Gateway, wamid string, file []byte) {
+func storeMedia(t *testing.T, g *testenv.Gateway, wamid string, file []byte) {
 	t.Helper()
 	sum := sha256.Sum256(file)
 	rel := hex.EncodeToString(sum[:])
@@ -87,7 +87,7 @@ func storeMedia(t *testing.T, g *servertest.Gateway, wamid string, file []byte) 
 	}
 }
 
-func dpPost(t testing.TB, g *servertest.Gateway, body []byte) {
+func dpPost(t testing.TB, g *testenv.Gateway, body []byte) {
 	t.Helper()
 	if resp := g.PostWebhook(t, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook: %d", resp.StatusCode)
@@ -131,7 +131,7 @@ func grep(t *testing.T, dir string, skip string) map[string]int {
 func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 	logs := &syncBuffer{}
 	dir := t.TempDir()
-	g := servertest.New(t, servertest.Options{Dir: dir, Log: logs})
+	g := testenv.New(t, testenv.Options{Dir: dir, Log: logs})
 	now := time.Now().Unix()
 	victim := "4915198765432"
 
@@ -247,7 +247,7 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 	if _, err := store.Restore(context.Background(), dir, backup, store.RestoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	g2 := servertest.New(t, servertest.Options{Dir: dir, Log: logs})
+	g2 := testenv.New(t, testenv.Options{Dir: dir, Log: logs})
 	if code, _ := g2.API(t, "GET", "/api/v1/contacts/"+victim, nil); code != 404 {
 		t.Fatalf("restored backup brought the customer back: %d", code)
 	}
@@ -274,7 +274,7 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 }
 
 func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	now := time.Now().Unix()
 	dpPost(t, g, dpText("4915198765432", "Anna", "wamid.h1", "rechnung", now))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/legal-holds", strings.NewReader(`{"preset":"voucher","reason":"Rechnung 17"}`))
@@ -303,7 +303,7 @@ func TestEraseUnderHoldAnswers202AndKeepsData(t *testing.T) {
 }
 
 func TestConsentAndRecordsAPI(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	dpPost(t, g, dpText("4915198765432", "Anna", "wamid.c1", "hallo", time.Now().Unix()))
 	code, body := g.API(t, "POST", "/api/v1/contacts/4915198765432/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Formular 12"}`))
 	if code != http.StatusCreated {
@@ -351,7 +351,7 @@ func (f *fakeJobs) Start(_ context.Context, name string) bool {
 
 func TestJobsAPI(t *testing.T) {
 	fj := &fakeJobs{}
-	g := servertest.New(t, servertest.Options{Config: server.Config{Jobs: fj}})
+	g := testenv.New(t, testenv.Options{Config: server.Config{Jobs: fj}})
 	code, body := g.API(t, "GET", "/api/v1/jobs", nil)
 	if code != 200 || !strings.Contains(string(body), `"next_run":"2026-11-28T03:30:00Z"`) {
 		t.Fatalf("jobs: %d %s", code, body)
@@ -394,7 +394,7 @@ func TestMarketingTemplateNeedsConsent(t *testing.T) {
 // sendRefused sends msg through the Graph-compatible proxy and the queued
 // API: the proxy must answer 400 with every one of proxyWants in its body,
 // the API 422 with apiCode, and Meta must not be called by either.
-func sendRefused(t *testing.T, g *servertest.SendingGateway, msg []byte, proxyWants []string, apiCode string) {
+func sendRefused(t *testing.T, g *testenv.SendingGateway, msg []byte, proxyWants []string, apiCode string) {
 	t.Helper()
 	before := len(g.Sim.Requests())
 	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", msg)
@@ -452,7 +452,7 @@ func FuzzSecureLinkAnswer(f *testing.F) {
 	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\n\r\n--x--\r\n"), "multipart/form-data; boundary=x")
 	f.Add([]byte("--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"../../x\"\r\n\r\nabc\r\n--x--\r\n"), "multipart/form-data; boundary=x")
 	f.Add([]byte{}, "multipart/form-data")
-	g := servertest.New(f, servertest.Options{})
+	g := testenv.New(f, testenv.Options{})
 	dpPost(f, g, dpText("4915198765432", "Anna", "wamid.fz", "hallo", time.Now().Unix()))
 	ctx := context.Background()
 	c, err := g.Store.ContactByKey(ctx, "4915198765432")

@@ -15,17 +15,17 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/mediafetch"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
 
 var mediafetchFast = mediafetch.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Poll: 20 * time.Millisecond, MaxAttempts: 4}
 
-func waitMedia(t *testing.T, g *servertest.SendingGateway, wamid string, states ...string) *store.Message {
+func waitMedia(t *testing.T, g *testenv.SendingGateway, wamid string, states ...string) *store.Message {
 	t.Helper()
 	var m *store.Message
-	servertest.Eventually(t, 10*time.Second, "media of "+wamid+" to be "+strings.Join(states, "/"), func() bool {
+	testenv.Eventually(t, 10*time.Second, "media of "+wamid+" to be "+strings.Join(states, "/"), func() bool {
 		var err error
 		m, err = g.Store.MessageByWAMID(context.Background(), wamid)
 		if err != nil || m.Media == nil {
@@ -41,7 +41,7 @@ func waitMedia(t *testing.T, g *servertest.SendingGateway, wamid string, states 
 	return m
 }
 
-func mediaFiles(t *testing.T, g *servertest.SendingGateway) []string {
+func mediaFiles(t *testing.T, g *testenv.SendingGateway) []string {
 	files, _ := filepath.Glob(filepath.Join(g.Store.MediaDir(), "[0-9a-f]*"))
 	return files
 }
@@ -163,7 +163,7 @@ func TestMediaFinalFailureVisible(t *testing.T) {
 // Webhook acknowledgement does not wait for media: with no fetcher at all
 // the delivery is acknowledged and the file waits in the queue.
 func TestMediaNeverBlocksAck(t *testing.T) {
-	g := servertest.NewSending(t, servertest.SendingOptions{NoMediaFetcher: true, Sim: simulator.Options{StatusDelay: -1}})
+	g := testenv.NewSending(t, testenv.SendingOptions{NoMediaFetcher: true, Sim: simulator.Options{StatusDelay: -1}})
 	w, st, err := g.Sim.Write(context.Background(), simulator.Customer{WaID: "447700901006"}, "image")
 	if err != nil || st != 200 {
 		t.Fatal(st, err)

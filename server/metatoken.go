@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -13,7 +13,7 @@ import (
 // panel is used at once by sends, media downloads, the proxy and erasures;
 // no copy taken at startup can go stale. fallback is used only while none
 // is stored (the demo, whose generated token is not kept).
-func AccessTokens(st *store.Store, fallback string) meta.TokenSource {
+func AccessTokens(st *store.Store, fallback string) cloudapi.TokenSource {
 	return func(ctx context.Context) (string, error) {
 		tok, ok, err := st.Secret(ctx, SettingAccessToken)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 	"golang.org/x/crypto/argon2"
 )
@@ -61,9 +61,9 @@ func (c *testClock) Advance(d time.Duration) {
 // authGateway is a gateway on a hand-moved clock behind a trusted reverse
 // proxy on loopback, so that each test client can name its own address in
 // X-Forwarded-For, as browsers behind a real proxy would.
-func authGateway(t *testing.T) (*servertest.Gateway, *testClock, string) {
+func authGateway(t *testing.T) (*testenv.Gateway, *testClock, string) {
 	t.Helper()
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	clk := &testClock{now: time.Now()}
 	g.Server.SetClock(clk.Now)
 	front := httptest.NewServer(server.TrustProxies([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, "X-Forwarded-For", g.Server.PublicHandler()))
@@ -299,7 +299,7 @@ func throttledRows(t *testing.T, st *store.Store) []store.AuditEntry {
 // TestSetupIs404OnceAUserExists: the first-run form is gone, and a POST
 // to it hashes nothing (it used to hash before finding out).
 func TestSetupIs404OnceAUserExists(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	addCheapUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	b := newBrowser(t, g.Public.URL)
 	hashes := g.Server.ArgonCalls()

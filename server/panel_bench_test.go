@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -108,7 +108,7 @@ func BenchmarkPanelPages(b *testing.B) {
 	dir := os.Getenv("PFORTE_BENCH_DIR")
 	_, statErr := os.Stat(filepath.Join(dir, store.DBFile))
 	seeded := dir != "" && statErr == nil
-	g := servertest.New(b, servertest.Options{Dir: dir})
+	g := testenv.New(b, testenv.Options{Dir: dir})
 	var admin, agent *store.User
 	if seeded {
 		admin, _ = g.Store.UserByEmail(context.Background(), "admin@example.de")

@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -128,7 +128,7 @@ func shot(t *testing.T, ctx context.Context, name string) []byte {
 // setup, two-factor enrolment, logout, login with the second factor.
 func TestBrowserFirstRunTwoFactorAndLogout(t *testing.T) {
 	root := chrome(t)
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := person(t, root)
 	base := g.Public.URL
 
@@ -182,7 +182,7 @@ func TestBrowserFirstRunTwoFactorAndLogout(t *testing.T) {
 // assigns the conversation, and the agent's "mine" list picks it up.
 func TestBrowserLiveInboxAndAssignment(t *testing.T) {
 	root := chrome(t)
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	addNamedUser(t, g.Store, "Anna Berger", "admin@example.de", store.RoleAdmin)
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	seedDemo(t, g, agent)
@@ -258,7 +258,7 @@ func TestBrowserLiveInboxAndAssignment(t *testing.T) {
 // refused form shows its error in place.
 func TestBrowserConfirmationsAndErrors(t *testing.T) {
 	root := chrome(t)
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	addNamedUser(t, g.Store, "Anna Berger", "admin@example.de", store.RoleAdmin)
 	lea := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	tab := person(t, root)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -76,7 +76,7 @@ func (s *stream) ended(t *testing.T, what string) {
 // disabled or deleted user) and when the role loses the inbox: at the next
 // periodic check when nothing happens, and before an event is passed on.
 func TestPanelEventStreamEndsWithItsSession(t *testing.T) {
-	exec := func(g *servertest.Gateway, q string, args ...any) {
+	exec := func(g *testenv.Gateway, q string, args ...any) {
 		if err := g.Store.Write(context.Background(), func(tx *store.Tx) error {
 			_, err := tx.Exec(q, args...)
 			return err
@@ -84,26 +84,26 @@ func TestPanelEventStreamEndsWithItsSession(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ends := map[string]func(g *servertest.Gateway, b *browser, u *store.User){
-		"logout": func(g *servertest.Gateway, b *browser, u *store.User) {
+	ends := map[string]func(g *testenv.Gateway, b *browser, u *store.User){
+		"logout": func(g *testenv.Gateway, b *browser, u *store.User) {
 			if p := b.post("/logout", nil); p.status != http.StatusSeeOther {
 				t.Fatalf("logout: %d", p.status)
 			}
 		},
-		"idle timeout": func(g *servertest.Gateway, b *browser, u *store.User) {
+		"idle timeout": func(g *testenv.Gateway, b *browser, u *store.User) {
 			exec(g, "UPDATE sessions SET last_seen_at = last_seen_at - 3*3600 WHERE user_id = ?", u.ID)
 		},
-		"absolute timeout": func(g *servertest.Gateway, b *browser, u *store.User) {
+		"absolute timeout": func(g *testenv.Gateway, b *browser, u *store.User) {
 			exec(g, "UPDATE sessions SET created_at = created_at - 13*3600 WHERE user_id = ?", u.ID)
 		},
-		"user disabled": func(g *servertest.Gateway, b *browser, u *store.User) {
+		"user disabled": func(g *testenv.Gateway, b *browser, u *store.User) {
 			exec(g, "UPDATE users SET disabled_at = 1 WHERE id = ?", u.ID)
 		},
-		"user deleted": func(g *servertest.Gateway, b *browser, u *store.User) {
+		"user deleted": func(g *testenv.Gateway, b *browser, u *store.User) {
 			exec(g, "DELETE FROM sessions WHERE user_id = ?", u.ID)
 			exec(g, "DELETE FROM users WHERE id = ?", u.ID)
 		},
-		"role without the inbox": func(g *servertest.Gateway, b *browser, u *store.User) {
+		"role without the inbox": func(g *testenv.Gateway, b *browser, u *store.User) {
 			if err := g.Store.SetRole(context.Background(), u.ID, store.RoleAuditor); err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func TestPanelEventStreamEndsWithItsSession(t *testing.T) {
 	for name, end := range ends {
 		t.Run(name+"/periodic check", func(t *testing.T) {
 			t.Parallel()
-			g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{StreamCheck: 50 * time.Millisecond}}})
+			g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{StreamCheck: 50 * time.Millisecond}}})
 			u := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
 			b := sessionFor(t, g, u)
 			s := openStream(t, b)
@@ -123,7 +123,7 @@ func TestPanelEventStreamEndsWithItsSession(t *testing.T) {
 			t.Parallel()
 			// No periodic check within the test: the event itself must
 			// trigger one, and must not reach the ended session.
-			g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{StreamCheck: time.Hour}}})
+			g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{StreamCheck: time.Hour}}})
 			u := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
 			b := sessionFor(t, g, u)
 			s := openStream(t, b)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -20,7 +20,7 @@ import (
 // link in the conversation, which then opens for the customer.
 func TestBrowserConsentAndSecureLink(t *testing.T) {
 	root := chrome(t)
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	deliver(t, g, textWebhook("106540352242922", "4930123456", "4917612345678", "Erika Mustermann", "wamid.e2e.1", time.Now().Unix(), "Wohin soll ich den Ausweis schicken?"))

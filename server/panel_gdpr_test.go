@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -42,7 +42,7 @@ func contactID(t *testing.T, st *store.Store, key string) int64 {
 }
 
 func TestPanelConsentRecords(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	admin := addNamedUser(t, g.Store, "Anna Berger", "admin@example.de", store.RoleAdmin)
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
@@ -176,7 +176,7 @@ func TestPanelMarketingTemplateNeedsConsentMessage(t *testing.T) {
 }
 
 func TestPanelStopWordSettings(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	admin := addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	agent := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
@@ -246,7 +246,7 @@ func TestPanelStopWordSettings(t *testing.T) {
 }
 
 func TestPanelSetupShowsRetentionDefaults(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	b := newBrowser(t, g.Public.URL)
 	p := b.get("/setup")
@@ -297,7 +297,7 @@ func answerLink(t *testing.T, link, text string) int {
 }
 
 func TestPanelSecureLinkToCopy(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	auditor := addUser(t, g.Store, "pruefer@example.de", store.RoleAuditor)
@@ -376,7 +376,7 @@ func TestPanelSecureLinkToCopy(t *testing.T) {
 
 // Without a public address (as for the API) the panel refuses links.
 func TestPanelSecureLinkNeedsPublicURL(t *testing.T) {
-	g := servertest.New(t, servertest.Options{Setup: func(_ *store.Store, cfg *server.Config) { cfg.PublicURL = "" }})
+	g := testenv.New(t, testenv.Options{Setup: func(_ *store.Store, cfg *server.Config) { cfg.PublicURL = "" }})
 	agent := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
 	deliver(t, g, textWebhook("106540352242922", "4930123456", "4915112345678", "Erika", "wamid.s1", time.Now().Unix(), "Hallo"))
 	conv := conversationID(t, g.Store, "4915112345678")

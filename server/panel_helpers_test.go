@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -145,7 +145,7 @@ func textWebhook(phoneNumberID, display, waID, name, wamid string, ts int64, tex
 }
 
 // deliver posts a webhook and fails the test unless it is acknowledged.
-func deliver(t testing.TB, g *servertest.Gateway, body []byte) {
+func deliver(t testing.TB, g *testenv.Gateway, body []byte) {
 	t.Helper()
 	if resp := g.PostWebhook(t, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook: %d", resp.StatusCode)

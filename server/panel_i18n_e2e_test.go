@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
@@ -71,7 +71,7 @@ var dataWords = regexp.MustCompile(`\S+@\S+|https?://\S+|\b[\w-]+\.(de|com|org|n
 // At 390 px width no page may scroll sideways, and logout is reachable.
 func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 	root := chrome(t)
-	g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{MarkUntranslated: true}}})
+	g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{MarkUntranslated: true}}})
 	ctx := context.Background()
 	admin := addNamedUser(t, g.Store, "Anna Berger", "anna@example.de", store.RoleAdmin)
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // that each type is shown the way an agent needs to see it.
 func TestPanelShowsEveryMessageType(t *testing.T) {
 	f := newPanelFixture(t)
-	names, bodies := servertest.Examples(t, "webhooks")
+	names, bodies := testenv.Examples(t, "webhooks")
 	for _, n := range names {
 		if n != "status_failed_131026" {
 			deliver(t, f.g, bodies[n])
@@ -295,7 +295,7 @@ func TestPanelSecretsAreWriteOnlyAndApplyAtOnce(t *testing.T) {
 	if resp := f.g.PostWebhook(t, body); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("old secret still accepted: %d", resp.StatusCode)
 	}
-	if resp := f.g.PostWebhookSigned(t, body, meta.Sign([]byte("neues-geheimnis-123"), body)); resp.StatusCode != http.StatusOK {
+	if resp := f.g.PostWebhookSigned(t, body, cloudapi.Sign([]byte("neues-geheimnis-123"), body)); resp.StatusCode != http.StatusOK {
 		t.Fatalf("new secret refused: %d", resp.StatusCode)
 	}
 	if v, ok, err := f.g.Store.Secret(context.Background(), server.SettingAccessToken); err != nil || !ok || string(v) != "EAAG-neuer-token" {

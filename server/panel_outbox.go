@@ -9,8 +9,8 @@ import (
 	"io"
 
 	"github.com/pforte/pforte/server/mediafetch"
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/sender"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -33,8 +33,8 @@ func (o outboxSender) PanelSend(ctx context.Context, m PanelMessage) error {
 	if err != nil {
 		return err
 	}
-	_, err = snd.Enqueue(ctx, sender.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: fmt.Sprintf("user:%d", m.AgentID)})
-	var gerr *meta.Error
+	_, err = snd.Enqueue(ctx, outbox.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: fmt.Sprintf("user:%d", m.AgentID)})
+	var gerr *cloudapi.Error
 	if errors.As(err, &gerr) {
 		if gerr.Code == 131047 {
 			return ErrWindowClosed
@@ -79,7 +79,7 @@ func (o outboxSender) upload(ctx context.Context, m PanelMessage) (string, error
 	defer f.Close()
 	name := mediafetch.SanitizeFilename(m.File.Name)
 	if name == "" {
-		name = mediafetch.Filename("", meta.KindOfMIME(m.File.Mime), m.File.Mime, 0)
+		name = mediafetch.Filename("", cloudapi.KindOfMIME(m.File.Mime), m.File.Mime, 0)
 	}
 	id, _, err := o.s.cfg.Sender.Client().Upload(ctx, m.PhoneNumberID, name, m.File.Mime, f)
 	if err != nil {

@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
 func TestPrivacyPageAndLegalHoldForms(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	addUser(t, g.Store, "agent@example.de", store.RoleAgent)

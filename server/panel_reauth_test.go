@@ -9,13 +9,13 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
 // reauthFixture is a user with a session on a hand-moved clock.
 type reauthFixture struct {
-	g   *servertest.Gateway
+	g   *testenv.Gateway
 	clk *testClock
 	u   *store.User
 	b   *browser
@@ -24,7 +24,7 @@ type reauthFixture struct {
 
 func newReauthFixture(t *testing.T, twoFactor bool) *reauthFixture {
 	t.Helper()
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	clk := &testClock{now: time.Now()}
 	g.Server.SetClock(clk.Now)
 	f := &reauthFixture{g: g, clk: clk, u: addCheapUser(t, g.Store, "lea@example.de", store.RoleAgent)}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -32,7 +32,7 @@ var demoCustomers = []demoCustomer{
 // seedDemo fills a gateway with a believable inbox: customer messages
 // through the real webhook, answers as the outbox stores them, labels,
 // notes and template status updates.
-func seedDemo(t testing.TB, g *servertest.Gateway, agent *store.User) {
+func seedDemo(t testing.TB, g *testenv.Gateway, agent *store.User) {
 	t.Helper()
 	ctx := context.Background()
 	now := time.Now()
@@ -80,7 +80,7 @@ func seedDemo(t testing.TB, g *servertest.Gateway, agent *store.User) {
 			t.Fatal(err)
 		}
 	}
-	_, bodies := servertest.Examples(t, "webhooks")
+	_, bodies := testenv.Examples(t, "webhooks")
 	for _, name := range []string{"template_status_update_approved", "template_status_update_rejected", "template_status_update_paused"} {
 		deliver(t, g, bodies[name])
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -44,12 +44,12 @@ func waitSent(t *testing.T, sim *simulator.Simulator, typ string, n int) string 
 // closed — a template with its parameters.
 func TestBrowserComposerThroughTheSimulator(t *testing.T) {
 	root := chrome(t)
-	sg := servertest.NewSending(t, servertest.SendingOptions{Sim: simulator.Options{EnforceWindow: true, StatusDelay: 100 * time.Millisecond}})
+	sg := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{EnforceWindow: true, StatusDelay: 100 * time.Millisecond}})
 	g := sg.Gateway
 	ctx := context.Background()
 	agent := addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
 	seedDemo(t, g, agent)
-	_, bodies := servertest.Examples(t, "webhooks")
+	_, bodies := testenv.Examples(t, "webhooks")
 	deliver(t, g, bodies["template_status_update_approved"])
 	if err := g.Store.SaveTemplateText(ctx, "order_shipped_v2", "en_US", "Hallo {{1}}, Ihre Bestellung {{2}} kommt {{3}}."); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -70,9 +70,9 @@ func (r *recordingSender) count() int {
 	return len(r.sent)
 }
 
-func composerFixture(t testing.TB) (*servertest.Gateway, *recordingSender, *browser, int64) {
+func composerFixture(t testing.TB) (*testenv.Gateway, *recordingSender, *browser, int64) {
 	rs := &recordingSender{}
-	g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{Sender: rs}}})
+	g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{Sender: rs}}})
 	agent := addUser(t, g.Store, "agent@example.de", store.RoleAgent)
 	deliver(t, g, textWebhook("106540352242922", "4930123456", "4917612345678", "Erika", "wamid.c1", time.Now().Unix()-60, "Hallo"))
 	return g, rs, sessionFor(t, g, agent), conversationID(t, g.Store, "4917612345678")
@@ -162,7 +162,7 @@ func TestComposerAttachments(t *testing.T) {
 
 func TestComposerTemplate(t *testing.T) {
 	g, rs, b, _ := composerFixture(t)
-	_, bodies := servertest.Examples(t, "webhooks")
+	_, bodies := testenv.Examples(t, "webhooks")
 	deliver(t, g, bodies["template_status_update_approved"])
 	deliver(t, g, bodies["template_status_update_rejected"])
 	if err := g.Store.SaveTemplateText(context.Background(), "order_shipped_v2", "en_US", "Hallo {{1}}, Ihre Bestellung {{2}} ist unterwegs."); err != nil {

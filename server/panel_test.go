@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
 // sessionFor logs a user in without the password (no argon2 per request):
 // a session row and its cookie, as a login would make.
-func sessionFor(t testing.TB, g *servertest.Gateway, u *store.User) *browser {
+func sessionFor(t testing.TB, g *testenv.Gateway, u *store.User) *browser {
 	t.Helper()
 	b := newBrowser(t, g.Public.URL)
 	token := fmt.Sprintf("test-session-%d-%d-%s", u.ID, time.Now().UnixNano(), strings.Repeat("x", 8))
@@ -31,7 +31,7 @@ func sessionFor(t testing.TB, g *servertest.Gateway, u *store.User) *browser {
 }
 
 func TestPanelFirstRunCreatesExactlyOneAdmin(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	b := newBrowser(t, g.Public.URL)
 	if p := b.get("/"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/setup" {
 		t.Fatalf("empty database: / = %d → %q, want /setup", p.status, p.header.Get("Location"))
@@ -129,7 +129,7 @@ func panelRoutes(convID, labelID, otherUserID, cannedID, keyID int64) []route {
 
 // panelFixture is a gateway with one user per role and some data.
 type panelFixture struct {
-	g                     *servertest.Gateway
+	g                     *testenv.Gateway
 	admin, agent, auditor *store.User
 	other                 *store.User
 	convID, labelID       int64
@@ -138,7 +138,7 @@ type panelFixture struct {
 
 func newPanelFixture(t *testing.T) *panelFixture {
 	t.Helper()
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	f := &panelFixture{g: g}
 	f.admin = addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	f.agent = addUser(t, g.Store, "agent@example.de", store.RoleAgent)
@@ -300,7 +300,7 @@ func TestPanelSessionFixation(t *testing.T) {
 }
 
 func TestPanelSessionCookieAndTimeouts(t *testing.T) {
-	g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{IdleTimeout: time.Hour, AbsoluteTimeout: 8 * time.Hour}}})
+	g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{IdleTimeout: time.Hour, AbsoluteTimeout: 8 * time.Hour}}})
 	addUser(t, g.Store, "a@example.de", store.RoleAdmin)
 	b := newBrowser(t, g.Public.URL)
 	p := b.post("/login", url.Values{"email": {"a@example.de"}, "password": {testPassword}})
@@ -508,7 +508,7 @@ func TestPanelSecurityHeaders(t *testing.T) {
 		}
 	}
 	// With TLS, HSTS and the __Host- cookie.
-	g := servertest.New(t, servertest.Options{Config: server.Config{Panel: server.PanelConfig{TLS: true}}})
+	g := testenv.New(t, testenv.Options{Config: server.Config{Panel: server.PanelConfig{TLS: true}}})
 	addUser(t, g.Store, "tls@example.de", store.RoleAdmin)
 	p := newBrowser(t, g.Public.URL).post("/login", url.Values{"email": {"tls@example.de"}, "password": {testPassword}})
 	if !strings.Contains(p.header.Get("Strict-Transport-Security"), "max-age=63072000") {

@@ -5,12 +5,12 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // BenchmarkParseDelivery measures turning a verified body into store rows.
 func BenchmarkParseDelivery(b *testing.B) {
-	_, bodies := servertest.Examples(b, "webhooks")
+	_, bodies := testenv.Examples(b, "webhooks")
 	body := bodies["image"]
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()

@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/pforte/pforte/server/mediafetch"
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/sender"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -31,7 +31,7 @@ import (
 // maxSendBody caps a send request; Meta's bodies are a few kilobytes.
 const maxSendBody = 1 << 20
 
-func writeGraphError(w http.ResponseWriter, e *meta.Error) {
+func writeGraphError(w http.ResponseWriter, e *cloudapi.Error) {
 	st := e.HTTPStatus
 	if st == 0 {
 		st = http.StatusBadRequest
@@ -60,12 +60,12 @@ func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
 		k, err := s.store.APIKeyBySecret(r.Context(), secret)
 		if secret == "" || err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="invalid_token"`)
-			writeGraphError(w, &meta.Error{HTTPStatus: http.StatusUnauthorized, Code: 190, Type: "OAuthException",
+			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusUnauthorized, Code: 190, Type: "OAuthException",
 				Message: "Invalid OAuth access token: use a Pforte API key with the send scope (pforte apikey create --scopes send).", FBTraceID: "pforte"})
 			return
 		}
 		if !k.Has(scope) {
-			writeGraphError(w, &meta.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException",
+			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException",
 				Message: "(#10) Application does not have permission for this action: the API key lacks the " + scope + " scope.", FBTraceID: "pforte"})
 			return
 		}
@@ -87,20 +87,20 @@ func (s *Server) sendingOff(w http.ResponseWriter) bool {
 	if s.cfg.Sender != nil {
 		return false
 	}
-	writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
+	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
 		"Sending is not configured on this Pforte: set the Meta access token (--access-token)."))
 	return true
 }
 
 // unsupportedObject is Meta's error for an object that does not exist, may
 // not be loaded with the token or does not support the operation.
-func unsupportedObject(method, id string) *meta.Error {
+func unsupportedObject(method, id string) *cloudapi.Error {
 	if len(id) > 64 {
 		id = id[:64]
 	}
 	details, _ := json.Marshal(map[string]string{"messaging_product": "whatsapp",
 		"details": "Pforte relays only sends and media uploads for the business numbers it knows, and GET/DELETE of media it uploaded or received."})
-	return &meta.Error{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException", FBTraceID: "pforte", ErrorData: details,
+	return &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException", FBTraceID: "pforte", ErrorData: details,
 		Message: "Unsupported " + strings.ToLower(method) + " request. Object with ID '" + id + "' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"}
 }
 
@@ -110,7 +110,7 @@ func (s *Server) ownNumber(w http.ResponseWriter, r *http.Request, pnid string) 
 	ok, err := s.store.IsBusinessNumber(r.Context(), pnid)
 	if err != nil {
 		s.log.Error("proxy: business number lookup", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
 		return false
 	}
 	if !ok {
@@ -127,7 +127,7 @@ func (s *Server) knownMedia(w http.ResponseWriter, r *http.Request, id string) b
 	origin, err := s.store.MediaOriginOf(r.Context(), id)
 	if err != nil {
 		s.log.Error("proxy: media lookup", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
 		return false
 	}
 	if origin == store.MediaUnknown {
@@ -135,7 +135,7 @@ func (s *Server) knownMedia(w http.ResponseWriter, r *http.Request, id string) b
 		return false
 	}
 	if k := requestKey(r); origin == store.MediaReceived && (k == nil || !k.Has(store.ScopeRead)) {
-		writeGraphError(w, &meta.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException", FBTraceID: "pforte",
+		writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException", FBTraceID: "pforte",
 			Message: "(#10) Application does not have permission for this action: media received from a customer needs an API key with the read scope as well."})
 		return false
 	}
@@ -178,7 +178,7 @@ func (s *Server) badVersion(w http.ResponseWriter, r *http.Request) bool {
 	if validVersion(r.PathValue("version")) {
 		return false
 	}
-	writeGraphError(w, &meta.Error{HTTPStatus: http.StatusBadRequest, Code: 2500, Type: "OAuthException",
+	writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: 2500, Type: "OAuthException",
 		Message: "Unknown path components: the first path segment must be a Graph version such as v24.0.", FBTraceID: "pforte"})
 	return true
 }
@@ -190,10 +190,10 @@ func (s *Server) proxySend(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSendBody))
 	if err != nil {
-		writeGraphError(w, meta.NewError(http.StatusRequestEntityTooLarge, 100, "Invalid parameter", "The request body is too large or could not be read."))
+		writeGraphError(w, cloudapi.NewError(http.StatusRequestEntityTooLarge, 100, "Invalid parameter", "The request body is too large or could not be read."))
 		return
 	}
-	res, err := s.cfg.Sender.Send(r.Context(), sender.Request{
+	res, err := s.cfg.Sender.Send(r.Context(), outbox.Request{
 		PhoneNumberID: r.PathValue("phone_number_id"), Body: body, Actor: actor(r),
 		IdempotencyKey: scopedIdempotencyKey(r),
 	})
@@ -202,7 +202,7 @@ func (s *Server) proxySend(w http.ResponseWriter, r *http.Request) {
 			return // the caller left
 		}
 		s.log.Error("proxy: send not stored", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
 			"Pforte could not store the message; nothing was sent. Try again."))
 		return
 	}
@@ -232,17 +232,17 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 	if s.badVersion(w, r) || s.sendingOff(w) || !s.ownNumber(w, r, pnid) {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, meta.MaxDocument+1<<20)
+	r.Body = http.MaxBytesReader(w, r.Body, cloudapi.MaxDocument+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The upload must be multipart/form-data with messaging_product, type and file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The upload must be multipart/form-data with messaging_product, type and file."))
 		return
 	}
 	var product, typ, filename, partType string
 	tmp, err := s.store.NewMediaTemp()
 	if err != nil {
 		s.log.Error("proxy: media temp", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
 		return
 	}
 	defer tmp.Discard()
@@ -253,7 +253,7 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The multipart body could not be read: "+err.Error()))
+			writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The multipart body could not be read: "+err.Error()))
 			return
 		}
 		switch p.FormName() {
@@ -266,41 +266,41 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 		case "file":
 			gotFile = true
 			filename, partType = p.FileName(), p.Header.Get("Content-Type")
-			n, err := io.Copy(tmp, io.LimitReader(p, meta.MaxDocument+1))
+			n, err := io.Copy(tmp, io.LimitReader(p, cloudapi.MaxDocument+1))
 			if err != nil {
-				writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The file could not be read."))
+				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The file could not be read."))
 				return
 			}
-			if n > meta.MaxDocument {
-				writeGraphError(w, meta.NewError(http.StatusBadRequest, 131053, "Media upload error", "The file is larger than Meta's 100 MB limit."))
+			if n > cloudapi.MaxDocument {
+				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 131053, "Media upload error", "The file is larger than Meta's 100 MB limit."))
 				return
 			}
 		}
 		p.Close()
 	}
 	if product != "whatsapp" {
-		writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", `The parameter messaging_product is required and must be "whatsapp".`))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", `The parameter messaging_product is required and must be "whatsapp".`))
 		return
 	}
 	if !gotFile || tmp.Size() == 0 {
-		writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter file is required."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter file is required."))
 		return
 	}
 	if typ == "" {
 		typ = partType
 	}
 	if mt, _, err := mime.ParseMediaType(typ); typ == "" || err != nil || !strings.Contains(mt, "/") {
-		writeGraphError(w, meta.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
 		return
 	}
 	_, resp, err := s.cfg.Sender.UploadTemp(r.Context(), pnid, filename, typ, tmp)
-	var gerr *meta.Error
+	var gerr *cloudapi.Error
 	switch {
 	case err != nil && resp == nil && errors.As(err, &gerr):
 		writeGraphError(w, gerr) // refused before Meta
-	case errors.Is(err, sender.ErrStorage):
+	case errors.Is(err, outbox.ErrStorage):
 		s.log.Error("proxy: media store", "err", err)
-		writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
 	case err != nil:
 		s.graphFailure(w, resp, err)
 	default:
@@ -310,17 +310,17 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 
 // graphFailure hands on Meta's error answer, or a Graph-shaped one when
 // Meta could not be reached.
-func (s *Server) graphFailure(w http.ResponseWriter, resp *meta.Response, err error) {
+func (s *Server) graphFailure(w http.ResponseWriter, resp *cloudapi.Response, err error) {
 	if resp != nil {
 		writeGraphRaw(w, resp.Status, resp.Body)
 		return
 	}
 	s.log.Warn("proxy: graph api unreachable", "err", err)
-	if meta.IsUncertain(err) {
-		writeGraphError(w, meta.NewError(http.StatusBadGateway, 131000, "Something went wrong", "Meta did not answer; the request may have been carried out."))
+	if cloudapi.IsUncertain(err) {
+		writeGraphError(w, cloudapi.NewError(http.StatusBadGateway, 131000, "Something went wrong", "Meta did not answer; the request may have been carried out."))
 		return
 	}
-	writeGraphError(w, meta.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not reach the Graph API."))
+	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not reach the Graph API."))
 }
 
 // downloadPath is where callers fetch a file through Pforte, since they do
@@ -413,7 +413,7 @@ func (s *Server) proxyMediaDownload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info, err := s.cfg.Sender.Client().MediaInfo(r.Context(), id, "")
-	var gerr *meta.Error
+	var gerr *cloudapi.Error
 	if errors.As(err, &gerr) {
 		writeGraphError(w, gerr)
 		return
@@ -422,8 +422,8 @@ func (s *Server) proxyMediaDownload(w http.ResponseWriter, r *http.Request) {
 		s.graphFailure(w, nil, err)
 		return
 	}
-	setFileHeaders(w, info.MimeType, mediafetch.Filename("", meta.KindOfMIME(info.MimeType), info.MimeType, 0))
-	if _, _, err := s.cfg.Sender.Client().Download(r.Context(), info.URL, w, meta.MaxInbound); err != nil {
+	setFileHeaders(w, info.MimeType, mediafetch.Filename("", cloudapi.KindOfMIME(info.MimeType), info.MimeType, 0))
+	if _, _, err := s.cfg.Sender.Client().Download(r.Context(), info.URL, w, cloudapi.MaxInbound); err != nil {
 		s.log.Warn("proxy: media download failed", "err", err)
 	}
 }
@@ -461,7 +461,7 @@ func (s *Server) serveStoredFile(w http.ResponseWriter, r *http.Request, m *stor
 	}
 	name := mediafetch.SanitizeFilename(filename)
 	if name == "" {
-		name = mediafetch.Filename("", meta.KindOfMIME(m.MimeType), m.MimeType, 0)
+		name = mediafetch.Filename("", cloudapi.KindOfMIME(m.MimeType), m.MimeType, 0)
 	}
 	setFileHeaders(w, m.MimeType, name)
 	http.ServeContent(w, r, "", st.ModTime(), f)

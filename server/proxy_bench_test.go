@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/sender"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 )
 
@@ -31,9 +31,9 @@ func BenchmarkProxyOverhead(b *testing.B) {
 			continue
 		}
 		b.Run(disk.name, func(b *testing.B) {
-			g := servertest.NewSending(b, servertest.SendingOptions{
-				Options: servertest.Options{Dir: disk.dir},
-				Sender:  sender.Config{Rate: 1000, PairBurst: 1 << 20},
+			g := testenv.NewSending(b, testenv.SendingOptions{
+				Options: testenv.Options{Dir: disk.dir},
+				Sender:  outbox.Config{Rate: 1000, PairBurst: 1 << 20},
 				Sim:     simulator.Options{StatusDelay: -1},
 			})
 			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
@@ -58,7 +58,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 			direct := g.GraphAPI.URL + "/v24.0/" + g.Sim.Options().PhoneNumberID + "/messages"
 			proxy := g.Internal.URL + "/v24.0/" + g.Sim.Options().PhoneNumberID + "/messages"
 			for i := range 20 { // warm connections and statement caches
-				do(direct, servertest.Token, 1_000_000+i)
+				do(direct, testenv.Token, 1_000_000+i)
 				do(proxy, g.APIKey, 2_000_000+i)
 			}
 			// At least 500 samples, so that "make bench" (-benchtime 1x)
@@ -67,7 +67,7 @@ func BenchmarkProxyOverhead(b *testing.B) {
 			var d, p []time.Duration
 			b.ResetTimer()
 			for i := 0; i < n; i++ {
-				d = append(d, do(direct, servertest.Token, i))
+				d = append(d, do(direct, testenv.Token, i))
 				p = append(p, do(proxy, g.APIKey, i))
 			}
 			b.StopTimer()

@@ -15,18 +15,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/sender"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
 
 const pnid = "106540352242922"
 
-func newSending(t *testing.T) *servertest.SendingGateway {
-	return servertest.NewSending(t, servertest.SendingOptions{
-		Sender: sender.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, SyncWait: 5 * time.Second},
+func newSending(t *testing.T) *testenv.SendingGateway {
+	return testenv.NewSending(t, testenv.SendingOptions{
+		Sender: outbox.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, SyncWait: 5 * time.Second},
 		Media:  mediafetchFast,
 		Sim:    simulator.Options{StatusDelay: 20 * time.Millisecond},
 	})
@@ -34,7 +34,7 @@ func newSending(t *testing.T) *servertest.SendingGateway {
 
 // exampleTemplates approves the utility templates the send examples use:
 // one Pforte knows no category of needs a marketing opt-in.
-func exampleTemplates(t *testing.T, g *servertest.SendingGateway) {
+func exampleTemplates(t *testing.T, g *testenv.SendingGateway) {
 	t.Helper()
 	g.ApproveTemplate(t, "appointment_reminder", "en_US", "UTILITY")
 	g.ApproveTemplate(t, "order_shipped_v2", "en_GB", "UTILITY")
@@ -59,7 +59,7 @@ func post(t *testing.T, url, key, contentType string, body []byte, hdr ...string
 }
 
 // openWindows lets every recipient of the send examples write first.
-func openWindows(t *testing.T, g *servertest.SendingGateway) {
+func openWindows(t *testing.T, g *testenv.SendingGateway) {
 	t.Helper()
 	for _, c := range []simulator.Customer{
 		{WaID: "447700900123", Name: "Tom"}, {WaID: "13105550142", Name: "Maya"}, {WaID: "61491570156", Name: "Ava"},
@@ -84,10 +84,10 @@ type graphSendOK struct {
 	Success bool `json:"success"`
 }
 
-func waitStatus(t *testing.T, g *servertest.SendingGateway, key, want string) *store.Message {
+func waitStatus(t *testing.T, g *testenv.SendingGateway, key, want string) *store.Message {
 	t.Helper()
 	var m *store.Message
-	servertest.Eventually(t, 10*time.Second, key+" to become "+want, func() bool {
+	testenv.Eventually(t, 10*time.Second, key+" to become "+want, func() bool {
 		var err error
 		if strings.HasPrefix(key, "wamid.") {
 			m, err = g.Store.MessageByWAMID(context.Background(), key)
@@ -108,7 +108,7 @@ func TestProxySendsEveryKind(t *testing.T) {
 	g := newSending(t)
 	openWindows(t, g)
 	exampleTemplates(t, g)
-	names, bodies := servertest.Examples(t, "send")
+	names, bodies := testenv.Examples(t, "send")
 	url := g.Internal.URL + "/v24.0/" + pnid + "/messages"
 	for _, name := range names {
 		st, b, hdr := post(t, url, g.APIKey, "application/json", bodies[name])
@@ -157,7 +157,7 @@ func TestQueuedSendAPI(t *testing.T) {
 	g := newSending(t)
 	openWindows(t, g)
 	exampleTemplates(t, g)
-	names, bodies := servertest.Examples(t, "send")
+	names, bodies := testenv.Examples(t, "send")
 	for _, name := range names {
 		body := []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, bodies[name]))
 		st, b, hdr := post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", body)
@@ -266,9 +266,9 @@ func TestProxyAuth(t *testing.T) {
 		key  string
 		st   int
 		code int
-	}{{"", 401, 190}, {servertest.Token, 401, 190}, {readKey, 403, 10}} {
+	}{{"", 401, 190}, {testenv.Token, 401, 190}, {readKey, 403, 10}} {
 		st, b, _ := post(t, url, tc.key, "application/json", body)
-		var e struct{ Error meta.Error }
+		var e struct{ Error cloudapi.Error }
 		json.Unmarshal(b, &e)
 		if st != tc.st || e.Error.Code != tc.code || e.Error.Type != "OAuthException" {
 			t.Errorf("key %q: %d %s", tc.key, st, b)
@@ -361,7 +361,7 @@ func TestProxyMedia(t *testing.T) {
 		t.Fatalf("local copy: %v", err)
 	}
 	// Too large for its kind: refused before Meta.
-	big := make([]byte, meta.MaxSticker+1)
+	big := make([]byte, cloudapi.MaxSticker+1)
 	ct2, body2 := multipartUpload(t, big, "image/webp", "s.webp")
 	if st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/media", g.APIKey, ct2, body2); st != 400 || !strings.Contains(string(b), "131053") {
 		t.Fatalf("oversized sticker: %d %s", st, b)
@@ -385,7 +385,7 @@ func TestProxyMedia(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var info meta.MediaInfo
+	var info cloudapi.MediaInfo
 	json.NewDecoder(resp.Body).Decode(&info)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(info.URL, g.Internal.URL+"/") || info.MimeType != "image/jpeg" || string(info.FileSize) != fmt.Sprint(len(data)) {
@@ -406,7 +406,7 @@ func TestProxyMedia(t *testing.T) {
 
 // Every /api/v1 route in routes.go is described in the OpenAPI document.
 func TestOpenAPIListsEveryRoute(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	resp, err := http.Get(g.Internal.URL + "/api/v1/openapi.json")
 	if err != nil {
 		t.Fatal(err)
@@ -436,7 +436,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 
 // graphDo sends one request to the internal listener with key (none if
 // empty) and decodes a Graph error, if the answer is one.
-func graphDo(t *testing.T, method, url, key string, body []byte) (int, meta.Error, []byte) {
+func graphDo(t *testing.T, method, url, key string, body []byte) (int, cloudapi.Error, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -454,7 +454,7 @@ func graphDo(t *testing.T, method, url, key string, body []byte) (int, meta.Erro
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var e struct{ Error meta.Error }
+	var e struct{ Error cloudapi.Error }
 	json.Unmarshal(b, &e)
 	return resp.StatusCode, e.Error, b
 }
@@ -483,7 +483,7 @@ func TestProxyRelaysOnlyItsContract(t *testing.T) {
 		t.Fatalf("customer image: %d %v", st, err)
 	}
 	var received string
-	servertest.Eventually(t, 5*time.Second, "the received image", func() bool {
+	testenv.Eventually(t, 5*time.Second, "the received image", func() bool {
 		for _, c := range g.GraphCalls() {
 			if c.Method == "GET" && strings.HasPrefix(c.Path, "/v24.0/") && strings.Count(c.Path, "/") == 2 && c.Path != "/v24.0/"+up.ID {
 				received = strings.TrimPrefix(c.Path, "/v24.0/")

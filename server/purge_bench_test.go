@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -34,7 +34,7 @@ func BenchmarkPurgeWhileIngesting(b *testing.B) {
 	}
 	const rate = 1000 // deliveries per second
 	for range b.N {
-		g := servertest.New(b, servertest.Options{})
+		g := testenv.New(b, testenv.Options{})
 		ctx := context.Background()
 		now := time.Now()
 		seedStart := time.Now()
@@ -179,7 +179,7 @@ type rateResult struct {
 // ingestAtRate posts one signed delivery every 1/rate seconds (open loop:
 // a slow answer does not slow the sender) until stop reports true or max
 // has passed, and measures each answer's latency.
-func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, stop func() bool, max time.Duration, progress func(window []time.Duration)) rateResult {
+func ingestAtRate(tb testing.TB, g *testenv.Gateway, rate int, tag string, stop func() bool, max time.Duration, progress func(window []time.Duration)) rateResult {
 	tb.Helper()
 	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256}
 	defer tr.CloseIdleConnections()
@@ -207,7 +207,7 @@ func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, st
 		}
 		sent++
 		body := benchBody([]string{fmt.Sprintf("wamid.live.%s.%d", tag, sent)})
-		sig := meta.Sign(g.AppSecret, body)
+		sig := cloudapi.Sign(g.AppSecret, body)
 		select {
 		case sem <- struct{}{}:
 		default:
@@ -219,7 +219,7 @@ func ingestAtRate(tb testing.TB, g *servertest.Gateway, rate int, tag string, st
 			t0 := time.Now()
 			req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(meta.SignatureHeader, sig)
+			req.Header.Set(cloudapi.SignatureHeader, sig)
 			resp, err := client.Do(req)
 			if err != nil {
 				failed.Add(1)

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/sender"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -82,7 +82,7 @@ type sendError struct {
 	} `json:"error"`
 }
 
-func writeSendError(w http.ResponseWriter, status int, code, msg string, g *meta.Error) {
+func writeSendError(w http.ResponseWriter, status int, code, msg string, g *cloudapi.Error) {
 	var e sendError
 	e.Error.Code, e.Error.Message = code, msg
 	if g != nil {
@@ -114,9 +114,9 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusBadRequest, "invalid_body", `phone_number_id and message are required`)
 		return
 	}
-	out, err := s.cfg.Sender.Enqueue(r.Context(), sender.Request{PhoneNumberID: req.PhoneNumberID, Body: req.Message,
+	out, err := s.cfg.Sender.Enqueue(r.Context(), outbox.Request{PhoneNumberID: req.PhoneNumberID, Body: req.Message,
 		Actor: actor(r), IdempotencyKey: scopedIdempotencyKey(r)})
-	var gerr *meta.Error
+	var gerr *cloudapi.Error
 	switch {
 	case errors.As(err, &gerr) && gerr.Code == 131047:
 		writeSendError(w, http.StatusUnprocessableEntity, "window_closed", gerr.Details(), gerr)
@@ -124,7 +124,7 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &gerr) && gerr.Code == 131050:
 		writeSendError(w, http.StatusUnprocessableEntity, "no_marketing_consent", gerr.Details(), gerr)
 		return
-	case errors.As(err, &gerr) && gerr.Code == sender.RestrictedCode:
+	case errors.As(err, &gerr) && gerr.Code == outbox.RestrictedCode:
 		writeSendError(w, http.StatusUnprocessableEntity, "contact_restricted", gerr.Details(), gerr)
 		return
 	case errors.As(err, &gerr):

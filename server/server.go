@@ -12,7 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server/sender"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -37,7 +37,7 @@ type Config struct {
 	// Location is the company's time zone (legal hold presets end on 31 Dec there).
 	Location *time.Location
 	// DeleteMetaMedia deletes a file Pforte uploaded to Meta (DELETE
-	// /{media-id}); used after an erasure. Nil, or meta.ErrNoToken, skips it.
+	// /{media-id}); used after an erasure. Nil, or cloudapi.ErrNoToken, skips it.
 	DeleteMetaMedia func(ctx context.Context, mediaID string) error
 	// Processing fills in the record of processing activities.
 	Processing store.ProcessingContext
@@ -46,7 +46,7 @@ type Config struct {
 	Jobs Jobs
 	// Sender delivers outbound messages (proxy, queued send API); nil
 	// answers those routes with 503.
-	Sender *sender.Sender
+	Sender *outbox.Sender
 	// OnIngest, if set, is called after a delivery with new messages was
 	// stored (it wakes the media fetcher).
 	OnIngest func(store.IngestResult)

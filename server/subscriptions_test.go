@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
 func TestSubscriptionsAPI(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	code, body := g.API(t, http.MethodPost, "/api/v1/subscriptions", strings.NewReader(`{"url":"https://crm.example.com/wa?token=abc","name":"CRM","events":["messages","statuses"]}`))
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
@@ -81,7 +81,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestSubscriptionsAPIRefusesBadInput(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	if code, body := g.API(t, http.MethodPost, "/api/v1/subscriptions", strings.NewReader(`{"url":"http://10.0.0.5/hook","secret":"sixteen-chars-ok"}`)); code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -75,7 +75,7 @@ func TestTemplateCategoryOutlivesRetentionOnEverySendPath(t *testing.T) {
 // templates page; the page says so, and one Meta reported cannot be
 // changed there.
 func TestPanelTemplateCategoryByHand(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	admin := addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	b := sessionFor(t, g, admin)
 	g.ApproveTemplate(t, "werbung_meta", "de", "MARKETING")

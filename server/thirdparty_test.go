@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 )
 
@@ -153,7 +153,7 @@ func (c *cloudAPI) deleteMedia(mediaID string) error {
 }
 
 func TestThirdPartyClientAgainstProxy(t *testing.T) {
-	g := servertest.NewSending(t, servertest.SendingOptions{Sim: simulator.Options{StatusDelay: 10 * time.Millisecond}})
+	g := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{StatusDelay: 10 * time.Millisecond}})
 	// The only changes from a Meta setup: base URL and token.
 	wa := &cloudAPI{BaseURL: g.Internal.URL, Version: "v25.0", Token: g.APIKey, PhoneNumberID: g.Sim.Options().PhoneNumberID}
 

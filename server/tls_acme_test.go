@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 const acmeDomain = "chat.pforte.test"
@@ -24,13 +24,13 @@ const acmeDomain = "chat.pforte.test"
 type acmeGateway struct {
 	mgr       *server.TLSManager
 	httpsAddr string
-	pebble    *servertest.Pebble
+	pebble    *testenv.Pebble
 }
 
 func startACME(t *testing.T, validity time.Duration, mutate func(*server.TLSOptions)) *acmeGateway {
 	t.Helper()
-	httpPort, httpsPort := servertest.FreePort(t), servertest.FreePort(t)
-	pebble := servertest.StartPebble(t, servertest.PebbleOptions{HTTPPort: httpPort, TLSPort: httpsPort, Validity: validity})
+	httpPort, httpsPort := testenv.FreePort(t), testenv.FreePort(t)
+	pebble := testenv.StartPebble(t, testenv.PebbleOptions{HTTPPort: httpPort, TLSPort: httpsPort, Validity: validity})
 	opts := server.TLSOptions{
 		Domains: []string{acmeDomain}, CertDir: t.TempDir(),
 		CA: pebble.DirectoryURL, CARoots: pebble.ServerRoots, Email: "admin@pforte.test",

@@ -15,8 +15,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // BenchmarkTransport compares, in one run on loopback, what TLS costs the
@@ -26,8 +26,8 @@ import (
 //
 //	go test -tags '...' -run '^$' -bench Transport -benchtime 3s ./server/
 func BenchmarkTransport(b *testing.B) {
-	g := startTLSGateway(b, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
-	_, bodies := servertest.Examples(b, "webhooks")
+	g := startTLSGateway(b, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
+	_, bodies := testenv.Examples(b, "webhooks")
 	template := bodies["text"]
 	wamid := firstWAMID(b, template)
 	var seq atomic.Int64
@@ -100,7 +100,7 @@ func BenchmarkTransport(b *testing.B) {
 				body := nextBody()
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set(meta.SignatureHeader, meta.Sign(g.AppSecret, body))
+				req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign(g.AppSecret, body))
 				resp, err := client.Do(req)
 				if err != nil {
 					return err

@@ -18,28 +18,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // tlsGateway is a gateway whose public listener speaks TLS with a
 // certificate from files, as "serve --tls-cert" runs it.
 type tlsGateway struct {
-	*servertest.Gateway
+	*testenv.Gateway
 	mgr      *server.TLSManager
 	addr     string
-	ca       *servertest.CA
+	ca       *testenv.CA
 	certFile string
 	keyFile  string
 	metrics  *server.Metrics
 }
 
-func startTLSGateway(t testing.TB, o servertest.Leaf, mutate func(*server.TLSOptions)) *tlsGateway {
+func startTLSGateway(t testing.TB, o testenv.Leaf, mutate func(*server.TLSOptions)) *tlsGateway {
 	t.Helper()
-	g := servertest.New(t, servertest.Options{})
-	ca := servertest.NewCA(t, "Pforte Test CA")
+	g := testenv.New(t, testenv.Options{})
+	ca := testenv.NewCA(t, "Pforte Test CA")
 	c, k := ca.Issue(t, o)
-	certFile, keyFile := servertest.WritePair(t, t.TempDir(), c, k)
+	certFile, keyFile := testenv.WritePair(t, t.TempDir(), c, k)
 	metrics := server.NewMetrics(prometheus.NewRegistry())
 	opts := server.TLSOptions{CertFile: certFile, KeyFile: keyFile, Domains: []string{"chat.pforte.test"}, HTTPSPort: 8443, Metrics: metrics, ReloadInterval: 20 * time.Millisecond}
 	if mutate != nil {
@@ -107,12 +107,12 @@ func TestTLSPolicyRefusesOldProtocolsAndWeakSuites(t *testing.T) {
 	// RSA-kex suites and TLS 1.0 are off in Go's client defaults; turn
 	// them on so the client offers them and only the server can refuse.
 	t.Setenv("GODEBUG", "tlsrsakex=1,tls10server=1,tls3des=1")
-	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true}, nil)
+	g := startTLSGateway(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true}, nil)
 
 	// A server that accepts everything, with the same certificate: the
 	// control that shows each refused client is refused by the policy,
 	// not by its own configuration.
-	lax := g.ca.TLSCert(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true})
+	lax := g.ca.TLSCert(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, RSA: true})
 	laxLn, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{lax}, MinVersion: tls.VersionTLS10,
 		CipherSuites: append(tlsSuiteIDs(tls.CipherSuites()), tlsSuiteIDs(tls.InsecureCipherSuites())...),
@@ -204,7 +204,7 @@ func tlsSuiteIDs(suites []*tls.CipherSuite) []uint16 {
 }
 
 func TestHTTPRedirectsToHTTPSAndHSTS(t *testing.T) {
-	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
+	g := startTLSGateway(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
 	plain := httptestServer(t, g.mgr.HTTPHandler())
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -246,8 +246,8 @@ func TestHTTPRedirectsToHTTPSAndHSTS(t *testing.T) {
 }
 
 func TestWebhookOverHTTPSIsStored(t *testing.T) {
-	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
-	_, bodies := servertest.Examples(t, "webhooks")
+	g := startTLSGateway(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
+	_, bodies := testenv.Examples(t, "webhooks")
 	body := bodies["text"]
 	resp := postSigned(t, g.client(nil), g.AppSecret, body)
 	if resp.StatusCode != http.StatusOK {
@@ -266,7 +266,7 @@ func postSigned(t testing.TB, c *http.Client, secret, body []byte) *http.Respons
 	t.Helper()
 	req, _ := http.NewRequest("POST", "https://chat.pforte.test/webhook", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(meta.SignatureHeader, meta.Sign(secret, body))
+	req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign(secret, body))
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -287,7 +287,7 @@ func firstWAMID(t testing.TB, body []byte) string {
 }
 
 func TestManualCertificateReload(t *testing.T) {
-	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
+	g := startTLSGateway(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, nil)
 	first, err := g.handshake(&tls.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -296,8 +296,8 @@ func TestManualCertificateReload(t *testing.T) {
 
 	// The files are replaced (as a renewal script does): the watcher
 	// picks the new pair up without a restart.
-	c, k := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(48 * time.Hour)})
-	servertest.WritePair(t, filepath.Dir(g.certFile), c, k)
+	c, k := g.ca.Issue(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(48 * time.Hour)})
+	testenv.WritePair(t, filepath.Dir(g.certFile), c, k)
 	var second *tls.ConnectionState
 	waitFor(t, 10*time.Second, "new certificate served", func() bool {
 		second, err = g.handshake(&tls.Config{})
@@ -306,8 +306,8 @@ func TestManualCertificateReload(t *testing.T) {
 
 	// A broken pair (key of another certificate) is refused: the current
 	// certificate stays, and the status tells why.
-	c2, _ := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
-	servertest.WritePair(t, filepath.Dir(g.certFile), c2, k)
+	c2, _ := g.ca.Issue(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
+	testenv.WritePair(t, filepath.Dir(g.certFile), c2, k)
 	if err := g.mgr.Reload(); err == nil {
 		t.Fatal("Reload accepted a certificate with the wrong key")
 	}
@@ -328,15 +328,15 @@ func TestManualCertificateReload(t *testing.T) {
 	}
 
 	// An expired certificate is refused too.
-	c3, k3 := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(-time.Minute)})
-	servertest.WritePair(t, filepath.Dir(g.certFile), c3, k3)
+	c3, k3 := g.ca.Issue(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}, NotAfter: time.Now().Add(-time.Minute)})
+	testenv.WritePair(t, filepath.Dir(g.certFile), c3, k3)
 	if err := g.mgr.Reload(); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Fatalf("Reload of an expired certificate: %v", err)
 	}
 
 	// Fixed files and an explicit reload (SIGHUP) clear the error.
-	c4, k4 := g.ca.Issue(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
-	servertest.WritePair(t, filepath.Dir(g.certFile), c4, k4)
+	c4, k4 := g.ca.Issue(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}})
+	testenv.WritePair(t, filepath.Dir(g.certFile), c4, k4)
 	if err := g.mgr.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -358,10 +358,10 @@ func TestManualCertificateReload(t *testing.T) {
 
 func TestManualCertificateRefusedAtStart(t *testing.T) {
 	dir := t.TempDir()
-	ca := servertest.NewCA(t, "x")
-	c, _ := ca.Issue(t, servertest.Leaf{CN: "a", DNSNames: []string{"a"}})
-	_, k := ca.Issue(t, servertest.Leaf{CN: "a", DNSNames: []string{"a"}})
-	certFile, keyFile := servertest.WritePair(t, dir, c, k)
+	ca := testenv.NewCA(t, "x")
+	c, _ := ca.Issue(t, testenv.Leaf{CN: "a", DNSNames: []string{"a"}})
+	_, k := ca.Issue(t, testenv.Leaf{CN: "a", DNSNames: []string{"a"}})
+	certFile, keyFile := testenv.WritePair(t, dir, c, k)
 	if _, err := server.NewTLSManager(server.TLSOptions{CertFile: certFile, KeyFile: keyFile}); err == nil {
 		t.Fatal("a mismatched pair was accepted")
 	}
@@ -374,13 +374,13 @@ func TestManualCertificateRefusedAtStart(t *testing.T) {
 }
 
 func TestWebhookMutualTLS(t *testing.T) {
-	metaCA := servertest.NewCA(t, "Meta Outbound API CA (test)")
-	g := startTLSGateway(t, servertest.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, func(o *server.TLSOptions) {
+	metaCA := testenv.NewCA(t, "Meta Outbound API CA (test)")
+	g := startTLSGateway(t, testenv.Leaf{CN: "chat.pforte.test", DNSNames: []string{"chat.pforte.test"}}, func(o *server.TLSOptions) {
 		o.ClientCAs = metaCA.Pool
 	})
-	_, bodies := servertest.Examples(t, "webhooks")
+	_, bodies := testenv.Examples(t, "webhooks")
 	body := bodies["status_delivered"]
-	other := servertest.NewCA(t, "Someone Else")
+	other := testenv.NewCA(t, "Someone Else")
 
 	// The client always presents its certificate (Go's default would hold
 	// back one the server's CA list does not name), so that refusals here
@@ -388,10 +388,10 @@ func TestWebhookMutualTLS(t *testing.T) {
 	withCert := func(c tls.Certificate) *tls.Config {
 		return &tls.Config{GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &c, nil }}
 	}
-	metaCert := metaCA.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true})
-	wrongCN := metaCA.TLSCert(t, servertest.Leaf{CN: "client.example.com", Client: true})
-	foreign := other.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true})
-	expired := metaCA.TLSCert(t, servertest.Leaf{CN: server.MetaWebhookClientCN, Client: true, NotAfter: time.Now().Add(-time.Minute)})
+	metaCert := metaCA.TLSCert(t, testenv.Leaf{CN: server.MetaWebhookClientCN, Client: true})
+	wrongCN := metaCA.TLSCert(t, testenv.Leaf{CN: "client.example.com", Client: true})
+	foreign := other.TLSCert(t, testenv.Leaf{CN: server.MetaWebhookClientCN, Client: true})
+	expired := metaCA.TLSCert(t, testenv.Leaf{CN: server.MetaWebhookClientCN, Client: true, NotAfter: time.Now().Add(-time.Minute)})
 
 	if r := postSigned(t, g.client(withCert(metaCert)), g.AppSecret, body); r.StatusCode != http.StatusOK {
 		t.Fatalf("Meta's certificate: %d", r.StatusCode)
@@ -404,7 +404,7 @@ func TestWebhookMutualTLS(t *testing.T) {
 	}
 	for name, c := range map[string]tls.Certificate{"other CA": foreign, "expired": expired} {
 		req, _ := http.NewRequest("POST", "https://chat.pforte.test/webhook", bytes.NewReader(body))
-		req.Header.Set(meta.SignatureHeader, meta.Sign(g.AppSecret, body))
+		req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign(g.AppSecret, body))
 		if resp, err := g.client(withCert(c)).Do(req); err == nil {
 			resp.Body.Close()
 			t.Fatalf("%s: request got %d; want the handshake refused", name, resp.StatusCode)

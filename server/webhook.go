@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -61,7 +61,7 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := buf.Bytes()
-	if err := meta.VerifySignature(r.Header.Get(meta.SignatureHeader), body, s.appSecrets()...); err != nil {
+	if err := cloudapi.VerifySignature(r.Header.Get(cloudapi.SignatureHeader), body, s.appSecrets()...); err != nil {
 		s.log.Warn("webhook rejected", "reason", err.Error(), "remote", r.RemoteAddr)
 		s.reject(w, "bad_signature", http.StatusUnauthorized, "invalid signature")
 		return
@@ -112,7 +112,7 @@ func (s *Server) reject(w http.ResponseWriter, reason string, code int, msg stri
 // fails: whatever it cannot read is stored raw with the reason.
 func ParseDelivery(body []byte, now time.Time) *store.Delivery {
 	d := &store.Delivery{Body: body, ReceivedAt: now}
-	n, err := meta.ParseNotification(body)
+	n, err := cloudapi.ParseNotification(body)
 	if err != nil {
 		d.ParseError = err.Error()
 		return d
@@ -140,7 +140,7 @@ func ParseDelivery(body []byte, now time.Time) *store.Delivery {
 	return d
 }
 
-func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now time.Time) {
+func addMessagesValue(d *store.Delivery, waba string, v *cloudapi.MessagesValue, now time.Time) {
 	number := store.Number{
 		PhoneNumberID:      string(v.Metadata.PhoneNumberID),
 		DisplayPhoneNumber: string(v.Metadata.DisplayPhoneNumber),
@@ -148,7 +148,7 @@ func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now
 	}
 	// Each item is read on its own: one that cannot be read is kept raw as
 	// an event and counted, and the others are stored as usual.
-	unreadable := func(kind meta.ItemKind, raw []byte, err error) {
+	unreadable := func(kind cloudapi.ItemKind, raw []byte, err error) {
 		if err == nil {
 			err = errors.New("no id")
 		}
@@ -165,17 +165,17 @@ func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now
 		unreadable(u.Kind, u.Raw, u.Err)
 	}
 	for _, raw := range v.Messages {
-		m, err := meta.DecodeMessage(raw)
+		m, err := cloudapi.DecodeMessage(raw)
 		if err != nil || m.ID == "" {
-			unreadable(meta.ItemMessage, raw, err)
+			unreadable(cloudapi.ItemMessage, raw, err)
 			continue
 		}
 		d.Messages = append(d.Messages, inboundMessage(number, v, m, now))
 	}
 	for _, raw := range v.Statuses {
-		st, err := meta.DecodeStatus(raw)
+		st, err := cloudapi.DecodeStatus(raw)
 		if err != nil || st.ID == "" {
-			unreadable(meta.ItemStatus, raw, err)
+			unreadable(cloudapi.ItemStatus, raw, err)
 			continue
 		}
 		ts, ok := st.Timestamp.Int64()
@@ -199,17 +199,17 @@ func addMessagesValue(d *store.Delivery, waba string, v *meta.MessagesValue, now
 // unreadableField is the event field an unreadable item is kept under;
 // messages.unreadable is what earlier versions stored, and fan-out counts
 // it as a message.
-func unreadableField(kind meta.ItemKind) string {
+func unreadableField(kind cloudapi.ItemKind) string {
 	switch kind {
-	case meta.ItemMessage, meta.ItemMessages:
+	case cloudapi.ItemMessage, cloudapi.ItemMessages:
 		return "messages.unreadable"
-	case meta.ItemStatus, meta.ItemStatuses:
+	case cloudapi.ItemStatus, cloudapi.ItemStatuses:
 		return "statuses.unreadable"
 	}
 	return "messages.unreadable_" + string(kind)
 }
 
-func inboundMessage(number store.Number, v *meta.MessagesValue, m meta.Message, now time.Time) store.InboundMessage {
+func inboundMessage(number store.Number, v *cloudapi.MessagesValue, m cloudapi.Message, now time.Time) store.InboundMessage {
 	from := store.Party{WaID: string(m.From), UserID: m.FromUserID, ParentUserID: m.FromParentUserID}
 	if c, ok := v.ContactFor(from.WaID, from.UserID); ok {
 		from.Name, from.Username = c.Profile.Name, c.Profile.Username

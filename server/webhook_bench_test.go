@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // loadResult is what one load run measured.
@@ -52,7 +52,7 @@ func runLoad(tb testing.TB, url string, bodies, sigs [][]byte, clients int) load
 				t0 := time.Now()
 				req, _ := http.NewRequest("POST", url, bytes.NewReader(bodies[i]))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set(meta.SignatureHeader, string(sigs[i]))
+				req.Header.Set(cloudapi.SignatureHeader, string(sigs[i]))
 				resp, err := client.Do(req)
 				if err != nil {
 					failed.Add(1)
@@ -119,7 +119,7 @@ func signedBatches(secret []byte, n, perDelivery, customers int, tag string) (bo
 		}
 		b := benchBodyFrom(from, ts, ids)
 		bodies = append(bodies, b)
-		sigs = append(sigs, []byte(meta.Sign(secret, b)))
+		sigs = append(sigs, []byte(cloudapi.Sign(secret, b)))
 	}
 	return bodies, sigs
 }
@@ -184,7 +184,7 @@ func BenchmarkWebhook(b *testing.B) {
 				defer srv.Close()
 				url = srv.URL + "/webhook"
 			default:
-				g := servertest.New(b, servertest.Options{})
+				g := testenv.New(b, testenv.Options{})
 				secret = g.AppSecret
 				url = g.Public.URL + "/webhook"
 			}

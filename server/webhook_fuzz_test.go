@@ -6,14 +6,14 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // FuzzParseDelivery feeds the parser arbitrary authentic bodies: it must
 // never panic, never lose the raw body, and only yield messages that can be
 // stored (an id and a type).
 func FuzzParseDelivery(f *testing.F) {
-	names, bodies := servertest.Examples(f, "webhooks")
+	names, bodies := testenv.Examples(f, "webhooks")
 	for _, n := range names {
 		f.Add(bodies[n])
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -28,7 +28,7 @@ const threeMessagesOneBadStatus = `{"object":"whatsapp_business_account","entry"
 // readable message reaches the inbox, the bad items are counted and kept
 // raw, and Meta gets 200.
 func TestWebhookMalformedItemKeepsTheRest(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	resp := g.PostWebhook(t, []byte(threeMessagesOneBadStatus))
 	if resp.StatusCode != http.StatusOK {

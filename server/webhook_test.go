@@ -20,8 +20,8 @@ import (
 	_ "github.com/mattn/go-sqlite3"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/meta"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -81,8 +81,8 @@ func exampleMessages(t *testing.T, body []byte) []exampleMessage {
 }
 
 func TestWebhookStoresEveryExample(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
-	names, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{})
+	names, bodies := testenv.Examples(t, "webhooks")
 	seen := 0
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
@@ -119,7 +119,7 @@ func TestWebhookStoresEveryExample(t *testing.T) {
 				if !reflect.DeepEqual(payload, want.Payload) {
 					t.Errorf("payload = %s, want %v", got.Payload, want.Payload)
 				}
-				if meta.IsMediaType(want.Type) {
+				if cloudapi.IsMediaType(want.Type) {
 					obj := want.Payload.(map[string]any)
 					if got.Media == nil || got.Media.SHA256 != obj["sha256"] || got.Media.MimeType != obj["mime_type"] || got.Media.State != "pending" {
 						t.Errorf("media = %+v, want sha256 %v mime %v pending", got.Media, obj["sha256"], obj["mime_type"])
@@ -155,8 +155,8 @@ func deref(s *string) string {
 // TestWebhookBatch sends every example merged into one delivery: all entries,
 // changes and messages in a batch must be stored, not just the first.
 func TestWebhookBatch(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
-	names, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{})
+	names, bodies := testenv.Examples(t, "webhooks")
 	var all struct {
 		Object string            `json:"object"`
 		Entry  []json.RawMessage `json:"entry"`
@@ -181,8 +181,8 @@ func TestWebhookBatch(t *testing.T) {
 }
 
 func TestWebhookRedeliveryStoresOnce(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
-	names, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{})
+	names, bodies := testenv.Examples(t, "webhooks")
 	for _, name := range names {
 		for range 3 {
 			if resp := g.PostWebhook(t, bodies[name]); resp.StatusCode != 200 {
@@ -241,7 +241,7 @@ func statusDelivery(wamid, status string, ts int64, withError bool) []byte {
 }
 
 func TestStatusesEndCorrectInAnyOrder(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	cases := []struct {
 		statuses []string
@@ -312,10 +312,10 @@ func indexOf(s []string, v string) int {
 }
 
 func TestWebhookRejectsWhatMetaDidNotSign(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
-	_, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{})
+	_, bodies := testenv.Examples(t, "webhooks")
 	body := bodies["text"]
-	good := meta.Sign(g.AppSecret, body)
+	good := cloudapi.Sign(g.AppSecret, body)
 	var v any
 	json.Unmarshal(body, &v)
 	reserialised, _ := json.Marshal(v)
@@ -329,7 +329,7 @@ func TestWebhookRejectsWhatMetaDidNotSign(t *testing.T) {
 		want      int
 	}{
 		{"unsigned", body, "", 401},
-		{"wrong secret", body, meta.Sign([]byte("not the secret"), body), 401},
+		{"wrong secret", body, cloudapi.Sign([]byte("not the secret"), body), 401},
 		{"re-serialised body", reserialised, good, 401},
 		{"truncated body", body[:len(body)-10], good, 401},
 		{"one flipped byte", flipped, good, 401},
@@ -350,7 +350,7 @@ func TestWebhookRejectsWhatMetaDidNotSign(t *testing.T) {
 	// Oversized without a Content-Length (chunked) is cut off while reading.
 	big := io.MultiReader(bytes.NewReader(body), bytes.NewReader(bytes.Repeat([]byte(" "), server.DefaultMaxBody)))
 	req, _ := http.NewRequest("POST", g.Public.URL+"/webhook", big)
-	req.Header.Set(meta.SignatureHeader, good)
+	req.Header.Set(cloudapi.SignatureHeader, good)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -381,7 +381,7 @@ func padTo(t *testing.T, body []byte, n int) []byte {
 }
 
 func TestWebhookVerificationHandshake(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	cases := []struct {
 		query string
 		code  int
@@ -408,7 +408,7 @@ func TestWebhookVerificationHandshake(t *testing.T) {
 // TestWebhookKeepsTheUnknown checks that new message types, fields and
 // properties are stored rather than dropped or answered with an error.
 func TestWebhookKeepsTheUnknown(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	body := []byte(`{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","time":"1790001000","changes":[
 	 {"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"12125550173","phone_number_id":412095873361844},
 	   "contacts":[{"profile":{"name":"Kim","username":"kim.k"},"user_id":"DE.5550001"}],
@@ -455,7 +455,7 @@ func TestWebhookKeepsTheUnknown(t *testing.T) {
 // batch: the delivery gets 503 and nothing of it is stored, not even the
 // messages before the failing one.
 func TestWebhookStorageFailure(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	ctx := context.Background()
 	err := g.Store.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(`CREATE TRIGGER fail_disk BEFORE INSERT ON messages WHEN new.wamid = 'wamid.FAIL'
@@ -502,7 +502,7 @@ func TestWebhookStorageFailure(t *testing.T) {
 // TestWebhookBusyDatabase holds the write lock from another connection, as
 // a CLI command or a backup might: the webhook answers 503 and Meta retries.
 func TestWebhookBusyDatabase(t *testing.T) {
-	g := servertest.New(t, servertest.Options{Store: store.Options{BusyTimeout: 200 * time.Millisecond}})
+	g := testenv.New(t, testenv.Options{Store: store.Options{BusyTimeout: 200 * time.Millisecond}})
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(g.Dir, store.DBFile)+"?_txlock=immediate")
 	if err != nil {
 		t.Fatal(err)
@@ -512,7 +512,7 @@ func TestWebhookBusyDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, bodies := servertest.Examples(t, "webhooks")
+	_, bodies := testenv.Examples(t, "webhooks")
 	if resp := g.PostWebhook(t, bodies["text"]); resp.StatusCode != 503 {
 		t.Errorf("locked database: status %d, want 503", resp.StatusCode)
 	}
@@ -523,18 +523,18 @@ func TestWebhookBusyDatabase(t *testing.T) {
 }
 
 func TestWebhookUnconfigured(t *testing.T) {
-	g := servertest.New(t, servertest.Options{Config: server.Config{AppSecrets: [][]byte{}}})
-	_, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{Config: server.Config{AppSecrets: [][]byte{}}})
+	_, bodies := testenv.Examples(t, "webhooks")
 	if resp := g.PostWebhook(t, bodies["text"]); resp.StatusCode != 503 {
 		t.Errorf("no app secret: status %d, want 503 so that Meta retries", resp.StatusCode)
 	}
 }
 
 func TestAppSecretRotation(t *testing.T) {
-	g := servertest.New(t, servertest.Options{Config: server.Config{AppSecrets: [][]byte{[]byte("new"), []byte("old")}}})
-	_, bodies := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{Config: server.Config{AppSecrets: [][]byte{[]byte("new"), []byte("old")}}})
+	_, bodies := testenv.Examples(t, "webhooks")
 	for _, secret := range []string{"old", "new"} {
-		if resp := g.PostWebhookSigned(t, bodies["text"], meta.Sign([]byte(secret), bodies["text"])); resp.StatusCode != 200 {
+		if resp := g.PostWebhookSigned(t, bodies["text"], cloudapi.Sign([]byte(secret), bodies["text"])); resp.StatusCode != 200 {
 			t.Errorf("signed with %s secret: %d", secret, resp.StatusCode)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/fanout"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 var benchSeq atomic.Int64
@@ -36,7 +36,7 @@ func BenchmarkFanout(b *testing.B) {
 	rows := map[string]string{}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			g := servertest.New(b, servertest.Options{})
+			g := testenv.New(b, testenv.Options{})
 			var rcs []*receiver
 			for i := range c.subs {
 				rc := newReceiver(b, fmt.Sprintf("bench-receiver-secret-%02d", i))
@@ -99,7 +99,7 @@ func BenchmarkFanout(b *testing.B) {
 }
 
 // postConcurrently posts n distinct signed deliveries from k clients.
-func postConcurrently(b *testing.B, g *servertest.Gateway, n, k int) {
+func postConcurrently(b *testing.B, g *testenv.Gateway, n, k int) {
 	var wg sync.WaitGroup
 	var left atomic.Int64
 	left.Store(int64(n))

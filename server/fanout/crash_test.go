@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 )
 
 // binDir holds the pforte binary that the child-process tests run; it is
@@ -176,7 +176,7 @@ func TestQueueSurvivesKill9(t *testing.T) {
 				body := textBody(int(next.Add(1)))
 				req, _ := http.NewRequest(http.MethodPost, c.public+"/webhook", bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set(meta.SignatureHeader, meta.Sign([]byte(appSecret), body))
+				req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign([]byte(appSecret), body))
 				resp, err := client.Do(req)
 				if err != nil {
 					return // the process was killed

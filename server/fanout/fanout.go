@@ -28,7 +28,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -325,7 +325,7 @@ func (w *Worker) send(ctx context.Context, it *store.FanoutItem) (int, error) {
 	sum := sha256.Sum256(it.Body)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", w.o.UserAgent)
-	req.Header.Set(meta.SignatureHeader, meta.Sign(it.Secret, it.Body))
+	req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign(it.Secret, it.Body))
 	req.Header.Set(HeaderDelivery, hex.EncodeToString(sum[:]))
 	req.Header.Set(HeaderSequence, strconv.FormatInt(it.DeliveryID, 10))
 	req.Header.Set(HeaderAttempt, strconv.Itoa(it.Attempts+1))

@@ -17,7 +17,7 @@ import (
 
 	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/fanout"
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -26,7 +26,7 @@ func fastOptions() fanout.Options {
 	return fanout.Options{RetryBase: 2 * time.Millisecond, RetryMax: 20 * time.Millisecond, Poll: 10 * time.Millisecond, Timeout: 5 * time.Second}
 }
 
-func startWorker(t *testing.T, g *servertest.Gateway, o fanout.Options) *fanout.Worker {
+func startWorker(t *testing.T, g *testenv.Gateway, o fanout.Options) *fanout.Worker {
 	t.Helper()
 	w := fanout.New(g.Store, o)
 	w.Start(context.Background())
@@ -35,12 +35,12 @@ func startWorker(t *testing.T, g *servertest.Gateway, o fanout.Options) *fanout.
 }
 
 // subscribe creates a subscription through the internal API.
-func subscribe(t *testing.T, g *servertest.Gateway, rc *receiver, events ...string) server.SubscriptionJSON {
+func subscribe(t *testing.T, g *testenv.Gateway, rc *receiver, events ...string) server.SubscriptionJSON {
 	t.Helper()
 	return subscribeURL(t, g, rc.srv.URL+"/hook", rc.secret, events...)
 }
 
-func subscribeURL(t testing.TB, g *servertest.Gateway, url, secret string, events ...string) server.SubscriptionJSON {
+func subscribeURL(t testing.TB, g *testenv.Gateway, url, secret string, events ...string) server.SubscriptionJSON {
 	t.Helper()
 	req := map[string]any{"url": url, "secret": secret, "name": strings.Join(events, "+")}
 	if len(events) > 0 {
@@ -61,7 +61,7 @@ func subscribeURL(t testing.TB, g *servertest.Gateway, url, secret string, event
 	return s
 }
 
-func getSub(t *testing.T, g *servertest.Gateway, id int64) server.SubscriptionJSON {
+func getSub(t *testing.T, g *testenv.Gateway, id int64) server.SubscriptionJSON {
 	t.Helper()
 	code, body := g.API(t, http.MethodGet, fmt.Sprintf("/api/v1/subscriptions/%d", id), nil)
 	if code != http.StatusOK {
@@ -72,7 +72,7 @@ func getSub(t *testing.T, g *servertest.Gateway, id int64) server.SubscriptionJS
 	return s
 }
 
-func post(t *testing.T, g *servertest.Gateway, body []byte) {
+func post(t *testing.T, g *testenv.Gateway, body []byte) {
 	t.Helper()
 	if resp := g.PostWebhook(t, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("webhook answered %d", resp.StatusCode)
@@ -94,14 +94,14 @@ func textBody(n int) []byte {
 const errorsBody = `{"object":"whatsapp_business_account","entry":[{"id":"102290129340398","changes":[{"value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"},"errors":[{"code":131000,"title":"Something went wrong","message":"Something went wrong","error_data":{"details":"test"}}]},"field":"messages"}]}]}`
 
 func TestForwardsByteForByteWithMetaSignature(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	a := newReceiver(t, "receiver-a-secret-0123456789")
 	b := newReceiver(t, "receiver-b-secret-9876543210")
 	subscribe(t, g, a)
 	subscribe(t, g, b)
 	startWorker(t, g, fastOptions())
 
-	names, bodies := servertest.Examples(t, "webhooks")
+	names, bodies := testenv.Examples(t, "webhooks")
 	var sent [][]byte
 	for _, n := range names {
 		sent = append(sent, bodies[n])
@@ -151,8 +151,8 @@ func TestForwardsByteForByteWithMetaSignature(t *testing.T) {
 }
 
 func TestFiltersByEventClass(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
-	_, ex := servertest.Examples(t, "webhooks")
+	g := testenv.New(t, testenv.Options{})
+	_, ex := testenv.Examples(t, "webhooks")
 	classes := map[string][]byte{
 		"messages": ex["text"],
 		"statuses": ex["status_read"],
@@ -203,7 +203,7 @@ func TestFiltersByEventClass(t *testing.T) {
 }
 
 func TestOrderedAtLeastOnceWithRetries(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	rc := newReceiver(t, "ordering-secret-0123456789")
 	// Every third delivery fails twice before it is accepted.
 	rc.setAnswer(func(r received) int {
@@ -254,7 +254,7 @@ func TestOrderedAtLeastOnceWithRetries(t *testing.T) {
 }
 
 func TestSlowReceiverDelaysOnlyItself(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	release := make(chan struct{})
 	var once sync.Once
 	slow := newReceiver(t, "slow-receiver-secret-0123")
@@ -304,7 +304,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 func TestBackoffDeadLetterAndReplay(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	rc := newReceiver(t, "dead-letter-secret-0123456")
 	rc.setAnswer(func(received) int { return http.StatusInternalServerError })
 	sub := subscribe(t, g, rc)
@@ -417,7 +417,7 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 }
 
 func TestTimeoutsRedirectsAndDisabled(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	hang := make(chan struct{})
 	slow := newReceiver(t, "timeout-secret-0123456789")
 	slow.setAnswer(func(received) int { <-hang; return 200 })
@@ -467,7 +467,7 @@ func TestTimeoutsRedirectsAndDisabled(t *testing.T) {
 }
 
 func TestStopLeavesUnfinishedDeliveriesQueued(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	hang := make(chan struct{})
 	var once sync.Once
 	rc := newReceiver(t, "stop-secret-0123456789ab")
@@ -538,7 +538,7 @@ func TestBackoffSchedule(t *testing.T) {
 
 // Subscriptions need the admin scope.
 func TestSubscriptionsNeedAdminScope(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	key, _, err := g.Store.CreateAPIKey(context.Background(), "reader", []string{store.ScopeRead, store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -15,7 +15,7 @@ import (
 // and a fresh backup do not hold it, and forwarded deliveries still carry
 // a signature that verifies with it.
 func TestSubscriptionSecretNotOnDisk(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	const secret = "zqcanary-fanout-secret-0123456789"
 	rc := newReceiver(t, secret)
 	subscribe(t, g, rc)

@@ -24,7 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -68,7 +68,7 @@ func (c *Config) defaults() {
 type Fetcher struct {
 	cfg    Config
 	store  *store.Store
-	client *meta.Client
+	client *cloudapi.Client
 	log    *slog.Logger
 	kick   chan struct{}
 
@@ -77,7 +77,7 @@ type Fetcher struct {
 }
 
 // New builds a fetcher; reg receives its metrics (nil for none).
-func New(cfg Config, st *store.Store, client *meta.Client, log *slog.Logger, reg prometheus.Registerer) *Fetcher {
+func New(cfg Config, st *store.Store, client *cloudapi.Client, log *slog.Logger, reg prometheus.Registerer) *Fetcher {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -191,14 +191,14 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		return err
 	}
 	defer tmp.Discard()
-	var info *meta.MediaInfo
+	var info *cloudapi.MediaInfo
 	var contentType string
 	// The URL lives five minutes: when a download says it expired, ask for
 	// a fresh one and go again at once.
 	for try := 0; ; try++ {
 		info, err = f.client.MediaInfo(ctx, j.MediaID, j.PhoneNumberID)
 		if err != nil {
-			var gerr *meta.Error
+			var gerr *cloudapi.Error
 			if errors.As(err, &gerr) && (gerr.Code == 100 || gerr.Code == 131052 || gerr.Code == 131053) {
 				return &permanentError{fmt.Sprintf("Meta cannot provide the file (error %d): %s", gerr.Code, gerr.Message)}
 			}
@@ -211,11 +211,11 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 			return err
 		}
 		_, contentType, err = f.client.Download(ctx, info.URL, tmp, limit)
-		var gerr *meta.Error
+		var gerr *cloudapi.Error
 		if errors.As(err, &gerr) && (gerr.HTTPStatus == http.StatusNotFound || gerr.HTTPStatus == http.StatusUnauthorized || gerr.HTTPStatus == http.StatusForbidden) && try < 2 {
 			continue
 		}
-		if errors.Is(err, meta.ErrTooLarge) {
+		if errors.Is(err, cloudapi.ErrTooLarge) {
 			return &permanentError{fmt.Sprintf("file is larger than the %d bytes allowed for %s", limit, j.MessageType)}
 		}
 		if err != nil {
@@ -250,13 +250,13 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 
 // limitFor is the size allowed for an inbound file of a message type.
 func limitFor(msgType, mimeType string) int64 {
-	if meta.IsMediaType(msgType) {
+	if cloudapi.IsMediaType(msgType) {
 		if msgType == "sticker" {
-			return meta.MaxSticker
+			return cloudapi.MaxSticker
 		}
-		return max(meta.MaxSize(msgType), meta.MaxSize(meta.KindOfMIME(mimeType)))
+		return max(cloudapi.MaxSize(msgType), cloudapi.MaxSize(cloudapi.KindOfMIME(mimeType)))
 	}
-	return meta.MaxInbound
+	return cloudapi.MaxInbound
 }
 
 // Filename returns a safe download name: the sender's (sanitised) for

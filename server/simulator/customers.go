@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 )
 
 // Customer is a fictional WhatsApp user.
@@ -342,10 +342,10 @@ func envelope(o Options, pnid string, value map[string]any) []byte {
 	return b
 }
 
-func statusWebhook(o Options, pnid string, sr *meta.SendRequest, wamid, status string, now time.Time) []byte {
+func statusWebhook(o Options, pnid string, sr *cloudapi.SendRequest, wamid, status string, now time.Time) []byte {
 	st := map[string]any{"id": wamid, "status": status, "timestamp": strconv.FormatInt(now.Unix(), 10)}
 	if sr.To != "" {
-		st["recipient_id"] = meta.PhoneDigits(sr.To)
+		st["recipient_id"] = cloudapi.PhoneDigits(sr.To)
 	} else {
 		st["recipient_user_id"] = sr.Recipient
 	}

@@ -23,7 +23,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 )
 
 // Options configure a simulator. The zero value works (no webhooks).
@@ -236,7 +236,7 @@ func (s *Simulator) handleRequests(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Simulator) graphError(w http.ResponseWriter, status, code int, title, details string) {
-	e := meta.NewError(status, code, title, details)
+	e := cloudapi.NewError(status, code, title, details)
 	e.FBTraceID = randomID(12)
 	e.Raw = nil
 	writeJSON(w, status, json.RawMessage(e.JSON()))
@@ -251,7 +251,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Simulator) authorised(w http.ResponseWriter, r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || (s.opts.AccessToken != "" && tok != s.opts.AccessToken) {
-		e := &meta.Error{Message: "Error validating access token: Session has expired.", Type: "OAuthException", Code: 190, Subcode: 463, FBTraceID: randomID(12)}
+		e := &cloudapi.Error{Message: "Error validating access token: Session has expired.", Type: "OAuthException", Code: 190, Subcode: 463, FBTraceID: randomID(12)}
 		writeJSON(w, http.StatusUnauthorized, json.RawMessage(e.JSON()))
 		return false
 	}
@@ -322,7 +322,7 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		s.record(rec)
 		return
 	}
-	sr, gerr := meta.ParseSend(body)
+	sr, gerr := cloudapi.ParseSend(body)
 	if gerr != nil {
 		rec.Outcome = "error 100"
 		s.record(rec)
@@ -395,7 +395,7 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	s.noteSent(to, rec.WAMID)
 	resp := map[string]any{"messaging_product": "whatsapp"}
 	if sr.To != "" {
-		resp["contacts"] = []map[string]string{{"input": sr.To, "wa_id": meta.PhoneDigits(sr.To)}}
+		resp["contacts"] = []map[string]string{{"input": sr.To, "wa_id": cloudapi.PhoneDigits(sr.To)}}
 	} else {
 		resp["contacts"] = []map[string]string{{"input": sr.Recipient, "user_id": sr.Recipient}}
 	}
@@ -432,7 +432,7 @@ func (s *Simulator) windowOpen(to string, now time.Time) bool {
 }
 
 // scheduleStatuses sends sent, delivered and read receipts for a message.
-func (s *Simulator) scheduleStatuses(pnid string, sr *meta.SendRequest, wamid string) {
+func (s *Simulator) scheduleStatuses(pnid string, sr *cloudapi.SendRequest, wamid string) {
 	s.mu.Lock()
 	if s.opts.WebhookURL == "" || s.opts.StatusDelay < 0 || s.closed {
 		s.mu.Unlock()
@@ -473,7 +473,7 @@ func (s *Simulator) PostWebhook(ctx context.Context, body []byte) (int, error) {
 			return 0, err
 		}
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(meta.SignatureHeader, meta.Sign(secret, body))
+		req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign(secret, body))
 		resp, err := s.opts.Client.Do(req)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
@@ -520,11 +520,11 @@ func (s *Simulator) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if mt == "" {
 		mt = fh.Header.Get("Content-Type")
 	}
-	data, err := io.ReadAll(io.LimitReader(f, meta.MaxDocument+1))
+	data, err := io.ReadAll(io.LimitReader(f, cloudapi.MaxDocument+1))
 	if err != nil {
 		return
 	}
-	if int64(len(data)) > meta.MaxSize(meta.KindOfMIME(mt)) {
+	if int64(len(data)) > cloudapi.MaxSize(cloudapi.KindOfMIME(mt)) {
 		s.graphError(w, http.StatusBadRequest, 131053, "Media upload error", "The file is larger than Meta allows for "+mt+".")
 		return
 	}

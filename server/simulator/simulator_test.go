@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pforte/pforte/server/servertest"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
 )
 
@@ -63,9 +63,9 @@ func TestAnswersHaveMetasShapes(t *testing.T) {
 	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1})
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
-	_, sends := servertest.Examples(t, "send")
-	_, resps := servertest.Examples(t, "send/responses")
-	_, errs := servertest.Examples(t, "errors")
+	_, sends := testenv.Examples(t, "send")
+	_, resps := testenv.Examples(t, "send/responses")
+	_, errs := testenv.Examples(t, "errors")
 	url := srv.URL + "/v24.0/106540352242922/messages"
 	for send, resp := range map[string]string{"text_preview_url": "send_ok", "text_to_bsuid_recipient": "send_ok_bsuid",
 		"template_positional_params": "send_ok_template_paced", "mark_read": "mark_read_ok"} {
@@ -94,7 +94,7 @@ func TestAnswersHaveMetasShapes(t *testing.T) {
 // With EnforceWindow a free-form message needs the customer to have
 // written first; templates need not.
 func TestEnforceWindow(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1, EnforceWindow: true, WebhookURL: g.Public.URL + "/webhook", AppSecret: g.AppSecret})
 	srv := httptest.NewServer(sim.Handler())
 	defer srv.Close()
@@ -182,7 +182,7 @@ func TestKnownTemplates(t *testing.T) {
 // The simulator's template status webhook teaches the gateway that a
 // template is approved, with its category, as Meta's does.
 func TestTemplateStatusWebhook(t *testing.T) {
-	g := servertest.New(t, servertest.Options{})
+	g := testenv.New(t, testenv.Options{})
 	sim := simulator.New(simulator.Options{StatusDelay: -1, WebhookURL: g.Public.URL + "/webhook", AppSecret: g.AppSecret})
 	tpl := simulator.Template{ID: 42, Name: "versand_bestaetigung", Language: "de", Category: "UTILITY", Body: "Hallo {{1}}"}
 	if err := sim.PostTemplateStatus(t.Context(), tpl, simulator.TemplateApproved); err != nil {

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/pforte/pforte/server/meta"
+	"github.com/pforte/pforte/server/cloudapi"
 )
 
 // Template is a message template the simulator treats as approved by
@@ -51,7 +51,7 @@ func (t Template) Params() []string {
 // body must get one value per placeholder, named ones by their names
 // (132000). Zero means the send is fine. With no known templates every
 // template is accepted, as before templates were known.
-func (s *Simulator) templateError(sr *meta.SendRequest) int {
+func (s *Simulator) templateError(sr *cloudapi.SendRequest) int {
 	if len(s.opts.Templates) == 0 {
 		return 0
 	}

@@ -1,0 +1,166 @@
+package testenv
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/mediafetch"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/store"
+)
+
+// SendingGateway is a gateway whose Graph API is the Cloud API simulator,
+// with the outbox worker and the media fetcher running.
+type SendingGateway struct {
+	*Gateway
+	Sim      *simulator.Simulator
+	GraphAPI *httptest.Server
+	Client   *cloudapi.Client
+	Sender   *outbox.Sender
+	Fetcher  *mediafetch.Fetcher
+	cancel   context.CancelFunc
+	done     chan struct{}
+	start    func()
+
+	mu    sync.Mutex
+	calls []GraphCall
+}
+
+// GraphCall is one request that reached the fake Graph API.
+type GraphCall struct {
+	Method, Path, RawQuery, Authorization string
+}
+
+// GraphCalls returns every request the Graph API received so far, to
+// prove that something did (or did not) reach Meta.
+func (sg *SendingGateway) GraphCalls() []GraphCall {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	return append([]GraphCall(nil), sg.calls...)
+}
+
+// SendingOptions adjust NewSending.
+type SendingOptions struct {
+	Options
+	Sender outbox.Config
+	Media  mediafetch.Config
+	// Sim configures the simulator; its WebhookURL and AppSecret are set
+	// to the gateway's.
+	Sim simulator.Options
+	// NoMediaFetcher leaves inbound media pending (to test the queue itself).
+	NoMediaFetcher bool
+	// Paused leaves the outbox worker stopped until Start is called, so a
+	// test can fill the outbox first.
+	Paused bool
+}
+
+// Token is the access token the test simulator expects.
+const Token = "test-access-token"
+
+// NewSending starts the simulator and a gateway that sends through it.
+func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	sg := &SendingGateway{done: make(chan struct{})}
+	if opts.Sim.AccessToken == "" {
+		opts.Sim.AccessToken = Token
+	}
+	opts.Sim.Logger = log
+	sg.Sim = simulator.New(opts.Sim)
+	simHandler := sg.Sim.Handler()
+	sg.GraphAPI = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sg.mu.Lock()
+		sg.calls = append(sg.calls, GraphCall{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization")})
+		sg.mu.Unlock()
+		simHandler.ServeHTTP(w, r)
+	}))
+	sg.Client = cloudapi.NewClient(sg.GraphAPI.URL, "v24.0", Token)
+	setup := opts.Setup
+	opts.Options.Setup = func(st *store.Store, cfg *server.Config) {
+		// The simulator's number is the company's, as if added under
+		// Settings: the proxy relays only for known numbers.
+		so := sg.Sim.Options()
+		if err := st.AddBusinessNumber(context.Background(), store.Number{PhoneNumberID: so.PhoneNumberID,
+			DisplayPhoneNumber: so.DisplayPhoneNumber, WABAID: so.WABAID}); err != nil {
+			t.Fatal(err)
+		}
+		sg.Sender = outbox.New(opts.Sender, st, sg.Client, log, nil)
+		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
+		cfg.Sender = sg.Sender
+		cfg.OnIngest = func(store.IngestResult) { sg.Fetcher.Kick() }
+		if setup != nil {
+			setup(st, cfg)
+		}
+	}
+	sg.Gateway = New(t, opts.Options)
+	sg.Sim.SetWebhook(sg.Public.URL+"/webhook", sg.AppSecret)
+	// Every account has Meta's sample template; the tests send it.
+	sg.ApproveTemplate(t, "hello_world", "en_US", "UTILITY")
+	ctx, cancel := context.WithCancel(context.Background())
+	sg.cancel = cancel
+	sg.start = func() {
+		if err := sg.Sender.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			defer close(sg.done)
+			if !opts.NoMediaFetcher {
+				sg.Fetcher.Run(ctx)
+			}
+			sg.Sender.Wait()
+		}()
+	}
+	if !opts.Paused {
+		sg.Start()
+	}
+	// Runs before the gateway's own cleanup (LIFO): workers stop first.
+	t.Cleanup(sg.Stop)
+	return sg
+}
+
+// Start starts the workers of a gateway created with Paused.
+func (sg *SendingGateway) Start() {
+	if sg.start != nil {
+		sg.start()
+		sg.start = nil
+	}
+}
+
+// Stop ends the workers and the simulator; the gateway closes with the test.
+func (sg *SendingGateway) Stop() {
+	if sg.cancel == nil {
+		return
+	}
+	sg.cancel()
+	if sg.start == nil {
+		<-sg.done
+	}
+	sg.cancel = nil
+	sg.Sim.Close()
+	sg.GraphAPI.Close()
+}
+
+// Eventually polls cond until it holds or the timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
