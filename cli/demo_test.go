@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 

@@ -19,8 +19,8 @@ import (
 
 	_ "github.com/mattn/go-sqlite3"
 
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // sendChild is "pforte serve" run from the test binary (see TestMain in

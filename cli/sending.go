@@ -9,8 +9,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )

@@ -28,8 +28,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 

@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/mediafetch"
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 

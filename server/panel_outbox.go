@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )

@@ -11,8 +11,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )

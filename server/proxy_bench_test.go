@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/outbox"
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // BenchmarkProxyOverhead sends the same template once straight to the

@@ -17,8 +17,8 @@ import (
 
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 

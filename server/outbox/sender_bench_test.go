@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/outbox"
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 // BenchmarkOutboxThroughput queues 2000 (or b.N) templates to different customers

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/store"
 )
 

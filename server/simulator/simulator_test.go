@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/testenv"
 )
 
 func call(t *testing.T, method, url, token string, body []byte) (int, []byte) {

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
