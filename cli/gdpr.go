@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
@@ -188,7 +187,7 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if len(res.MetaMediaIDs) > 0 {
 		// The token saved in the settings (as "pforte serve" uses it), unless
 		// --access-token names another for this run.
-		tokens := server.AccessTokens(st, "")
+		tokens := accessTokens(st, "")
 		if *token != "" {
 			tokens = cloudapi.StaticToken(*token)
 		}

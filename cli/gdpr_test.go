@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/jobs"
 	"github.com/pforte/pforte/store"
 )
 
@@ -259,23 +259,22 @@ func TestJobsAPIAdapterShowsAndStartsJobs(t *testing.T) {
 	}
 	sched.Start()
 	defer sched.Stop(context.Background())
-	api := jobsAPI{sched}
-	if !api.Start(context.Background(), "retention") || api.Start(context.Background(), "nope") {
+	if !sched.StartJob("retention") || sched.StartJob("nope") {
 		t.Fatal("start")
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var ret *server.JobInfo
-		for _, j := range api.Jobs() {
-			if j.Name == "retention" {
-				ret = &j
+		var ret *jobs.Entry
+		for _, e := range sched.Entries() {
+			if e.Name == "retention" {
+				ret = &e
 			}
 		}
-		if ret == nil || ret.Next == nil {
-			t.Fatalf("retention not listed with a next run: %+v", api.Jobs())
+		if ret == nil || ret.Next.IsZero() {
+			t.Fatalf("retention not listed with a next run: %+v", sched.Entries())
 		}
-		if ret.LastStarted != nil {
-			if ret.LastError != "" || !strings.Contains(ret.LastResult, "rows") {
+		if ret.Last.Finished {
+			if ret.Last.Err != nil || !strings.Contains(ret.Last.Summary, "rows") {
 				t.Fatalf("last run: %+v", ret)
 			}
 			return

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"flag"
 	"log/slog"
 	"net/url"
@@ -10,7 +9,6 @@ import (
 	_ "time/tzdata" // schedules need zone data, also in a scratch container
 
 	"github.com/pforte/pforte/jobs"
-	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/store"
 )
 
@@ -102,28 +100,3 @@ func publicURL(c *serveConfig) string {
 	}
 	return ""
 }
-
-// jobsAPI shows the scheduler to the internal API.
-type jobsAPI struct{ s *jobs.Scheduler }
-
-func (a jobsAPI) Jobs() []server.JobInfo {
-	var out []server.JobInfo
-	for _, e := range a.s.Entries() {
-		j := server.JobInfo{Name: e.Name}
-		if !e.Next.IsZero() {
-			next := e.Next
-			j.Next = &next
-		}
-		if e.Last.Finished {
-			started := e.Last.Started
-			j.LastStarted, j.LastTook, j.LastResult = &started, e.Last.Took.Round(time.Millisecond).String(), e.Last.Summary
-			if e.Last.Err != nil {
-				j.LastError = e.Last.Err.Error()
-			}
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
-func (a jobsAPI) Start(_ context.Context, name string) bool { return a.s.StartJob(name) }

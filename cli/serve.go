@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -16,21 +15,17 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server"
-	"github.com/pforte/pforte/server/cloudapi"
-	"github.com/pforte/pforte/server/fanout"
-	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
 )
 
@@ -101,14 +96,14 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.GraphVersion, "graph-version", "v24.0", "Graph API version for outgoing calls")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.Int64Var(&c.MaxBody, "max-body", server.DefaultMaxBody, "largest accepted webhook body in bytes")
+	fs.Int64Var(&c.MaxBody, "max-body", gateway.DefaultMaxBody, "largest accepted webhook body in bytes")
 	fs.DurationVar(&c.ShutdownWait, "shutdown-timeout", 25*time.Second, "how long a stop waits for requests in flight")
 	c.Sending.flags(fs)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "behind a reverse proxy: comma-separated addresses/prefixes whose client-address and X-Forwarded-Proto headers are believed")
 	fs.StringVar(&c.ClientIPHeader, "client-ip-header", "X-Forwarded-For", "header a trusted proxy puts the client address in")
 	fs.BoolVar(&c.WebhookMTLS, "webhook-mtls", false, "require Meta's client certificate on POST /webhook (needs HTTPS and --webhook-mtls-ca)")
 	fs.StringVar(&c.WebhookMTLSCA, "webhook-mtls-ca", "", "PEM file of the CA that signs Meta's webhook client certificate")
-	fs.StringVar(&c.WebhookMTLSCN, "webhook-mtls-cn", server.MetaWebhookClientCN, "common name the webhook client certificate must carry")
+	fs.StringVar(&c.WebhookMTLSCN, "webhook-mtls-cn", tlsmgr.MetaWebhookClientCN, "common name the webhook client certificate must carry")
 	fs.DurationVar(&c.TLSReload, "tls-reload-interval", 30*time.Second, "how often --tls-cert/--tls-key are checked for changes (SIGHUP reloads at once)")
 	fs.DurationVar(&c.Fanout.Timeout, "fanout-timeout", 10*time.Second, "how long a subscription's receiver may take to answer one forwarded delivery")
 	fs.DurationVar(&c.Fanout.RetryBase, "fanout-retry-base", 2*time.Second, "first wait before a failed forward is retried; doubles per attempt")
@@ -161,7 +156,7 @@ func (c *serveConfig) validate() error {
 			return settingError("webhook-mtls-cn", "", "must not be empty")
 		}
 	}
-	if c.proxies, err = server.ParseTrustedProxies(c.TrustedProxies); err != nil {
+	if c.proxies, err = tlsmgr.ParseTrustedProxies(c.TrustedProxies); err != nil {
 		return settingError("trusted-proxies", c.TrustedProxies, err.Error())
 	}
 	if c.ClientIPHeader == "" || strings.ContainsAny(c.ClientIPHeader, " :\r\n") {
@@ -272,314 +267,6 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
-	fs, cfg := serveFlags(env)
-	if err := parseFlags(fs, args, env); err != nil {
-		return err
-	}
-	if err := cfg.validate(); err != nil {
-		return err
-	}
-	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
-	if cfg.Demo {
-		if cfg.AppSecret == "" {
-			cfg.AppSecret = randomToken()
-		}
-		if cfg.VerifyToken == "" {
-			cfg.VerifyToken = randomToken()
-		}
-		log.Info("demo mode: generated webhook secrets; the Cloud API simulator stands in for Meta", "verify_token", cfg.VerifyToken)
-	}
-	var demo *demoRun
-	if cfg.Demo {
-		var err error
-		if demo, err = startDemo(cfg, log); err != nil {
-			return err
-		}
-		defer demo.stop()
-	}
-	if cfg.AppSecret == "" {
-		log.Warn("no Meta app secret set: webhook deliveries are answered 503 until --app-secret (PFORTE_APP_SECRET) is given")
-	}
-
-	reg := prometheus.NewRegistry()
-	metrics := server.NewMetrics(reg)
-	// Certificates and CA files are checked before the data directory is
-	// touched, so a typo changes nothing.
-	var tlsMgr *server.TLSManager
-	if cfg.tlsEnabled() {
-		var err error
-		if tlsMgr, err = newTLSManager(cfg, log, metrics); err != nil {
-			return err
-		}
-		defer tlsMgr.Stop()
-	}
-	st, err := store.Open(ctx, cfg.DataDir, store.Options{Logger: log, OnCommit: metrics.ObserveCommit})
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	// The fan-out worker starts after the store opens and stops before it
-	// closes (below), so that every attempt's outcome is recorded.
-	fw := fanout.New(st, fanout.Options{Logger: log, Timeout: cfg.Fanout.Timeout, RetryBase: cfg.Fanout.RetryBase,
-		RetryMax: cfg.Fanout.RetryMax, MaxInFlight: cfg.Fanout.MaxInFlight, UserAgent: "Pforte-Fanout/" + version})
-	reg.MustRegister(fw.Collector())
-	fw.Start(ctx)
-	defer fw.Stop(context.Background())
-
-	var secrets [][]byte
-	for _, s := range strings.Split(cfg.AppSecret, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			secrets = append(secrets, []byte(s))
-		}
-	}
-	// The access token, like the app secret, seeds the database from the
-	// command line once; afterwards the panel's (sealed) value is the one
-	// source of truth, read on every call to Meta (server.AccessTokens).
-	if cfg.AccessToken != "" && !cfg.Demo {
-		stored, ok, err := st.Secret(ctx, server.SettingAccessToken)
-		switch {
-		case err != nil:
-			return err
-		case !ok:
-			if err := st.SetSecret(ctx, server.SettingAccessToken, []byte(cfg.AccessToken)); err != nil {
-				return err
-			}
-		case string(stored) != cfg.AccessToken:
-			log.Warn("--access-token (PFORTE_ACCESS_TOKEN) differs from the token saved in the panel; the panel's is used. Change it under Settings → Meta.")
-		}
-	}
-	// One Meta client for the whole process: the outbox, the media fetcher,
-	// the proxy and erasures share it, and it asks the settings for the
-	// token on every call, so a token changed in the panel applies at once.
-	metaClient := cloudapi.NewClientWithTokens(cfg.GraphURL, cfg.GraphVersion, server.AccessTokens(st, cfg.AccessToken))
-	tokenSet := cfg.AccessToken != ""
-	if !tokenSet {
-		_, tokenSet, err = st.Secret(ctx, server.SettingAccessToken)
-		if err != nil {
-			return err
-		}
-	}
-	snd, err := startSending(cfg, st, metaClient, tokenSet, log, reg)
-	if err != nil {
-		return err
-	}
-	defer snd.stop()
-	// Customers who write a stop word get one confirmation through the outbox.
-	onIngest := snd.onIngest
-	stopReplies := func() {}
-	if snd.sender != nil {
-		rctx, rcancel := context.WithCancel(context.Background())
-		replier := outbox.StartStopReplier(rctx, st, snd.sender, log.With("part", "consent"))
-		stopReplies = sync.OnceFunc(func() { rcancel(); <-replier.Done() })
-		defer stopReplies()
-		next := onIngest
-		onIngest = func(r store.IngestResult) {
-			if next != nil {
-				next(r)
-			}
-			replier.Kick()
-		}
-	}
-	sched, err := cfg.Jobs.scheduler(st, cfg.DataDir, log)
-	if err != nil {
-		return err
-	}
-	// Like fan-out: the jobs start after the store opens and stop before it
-	// closes (below); the defer covers an early return.
-	sched.Start()
-	defer sched.Stop(context.Background())
-	scfg := server.Config{AppSecrets: secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
-		Sender: snd.sender, OnIngest: onIngest,
-		PublicURL: publicURL(cfg), Location: cfg.Jobs.location, Processing: cfg.Jobs.processing(cfg.Domain), Jobs: jobsAPI{sched},
-		Panel: server.PanelConfig{PublicURL: publicURL(cfg), TLS: tlsMgr != nil}}
-	// Erasures delete uploads at Meta with the same client, so with the
-	// token the settings hold now, even one saved after the start.
-	scfg.DeleteMetaMedia = metaClient.EraseMedia
-	srv := server.New(scfg, st, log, metrics)
-	if !cfg.Demo { // the demo's generated secrets are not worth keeping
-		if err := srv.LoadStoredSecrets(ctx); err != nil {
-			return err
-		}
-	}
-	if cfg.Demo {
-		if err := demoAdmin(ctx, st, cfg, stderr); err != nil {
-			return err
-		}
-	} else if n, err := st.CountUsers(ctx); err == nil && n == 0 {
-		log.Info("no panel user yet: open the panel to create the first admin, or run \"pforte user add\"", "url", "http://"+cfg.HTTPAddr+"/setup")
-	}
-
-	if tlsMgr != nil {
-		srv.UseTLS(tlsMgr)
-	}
-	public := srv.PublicHandler()
-	if cfg.WebhookMTLS {
-		public = server.WebhookMTLS(cfg.WebhookMTLSCN, public)
-	}
-	public = server.HSTS(public)
-	if len(cfg.proxies) > 0 {
-		public = server.TrustProxies(cfg.proxies, cfg.ClientIPHeader, public)
-	}
-
-	// Bind everything before announcing readiness, so a port conflict is
-	// an immediate, clear error.
-	var listeners []*listener
-	defer func() {
-		for _, l := range listeners {
-			l.ln.Close()
-		}
-	}()
-	add := func(addr, name string, h http.Handler, tc *tls.Config) error {
-		ln, err := listen(addr, name)
-		if err != nil {
-			return err
-		}
-		hs := newHTTPServer(h, log)
-		if tc != nil {
-			hs.TLSConfig = tc
-			ln = tls.NewListener(ln, tc)
-		}
-		listeners = append(listeners, &listener{name: name, ln: ln, srv: hs})
-		return nil
-	}
-	if tlsMgr != nil {
-		if err := add(cfg.HTTPAddr, "http-addr", tlsMgr.HTTPHandler(), nil); err != nil {
-			return err
-		}
-		if err := add(cfg.HTTPSAddr, "https-addr", public, tlsMgr.TLSConfig()); err != nil {
-			return err
-		}
-	} else if err := add(cfg.HTTPAddr, "http-addr", public, nil); err != nil {
-		return err
-	}
-	if err := add(cfg.InternalAddr, "internal-addr", srv.InternalHandler(), nil); err != nil {
-		return err
-	}
-	// Live panel streams would hold a graceful shutdown open; end them first.
-	for _, l := range listeners {
-		l.srv.RegisterOnShutdown(srv.StopStreams)
-	}
-	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func() {
-			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("--%s: %w", l.name, err)
-			}
-		}()
-	}
-	// Certificates are requested once the challenge ports are served.
-	if tlsMgr != nil {
-		if err := tlsMgr.Start(ctx); err != nil {
-			return err
-		}
-	}
-	// "public" is where webhooks and the panel are served; scripts and
-	// tests read "public=… internal=…" from this line.
-	addrs := []any{"version", version, "data_dir", cfg.DataDir, "sqlite", store.SQLiteVersion()}
-	for _, l := range listeners {
-		key := map[string]string{"http-addr": "public", "https-addr": "public", "internal-addr": "internal"}[l.name]
-		if tlsMgr != nil && l.name == "http-addr" {
-			key = "redirect"
-		}
-		addrs = append(addrs, key, l.ln.Addr().String())
-	}
-	if len(cfg.domains) > 0 {
-		addrs = append(addrs, "domains", strings.Join(cfg.domains, ","))
-	}
-	log.Info("pforte ready", addrs...)
-	if demo != nil {
-		// The simulator's customers write to the public listener.
-		var webhook, internal string
-		for _, l := range listeners {
-			switch {
-			case l.name == "http-addr" && tlsMgr == nil:
-				webhook = "http://" + l.ln.Addr().String() + "/webhook"
-			case l.name == "https-addr":
-				webhook = "https://" + l.ln.Addr().String() + "/webhook"
-			case l.name == "internal-addr":
-				internal = "http://" + l.ln.Addr().String()
-			}
-		}
-		demo.st = st
-		demo.run(webhook, internal, secrets[0])
-	}
-	if err := sdNotify(env, "READY=1\nSTATUS=serving"); err != nil {
-		log.Warn("systemd notify failed", "err", err)
-	}
-
-	stopWatchdog := startWatchdog(env, st, log)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
-	var runErr error
-wait:
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("stopping: finishing requests in flight", "timeout", cfg.ShutdownWait)
-			break wait
-		case err := <-errc:
-			log.Error("listener failed", "err", err)
-			runErr = err
-			break wait
-		case <-hup:
-			if tlsMgr == nil || tlsMgr.ACME() {
-				log.Info("SIGHUP: nothing to reload (certificates from ACME renew by themselves)")
-			} else if err := tlsMgr.Reload(); err != nil {
-				log.Error("SIGHUP: the certificate files are not usable; still serving the previous certificate", "err", err)
-			} else {
-				log.Info("SIGHUP: certificate reloaded")
-			}
-		}
-	}
-	sdNotify(env, "STOPPING=1")
-	stopWatchdog()
-	// Stop accepting, let in-flight webhooks finish their commit, stop
-	// renewals and fan-out, then close the store, which drains the writer.
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownWait)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, l := range listeners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := l.srv.Shutdown(sctx); err != nil {
-				log.Warn("shutdown: requests still running at the deadline were cut off", "listener", l.name, "err", err)
-				l.srv.Close()
-			}
-		}()
-	}
-	wg.Wait()
-	if tlsMgr != nil {
-		tlsMgr.Stop()
-	}
-	if err := fw.Stop(sctx); err != nil {
-		log.Warn("fan-out", "err", err)
-	}
-	// Jobs stop before the store closes: their contexts are cancelled and
-	// a running purge returns between two batches.
-	if err := sched.Stop(sctx); err != nil {
-		log.Warn("shutdown", "err", err)
-	}
-	stopReplies()
-	// The simulator and the outbox worker finish what they started before
-	// the store closes.
-	if demo != nil {
-		demo.stop()
-	}
-	snd.stop()
-	if err := st.Close(); err != nil {
-		return fmt.Errorf("closing database: %w", err)
-	}
-	if runErr != nil {
-		return runErr
-	}
-	log.Info("stopped cleanly")
-	return nil
-}
-
 type listener struct {
 	name string
 	ln   net.Listener
@@ -588,8 +275,8 @@ type listener struct {
 
 // newTLSManager builds certificate management from the settings, reading
 // the PEM files named on the command line.
-func newTLSManager(cfg *serveConfig, log *slog.Logger, metrics *server.Metrics) (*server.TLSManager, error) {
-	opts := server.TLSOptions{
+func newTLSManager(cfg *serveConfig, log *slog.Logger, reg prometheus.Registerer) (*tlsmgr.Manager, error) {
+	opts := tlsmgr.Options{
 		Domains:        cfg.domains,
 		CertDir:        filepath.Join(cfg.DataDir, "certs"),
 		CA:             cfg.ACMECA,
@@ -600,7 +287,7 @@ func newTLSManager(cfg *serveConfig, log *slog.Logger, metrics *server.Metrics) 
 		HTTPPort:       addrPort(cfg.HTTPAddr, 80),
 		HTTPSPort:      addrPort(cfg.HTTPSAddr, 443),
 		Logger:         log,
-		Metrics:        metrics,
+		Registerer:     reg,
 	}
 	var err error
 	if cfg.ACMECARoot != "" {
@@ -613,7 +300,7 @@ func newTLSManager(cfg *serveConfig, log *slog.Logger, metrics *server.Metrics) 
 			return nil, settingError("webhook-mtls-ca", cfg.WebhookMTLSCA, err.Error())
 		}
 	}
-	m, err := server.NewTLSManager(opts)
+	m, err := tlsmgr.New(opts)
 	if err != nil && cfg.TLSCert != "" {
 		return nil, fmt.Errorf("--tls-cert/--tls-key (PFORTE_TLS_CERT/PFORTE_TLS_KEY): %w", err)
 	}

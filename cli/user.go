@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/store"
 )
 
@@ -58,7 +58,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 			return fmt.Errorf("reading the password from stdin: %w", err)
 		}
 		pw = strings.TrimRight(line, "\r\n")
-		if problem := server.PasswordProblem(pw, e); problem != "" {
+		if problem := panel.PasswordProblem(pw, e); problem != "" {
 			return fmt.Errorf("password refused: %s", problem)
 		}
 	} else {
@@ -69,7 +69,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 		return err
 	}
 	defer st.Close()
-	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: *role, PasswordHash: server.HashPassword(pw)}, false,
+	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: *role, PasswordHash: panel.HashPassword(pw)}, false,
 		store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("a user with the e-mail address %q exists already", e)
@@ -147,7 +147,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 		pw = line
 	}
 	if useStdin {
-		if problem := server.PasswordProblem(pw, e); problem != "" {
+		if problem := panel.PasswordProblem(pw, e); problem != "" {
 			return fmt.Errorf("password refused: %s", problem)
 		}
 	}
@@ -164,7 +164,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 		return err
 	}
 	if useStdin {
-		if err := st.SetPassword(ctx, u.ID, server.HashPassword(pw), 0,
+		if err := st.SetPassword(ctx, u.ID, panel.HashPassword(pw), 0,
 			store.AuditEntry{Actor: "cli", Action: store.AuditPasswordReset, Detail: `{"via":"stdin"}`}); err != nil {
 			return err
 		}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pforte/pforte/server"
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/store"
 )
 
@@ -56,7 +56,7 @@ func TestUserAdd(t *testing.T) {
 	for _, u := range users {
 		hashes[u.Email] = u.PasswordHash
 	}
-	if !server.CheckPassword(hashes["anna@example.de"], pw) || !server.CheckPassword(hashes["lea@example.de"], "ein langer Satz als Passwort") {
+	if !panel.CheckPassword(hashes["anna@example.de"], pw) || !panel.CheckPassword(hashes["lea@example.de"], "ein langer Satz als Passwort") {
 		t.Fatal("stored hashes do not match the passwords")
 	}
 	entries, _ := st.AuditLog(ctx, 0, 10)

@@ -165,6 +165,14 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 }
 
+// Runner shows and starts the scheduled jobs: the API and the panel take
+// one (a *Scheduler, or a fake in tests).
+type Runner interface {
+	Entries() []Entry
+	// StartJob runs a job now in the background; false if there is none.
+	StartJob(name string) bool
+}
+
 // Entry is a scheduled job.
 type Entry struct {
 	Name string

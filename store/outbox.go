@@ -127,11 +127,24 @@ func (e *WindowClosedError) Error() string {
 	if e.LastInboundAt == 0 {
 		return "store: customer-service window closed: the customer has never written to this number"
 	}
-	return fmt.Sprintf("store: customer-service window closed since %s", time.Unix(e.LastInboundAt, 0).UTC().Add(24*time.Hour).Format(time.RFC3339))
+	return fmt.Sprintf("store: customer-service window closed since %s", WindowEnds(e.LastInboundAt).UTC().Format(time.RFC3339))
 }
 
-// WindowLength is Meta's customer-service window.
+// WindowLength is Meta's customer-service window: free-form messages may
+// be sent until this long after the customer's last message.
 const WindowLength = 24 * time.Hour
+
+// WindowEnds is when the window opened by a customer's message at
+// lastInboundAt (unix seconds) closes.
+func WindowEnds(lastInboundAt int64) time.Time {
+	return time.Unix(lastInboundAt, 0).Add(WindowLength)
+}
+
+// WindowOpen is the one window rule: a free-form message may go out at now
+// if the customer wrote (lastInboundAt > 0) less than WindowLength before.
+func WindowOpen(lastInboundAt int64, now time.Time) bool {
+	return lastInboundAt > 0 && now.Before(WindowEnds(lastInboundAt))
+}
 
 // EnqueueSend stores an outbound message and its outbox entry in one
 // durable commit. With CheckWindow a closed window returns
@@ -197,7 +210,7 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: conversation: %w", err)
 	}
-	if o.CheckWindow && (!lastIn.Valid || time.Unix(lastIn.Int64, 0).Add(WindowLength).Compare(o.Now) <= 0) {
+	if o.CheckWindow && !WindowOpen(lastIn.Int64, o.Now) {
 		// Nothing was written yet except possibly the number and contact
 		// rows; the savepoint rollback removes those too.
 		return nil, &WindowClosedError{LastInboundAt: lastIn.Int64}

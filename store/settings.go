@@ -43,6 +43,13 @@ func setSettingTx(tx *Tx, key, value string) error {
 // secretPrefix marks sealed values in the settings table.
 const secretPrefix = "sealed:"
 
+// Settings keys of Meta's credentials, kept sealed (SetSecret). The panel
+// writes them; the gateway and the one Meta client read them on every use.
+const (
+	SettingAppSecret   = "meta.app_secret"
+	SettingAccessToken = "meta.access_token"
+)
+
 // SetSecret stores a secret sealed with the data directory's key. Secrets
 // are write-only in the panel: they can be replaced, never shown.
 func (s *Store) SetSecret(ctx context.Context, key string, value []byte, audit ...AuditEntry) error {

@@ -15,8 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/fanout"
+	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
@@ -35,12 +35,12 @@ func startWorker(t *testing.T, g *testenv.Gateway, o fanout.Options) *fanout.Wor
 }
 
 // subscribe creates a subscription through the internal API.
-func subscribe(t *testing.T, g *testenv.Gateway, rc *receiver, events ...string) server.SubscriptionJSON {
+func subscribe(t *testing.T, g *testenv.Gateway, rc *receiver, events ...string) gateway.SubscriptionJSON {
 	t.Helper()
 	return subscribeURL(t, g, rc.srv.URL+"/hook", rc.secret, events...)
 }
 
-func subscribeURL(t testing.TB, g *testenv.Gateway, url, secret string, events ...string) server.SubscriptionJSON {
+func subscribeURL(t testing.TB, g *testenv.Gateway, url, secret string, events ...string) gateway.SubscriptionJSON {
 	t.Helper()
 	req := map[string]any{"url": url, "secret": secret, "name": strings.Join(events, "+")}
 	if len(events) > 0 {
@@ -51,7 +51,7 @@ func subscribeURL(t testing.TB, g *testenv.Gateway, url, secret string, events .
 	if code != http.StatusCreated {
 		t.Fatalf("create subscription: %d %s", code, body)
 	}
-	var s server.SubscriptionJSON
+	var s gateway.SubscriptionJSON
 	if err := json.Unmarshal(body, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -61,13 +61,13 @@ func subscribeURL(t testing.TB, g *testenv.Gateway, url, secret string, events .
 	return s
 }
 
-func getSub(t *testing.T, g *testenv.Gateway, id int64) server.SubscriptionJSON {
+func getSub(t *testing.T, g *testenv.Gateway, id int64) gateway.SubscriptionJSON {
 	t.Helper()
 	code, body := g.API(t, http.MethodGet, fmt.Sprintf("/api/v1/subscriptions/%d", id), nil)
 	if code != http.StatusOK {
 		t.Fatalf("get subscription: %d %s", code, body)
 	}
-	var s server.SubscriptionJSON
+	var s gateway.SubscriptionJSON
 	json.Unmarshal(body, &s)
 	return s
 }
@@ -350,7 +350,7 @@ func TestBackoffDeadLetterAndReplay(t *testing.T) {
 	}
 	attempts := len(rc.all())
 	code, dlBody := g.API(t, http.MethodGet, fmt.Sprintf("/api/v1/subscriptions/%d/dead-letters", sub.ID), nil)
-	var dl struct{ Data []server.DeadLetterJSON }
+	var dl struct{ Data []gateway.DeadLetterJSON }
 	if json.Unmarshal(dlBody, &dl); code != http.StatusOK || len(dl.Data) != 1 || dl.Data[0].Sequence != 1 ||
 		dl.Data[0].Attempts != attempts || dl.Data[0].LastError != "HTTP 500" {
 		t.Fatalf("dead letters: %d %s", code, dlBody)

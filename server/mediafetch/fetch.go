@@ -13,14 +13,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"mime"
 	"net/http"
-	"path"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -245,7 +241,7 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		mt = contentType
 	}
 	return f.store.MediaStored(ctx, j.ID, store.StoredMedia{Path: rel, Size: tmp.Size(), MimeType: mt, SHA256: got,
-		Filename: Filename(j.Filename, j.MessageType, mt, j.MessageID)})
+		Filename: cloudapi.Filename(j.Filename, j.MessageType, mt, j.MessageID)})
 }
 
 // limitFor is the size allowed for an inbound file of a message type.
@@ -257,55 +253,4 @@ func limitFor(msgType, mimeType string) int64 {
 		return max(cloudapi.MaxSize(msgType), cloudapi.MaxSize(cloudapi.KindOfMIME(mimeType)))
 	}
 	return cloudapi.MaxInbound
-}
-
-// Filename returns a safe download name: the sender's (sanitised) for
-// documents, else one made from the kind, message id and MIME type.
-func Filename(given, kind, mimeType string, messageID int64) string {
-	if s := SanitizeFilename(given); s != "" {
-		return s
-	}
-	ext := ""
-	if exts, _ := mime.ExtensionsByType(strings.TrimSpace(strings.SplitN(mimeType, ";", 2)[0])); len(exts) > 0 {
-		ext = exts[0]
-		for _, e := range exts {
-			if e == ".jpg" || e == ".pdf" || e == ".ogg" || e == ".mp4" || e == ".png" || e == ".webp" {
-				ext = e
-			}
-		}
-	}
-	if kind == "" {
-		kind = "file"
-	}
-	return fmt.Sprintf("%s-%d%s", kind, messageID, ext)
-}
-
-// SanitizeFilename keeps a file name harmless everywhere it is shown or
-// saved: no directories, no control or quote characters, no leading dots,
-// at most 120 bytes of valid UTF-8. It returns "" when nothing usable is left.
-func SanitizeFilename(name string) string {
-	name = strings.ToValidUTF8(name, "")
-	name = strings.ReplaceAll(name, "\\", "/")
-	name = path.Base(name)
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case unicode.IsControl(r), r == '"', r == '/', r == ':', r == '*', r == '?', r == '<', r == '>', r == '|', r == ';',
-			unicode.Is(unicode.Bidi_Control, r), r == '\u200b', r == '\ufeff':
-			b.WriteRune('_')
-		case unicode.IsSpace(r):
-			b.WriteRune(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	s := strings.Trim(strings.TrimSpace(b.String()), ". ")
-	for len(s) > 120 {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	if strings.Trim(s, "_") == "" {
-		return ""
-	}
-	return s
 }

@@ -208,7 +208,7 @@ func windowError(e *store.WindowClosedError) *cloudapi.Error {
 	d := "Pforte refused this message before calling Meta: the customer has never written to this business number, so only an approved template can start the conversation."
 	if e.LastInboundAt > 0 {
 		d = fmt.Sprintf("Pforte refused this message before calling Meta: more than 24 hours have passed since the customer last wrote to this number (the window closed at %s). Send an approved template instead.",
-			time.Unix(e.LastInboundAt, 0).UTC().Add(store.WindowLength).Format(time.RFC3339))
+			store.WindowEnds(e.LastInboundAt).UTC().Format(time.RFC3339))
 	}
 	return cloudapi.WindowClosedError(d)
 }

@@ -10,7 +10,6 @@ import (
 	"strconv"
 
 	"github.com/pforte/pforte/server/cloudapi"
-	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/store"
 )
 
@@ -52,10 +51,10 @@ func (s *Sender) UploadTemp(ctx context.Context, phoneNumberID, filename, mimeTy
 		return "", nil, fmt.Errorf("%w: %v", ErrStorage, err)
 	}
 	defer f.Close()
-	safe := mediafetch.SanitizeFilename(filename)
+	safe := cloudapi.SanitizeFilename(filename)
 	name := safe
 	if name == "" {
-		name = mediafetch.Filename("", kind, mimeType, 0)
+		name = cloudapi.Filename("", kind, mimeType, 0)
 	}
 	id, resp, err := s.client.Upload(ctx, phoneNumberID, name, mimeType, f)
 	if err != nil {

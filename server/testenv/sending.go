@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/mediafetch"
 	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -89,7 +90,7 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 	}))
 	sg.Client = cloudapi.NewClient(sg.GraphAPI.URL, "v24.0", Token)
 	setup := opts.Setup
-	opts.Options.Setup = func(st *store.Store, cfg *server.Config) {
+	opts.Options.Setup = func(st *store.Store, cfg *gateway.Config, pcfg *panel.Config) {
 		// The simulator's number is the company's, as if added under
 		// Settings: the proxy relays only for known numbers.
 		so := sg.Sim.Options()
@@ -100,9 +101,13 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 		sg.Sender = outbox.New(opts.Sender, st, sg.Client, log, nil)
 		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
 		cfg.Sender = sg.Sender
-		cfg.OnIngest = func(store.IngestResult) { sg.Fetcher.Kick() }
+		cfg.OnIngest = func(_ *store.Delivery, res store.IngestResult) {
+			if res.Messages > 0 {
+				sg.Fetcher.Kick()
+			}
+		}
 		if setup != nil {
-			setup(st, cfg)
+			setup(st, cfg, pcfg)
 		}
 	}
 	sg.Gateway = New(t, opts.Options)
@@ -163,4 +168,14 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// NewFastSending is NewSending with short retry, poll and status delays, so
+// that tests of the send path do not wait on production pacing.
+func NewFastSending(t testing.TB) *SendingGateway {
+	return NewSending(t, SendingOptions{
+		Sender: outbox.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, SyncWait: 5 * time.Second},
+		Media:  mediafetch.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, Poll: 20 * time.Millisecond, MaxAttempts: 4},
+		Sim:    simulator.Options{StatusDelay: 20 * time.Millisecond},
+	})
 }

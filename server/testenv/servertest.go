@@ -19,8 +19,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pforte/pforte/server"
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/store"
 )
 
@@ -72,7 +73,8 @@ func Examples(t testing.TB, kind string) (names []string, bodies map[string][]by
 type Gateway struct {
 	Dir         string
 	Store       *store.Store
-	Server      *server.Server
+	Gateway     *gateway.Server
+	Panel       *panel.Server
 	Public      *httptest.Server
 	Internal    *httptest.Server
 	AppSecret   []byte
@@ -82,13 +84,14 @@ type Gateway struct {
 
 // Options adjusts a test gateway.
 type Options struct {
-	Config server.Config
-	Dir    string        // reuse a data directory (e.g. after a restart); default t.TempDir()
-	Store  store.Options // store tuning; Logger and OnCommit are set by New
-	Log    io.Writer     // receives every log line at debug level (default: discarded unless -v)
-	// Setup, if set, runs after the store opened and before the server is
+	Gateway gateway.Config
+	Panel   panel.Config
+	Dir     string        // reuse a data directory (e.g. after a restart); default t.TempDir()
+	Store   store.Options // store tuning; Logger and OnCommit are set by New
+	Log     io.Writer     // receives every log line at debug level (default: discarded unless -v)
+	// Setup, if set, runs after the store opened and before the faces are
 	// built, to add dependencies (the sender, hooks) to the configuration.
-	Setup func(st *store.Store, cfg *server.Config)
+	Setup func(st *store.Store, gw *gateway.Config, p *panel.Config)
 }
 
 // New starts a gateway and stops it when the test ends.
@@ -110,7 +113,7 @@ func New(t testing.TB, opts Options) *Gateway {
 		}
 		log = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	metrics := server.NewMetrics(prometheus.NewRegistry())
+	metrics := gateway.NewMetrics(prometheus.NewRegistry())
 	sopts := opts.Store
 	sopts.Logger, sopts.OnCommit = log, metrics.ObserveCommit
 	st, err := store.Open(ctx, g.Dir, sopts)
@@ -118,7 +121,7 @@ func New(t testing.TB, opts Options) *Gateway {
 		t.Fatal(err)
 	}
 	g.Store = st
-	cfg := opts.Config
+	cfg, pcfg := opts.Gateway, opts.Panel
 	if cfg.AppSecrets == nil {
 		cfg.AppSecrets = [][]byte{g.AppSecret}
 	} else if len(cfg.AppSecrets) > 0 {
@@ -135,12 +138,43 @@ func New(t testing.TB, opts Options) *Gateway {
 		cfg.PublicURL = "http://" + g.Public.Listener.Addr().String()
 	}
 	if opts.Setup != nil {
-		opts.Setup(st, &cfg)
+		opts.Setup(st, &cfg, &pcfg)
 	}
-	g.Server = server.New(cfg, st, log, metrics)
-	g.Public.Config.Handler = g.Server.PublicHandler()
+	// Wired as the command package wires them: one app-secret holder, the
+	// gateway's dependencies shared with the panel, one ingest hook.
+	cfg.Secrets = cloudapi.NewAppSecrets(cfg.AppSecrets)
+	pcfg.Secrets = cfg.Secrets
+	if pcfg.PublicURL == "" {
+		pcfg.PublicURL = cfg.PublicURL
+	}
+	if pcfg.VerifyToken == "" {
+		pcfg.VerifyToken = cfg.VerifyToken
+	}
+	if pcfg.Outbox == nil {
+		pcfg.Outbox = cfg.Sender
+	}
+	if pcfg.Jobs == nil {
+		pcfg.Jobs = cfg.Jobs
+	}
+	if pcfg.Location == nil {
+		pcfg.Location = cfg.Location
+	}
+	if pcfg.DeleteMetaMedia == nil {
+		pcfg.DeleteMetaMedia = cfg.DeleteMetaMedia
+	}
+	pcfg.Processing = cfg.Processing
+	g.Panel = panel.New(pcfg, st, log)
+	next := cfg.OnIngest
+	cfg.OnIngest = func(d *store.Delivery, res store.IngestResult) {
+		g.Panel.NotifyIngest(d, res)
+		if next != nil {
+			next(d, res)
+		}
+	}
+	g.Gateway = gateway.New(cfg, st, log, metrics)
+	g.Public.Config.Handler = g.Gateway.PublicHandler(g.Panel.Handler())
 	g.Public.Start()
-	g.Internal = httptest.NewServer(g.Server.InternalHandler())
+	g.Internal = httptest.NewServer(g.Gateway.InternalHandler())
 	key, _, err := st.CreateAPIKey(ctx, "test", store.Scopes)
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +187,7 @@ func New(t testing.TB, opts Options) *Gateway {
 // Close stops the listeners and closes the store; safe to call twice.
 func (g *Gateway) Close() {
 	if g.Public != nil {
-		g.Server.StopStreams() // open panel event streams would hold Close
+		g.Panel.StopStreams() // open panel event streams would hold Close
 		g.Public.Close()
 		g.Internal.Close()
 		g.Store.Close()
@@ -221,4 +255,23 @@ func (g *Gateway) API(t testing.TB, method, path string, body io.Reader) (int, [
 		t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// Restrict turns the erasure of the customer waID into a restriction, the
+// way a legal hold (here an accounting voucher's eight years) does.
+func Restrict(t testing.TB, st *store.Store, waID string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := st.ContactByKey(ctx, waID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SetHold(ctx, store.LegalHold{ContactID: c.ID, Preset: "voucher", Reason: "Rechnung 17", CreatedBy: "test",
+		Until: time.Now().AddDate(8, 0, 0).Unix()}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: "test", Reason: "Antrag"})
+	if err != nil || res.State != "restricted" {
+		t.Fatalf("erase: %+v %v", res, err)
+	}
 }

@@ -1,0 +1,128 @@
+package panel
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pforte/pforte/store"
+	"github.com/pforte/pforte/web"
+)
+
+// alarms are the standing problems Pforte raised (an expired token, ...).
+func (s *Server) alarms(ctx context.Context) ([]web.AlarmVM, error) {
+	list, err := s.store.Alarms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.AlarmVM
+	for _, a := range list {
+		out = append(out, web.AlarmVM{Message: a.Message, Since: time.Unix(a.RaisedAt, 0), Count: a.Count})
+	}
+	return out, nil
+}
+
+// dashCache keeps the dashboard's aggregate figures for a short while:
+// they scan weeks of messages, and a summary half a minute old is fresh
+// enough ("Aktualisieren" recomputes at once).
+type dashCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	days []store.DayCount
+	ov   *store.Overview
+}
+
+const dashTTL = 30 * time.Second
+
+func (s *Server) dashFigures(ctx context.Context, fresh bool) ([]store.DayCount, *store.Overview, time.Time, error) {
+	c := &s.panel.dash
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := s.now()
+	if !fresh && c.ov != nil && now.Sub(c.at) < dashTTL {
+		return c.days, c.ov, c.at, nil
+	}
+	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	o, err := s.store.Overview(ctx, now)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	c.days, c.ov, c.at = days, o, now
+	return days, o, now, nil
+}
+
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	days, o, _, err := s.dashFigures(ctx, r.URL.Query().Get("fresh") == "1")
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm := web.DashboardVM{
+		Open: o.OpenConversations, Unassigned: o.UnassignedOpen, FailedSends: o.FailedSends7d,
+		ResponseMedian: time.Duration(o.ResponseMedianSecs) * time.Second, ResponseP90: time.Duration(o.ResponseP90Secs) * time.Second,
+		ResponseSamples: o.ResponseSamples, MediaPending: o.MediaPending, MediaFailed: o.MediaFailed,
+		Deliveries24h: o.Deliveries24h, ParseErrors24h: o.ParseErrors24h, DBBytes: o.DBBytes, MediaBytes: o.MediaBytes,
+	}
+	if o.LastWebhookAt > 0 {
+		vm.LastWebhook = time.Unix(o.LastWebhookAt, 0)
+	}
+	for _, d := range days {
+		vm.Days = append(vm.Days, web.DayVM{Day: d.Day, In: d.Inbound, Out: d.Outbound})
+		vm.MaxPerDay = max(vm.MaxPerDay, d.Inbound, d.Outbound)
+		vm.TotalIn += d.Inbound
+		vm.TotalOut += d.Outbound
+	}
+	if st := s.panel.cfg.Status; st != nil {
+		vm.CertExpiry, vm.DiskFree, vm.Queues = st.CertExpiry(), st.DiskFree(), st.Queues(ctx)
+	}
+	if vm.DiskFree == 0 {
+		vm.DiskFree = diskFree(s.store.Dir())
+	}
+	if s.tls != nil {
+		for _, c := range s.tls.Status() {
+			if !c.NotAfter.IsZero() && (vm.CertExpiry.IsZero() || c.NotAfter.Before(vm.CertExpiry)) {
+				vm.CertExpiry = c.NotAfter
+			}
+			if c.LastError != "" {
+				vm.CertError = c.LastError
+			}
+		}
+	}
+	counts, err := s.store.OutboxCounts(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm.Queues = append(vm.Queues,
+		web.QueueVM{Name: web.T(ctx, "Ausgang: wartend"), Depth: counts[store.OutboxQueued] + counts[store.OutboxSending]},
+		web.QueueVM{Name: web.T(ctx, "Ausgang: Zustellung unklar"), Depth: counts[store.OutboxUnknown], Note: web.T(ctx, "nach einem Abbruch; nicht automatisch wiederholt")})
+	subs, err := s.store.Subscriptions(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, sub := range subs {
+		vm.Queues = append(vm.Queues, web.QueueVM{Name: web.Tf(ctx, "Weiterleitung %s", sub.Name), Depth: int(sub.Queue.Pending),
+			Note: web.Tf(ctx, "%s aufgegeben", web.Num(ctx, int64(sub.Queue.Dead)))})
+	}
+	if vm.Alarms, err = s.alarms(ctx); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
+}
+
+// diskFree is the space left for the data directory (0 when unknown).
+func diskFree(dir string) int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0
+	}
+	return int64(st.Bavail) * int64(st.Bsize)
+}

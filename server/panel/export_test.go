@@ -1,0 +1,30 @@
+package panel
+
+import "time"
+
+// Internals the black-box tests need.
+var (
+	TOTPCode     = totpCode
+	TOTPStep     = int64(totpStep)
+	RecoveryHash = recoveryHash
+)
+
+// SendBody builds Meta's request body for a composer message.
+var SendBody = sendBody
+
+// SetClock replaces the server's clock; call it before the first request.
+func (s *Server) SetClock(now func() time.Time) { s.now = now }
+
+// ArgonCalls counts the argon2 hashes the server's handlers computed.
+func (s *Server) ArgonCalls() int64 { return s.panel.argon.n.Load() }
+
+// Throttle figures for the tests.
+const (
+	PairLimit        = int(pairLimit)
+	IPLimit          = int(ipLimit)
+	AccountLimit     = int(accountLimit)
+	PairMax          = pairMax
+	AccountMax       = accountMax
+	KnownGoodMaxLock = knownGoodMaxLock
+	AuditWindow      = throttledAuditWindow
+)

@@ -1,0 +1,344 @@
+package panel
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/pforte/pforte/jobs"
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/tlsmgr"
+	"github.com/pforte/pforte/store"
+	"github.com/pforte/pforte/web"
+)
+
+// Config configures the admin panel.
+type Config struct {
+	// PublicURL is how people and Meta reach this gateway, e.g.
+	// "https://pforte.example.de"; empty derives it from each request.
+	PublicURL string
+	// TLS says the public listener terminates TLS: cookies get Secure and
+	// the __Host- prefix, and responses carry HSTS.
+	TLS bool
+	// IdleTimeout and AbsoluteTimeout end sessions (defaults 2 h and 12 h:
+	// a working day, with a break, without logging in again).
+	IdleTimeout     time.Duration
+	AbsoluteTimeout time.Duration
+	// StreamCheck is how often an open live event stream re-checks its
+	// session and role when nothing happens (default 30 s); it also checks
+	// before it passes on an event.
+	StreamCheck time.Duration
+	// Sender sends the composer's messages; nil disables the composer.
+	Sender Sender
+	// Status reports optional figures for the dashboard and settings
+	// (certificate expiry, free disk, queues); nil shows none.
+	Status Status
+	// MarkUntranslated renders an English text that has no translation as
+	// ⟦German text⟧ instead of falling back to German, so tests that read
+	// every page find the gaps. Off in production.
+	MarkUntranslated bool
+
+	// Outbox queues the messages the panel sends (stop replies, secure
+	// links, the composer unless Sender is set); nil disables sending.
+	Outbox *outbox.Sender
+	// Secrets holds the Meta app secrets the gateway checks webhooks with;
+	// the settings page saves a new one there.
+	Secrets *cloudapi.AppSecrets
+	// VerifyToken is shown on the settings page for Meta's dashboard.
+	VerifyToken string
+	// Location is the company's time zone (legal hold presets end on 31 Dec there).
+	Location *time.Location
+	// DeleteMetaMedia deletes a file Pforte uploaded to Meta; used after an
+	// erasure. Nil, or cloudapi.ErrNoToken, skips it.
+	DeleteMetaMedia func(ctx context.Context, mediaID string) error
+	// Processing fills in the record of processing activities.
+	Processing store.ProcessingContext
+	// Jobs shows and starts the scheduled jobs; nil without a scheduler.
+	Jobs jobs.Runner
+}
+
+// Sender sends a message typed in the panel. Main wires the outbox in.
+type Sender interface {
+	PanelSend(ctx context.Context, m Message) error
+}
+
+// Message is one message from the composer.
+type Message struct {
+	ConversationID int64
+	PhoneNumberID  string
+	ToWaID         string
+	ToUserID       string
+	AgentID        int64
+	Type           string // text, image, video, audio, document, template
+	Text           string // body or caption
+	ReplyTo        string // wamid of the quoted message
+	File           *File
+	Template       *Template
+}
+
+// File is an attachment uploaded in the composer. Content streams
+// from the request's spool file (up to 100 MB, never held in memory); it
+// can be read once, during PanelSend.
+type File struct {
+	Name    string
+	Mime    string
+	Size    int64
+	Content io.Reader
+}
+
+// Template is a template with its body parameters, in placeholder order.
+type Template struct {
+	Name     string
+	Language string
+	Params   []Param
+}
+
+// Param is one filled-in placeholder; Name is the placeholder's name
+// ("1", "2" for positional templates).
+type Param struct {
+	Name  string
+	Value string
+}
+
+// Status supplies figures the panel cannot find in the database.
+type Status interface {
+	CertExpiry() time.Time
+	DiskFree() int64
+	Queues(ctx context.Context) []web.QueueVM
+	Subscriptions(ctx context.Context) []web.SubscriptionVM
+}
+
+// ErrWindowClosed is what a Sender returns when Meta would refuse a
+// free-form message because the customer-service window is closed.
+var ErrWindowClosed = errors.New("customer-service window closed")
+
+type panelState struct {
+	cfg         Config
+	broker      *broker
+	login       *loginThrottle  // failed logins, codes and re-authentications (throttle.go)
+	throttled   *throttledAudit // audit rows of refused attempts, folded per minute
+	argon       argonCounter    // password hashes computed (password.go)
+	cop         *http.CrossOriginProtection
+	enrolMu     sync.Mutex
+	enrolments  map[int64]enrolment // pending TOTP secrets by session id
+	staticFiles http.Handler
+	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
+	dash        dashCache
+	noSuchUser  func() string // see noSuchUserHash
+}
+
+type enrolment struct {
+	secret  []byte
+	expires time.Time
+}
+
+func newPanelState(cfg Config) *panelState {
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 2 * time.Hour
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.StreamCheck <= 0 {
+		cfg.StreamCheck = 30 * time.Second
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	p := &panelState{
+		cfg:         cfg,
+		broker:      newBroker(),
+		noSuchUser:  noSuchUserHash(),
+		login:       newLoginThrottle(),
+		cop:         http.NewCrossOriginProtection(),
+		enrolments:  map[int64]enrolment{},
+		staticFiles: web.StaticHandler(),
+	}
+	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "cross-origin request refused", http.StatusForbidden)
+	}))
+	return p
+}
+
+// StopStreams ends the panel's live event streams so that a graceful
+// shutdown does not wait for them. Register it with http.Server.RegisterOnShutdown.
+func (s *Server) StopStreams() {
+	s.panel.broker.close()
+	s.panel.throttled.flush() // pending counts of throttled attempts
+}
+
+// Publish tells open panels about a change (used by the send path too).
+func (s *Server) Publish(ev Event) {
+	if s.panel.broker.active() {
+		s.panel.broker.publish(ev)
+	}
+}
+
+// --- request context --------------------------------------------------
+
+type panelCtxKey struct{}
+
+// viewer is the logged-in person of a panel request.
+type viewer struct {
+	session *store.Session
+	user    *store.User
+	token   string
+}
+
+func viewerOf(r *http.Request) *viewer {
+	v, _ := r.Context().Value(panelCtxKey{}).(*viewer)
+	return v
+}
+
+func (v *viewer) actor() string { return "user:" + itoa64(v.user.ID) }
+
+func (v *viewer) vm() *web.UserVM {
+	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: v.user.Role, Notify: v.user.Notify}
+}
+
+// --- rendering ----------------------------------------------------------
+
+// page renders a full panel page with the chrome around content.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, c web.Chrome, content templ.Component) {
+	v := viewerOf(r)
+	if v != nil {
+		c.User = v.vm()
+		if c.User.Can("inbox") {
+			if n, err := s.store.UnreadCount(r.Context()); err == nil {
+				c.Unread = n
+			}
+		}
+	}
+	if f := takeFlash(w, r); f != "" && c.Flash == "" {
+		c.Flash = f
+	}
+	s.html(w, r, status, web.Page(c, content))
+}
+
+// bare renders a page without navigation (login, setup, invite).
+func (s *Server) bare(w http.ResponseWriter, r *http.Request, status int, title string, content templ.Component) {
+	s.html(w, r, status, web.Bare(title, content))
+}
+
+func (s *Server) html(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if err := c.Render(r.Context(), w); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Warn("panel render", "path", r.URL.Path, "err", err)
+	}
+}
+
+// fragment renders a part of a page for htmx.
+func (s *Server) fragment(w http.ResponseWriter, r *http.Request, c templ.Component) {
+	s.html(w, r, http.StatusOK, c)
+}
+
+// failPage answers a refused or failed request with a readable page.
+func (s *Server) failPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	ctx := r.Context()
+	if viewerOf(r) == nil {
+		s.bare(w, r, status, http.StatusText(status), web.ErrorPage(web.Chrome{}, status, web.T(ctx, msg)))
+		return
+	}
+	s.page(w, r, status, web.Chrome{Title: http.StatusText(status)}, web.ErrorPage(web.Chrome{}, status, web.T(ctx, msg)))
+}
+
+// storeFail logs a storage error and shows a generic page.
+func (s *Server) storeFail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	s.log.Error("panel", "path", r.URL.Path, "err", err)
+	s.failPage(w, r, http.StatusServiceUnavailable, "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.")
+}
+
+// redirect sends the browser on after a POST (303: the next request is a GET).
+func redirect(w http.ResponseWriter, r *http.Request, to string) {
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// --- cookies --------------------------------------------------------------
+
+// cookieName is the session cookie's name; on TLS the __Host- prefix makes
+// the browser refuse it from any other host or path.
+func (s *Server) cookieName(r *http.Request) string {
+	if s.secure(r) {
+		return "__Host-pforte"
+	}
+	return "pforte"
+}
+
+func (s *Server) secure(r *http.Request) bool { return s.panel.cfg.TLS || tlsmgr.IsHTTPS(r) }
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r), Value: token, Path: "/", HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteLaxMode, MaxAge: int(s.panel.cfg.AbsoluteTimeout.Seconds())})
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(r), Value: "", Path: "/", HttpOnly: true,
+		Secure: s.secure(r), SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
+
+func (s *Server) sessionToken(r *http.Request) string {
+	c, err := r.Cookie(s.cookieName(r))
+	if err != nil || len(c.Value) < 20 || len(c.Value) > 100 {
+		return ""
+	}
+	return c.Value
+}
+
+func newToken() string {
+	b := make([]byte, 32) // 256 bits, ASVS 7.2.3 asks for at least 128
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+const flashCookie = "pforte_flash"
+
+// setFlash leaves a one-line message for the next page.
+func setFlash(w http.ResponseWriter, msg string) {
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: url.QueryEscape(msg), Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 60})
+}
+
+func takeFlash(w http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	msg, _ := url.QueryUnescape(c.Value)
+	if len(msg) > 300 {
+		return ""
+	}
+	return msg
+}
+
+// publicURL is the gateway's external base URL.
+func (s *Server) publicURL(r *http.Request) string {
+	if s.panel.cfg.PublicURL != "" {
+		return s.panel.cfg.PublicURL
+	}
+	scheme := "http"
+	if s.secure(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func itoa64(n int64) string { return strconvFormat(n) }
+
+func strconvFormat(n int64) string {
+	return strconv.FormatInt(n, 10)
+}

@@ -1,0 +1,92 @@
+package panel
+
+import "net/http"
+
+// route is one line of the panel's route table. Roles: admins (A), agents
+// (G), auditors (U), see middleware.go.
+type route struct {
+	pattern string
+	roles   string
+	body    bodyKind
+	handler http.HandlerFunc
+}
+
+// routes is the panel's route table.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	// The admin panel: who may use a route and what body it takes. Every
+	// route passes security headers, cross-origin protection, the session,
+	// the role check and the body limit (body.go).
+	for _, rt := range []route{
+		{"GET /static/", anyone, noBody, s.panel.staticFiles.ServeHTTP},
+		{"GET /{$}", anyone, noBody, s.panelHome},
+		{"GET /setup", anyone, noBody, s.setupPage},
+		{"POST /setup", anyone, shortForm, s.setupSubmit},
+		{"GET /login", anyone, noBody, s.loginPage},
+		{"POST /login", anyone, shortForm, s.loginSubmit},
+		{"GET /login/2fa", anyone, noBody, s.totpPage},
+		{"POST /login/2fa", anyone, shortForm, s.totpSubmit},
+		{"POST /logout", anyone, shortForm, s.logout},
+		{"GET /invite/{token}", anyone, noBody, s.invitePage},
+		{"POST /invite/{token}", anyone, shortForm, s.inviteSubmit},
+		{"POST /logout-all", everyone, shortForm, s.logoutEverywhere},
+		{"GET /account", everyone, noBody, s.account},
+		{"POST /account/preferences", everyone, shortForm, s.accountPreferences},
+		{"POST /account/password", everyone, shortForm, s.accountPassword},
+		{"POST /account/email", everyone, shortForm, s.accountEmail},
+		{"GET /account/2fa", everyone, noBody, s.enrolStart},
+		{"POST /account/2fa", everyone, shortForm, s.enrolConfirm},
+		{"POST /account/2fa/disable", everyone, shortForm, s.enrolDisable},
+		{"GET /inbox", agents, noBody, s.inbox},
+		{"GET /inbox/list", agents, noBody, s.inboxList},
+		{"GET " + eventsPath, everyone, noBody, s.events}, // checks eventsRoles itself
+		{"GET /search", agents, noBody, s.search},
+		{"GET /conversations/{id}", agents, noBody, s.conversation},
+		{"GET /conversations/{id}/thread", agents, noBody, s.thread},
+		{"GET /conversations/{id}/media/{msg}", agents, noBody, s.media},
+		{"POST /conversations/{id}/assign", agents, shortForm, s.assign},
+		{"POST /conversations/{id}/status", agents, shortForm, s.setStatus},
+		{"POST /conversations/{id}/notes", agents, longForm, s.addNote},
+		{"POST /conversations/{id}/labels", agents, shortForm, s.setLabel},
+		{"POST /conversations/{id}/send", agents, attachmentForm, s.sendMessage},
+		{"POST /conversations/{id}/template", agents, longForm, s.sendTemplate},
+		{"POST /conversations/{id}/secure-links", agents, longForm, s.conversationSecureLink},
+		{"GET /contacts", everyone, noBody, s.contacts},
+		{"GET /contacts/{id}", everyone, noBody, s.contactDetail},
+		{"POST /contacts/{id}/consent", agents, shortForm, s.contactConsent},
+		{"POST /contacts/{id}/export", admins, shortForm, s.contactExport},
+		{"POST /contacts/{id}/erase", admins, shortForm, s.contactErase},
+		{"POST /contacts/{id}/holds", admins, longForm, s.contactHold},
+		{"POST /contacts/{id}/holds/{hold}/release", admins, shortForm, s.contactHoldRelease},
+		{"GET /privacy", admins, noBody, s.privacy},
+		{"POST /privacy/retention", admins, longForm, s.privacyRetention},
+		{"POST /privacy/stop-words", admins, longForm, s.privacyStopWords},
+		{"POST /privacy/jobs/{name}/run", admins, shortForm, s.privacyJobRun},
+		{"GET /templates", agents, noBody, s.templatesPage},
+		{"POST /templates/text", admins, longForm, s.templateText},
+		{"GET /dashboard", admins, noBody, s.dashboard},
+		{"GET /settings", admins, noBody, s.settings},
+		{"POST /settings/meta", admins, longForm, s.settingsMeta},
+		{"POST /settings/numbers", admins, shortForm, s.settingsNumber},
+		{"POST /settings/security", admins, longForm, s.settingsSecurity},
+		{"POST /settings/apikeys", admins, shortForm, s.apiKeyCreate},
+		{"POST /settings/apikeys/{id}/revoke", admins, shortForm, s.apiKeyRevoke},
+		{"POST /settings/canned", admins, longForm, s.cannedCreate},
+		{"POST /settings/canned/{id}/delete", admins, shortForm, s.cannedDelete},
+		{"POST /settings/labels", admins, shortForm, s.labelCreate},
+		{"POST /settings/labels/{id}/delete", admins, shortForm, s.labelDelete},
+		{"POST /settings/subscriptions/{id}/replay", admins, shortForm, s.subscriptionReplay},
+		{"GET /users", admins, noBody, s.usersPage},
+		{"POST /users", admins, shortForm, s.userInvite},
+		{"POST /users/{id}/role", admins, shortForm, s.userRole},
+		{"POST /users/{id}/disable", admins, shortForm, s.userDisable},
+		{"POST /users/{id}/enable", admins, shortForm, s.userEnable},
+		{"POST /users/{id}/reset-2fa", admins, shortForm, s.userReset2FA},
+		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
+		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
+		{"GET /audit", auditors, noBody, s.auditPage},
+	} {
+		mux.Handle(rt.pattern, s.panelRoute(rt.roles, rt.body, rt.handler))
+	}
+	return mux
+}

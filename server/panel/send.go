@@ -1,0 +1,201 @@
+package panel
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pforte/pforte/store"
+	"github.com/pforte/pforte/web"
+)
+
+// mediaKind maps an upload's type to the WhatsApp message type, following
+// Meta's list of supported media types.
+func mediaKind(ct string) string {
+	switch ct {
+	case "image/jpeg", "image/png":
+		return "image"
+	case "video/mp4", "video/3gpp":
+		return "video"
+	case "audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg":
+		return "audio"
+	case "application/pdf", "text/plain", "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+		"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+		"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		"application/vnd.openxmlformats-officedocument.presentationml.presentation":
+		return "document"
+	}
+	return ""
+}
+
+// sendableConversation loads a conversation the panel may send in, or
+// answers why not: sending is not set up, or the customer is restricted.
+func (s *Server) sendableConversation(w http.ResponseWriter, r *http.Request, id int64) (*store.ConversationSummary, bool) {
+	ctx := r.Context()
+	if s.panel.cfg.Sender == nil {
+		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
+		return nil, false
+	}
+	cs, err := s.store.ConversationByID(ctx, id)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return nil, false
+	}
+	if cs.Restricted {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, restrictedNoSend))
+		return nil, false
+	}
+	// The composer carries the contact it was rendered for: a page left
+	// open on a customer who has since been erased must never write to
+	// whoever holds the conversation now.
+	if contact, err := strconv.ParseInt(r.FormValue("contact"), 10, 64); err != nil || contact != cs.Contact.ID {
+		s.log.Warn("panel send refused: the conversation no longer belongs to the contact the form was written for",
+			"conversation", id, "form_contact", r.FormValue("contact"), "contact", cs.Contact.ID)
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, staleComposer))
+		return nil, false
+	}
+	return cs, true
+}
+
+// staleComposer answers a send from a form written for another customer
+// than the conversation now belongs to.
+const staleComposer = "Nicht gesendet: Diese Unterhaltung gehört nicht mehr zu der Person, für die die Nachricht geschrieben wurde (die Seite ist veraltet, die Person wurde vielleicht gelöscht). Bitte laden Sie die Seite neu und prüfen Sie den Empfänger."
+
+// sendMessage handles the composer: text, an attachment with caption, and
+// a reply-to. Free text is refused outside the 24-hour window.
+func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	// The body was read and limited by limitBody (attachmentForm); an
+	// attached file waits in the data directory's spool folder.
+	cs, ok := s.sendableConversation(w, r, id)
+	if !ok {
+		return
+	}
+	if !store.WindowOpen(cs.LastInboundAt, s.now()) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+		return
+	}
+	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+		AgentID: v.user.ID, Type: "text", Text: strings.TrimSpace(r.FormValue("text")), ReplyTo: strings.TrimSpace(r.FormValue("context"))}
+	if len(msg.ReplyTo) > 200 {
+		msg.ReplyTo = ""
+	}
+	if file := uploadedFileOf(r, "file"); file != nil && file.Name != "" {
+		ct, _, _ := mime.ParseMediaType(file.Type)
+		if ct == "" || ct == "application/octet-stream" {
+			ct, _, _ = mime.ParseMediaType(mime.TypeByExtension(strings.ToLower(filepath.Ext(file.Name))))
+		}
+		kind := mediaKind(ct)
+		if kind == "" || file.Size == 0 {
+			s.renderConversation(w, r, http.StatusUnsupportedMediaType, web.T(ctx, "Diesen Dateityp nimmt WhatsApp nicht an. Erlaubt: JPEG, PNG, MP4, MP3, OGG, PDF, Office-Dokumente, Text."))
+			return
+		}
+		if file.Size > maxMediaSize(kind) {
+			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, mediaTooLarge(kind)))
+			return
+		}
+		if kind == "audio" && msg.Text != "" {
+			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Zu Audiodateien erlaubt WhatsApp keinen Text. Bitte getrennt senden."))
+			return
+		}
+		content, err := os.Open(file.path)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		defer content.Close()
+		msg.Type = kind
+		msg.File = &File{Name: filepath.Base(file.Name), Mime: ct, Size: file.Size, Content: content}
+	}
+	if msg.File == nil && msg.Text == "" {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Die Nachricht ist leer."))
+		return
+	}
+	if len([]rune(msg.Text)) > 4096 {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Die Nachricht ist zu lang (höchstens 4096 Zeichen)."))
+		return
+	}
+	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
+		s.sendFailed(w, r, err)
+		return
+	}
+	s.Publish(Event{Kind: "message", Conversation: id})
+	backToConversation(w, r, id)
+}
+
+func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, err error) {
+	ctx := r.Context()
+	if errors.Is(err, ErrWindowClosed) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+		return
+	}
+	if nc := (*store.NoConsentError)(nil); errors.As(err, &nc) && nc.Unknown {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Die Kategorie dieser Vorlage ist Pforte nicht bekannt, daher wird sie wie Werbung behandelt, und die Person hat nicht in Werbung eingewilligt. Tragen Sie die Kategorie auf der Seite Vorlagen ein oder erfassen Sie eine Einwilligung."))
+		return
+	}
+	if errors.Is(err, store.ErrNoConsent) {
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."))
+		return
+	}
+	s.log.Warn("panel send failed", "err", err)
+	s.renderConversation(w, r, http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error()))
+}
+
+// sendTemplate sends an approved template with its placeholders filled in;
+// it is allowed whether or not the window is open.
+func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	v := viewerOf(r)
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	cs, ok := s.sendableConversation(w, r, id)
+	if !ok {
+		return
+	}
+	name, lang, _ := strings.Cut(r.PostFormValue("template"), "|")
+	tpls, err := s.store.Templates(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	var tpl *store.Template
+	for _, t := range tpls {
+		if t.Name == name && t.Language == lang {
+			tpl = t
+		}
+	}
+	if tpl == nil || !tpl.Usable() {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Diese Vorlage ist nicht genehmigt und kann nicht gesendet werden."))
+		return
+	}
+	pt := &Template{Name: tpl.Name, Language: tpl.Language}
+	for _, p := range tpl.Params {
+		val := strings.TrimSpace(r.PostFormValue("p_" + p))
+		if val == "" || len(val) > 1000 || strings.ContainsAny(val, "\n\t") {
+			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.Tf(ctx, "Bitte füllen Sie den Platzhalter {{%s}} aus (eine Zeile).", p))
+			return
+		}
+		pt.Params = append(pt.Params, Param{Name: p, Value: val})
+	}
+	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+		AgentID: v.user.ID, Type: "template", Template: pt}
+	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
+		s.sendFailed(w, r, err)
+		return
+	}
+	s.Publish(Event{Kind: "message", Conversation: id})
+	backToConversation(w, r, id)
+}
