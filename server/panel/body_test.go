@@ -218,18 +218,19 @@ func TestPanelOversizeBodiesLeaveNoTempFiles(t *testing.T) {
 
 	cookie := b.cookie("pforte")
 	send := fmt.Sprintf("/conversations/%d/send", conv)
+	who := map[string]string{"contact": contactField(t, g.Store, conv)[0]}
 	// An attachment over the largest kind (documents, 100 MB) is refused
 	// while it streams in; an image over Meta's 5 MB is refused after.
 	body, ct = multipartStream(nil, "gross.pdf", "application/pdf", 101<<20+1, 0)
 	if st := rawPost(t, g.Public.URL, send, ct, -1, cookie, body); st != http.StatusRequestEntityTooLarge {
 		t.Fatalf("101 MB document: %d, want 413", st)
 	}
-	body, ct = multipartStream(nil, "foto.jpg", "image/jpeg", 5<<20+1, 0)
+	body, ct = multipartStream(who, "foto.jpg", "image/jpeg", 5<<20+1, 0)
 	if st := rawPost(t, g.Public.URL, send, ct, -1, cookie, body); st != http.StatusRequestEntityTooLarge {
 		t.Fatalf("image over 5 MB: %d, want 413", st)
 	}
 	// A client that goes away mid-upload leaves nothing behind either.
-	body, ct = multipartStream(nil, "abbruch.pdf", "application/pdf", 8<<20, 3<<20)
+	body, ct = multipartStream(who, "abbruch.pdf", "application/pdf", 8<<20, 3<<20)
 	rawPost(t, g.Public.URL, send, ct, -1, cookie, body)
 	if rs.count() != 0 {
 		t.Fatalf("%d refused uploads were sent", rs.count())
@@ -250,7 +251,7 @@ func TestPanelOversizeBodiesLeaveNoTempFiles(t *testing.T) {
 				rawPost(t, g.Public.URL, "/login", ct, -1, "", body)
 				return
 			}
-			body, ct := multipartStream(nil, "gross.jpg", "image/jpeg", 31<<20, 0)
+			body, ct := multipartStream(who, "gross.jpg", "image/jpeg", 31<<20, 0)
 			rawPost(t, g.Public.URL, send, ct, -1, cookie, body)
 		})
 	}
@@ -269,7 +270,7 @@ func TestComposerAttachmentWithoutTempDir(t *testing.T) {
 	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "fehlt")) // does not exist
 	g, rs, b, conv := composerFixture(t)
 	pdf := append([]byte("%PDF-1.4 "), bytes.Repeat([]byte("x"), 2<<20)...)
-	p := multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"text": "Ihr Angebot"}, "Angebot.pdf", "application/pdf", pdf)
+	p := multipartPost(t, b, fmt.Sprintf("/conversations/%d/send", conv), map[string]string{"text": "Ihr Angebot", "contact": contactField(t, g.Store, conv)[0]}, "Angebot.pdf", "application/pdf", pdf)
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("2 MB attachment without a temp dir: %d %.300s", p.status, p.body)
 	}

@@ -1,6 +1,9 @@
 package panel
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Internals the black-box tests need.
 var (
@@ -28,3 +31,15 @@ const (
 	KnownGoodMaxLock = knownGoodMaxLock
 	AuditWindow      = throttledAuditWindow
 )
+
+// PagePaths lists the paths of the panel's GET routes, as the route table
+// declares them, without the live event stream (not a page).
+func (s *Server) PagePaths() []string {
+	var out []string
+	for _, rt := range s.routeTable() {
+		if path, ok := strings.CutPrefix(rt.pattern, "GET "); ok && path != eventsPath {
+			out = append(out, path)
+		}
+	}
+	return out
+}

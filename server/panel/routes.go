@@ -11,13 +11,21 @@ type route struct {
 	handler http.HandlerFunc
 }
 
-// routes is the panel's route table.
+// routes serves the route table.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, s.panelRoute(rt.roles, rt.body, rt.handler))
+	}
+	return mux
+}
+
+// routeTable is the panel's route table.
+func (s *Server) routeTable() []route {
 	// The admin panel: who may use a route and what body it takes. Every
 	// route passes security headers, cross-origin protection, the session,
 	// the role check and the body limit (body.go).
-	for _, rt := range []route{
+	return []route{
 		{"GET /static/", anyone, noBody, s.panel.staticFiles.ServeHTTP},
 		{"GET /{$}", anyone, noBody, s.panelHome},
 		{"GET /setup", anyone, noBody, s.setupPage},
@@ -85,8 +93,5 @@ func (s *Server) routes() *http.ServeMux {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
-	} {
-		mux.Handle(rt.pattern, s.panelRoute(rt.roles, rt.body, rt.handler))
 	}
-	return mux
 }
