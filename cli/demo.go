@@ -44,9 +44,15 @@ func demoAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, stderr io
 	return nil
 }
 
+// demoHowToStop tells how to end the demo and how to start it afresh.
+func demoHowToStop(cfg *serveConfig, stderr io.Writer) {
+	fmt.Fprintf(stderr, "demo: stop with Ctrl+C; to start afresh, delete %s\n", cfg.DataDir)
+}
+
 // demoRun is the in-process Cloud API simulator of "serve --demo": a fake
 // Graph API on loopback and fictional customers who write in.
 type demoRun struct {
+	dataDir  string
 	sim      *simulator.Simulator
 	srv      *http.Server
 	log      *slog.Logger
@@ -67,7 +73,7 @@ func startDemo(cfg *serveConfig, log *slog.Logger) (*demoRun, error) {
 		return nil, fmt.Errorf("demo: simulator listener: %w", err)
 	}
 	token := randomToken()
-	d := &demoRun{log: log, graphURL: "http://" + ln.Addr().String(), cancel: func() {}}
+	d := &demoRun{log: log, dataDir: cfg.DataDir, graphURL: "http://" + ln.Addr().String(), cancel: func() {}}
 	d.sim = simulator.New(demoSimulatorOptions(token, log))
 	d.srv = newHTTPServer(d.sim.Handler(), log)
 	go d.srv.Serve(ln)
@@ -88,7 +94,7 @@ func (d *demoRun) run(webhookURL, internalURL string, appSecret []byte) {
 		defer d.wg.Done()
 		d.seedAndWrite(ctx)
 	}()
-	d.log.Info("demo: send through Pforte like through Meta: create a key with `pforte apikey create --name demo --scopes read,send`, then POST to " +
+	d.log.Info("demo: send through Pforte like through Meta: after `make build`, create a key with `./pforte apikey create --data-dir "+d.dataDir+" --name demo --scopes read,send`, then POST to " +
 		internalURL + "/v24.0/" + d.sim.Options().PhoneNumberID + "/messages")
 }
 

@@ -270,6 +270,7 @@ func (n *node) buildFaces(ctx context.Context) error {
 		}
 	}
 	if cfg.Demo {
+		demoHowToStop(cfg, n.stderr)
 		return demoAdmin(ctx, n.st, cfg, n.stderr)
 	}
 	if users, err := n.st.CountUsers(ctx); err == nil && users == 0 {
