@@ -94,7 +94,7 @@ func (d *demoRun) run(webhookURL, internalURL string, appSecret []byte) {
 		defer d.wg.Done()
 		d.seedAndWrite(ctx)
 	}()
-	d.log.Info("demo: send through Pforte like through Meta: after `make build`, create a key with `./pforte apikey create --data-dir "+d.dataDir+" --name demo --scopes read,send`, then POST to " +
+	d.log.Info("demo: send through Pforte like through Meta: after `make build`, create a key with `./pforte apikey create --data-dir " + d.dataDir + " --name demo --scopes read,send`, then POST to " +
 		internalURL + "/v24.0/" + d.sim.Options().PhoneNumberID + "/messages")
 }
 
