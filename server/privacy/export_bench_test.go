@@ -26,7 +26,7 @@ import (
 // with 20 MB of media, and PFORTE_BENCH_EXPORT_MESSAGES (default 100 000)
 // with PFORTE_BENCH_EXPORT_MEDIA_MB (default 512) of media.
 //
-//	go test -tags '...' -run '^$' -bench ExportLargeCustomer -benchtime 1x ./store/
+//	go test -tags '...' -run '^$' -bench ExportLargeCustomer -benchtime 1x ./server/privacy/
 func BenchmarkExportLargeCustomer(b *testing.B) {
 	msgs, mediaMB := 100_000, 512
 	if v, err := strconv.Atoi(os.Getenv("PFORTE_BENCH_EXPORT_MESSAGES")); err == nil && v > 0 {
