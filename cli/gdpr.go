@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/privacy"
 	"github.com/pforte/pforte/store"
 )
 
@@ -65,7 +66,7 @@ func cmdExport(ctx context.Context, args []string, env envLookup, stdout, stderr
 		}
 	}()
 	bar := &progressBar{w: stderr, quiet: *quiet}
-	stats, err := st.ExportContact(ctx, c, f, store.ExportOptions{Actor: "cli", Progress: bar.update})
+	stats, err := privacy.ExportContact(ctx, st, c, f, privacy.ExportOptions{Actor: "cli", Progress: bar.update})
 	if err != nil {
 		return err
 	}
@@ -99,7 +100,7 @@ type progressBar struct {
 	drawn bool
 }
 
-func (b *progressBar) update(p store.ExportProgress) {
+func (b *progressBar) update(p privacy.ExportProgress) {
 	if b.quiet || time.Since(b.last) < 100*time.Millisecond {
 		return
 	}

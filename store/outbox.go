@@ -8,56 +8,6 @@ import (
 	"time"
 )
 
-// schemaOutbox is migration 100. Every outbound message is a messages row
-// (wamid NULL until Meta accepts it) plus an outbox row that drives its
-// delivery: queued → sending → accepted | failed | unknown. "unknown"
-// means the request may have reached Meta and is never repeated blindly.
-const schemaOutbox = `
-CREATE TABLE outbox (
-	id              INTEGER PRIMARY KEY,
-	message_id      INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
-	phone_number_id TEXT NOT NULL,
-	pair_key        TEXT NOT NULL,          -- the customer: phone digits or user id; pacing and order
-	body            BLOB NOT NULL,          -- the exact Meta request body; emptied once accepted
-	state           TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'accepted', 'failed', 'unknown')),
-	attempts        INTEGER NOT NULL DEFAULT 0,
-	next_attempt_at INTEGER NOT NULL DEFAULT 0,  -- unix milliseconds
-	deadline        INTEGER,                     -- unix milliseconds; no attempt starts after it
-	last_error      TEXT,                        -- Meta's error object (JSON) of the last attempt
-	response        TEXT,                        -- Meta's answer on success
-	actor           TEXT NOT NULL DEFAULT '',    -- "apikey:<prefix>", "user:<id>", …
-	idempotency_key TEXT UNIQUE,
-	created_at      INTEGER NOT NULL,
-	updated_at      INTEGER NOT NULL
-);
-CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
-CREATE INDEX outbox_pair ON outbox(pair_key, id);
-
--- Files uploaded to Meta through Pforte, kept under media/ by content hash.
-CREATE TABLE uploads (
-	id              INTEGER PRIMARY KEY,
-	media_id        TEXT NOT NULL UNIQUE,
-	phone_number_id TEXT NOT NULL,
-	mime_type       TEXT NOT NULL,
-	sha256          TEXT NOT NULL,               -- base64 of the digest, as Meta writes it
-	size            INTEGER NOT NULL,
-	filename        TEXT NOT NULL DEFAULT '',
-	path            TEXT NOT NULL,               -- relative to media/
-	deleted_at      INTEGER,                     -- deleted at Meta
-	created_at      INTEGER NOT NULL
-);
-CREATE INDEX uploads_path ON uploads(path);
-
--- Conditions an admin must see (e.g. an expired access token). A row is
--- present while the condition lasts.
-CREATE TABLE alarms (
-	key       TEXT PRIMARY KEY,
-	message   TEXT NOT NULL,
-	raised_at INTEGER NOT NULL,
-	count     INTEGER NOT NULL DEFAULT 1
-);
-`
-
 // Outbox states.
 const (
 	OutboxQueued   = "queued"

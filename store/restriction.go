@@ -14,12 +14,6 @@ import (
 // not see or use it. The lists of the panel take a ListOption to leave
 // such contacts out; the panel's agent views always pass it.
 
-// schemaRestrictedIndex makes "is this contact restricted?" one probe, so
-// that every inbox row and list can ask it.
-const schemaRestrictedIndex = `
-CREATE INDEX IF NOT EXISTS dp_erasure_requests_restricted ON erasure_requests(contact_id) WHERE state = 'restricted';
-`
-
 // cvRestrictedSQL is true when the contact of conversation row "cv" is
 // restricted; cRestrictedSQL the same for contact row "c".
 const (

@@ -14,51 +14,6 @@ import (
 	"time"
 )
 
-// schemaFanout is migration 150: subscriptions of the company's own systems
-// and the durable queue that forwards deliveries to them.
-const schemaFanout = `
--- A system that receives every verified delivery it subscribed to, signed
--- with its own secret. events is a bit set: 1 messages, 2 statuses,
--- 4 errors, 8 other fields. Times ending in _at are unix milliseconds.
-CREATE TABLE subscriptions (
-	id              INTEGER PRIMARY KEY,
-	name            TEXT NOT NULL DEFAULT '',
-	url             TEXT NOT NULL,
-	secret          TEXT NOT NULL,   -- only sealSecret/openSecret touch this
-	events          INTEGER NOT NULL CHECK (events BETWEEN 1 AND 15),
-	enabled         INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
-	created_at      INTEGER NOT NULL,
-	updated_at      INTEGER NOT NULL,
-	delivered_total INTEGER NOT NULL DEFAULT 0,
-	failed_total    INTEGER NOT NULL DEFAULT 0,   -- failed attempts
-	dead_total      INTEGER NOT NULL DEFAULT 0,
-	last_success_at INTEGER,
-	last_error      TEXT,
-	last_error_at   INTEGER,
-	last_status     INTEGER
-);
-
--- Which event classes a delivery holds, so that a replay by time range
--- applies the same filter as live fan-out. Older rows count as all classes.
-ALTER TABLE deliveries ADD COLUMN fanout_events INTEGER NOT NULL DEFAULT 15;
-
--- One row per (subscription, delivery) still to forward or given up on.
--- Forwarded rows are deleted. Each subscription gets its rows in delivery
--- order, one at a time.
-CREATE TABLE fanout_queue (
-	subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
-	delivery_id     INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
-	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
-	attempts        INTEGER NOT NULL DEFAULT 0,
-	enqueued_at     INTEGER NOT NULL,             -- the 7-day limit counts from here
-	next_attempt_at INTEGER NOT NULL DEFAULT 0,
-	last_error      TEXT,
-	PRIMARY KEY (subscription_id, delivery_id)
-) WITHOUT ROWID;
-CREATE INDEX fanout_queue_pending ON fanout_queue(subscription_id, delivery_id) WHERE state = 'pending';
-CREATE INDEX fanout_queue_delivery ON fanout_queue(delivery_id);
-`
-
 // Events is a set of event classes a subscription receives.
 type Events uint8
 
@@ -234,16 +189,6 @@ func GenerateSecret() string {
 	rand.Read(b)
 	return hex.EncodeToString(b)
 }
-
-// schemaSealedSubscriptionSecrets is migration 410: subscription secrets
-// are kept sealed (AES-256-GCM with the data directory's key, like TOTP
-// seeds and Meta's credentials) in secret_sealed; the old secret column is
-// emptied. sealLegacySecrets seals the rows older versions wrote when the
-// store opens, so a copy of pforte.db or a backup alone does not reveal
-// them.
-const schemaSealedSubscriptionSecrets = `
-ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
-`
 
 // subscriptionSecretLabel binds a sealed value to its column (see Seal).
 const subscriptionSecretLabel = "subscription.secret"

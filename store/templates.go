@@ -80,39 +80,6 @@ const (
 	categoryByAdmin = "admin"
 )
 
-// schemaTemplates is migration 400. Templates used to be derived from the
-// raw template webhooks in events, which go with the deliveries after the
-// retention period (30 days by default): the panel then no longer offered
-// an approved template and the consent check no longer knew a marketing
-// one. Template knowledge now lives in its own table, which retention never
-// purges. It holds no personal data (names, texts and categories the
-// business wrote; no customer appears in a template webhook), so erasure
-// and the subject access export leave it alone, and it is no processing
-// activity of its own in the Art. 30 record (processing.go).
-const schemaTemplates = `
-CREATE TABLE templates (
-	id            INTEGER PRIMARY KEY AUTOINCREMENT,
-	waba_id       TEXT NOT NULL DEFAULT '',   -- '' for a template entered by hand
-	name          TEXT NOT NULL,
-	language      TEXT NOT NULL,              -- as Meta wrote it (en-US or en_US)
-	template_id   TEXT NOT NULL DEFAULT '',   -- Meta's message_template_id
-	category      TEXT NOT NULL DEFAULT '',   -- MARKETING, UTILITY, AUTHENTICATION; '' unknown
-	category_by   TEXT NOT NULL DEFAULT '' CHECK (category_by IN ('', 'meta', 'admin')),
-	category_at   INTEGER NOT NULL DEFAULT 0, -- unix seconds of the report that set category
-	status        TEXT NOT NULL DEFAULT '',   -- Meta's newest event: APPROVED, PAUSED, ...
-	reason        TEXT NOT NULL DEFAULT '',
-	detail        TEXT NOT NULL DEFAULT '',
-	status_at     INTEGER NOT NULL DEFAULT 0,
-	quality       TEXT NOT NULL DEFAULT '',   -- GREEN, YELLOW, RED, UNKNOWN
-	quality_at    INTEGER NOT NULL DEFAULT 0,
-	components    TEXT,                       -- JSON of the newest components update, if any
-	components_at INTEGER NOT NULL DEFAULT 0,
-	updated_at    INTEGER NOT NULL,           -- unix seconds of the newest report of any kind
-	UNIQUE (waba_id, name, language)
-);
-CREATE INDEX templates_name ON templates(name);
-`
-
 // backfillTemplates fills the new table from the template webhooks still
 // stored, oldest first, as ingest would have.
 func backfillTemplates(ctx context.Context, tx *sql.Tx) error {

@@ -53,7 +53,7 @@ func (s *Server) apiContactExport(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pforte-export-%d-%s.zip"`, c.ID, s.now().UTC().Format("20060102")))
 	w.Header().Set("Cache-Control", "no-store")
-	_, err = s.store.ExportContact(r.Context(), c, w, store.ExportOptions{Now: s.now(), Actor: actor(r), IP: tlsmgr.ClientIP(r)})
+	_, err = privacy.ExportContact(r.Context(), s.store, c, w, privacy.ExportOptions{Now: s.now(), Actor: actor(r), IP: tlsmgr.ClientIP(r)})
 	if err != nil {
 		// The status is sent already: cut the connection, so that the client
 		// sees a broken download, never a short ZIP that looks whole.

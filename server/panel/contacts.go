@@ -143,7 +143,7 @@ func (s *Server) contactExport(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/zip")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pforte-export-%d-%s.zip"`, c.ID, s.now().UTC().Format("20060102")))
-	if _, err := s.store.ExportContact(r.Context(), c, w, store.ExportOptions{Now: s.now(), Actor: v.actor(), IP: tlsmgr.ClientIP(r)}); err != nil {
+	if _, err := privacy.ExportContact(r.Context(), s.store, c, w, privacy.ExportOptions{Now: s.now(), Actor: v.actor(), IP: tlsmgr.ClientIP(r)}); err != nil {
 		s.log.Error("panel export failed", "contact", c.ID, "err", err)
 		panic(http.ErrAbortHandler) // a cut download, never a short ZIP that looks whole
 	}

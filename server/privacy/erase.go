@@ -1,7 +1,9 @@
 // Package privacy carries out the data protection duties that span more
 // than the database: an erasure removes the customer from the store and
 // then the files Pforte uploaded for them at Meta, through the one Meta
-// client. The panel, the API and the command line all erase through it.
+// client; an export (export.go) renders the customer's rows from the store
+// as the Art. 15/20 archive. The panel, the API and the command line all
+// erase and export through it.
 package privacy
 
 import (

@@ -16,14 +16,6 @@ import (
 // remembers them across deletions. A later table must be created with
 // AUTOINCREMENT itself (TestEveryIDTableAutoincrements checks it).
 
-// migrationCode holds the steps SQL alone cannot do (work that depends on
-// the schema found, or fills a new table from old ones): Go code run after
-// the step's sql, in the same transaction.
-var migrationCode = map[int]func(context.Context, *sql.Tx) error{
-	380: rebuildWithAutoincrement,
-	400: backfillTemplates,
-}
-
 // idTableExempt are rowid tables keyed by "id" whose ids never leave the
 // database and are not handed out: fts_state has exactly one row.
 var idTableExempt = map[string]bool{"fts_state": true}

@@ -1,4 +1,4 @@
-package store
+package privacy
 
 import (
 	"archive/zip"
@@ -16,9 +16,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/pforte/pforte/store"
 )
 
 func exportSchema(t testing.TB) *jsonschema.Schema {
@@ -63,7 +64,7 @@ func readZip(t testing.TB, path string) map[string][]byte {
 
 func TestExportIsCompleteAndValid(t *testing.T) {
 	ctx := context.Background()
-	s := openDP(t, nil)
+	s := openStore(t)
 	now := time.Now()
 	const n = 1203 // more than two pages
 	files := map[string][]byte{}
@@ -85,11 +86,11 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordConsent(ctx, ConsentRecord{ContactID: c.ID, Purpose: PurposeMarketing, Action: "opt_in", Source: "web_form", Evidence: "form 17", Actor: "api:shop"}); err != nil {
+	if _, err := s.RecordConsent(ctx, store.ConsentRecord{ContactID: c.ID, Purpose: store.PurposeMarketing, Action: "opt_in", Source: "web_form", Evidence: "form 17", Actor: "api:shop"}); err != nil {
 		t.Fatal(err)
 	}
 	// A note and a label from the panel.
-	err = s.Write(ctx, func(tx *Tx) error {
+	err = s.Write(ctx, func(tx *store.Tx) error {
 		if _, err := tx.Exec(`INSERT INTO notes(conversation_id, body, created_at) SELECT id, 'ruft morgen zurück', ? FROM conversations WHERE contact_id = ?`, now.Unix(), c.ID); err != nil {
 			return err
 		}
@@ -108,7 +109,7 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress []ExportProgress
-	stats, err := s.ExportContact(ctx, c, f, ExportOptions{Actor: "cli", Progress: func(p ExportProgress) { progress = append(progress, p) }})
+	stats, err := ExportContact(ctx, s, c, f, ExportOptions{Actor: "cli", Progress: func(p ExportProgress) { progress = append(progress, p) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +235,11 @@ func TestExportIsCompleteAndValid(t *testing.T) {
 
 func TestExportEscapesHTML(t *testing.T) {
 	ctx := context.Background()
-	s := openDP(t, nil)
+	s := openStore(t)
 	seed(t, s, seedMsg{WaID: "4915112345678", Name: "<b>x</b>", WAMID: "wamid.x", Text: "<script>alert(1)</script>", TS: time.Now().Unix()}, time.Now())
 	c, _ := s.ContactByKey(ctx, "4915112345678")
 	var buf bytes.Buffer
-	if _, err := s.ExportContact(ctx, c, &buf, ExportOptions{Actor: "cli"}); err != nil {
+	if _, err := ExportContact(ctx, s, c, &buf, ExportOptions{Actor: "cli"}); err != nil {
 		t.Fatal(err)
 	}
 	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
@@ -256,25 +257,4 @@ func TestExportEscapesHTML(t *testing.T) {
 		}
 	}
 	t.Fatal("no summary")
-}
-
-func FuzzSafeFileName(f *testing.F) {
-	for _, s := range []string{"", "rechnung.pdf", "../../etc/passwd", `C:\Windows\x.exe`, "CON.txt", "a\x00b", "..", " . ",
-		strings.Repeat("ä", 200), "x/y/", "\xff\xfe", "nul"} {
-		f.Add(s, "application/pdf")
-	}
-	f.Fuzz(func(t *testing.T, name, mime string) {
-		got := SafeFileName(name, mime)
-		if got == "" || len(got) > 110 || !utf8.ValidString(got) {
-			t.Fatalf("SafeFileName(%q) = %q", name, got)
-		}
-		if strings.ContainsAny(got, "/\\<>:\"|?*") || got == "." || got == ".." {
-			t.Fatalf("SafeFileName(%q) = %q is not a plain name", name, got)
-		}
-		for _, r := range got {
-			if r < 0x20 || r == 0x7f {
-				t.Fatalf("control character in %q", got)
-			}
-		}
-	})
 }

@@ -1,11 +1,10 @@
-package store
+package privacy
 
 import (
 	"archive/zip"
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	_ "embed"
 	"encoding/base64"
 	"encoding/csv"
@@ -20,8 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/pforte/pforte/store"
 )
 
 // ExportFormat names the version of data.json; see export_schema.json.
@@ -55,25 +54,26 @@ type ExportStats struct {
 	MediaMissing    int // media with no local copy (not downloaded, or purged)
 }
 
+// exportPage is how often (in messages) the progress is reported and the
+// CSV flushed.
 const exportPage = 500
 
 // ExportContact writes the Art. 15/20 export of one customer as a ZIP to
 // w: data.json (schema.json describes it), messages.csv, the media files,
 // a German summary (zusammenfassung.html) and manifest.json with the
-// SHA-256 of every file. It streams page by page, so memory stays flat
-// however many messages and files the customer has.
-func (s *Store) ExportContact(ctx context.Context, c *Contact, w io.Writer, opts ExportOptions) (*ExportStats, error) {
+// SHA-256 of every file. It streams the store's rows page by page, so
+// memory stays flat however many messages and files the customer has.
+func ExportContact(ctx context.Context, st *store.Store, c *store.Contact, w io.Writer, opts ExportOptions) (*ExportStats, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
 	if opts.Actor == "" {
-		return nil, fmt.Errorf("%w: an export needs an actor", ErrInvalid)
+		return nil, fmt.Errorf("%w: an export needs an actor", store.ErrInvalid)
 	}
-	e := &exporter{s: s, c: c, opts: opts, zw: zip.NewWriter(w), stats: &ExportStats{}, verified: map[int64]mediaResult{}}
-	if err := s.rdb.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(CASE WHEN md.state = 'stored' THEN md.size END), 0)
-		FROM messages m JOIN conversations cv ON cv.id = m.conversation_id LEFT JOIN media md ON md.message_id = m.id
-		WHERE cv.contact_id = ?`, c.ID).Scan(&e.prog.TotalMessages, &e.prog.TotalMediaBytes); err != nil {
-		return nil, fmt.Errorf("store: export: %w", err)
+	e := &exporter{s: st, c: c, opts: opts, zw: zip.NewWriter(w), stats: &ExportStats{}, verified: map[int64]mediaResult{}}
+	var err error
+	if e.prog.TotalMessages, e.prog.TotalMediaBytes, err = st.SubjectTotals(ctx, c.ID); err != nil {
+		return nil, fmt.Errorf("privacy: export: %w", err)
 	}
 	steps := []struct {
 		name   string
@@ -104,20 +104,18 @@ func (s *Store) ExportContact(ctx context.Context, c *Contact, w io.Writer, opts
 		return nil, err
 	}
 	if err := e.zw.Close(); err != nil {
-		return nil, fmt.Errorf("store: export: %w", err)
+		return nil, fmt.Errorf("privacy: export: %w", err)
 	}
-	err := s.Audit(ctx, AuditEntry{TS: opts.Now.Unix(), Actor: opts.Actor, Action: AuditContactExport, Target: fmt.Sprintf("contact:%d", c.ID),
-		IP: opts.IP, Detail: jsonDetail(map[string]any{"messages": e.stats.Messages, "media_files": e.stats.MediaFiles,
-			"media_mismatches": e.stats.MediaMismatches})})
-	if err != nil {
+	if err := st.AuditExport(ctx, c.ID, opts.Now.Unix(), opts.Actor, opts.IP, e.stats.Messages, e.stats.MediaFiles,
+		e.stats.MediaMismatches); err != nil {
 		return nil, err
 	}
 	return e.stats, nil
 }
 
 type exporter struct {
-	s        *Store
-	c        *Contact
+	s        *store.Store
+	c        *store.Contact
 	opts     ExportOptions
 	zw       *zip.Writer
 	stats    *ExportStats
@@ -141,15 +139,15 @@ type manifestEntry struct {
 func (e *exporter) file(ctx context.Context, name string, method uint16, fn func(context.Context, io.Writer) error) error {
 	w, err := e.zw.CreateHeader(&zip.FileHeader{Name: name, Method: method, Modified: e.opts.Now})
 	if err != nil {
-		return fmt.Errorf("store: export %s: %w", name, err)
+		return fmt.Errorf("privacy: export %s: %w", name, err)
 	}
 	hw := &hashCounter{h: sha256.New()}
 	bw := bufio.NewWriterSize(io.MultiWriter(w, hw), 64<<10)
 	if err := fn(ctx, bw); err != nil {
-		return fmt.Errorf("store: export %s: %w", name, err)
+		return fmt.Errorf("privacy: export %s: %w", name, err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("store: export %s: %w", name, err)
+		return fmt.Errorf("privacy: export %s: %w", name, err)
 	}
 	e.manifest = append(e.manifest, manifestEntry{Path: name, Size: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))})
 	return nil
@@ -187,81 +185,15 @@ manifest.json         Größe und SHA-256 jeder Datei / size and SHA-256 of ever
 	return err
 }
 
-// eachMessage pages through the customer's messages, oldest first, with
+// eachMessage goes through the customer's messages, oldest first, with
 // their receipts.
-func (e *exporter) eachMessage(ctx context.Context, fn func(*Message, []StatusHistory) error) error {
-	var after int64
-	for {
-		rows, err := e.s.rdb.QueryContext(ctx, "SELECT "+messageColumns+" "+messageJoins+`
-			WHERE cv.contact_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`, e.c.ID, after, exportPage)
-		if err != nil {
-			return err
-		}
-		var page []*Message
-		for rows.Next() {
-			m, err := scanMessage(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, m)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		after = page[len(page)-1].ID
-		statuses, err := e.statuses(ctx, page)
-		if err != nil {
-			return err
-		}
-		for _, m := range page {
-			if err := fn(m, statuses[m.WAMID]); err != nil {
-				return err
-			}
-		}
-		if len(page) < exportPage {
-			return nil
-		}
-	}
-}
-
-func (e *exporter) statuses(ctx context.Context, page []*Message) (map[string][]StatusHistory, error) {
-	var ids []any
-	for _, m := range page {
-		if m.WAMID != "" {
-			ids = append(ids, m.WAMID)
-		}
-	}
-	out := map[string][]StatusHistory{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	rows, err := e.s.rdb.QueryContext(ctx, `SELECT wamid, status, ts, errors FROM message_statuses
-		WHERE wamid IN (SELECT value FROM json_each(?)) ORDER BY ts, id`, jsonArray(ids))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var wamid string
-		var h StatusHistory
-		var errs sql.NullString
-		if err := rows.Scan(&wamid, &h.Status, &h.TS, &errs); err != nil {
-			return nil, err
-		}
-		h.Errors = bytesOf(errs)
-		out[wamid] = append(out[wamid], h)
-	}
-	return out, rows.Err()
+func (e *exporter) eachMessage(ctx context.Context, fn func(*store.Message, []store.StatusHistory) error) error {
+	return e.s.EachSubjectMessage(ctx, e.c.ID, fn)
 }
 
 // media copies every stored file into media/, hashing it on the way.
 func (e *exporter) media(ctx context.Context) error {
-	return e.eachMessage(ctx, func(m *Message, _ []StatusHistory) error {
+	return e.eachMessage(ctx, func(m *store.Message, _ []store.StatusHistory) error {
 		if m.Media == nil {
 			return nil
 		}
@@ -269,12 +201,7 @@ func (e *exporter) media(ctx context.Context) error {
 			e.stats.MediaMissing++
 			return nil
 		}
-		full, ok := e.s.mediaFile(m.Media.Path)
-		if !ok {
-			e.stats.MediaMissing++
-			return nil
-		}
-		f, err := os.Open(full)
+		f, err := e.s.OpenSubjectMedia(m.Media.Path)
 		if errors.Is(err, os.ErrNotExist) {
 			e.stats.MediaMissing++
 			return nil
@@ -283,7 +210,7 @@ func (e *exporter) media(ctx context.Context) error {
 			return err
 		}
 		defer f.Close()
-		name := fmt.Sprintf("media/%d_%s", m.ID, SafeFileName(m.Media.Filename, m.Media.MimeType))
+		name := fmt.Sprintf("media/%d_%s", m.ID, store.SafeFileName(m.Media.Filename, m.Media.MimeType))
 		var sum []byte
 		err = e.file(ctx, name, zip.Store, func(_ context.Context, w io.Writer) error {
 			h := sha256.New()
@@ -309,61 +236,6 @@ func (e *exporter) media(ctx context.Context) error {
 		e.progress()
 		return nil
 	})
-}
-
-// SafeFileName turns a customer-supplied file name into one that is safe
-// inside a ZIP on any system: no directories, no control characters, no
-// names Windows reserves, at most 100 bytes, never empty.
-func SafeFileName(name, mime string) string {
-	name = strings.ReplaceAll(name, "\\", "/")
-	if i := strings.LastIndex(name, "/"); i >= 0 {
-		name = name[i+1:]
-	}
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r == utf8.RuneError, unicode.IsControl(r), strings.ContainsRune(`<>:"|?*`, r):
-			b.WriteRune('_')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	name = strings.Trim(b.String(), " .")
-	for len(name) > 100 {
-		_, size := utf8.DecodeLastRuneInString(name)
-		name = name[:len(name)-size]
-	}
-	base := strings.ToUpper(strings.SplitN(name, ".", 2)[0])
-	switch base {
-	case "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "LPT1", "LPT2", "LPT3":
-		name = "_" + name
-	}
-	if name == "" {
-		name = "datei" + extFor(mime)
-	}
-	return name
-}
-
-func extFor(mime string) string {
-	switch strings.ToLower(strings.TrimSpace(strings.SplitN(mime, ";", 2)[0])) {
-	case "image/jpeg":
-		return ".jpg"
-	case "image/png":
-		return ".png"
-	case "image/webp":
-		return ".webp"
-	case "application/pdf":
-		return ".pdf"
-	case "audio/ogg":
-		return ".ogg"
-	case "audio/mpeg":
-		return ".mp3"
-	case "video/mp4":
-		return ".mp4"
-	case "text/plain":
-		return ".txt"
-	}
-	return ".bin"
 }
 
 func rfc3339(ts int64) string { return time.Unix(ts, 0).UTC().Format(time.RFC3339) }
@@ -408,11 +280,11 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 				"parent_user_id": optionalString(c.ParentUserID), "username": optionalString(c.Username), "name": c.Name,
 				"created_at": rfc3339(c.CreatedAt), "updated_at": rfc3339(c.UpdatedAt)}, nil
 		}},
-		{"consent", e.consentJSON},
-		{"legal_holds", e.holdsJSON},
+		{"consent", func() (any, error) { return e.consentJSON(ctx) }},
+		{"legal_holds", func() (any, error) { return e.holdsJSON(ctx) }},
 		{"conversations", func() (any, error) { return e.conversationsJSON(ctx) }},
-		{"notes", func() (any, error) { return exportExtension(ctx, e.s, "notes", c.ID) }},
-		{"labels", func() (any, error) { return exportExtension(ctx, e.s, "labels", c.ID) }},
+		{"notes", func() (any, error) { return e.notesJSON(ctx) }},
+		{"labels", func() (any, error) { return e.labelsJSON(ctx) }},
 		{"audit", func() (any, error) { return e.auditJSON(ctx) }},
 	}
 	if _, err := io.WriteString(w, "{\n"); err != nil {
@@ -435,7 +307,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	first := true
-	err := e.eachMessage(ctx, func(m *Message, sts []StatusHistory) error {
+	err := e.eachMessage(ctx, func(m *store.Message, sts []store.StatusHistory) error {
 		statuses := make([]map[string]any, 0, len(sts))
 		for _, h := range sts {
 			st := map[string]any{"status": h.Status, "timestamp": rfc3339(h.TS)}
@@ -499,8 +371,8 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 	return err
 }
 
-func (e *exporter) consentJSON() (any, error) {
-	recs, err := e.s.ConsentRecords(context.Background(), e.c.ID)
+func (e *exporter) consentJSON(ctx context.Context) (any, error) {
+	recs, err := e.s.ConsentRecords(ctx, e.c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -512,8 +384,8 @@ func (e *exporter) consentJSON() (any, error) {
 	return out, nil
 }
 
-func (e *exporter) holdsJSON() (any, error) {
-	hs, err := e.s.Holds(context.Background(), e.c.ID)
+func (e *exporter) holdsJSON(ctx context.Context) (any, error) {
+	hs, err := e.s.Holds(ctx, e.c.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -530,48 +402,60 @@ func (e *exporter) holdsJSON() (any, error) {
 }
 
 func (e *exporter) conversationsJSON(ctx context.Context) (any, error) {
-	rows, err := e.s.rdb.QueryContext(ctx, `SELECT cv.id, n.phone_number_id, cv.status, cv.created_at, cv.last_message_at
-		FROM conversations cv JOIN business_numbers n ON n.id = cv.business_number_id WHERE cv.contact_id = ? ORDER BY cv.id`, e.c.ID)
+	cvs, err := e.s.SubjectConversations(ctx, e.c.ID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []map[string]any{}
-	for rows.Next() {
-		var id, created, last int64
-		var number, status string
-		if err := rows.Scan(&id, &number, &status, &created, &last); err != nil {
-			return nil, err
-		}
-		out = append(out, map[string]any{"id": id, "phone_number_id": number, "status": status,
-			"created_at": rfc3339(created), "last_message_at": rfc3339(last)})
+	out := make([]map[string]any, 0, len(cvs))
+	for _, cv := range cvs {
+		out = append(out, map[string]any{"id": cv.ID, "phone_number_id": cv.PhoneNumberID, "status": cv.Status,
+			"created_at": rfc3339(cv.CreatedAt), "last_message_at": rfc3339(cv.LastMessageAt)})
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// notesJSON lists the team's notes on the customer's conversations. The
+// author is not named: staff are data subjects of their own (Art. 15(4)).
+func (e *exporter) notesJSON(ctx context.Context) (any, error) {
+	notes, err := e.s.SubjectNotes(ctx, e.c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(notes))
+	for _, n := range notes {
+		out = append(out, map[string]any{"conversation_id": n.ConversationID, "created_at": rfc3339(n.CreatedAt),
+			"text": n.Body, "author": "Mitarbeiter/in"})
+	}
+	return out, nil
+}
+
+func (e *exporter) labelsJSON(ctx context.Context) (any, error) {
+	labels, err := e.s.SubjectLabels(ctx, e.c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(labels))
+	for _, l := range labels {
+		out = append(out, map[string]any{"conversation_id": l.ConversationID, "label": l.Name})
+	}
+	return out, nil
 }
 
 // auditJSON lists audit entries about the contact or its conversations.
 func (e *exporter) auditJSON(ctx context.Context) (any, error) {
-	rows, err := e.s.rdb.QueryContext(ctx, `SELECT ts, actor, action, detail FROM audit_log
-		WHERE target = ?1 OR target IN (SELECT 'conversation:' || id FROM conversations WHERE contact_id = ?2) ORDER BY id`,
-		fmt.Sprintf("contact:%d", e.c.ID), e.c.ID)
+	entries, err := e.s.SubjectAudit(ctx, e.c.ID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []map[string]any{}
-	for rows.Next() {
-		var ts int64
-		var actor, action, detail string
-		if err := rows.Scan(&ts, &actor, &action, &detail); err != nil {
-			return nil, err
-		}
-		j := map[string]any{"timestamp": rfc3339(ts), "actor": actor, "action": action}
-		if detail != "" && json.Valid([]byte(detail)) {
-			j["detail"] = json.RawMessage(detail)
+	out := make([]map[string]any, 0, len(entries))
+	for _, a := range entries {
+		j := map[string]any{"timestamp": rfc3339(a.TS), "actor": a.Actor, "action": a.Action}
+		if a.Detail != "" && json.Valid([]byte(a.Detail)) {
+			j["detail"] = json.RawMessage(a.Detail)
 		}
 		out = append(out, j)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // csvCell defuses cells that spreadsheets would run as formulas.
@@ -590,7 +474,7 @@ func (e *exporter) csv(ctx context.Context, w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"id", "zeitpunkt_utc", "richtung", "nummer", "typ", "text", "status", "datei", "sha256"})
 	n := 0
-	err := e.eachMessage(ctx, func(m *Message, _ []StatusHistory) error {
+	err := e.eachMessage(ctx, func(m *store.Message, _ []store.StatusHistory) error {
 		var file, sum string
 		if m.Media != nil {
 			file, sum = e.verified[m.ID].file, m.Media.SHA256
@@ -674,7 +558,7 @@ func (e *exporter) summary(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	dir := map[string]string{"inbound": "von Ihnen", "outbound": "an Sie"}
-	err = e.eachMessage(ctx, func(m *Message, _ []StatusHistory) error {
+	err = e.eachMessage(ctx, func(m *store.Message, _ []store.StatusHistory) error {
 		return summaryRow.Execute(w, map[string]any{"When": rfc3339(m.TS), "Dir": dir[m.Direction], "Type": m.Type,
 			"Text": m.Text.String, "File": e.verified[m.ID].file})
 	})

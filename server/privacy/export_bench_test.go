@@ -1,4 +1,4 @@
-package store
+package privacy
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pforte/pforte/store"
 )
 
 // BenchmarkExportLargeCustomer exports one customer of two sizes and prints
@@ -24,7 +26,7 @@ import (
 // with 20 MB of media, and PFORTE_BENCH_EXPORT_MESSAGES (default 100 000)
 // with PFORTE_BENCH_EXPORT_MEDIA_MB (default 512) of media.
 //
-//	go test -tags '...' -run '^$' -bench ExportLargeCustomer -benchtime 1x ./store/
+//	go test -tags '...' -run '^$' -bench ExportLargeCustomer -benchtime 1x ./server/privacy/
 func BenchmarkExportLargeCustomer(b *testing.B) {
 	msgs, mediaMB := 100_000, 512
 	if v, err := strconv.Atoi(os.Getenv("PFORTE_BENCH_EXPORT_MESSAGES")); err == nil && v > 0 {
@@ -44,7 +46,7 @@ func BenchmarkExportLargeCustomer(b *testing.B) {
 		b.Run(fmt.Sprintf("messages=%d/media=%dMB", size.msgs, size.mediaMB), func(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
-				s := openDP(b, nil)
+				s := openStore(b)
 				seedLargeCustomer(b, s, size.msgs, size.mediaMB)
 				c, err := s.ContactByKey(context.Background(), "4915100000000")
 				if err != nil {
@@ -59,7 +61,7 @@ func BenchmarkExportLargeCustomer(b *testing.B) {
 				var out countingWriter
 				b.StartTimer()
 				t0 := time.Now()
-				stats, err := s.ExportContact(context.Background(), c, &out, ExportOptions{Actor: "bench"})
+				stats, err := ExportContact(context.Background(), s, c, &out, ExportOptions{Actor: "bench"})
 				took := time.Since(t0)
 				b.StopTimer()
 				close(stop)
@@ -94,11 +96,11 @@ func (w *countingWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); re
 
 // seedLargeCustomer gives one customer msgs messages, one in every
 // msgs/files of them a document of 1 MB of random bytes.
-func seedLargeCustomer(tb testing.TB, s *Store, msgs, mediaMB int) {
+func seedLargeCustomer(tb testing.TB, s *store.Store, msgs, mediaMB int) {
 	tb.Helper()
 	ctx := context.Background()
 	now := time.Now().Unix()
-	err := s.Write(ctx, func(tx *Tx) error {
+	err := s.Write(ctx, func(tx *store.Tx) error {
 		for _, q := range []string{
 			`INSERT INTO business_numbers(id, phone_number_id, created_at) VALUES (1, '100', ?1)`,
 			`INSERT INTO contacts(id, wa_id, name, created_at, updated_at) VALUES (1, '4915100000000', 'Großkunde', ?1, ?1)`,
@@ -115,7 +117,7 @@ func seedLargeCustomer(tb testing.TB, s *Store, msgs, mediaMB int) {
 	}
 	for from := 1; from <= msgs; from += 50_000 {
 		to := min(from+50_000-1, msgs)
-		if err := s.Write(ctx, func(tx *Tx) error {
+		if err := s.Write(ctx, func(tx *store.Tx) error {
 			_, err := tx.Exec(`WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i < ?2)
 				INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, ts, created_at)
 				SELECT 'wamid.big.' || i, 1, CASE i % 3 WHEN 0 THEN 'outbound' ELSE 'inbound' END, 'text',
@@ -147,7 +149,7 @@ func seedLargeCustomer(tb testing.TB, s *Store, msgs, mediaMB int) {
 	}
 	if files > 0 {
 		q := "INSERT INTO media(message_id, mime_type, sha256, filename, size, path, state) VALUES " + strings.TrimSuffix(sb.String(), ",")
-		if err := s.Write(ctx, func(tx *Tx) error { _, err := tx.Exec(q); return err }); err != nil {
+		if err := s.Write(ctx, func(tx *store.Tx) error { _, err := tx.Exec(q); return err }); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -1,0 +1,618 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+)
+
+// The database schema: every step in order, and each step's SQL right
+// below the list as a const named schemaNNNName after its version. The
+// SQL stays in Go rather than in embedded .sql files so that the list,
+// the Go-code steps it points to and the SQL read as one file with no
+// file-name parsing between them; TestReleasedSchemaStepsUnchanged pins
+// the released SQL byte for byte.
+
+// migration is one ordered schema step. Versions are grouped by area so that
+// work on different parts of Pforte can add steps without renumbering:
+// 1–99 core, 100–199 sending and media, 200–299 panel, 300–399 data protection.
+type migration struct {
+	version int
+	name    string
+	sql     string
+	// code does what SQL alone cannot (work that depends on the schema
+	// found, or fills a new table from old ones): Go run after sql, in the
+	// same transaction.
+	code func(context.Context, *sql.Tx) error
+	// rebuild marks a step that recreates a table other tables refer to.
+	// It runs with foreign keys off, as SQLite's procedure for changing a
+	// table requires (dropping the old table must not cascade), and
+	// checks every reference before it commits.
+	rebuild bool
+}
+
+// migrations lists every schema step in order. Never edit a released step;
+// add a new one.
+var migrations = []migration{
+	{version: 1, name: "core", sql: schema001Core},
+	{version: 100, name: "outbox, uploads and alarms", sql: schema100Outbox},
+	{version: 150, name: "fanout", sql: schema150Fanout},
+	{version: 160, name: "deliveries found again by their first message", sql: schema160DeliveriesByAnchor, rebuild: true},
+	{version: 200, name: "panel", sql: schema200Panel},
+	{version: 300, name: "data protection", sql: schema300DataProtection},
+	{version: 360, name: "restricted contacts index", sql: schema360RestrictedIndex},
+	{version: 370, name: "drop indexes that repeat others", sql: schema370DropRepeatedIndexes},
+	{version: 380, name: "ids are never handed out twice", code: rebuildWithAutoincrement, rebuild: true}, // schema_ids.go
+	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
+	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
+	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
+}
+
+// SchemaVersion is the newest schema this binary knows.
+func SchemaVersion() int { return migrations[len(migrations)-1].version }
+
+const schema001Core = `
+CREATE TABLE business_numbers (
+	id                   INTEGER PRIMARY KEY,
+	phone_number_id      TEXT NOT NULL UNIQUE,
+	waba_id              TEXT NOT NULL DEFAULT '',
+	display_phone_number TEXT NOT NULL DEFAULT '',
+	created_at           INTEGER NOT NULL
+);
+
+-- A customer. Since 2026 Meta may identify a person by phone number (wa_id),
+-- by business-scoped user id (user_id), or both.
+CREATE TABLE contacts (
+	id             INTEGER PRIMARY KEY,
+	wa_id          TEXT UNIQUE,
+	user_id        TEXT UNIQUE,
+	parent_user_id TEXT,
+	username       TEXT,
+	name           TEXT NOT NULL DEFAULT '',
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE conversations (
+	id                 INTEGER PRIMARY KEY,
+	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id),
+	contact_id         INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	status             TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+	assignee_id        INTEGER,
+	last_inbound_at    INTEGER,          -- unix seconds of the customer's last message: the 24-hour window
+	last_message_at    INTEGER NOT NULL,
+	unread             INTEGER NOT NULL DEFAULT 0,
+	created_at         INTEGER NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	UNIQUE (business_number_id, contact_id)
+);
+CREATE INDEX conversations_recent ON conversations(last_message_at DESC);
+CREATE INDEX conversations_contact ON conversations(contact_id);
+
+-- The exact signed bodies, for audit and replay. Meta redelivers identical
+-- bodies, so the digest deduplicates them.
+CREATE TABLE deliveries (
+	id          INTEGER PRIMARY KEY,
+	sha256      BLOB NOT NULL UNIQUE,
+	body        BLOB NOT NULL,
+	received_at INTEGER NOT NULL,
+	parse_error TEXT
+);
+CREATE INDEX deliveries_received ON deliveries(received_at);
+
+-- AUTOINCREMENT keeps ids monotonic, which the search index relies on.
+CREATE TABLE messages (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	wamid           TEXT UNIQUE,         -- NULL while an outbound message waits in the outbox
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	direction       TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+	type            TEXT NOT NULL,
+	text            TEXT,
+	payload         TEXT,                -- the type's object as Meta sent (or was sent) it
+	context         TEXT,
+	referral        TEXT,
+	errors          TEXT,
+	extra           TEXT,                -- top-level properties Pforte does not know yet
+	group_id        TEXT,
+	status          TEXT,                -- outbound only
+	status_at       INTEGER,
+	ts              INTEGER NOT NULL,    -- Meta's timestamp, unix seconds
+	created_at      INTEGER NOT NULL,
+	delivery_id     INTEGER REFERENCES deliveries(id) ON DELETE SET NULL
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, ts DESC, id DESC);
+CREATE INDEX messages_delivery ON messages(delivery_id);
+
+-- Every receipt Meta sent, once per (message, status). The message's
+-- current status is derived from these, so arrival order does not matter.
+CREATE TABLE message_statuses (
+	id                INTEGER PRIMARY KEY,
+	wamid             TEXT NOT NULL,
+	status            TEXT NOT NULL,
+	ts                INTEGER NOT NULL,
+	recipient_wa_id   TEXT,
+	recipient_user_id TEXT,
+	errors            TEXT,
+	pricing           TEXT,
+	conversation      TEXT,
+	callback_data     TEXT,
+	delivery_id       INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+	received_at       INTEGER NOT NULL,
+	UNIQUE (wamid, status)
+);
+CREATE INDEX message_statuses_delivery ON message_statuses(delivery_id);
+
+-- Files attached to messages. Inbound rows start 'pending' and are fetched
+-- from Meta in the background; path is relative to the media folder.
+CREATE TABLE media (
+	id              INTEGER PRIMARY KEY,
+	message_id      INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+	media_id        TEXT NOT NULL DEFAULT '',
+	mime_type       TEXT NOT NULL DEFAULT '',
+	sha256          TEXT NOT NULL DEFAULT '',  -- as Meta sent it: base64 of the digest
+	filename        TEXT NOT NULL DEFAULT '',
+	size            INTEGER,
+	path            TEXT,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'stored', 'failed')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT
+);
+CREATE INDEX media_queue ON media(state, next_attempt_at);
+CREATE INDEX media_path ON media(path);
+
+-- Everything else Meta sends: value.errors, template and account updates,
+-- and fields this version does not know. Stored raw, never dropped.
+CREATE TABLE events (
+	id              INTEGER PRIMARY KEY,
+	delivery_id     INTEGER REFERENCES deliveries(id) ON DELETE SET NULL,
+	waba_id         TEXT NOT NULL DEFAULT '',
+	field           TEXT NOT NULL,
+	phone_number_id TEXT NOT NULL DEFAULT '',
+	ts              INTEGER NOT NULL,
+	value           TEXT NOT NULL,
+	received_at     INTEGER NOT NULL
+);
+CREATE INDEX events_field ON events(field, ts);
+
+CREATE TABLE api_keys (
+	id           INTEGER PRIMARY KEY,
+	name         TEXT NOT NULL,
+	prefix       TEXT NOT NULL UNIQUE,   -- shown in lists so a key can be recognised
+	hash         BLOB NOT NULL UNIQUE,   -- sha256 of the whole key; keys are random, so no slow hash is needed
+	scopes       TEXT NOT NULL,
+	created_at   INTEGER NOT NULL,
+	last_used_at INTEGER,
+	revoked_at   INTEGER
+);
+
+-- Who did what, when, from where; never message contents. Each row's hash
+-- covers the previous row's, so editing or deleting a row breaks the chain.
+CREATE TABLE audit_log (
+	id       INTEGER PRIMARY KEY,
+	ts       INTEGER NOT NULL,
+	actor    TEXT NOT NULL,              -- "user:<id>", "apikey:<prefix>", "system", "cli"
+	action   TEXT NOT NULL,              -- e.g. "login.failed", "contact.erase"
+	target   TEXT NOT NULL DEFAULT '',
+	detail   TEXT NOT NULL DEFAULT '',   -- JSON; counts and ids, never contents
+	ip       TEXT NOT NULL DEFAULT '',
+	prev     BLOB NOT NULL,
+	hash     BLOB NOT NULL
+);
+CREATE INDEX audit_log_ts ON audit_log(ts);
+CREATE INDEX audit_log_action ON audit_log(action, ts);
+
+CREATE TABLE settings (
+	key        TEXT PRIMARY KEY,
+	value      TEXT NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+-- Full-text search over message texts. secure-delete makes deleted tokens
+-- physically go away, which erasure depends on. New messages are indexed
+-- in bulk at the end of each group commit (see indexNewMessages): one
+-- INSERT ... SELECT per commit costs a fraction of a per-row trigger.
+-- fts_state.watermark is the highest message id indexed; the triggers
+-- keep rows at or below it in step with edits and deletions.
+CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2');
+INSERT INTO messages_fts(messages_fts, rank) VALUES('secure-delete', 1);
+CREATE TABLE fts_state (id INTEGER PRIMARY KEY CHECK (id = 1), watermark INTEGER NOT NULL);
+INSERT INTO fts_state(id, watermark) VALUES (1, 0);
+CREATE TRIGGER messages_fts_del AFTER DELETE ON messages
+	WHEN old.text IS NOT NULL AND old.id <= (SELECT watermark FROM fts_state) BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER messages_fts_upd AFTER UPDATE OF text ON messages
+	WHEN old.id <= (SELECT watermark FROM fts_state) BEGIN
+	INSERT INTO messages_fts(messages_fts, rowid, text) SELECT 'delete', old.id, old.text WHERE old.text IS NOT NULL;
+	INSERT INTO messages_fts(rowid, text) SELECT new.id, new.text WHERE new.text IS NOT NULL;
+END;
+`
+
+// schema100Outbox is migration 100. Every outbound message is a messages row
+// (wamid NULL until Meta accepts it) plus an outbox row that drives its
+// delivery: queued → sending → accepted | failed | unknown. "unknown"
+// means the request may have reached Meta and is never repeated blindly.
+const schema100Outbox = `
+CREATE TABLE outbox (
+	id              INTEGER PRIMARY KEY,
+	message_id      INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+	phone_number_id TEXT NOT NULL,
+	pair_key        TEXT NOT NULL,          -- the customer: phone digits or user id; pacing and order
+	body            BLOB NOT NULL,          -- the exact Meta request body; emptied once accepted
+	state           TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'accepted', 'failed', 'unknown')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL DEFAULT 0,  -- unix milliseconds
+	deadline        INTEGER,                     -- unix milliseconds; no attempt starts after it
+	last_error      TEXT,                        -- Meta's error object (JSON) of the last attempt
+	response        TEXT,                        -- Meta's answer on success
+	actor           TEXT NOT NULL DEFAULT '',    -- "apikey:<prefix>", "user:<id>", …
+	idempotency_key TEXT UNIQUE,
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_pair ON outbox(pair_key, id);
+
+-- Files uploaded to Meta through Pforte, kept under media/ by content hash.
+CREATE TABLE uploads (
+	id              INTEGER PRIMARY KEY,
+	media_id        TEXT NOT NULL UNIQUE,
+	phone_number_id TEXT NOT NULL,
+	mime_type       TEXT NOT NULL,
+	sha256          TEXT NOT NULL,               -- base64 of the digest, as Meta writes it
+	size            INTEGER NOT NULL,
+	filename        TEXT NOT NULL DEFAULT '',
+	path            TEXT NOT NULL,               -- relative to media/
+	deleted_at      INTEGER,                     -- deleted at Meta
+	created_at      INTEGER NOT NULL
+);
+CREATE INDEX uploads_path ON uploads(path);
+
+-- Conditions an admin must see (e.g. an expired access token). A row is
+-- present while the condition lasts.
+CREATE TABLE alarms (
+	key       TEXT PRIMARY KEY,
+	message   TEXT NOT NULL,
+	raised_at INTEGER NOT NULL,
+	count     INTEGER NOT NULL DEFAULT 1
+);
+`
+
+// schema150Fanout is migration 150: subscriptions of the company's own systems
+// and the durable queue that forwards deliveries to them.
+const schema150Fanout = `
+-- A system that receives every verified delivery it subscribed to, signed
+-- with its own secret. events is a bit set: 1 messages, 2 statuses,
+-- 4 errors, 8 other fields. Times ending in _at are unix milliseconds.
+CREATE TABLE subscriptions (
+	id              INTEGER PRIMARY KEY,
+	name            TEXT NOT NULL DEFAULT '',
+	url             TEXT NOT NULL,
+	secret          TEXT NOT NULL,   -- only sealSecret/openSecret touch this
+	events          INTEGER NOT NULL CHECK (events BETWEEN 1 AND 15),
+	enabled         INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+	created_at      INTEGER NOT NULL,
+	updated_at      INTEGER NOT NULL,
+	delivered_total INTEGER NOT NULL DEFAULT 0,
+	failed_total    INTEGER NOT NULL DEFAULT 0,   -- failed attempts
+	dead_total      INTEGER NOT NULL DEFAULT 0,
+	last_success_at INTEGER,
+	last_error      TEXT,
+	last_error_at   INTEGER,
+	last_status     INTEGER
+);
+
+-- Which event classes a delivery holds, so that a replay by time range
+-- applies the same filter as live fan-out. Older rows count as all classes.
+ALTER TABLE deliveries ADD COLUMN fanout_events INTEGER NOT NULL DEFAULT 15;
+
+-- One row per (subscription, delivery) still to forward or given up on.
+-- Forwarded rows are deleted. Each subscription gets its rows in delivery
+-- order, one at a time.
+CREATE TABLE fanout_queue (
+	subscription_id INTEGER NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+	delivery_id     INTEGER NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	enqueued_at     INTEGER NOT NULL,             -- the 7-day limit counts from here
+	next_attempt_at INTEGER NOT NULL DEFAULT 0,
+	last_error      TEXT,
+	PRIMARY KEY (subscription_id, delivery_id)
+) WITHOUT ROWID;
+CREATE INDEX fanout_queue_pending ON fanout_queue(subscription_id, delivery_id) WHERE state = 'pending';
+CREATE INDEX fanout_queue_delivery ON fanout_queue(delivery_id);
+`
+
+// schema160DeliveriesByAnchor drops the unique index over every delivery's
+// hash. Hashes are random, so each insert touched a different index page:
+// under load that doubled the pages every commit wrote. A delivery that
+// holds a message or a receipt is now found again through the first one,
+// whose key is indexed anyway (see redelivery); only the others, and
+// bodies whose first message came in another delivery, stay in the hash
+// index (by_hash = 1).
+const schema160DeliveriesByAnchor = `
+CREATE TABLE deliveries_new (
+	id            INTEGER PRIMARY KEY,
+	sha256        BLOB NOT NULL,
+	body          BLOB NOT NULL,
+	received_at   INTEGER NOT NULL,
+	parse_error   TEXT,
+	fanout_events INTEGER NOT NULL DEFAULT 15,
+	by_hash       INTEGER NOT NULL DEFAULT 1
+);
+INSERT INTO deliveries_new(id, sha256, body, received_at, parse_error, fanout_events)
+	SELECT id, sha256, body, received_at, parse_error, fanout_events FROM deliveries;
+DROP TABLE deliveries;
+ALTER TABLE deliveries_new RENAME TO deliveries;
+CREATE INDEX deliveries_received ON deliveries(received_at);
+CREATE UNIQUE INDEX deliveries_by_hash ON deliveries(sha256) WHERE by_hash = 1;
+`
+
+// schema200Panel adds the admin panel's tables: accounts, sessions, the team's
+// notes and labels on conversations, canned replies, and the indexes the
+// inbox filters and the dashboard need to stay fast at a million messages.
+const schema200Panel = `
+CREATE TABLE users (
+	id             INTEGER PRIMARY KEY,
+	email          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+	name           TEXT NOT NULL DEFAULT '',
+	role           TEXT NOT NULL CHECK (role IN ('admin', 'agent', 'auditor')),
+	password_hash  TEXT NOT NULL DEFAULT '',   -- argon2id PHC string; empty until an invite is accepted
+	totp_secret    BLOB,                        -- sealed with the data directory's key
+	totp_enabled   INTEGER NOT NULL DEFAULT 0,
+	totp_last_step INTEGER NOT NULL DEFAULT 0,  -- RFC 6238 §5.2: a code is accepted once
+	recovery_codes TEXT NOT NULL DEFAULT '',    -- sha256 hex of unused codes, space separated
+	lang           TEXT NOT NULL DEFAULT 'de',
+	notify         INTEGER NOT NULL DEFAULT 0,
+	disabled_at    INTEGER,
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL
+);
+
+CREATE TABLE invites (
+	id         INTEGER PRIMARY KEY,
+	user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	token_hash BLOB NOT NULL UNIQUE,
+	created_by INTEGER,
+	expires_at INTEGER NOT NULL,
+	used_at    INTEGER
+);
+
+-- Server-side sessions: the cookie holds a random token, the table its hash.
+CREATE TABLE sessions (
+	id           INTEGER PRIMARY KEY,
+	token_hash   BLOB NOT NULL UNIQUE,
+	user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	mfa_pending  INTEGER NOT NULL DEFAULT 0,
+	created_at   INTEGER NOT NULL,
+	last_seen_at INTEGER NOT NULL,
+	ip           TEXT NOT NULL DEFAULT '',
+	user_agent   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE notes (
+	id              INTEGER PRIMARY KEY,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	author_id       INTEGER REFERENCES users(id) ON DELETE SET NULL,
+	body            TEXT NOT NULL,
+	created_at      INTEGER NOT NULL
+);
+CREATE INDEX notes_conversation ON notes(conversation_id, created_at);
+
+CREATE TABLE labels (
+	id         INTEGER PRIMARY KEY,
+	name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+	color      TEXT NOT NULL DEFAULT 'slate',
+	created_at INTEGER NOT NULL
+);
+
+CREATE TABLE conversation_labels (
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	label_id        INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+	PRIMARY KEY (conversation_id, label_id)
+) WITHOUT ROWID;
+CREATE INDEX conversation_labels_label ON conversation_labels(label_id, conversation_id);
+
+CREATE TABLE canned_replies (
+	id         INTEGER PRIMARY KEY,
+	title      TEXT NOT NULL,
+	body       TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+
+-- Template texts typed in by an admin (Meta's status webhooks carry only
+-- name, language and status), so the composer can show parameter fields and
+-- a preview. The status itself is derived from the events table.
+CREATE TABLE template_texts (
+	name       TEXT NOT NULL,
+	language   TEXT NOT NULL,
+	body       TEXT NOT NULL,
+	updated_at INTEGER NOT NULL,
+	PRIMARY KEY (name, language)
+) WITHOUT ROWID;
+
+-- Inbox filters sort by recency within a status or an assignee.
+CREATE INDEX conversations_status ON conversations(status, last_message_at DESC);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, status, last_message_at DESC);
+CREATE INDEX conversations_assignee_recent ON conversations(assignee_id, last_message_at DESC);
+-- The unread badge is on every page: count it from a small partial index.
+CREATE INDEX conversations_unread ON conversations(status) WHERE unread > 0;
+-- The dashboard counts messages per day, and failed sends.
+CREATE INDEX messages_ts ON messages(ts, direction);
+CREATE INDEX messages_failed ON messages(ts) WHERE status = 'failed';
+-- The delivery log counts what each delivery held.
+CREATE INDEX events_delivery ON events(delivery_id);
+`
+
+// schema300DataProtection adds retention policies, legal holds, consent
+// records, erasure requests and tombstones, and secure one-time links.
+const schema300DataProtection = `
+-- How long each class of data is kept. business_number_id NULL is the
+-- default; a row for a number overrides it. days = 0 keeps forever.
+CREATE TABLE retention_policies (
+	id                 INTEGER PRIMARY KEY,
+	class              TEXT NOT NULL CHECK (class IN ('messages', 'media', 'deliveries', 'closed_conversations',
+	                       'audit', 'outbox', 'fanout', 'secure_links')),
+	business_number_id INTEGER REFERENCES business_numbers(id) ON DELETE CASCADE,
+	days               INTEGER NOT NULL CHECK (days >= 0),
+	updated_at         INTEGER NOT NULL,
+	updated_by         TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX retention_policies_key ON retention_policies(class, coalesce(business_number_id, 0));
+
+-- Privacy by default: a fresh install deletes chats after 180 days, media
+-- after 90, raw deliveries after 30 (Meta keeps its copy up to 30 days too).
+INSERT INTO retention_policies(class, days, updated_at, updated_by) VALUES
+	('messages', 180, unixepoch(), 'default'),
+	('media', 90, unixepoch(), 'default'),
+	('deliveries', 30, unixepoch(), 'default'),
+	('closed_conversations', 365, unixepoch(), 'default'),
+	('audit', 730, unixepoch(), 'default'),
+	('outbox', 30, unixepoch(), 'default'),
+	('fanout', 14, unixepoch(), 'default'),
+	('secure_links', 30, unixepoch(), 'default');
+
+-- A legal hold exempts a contact or one conversation from retention and
+-- turns an erasure request into a restriction (Art. 18, § 35(3) BDSG).
+-- until NULL holds indefinitely; released_at ends it early.
+CREATE TABLE legal_holds (
+	id              INTEGER PRIMARY KEY,
+	contact_id      INTEGER REFERENCES contacts(id) ON DELETE CASCADE,
+	conversation_id INTEGER REFERENCES conversations(id) ON DELETE CASCADE,
+	preset          TEXT NOT NULL DEFAULT '',
+	reason          TEXT NOT NULL,
+	until           INTEGER,
+	created_by      TEXT NOT NULL,
+	created_at      INTEGER NOT NULL,
+	released_by     TEXT,
+	released_at     INTEGER,
+	CHECK ((contact_id IS NULL) <> (conversation_id IS NULL))
+);
+CREATE INDEX legal_holds_contact ON legal_holds(contact_id) WHERE contact_id IS NOT NULL;
+CREATE INDEX legal_holds_conversation ON legal_holds(conversation_id) WHERE conversation_id IS NOT NULL;
+
+-- Consent per customer and purpose; the newest record per purpose counts.
+CREATE TABLE consent_records (
+	id          INTEGER PRIMARY KEY,
+	contact_id  INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	purpose     TEXT NOT NULL CHECK (purpose IN ('service', 'marketing')),
+	action      TEXT NOT NULL CHECK (action IN ('opt_in', 'opt_out')),
+	source      TEXT NOT NULL,
+	evidence    TEXT NOT NULL DEFAULT '',
+	actor       TEXT NOT NULL DEFAULT '',
+	ts          INTEGER NOT NULL,
+	reply_state TEXT CHECK (reply_state IN ('pending', 'sent'))
+);
+CREATE INDEX consent_records_contact ON consent_records(contact_id, purpose, ts);
+CREATE INDEX consent_records_reply ON consent_records(reply_state) WHERE reply_state = 'pending';
+
+-- Erasure requests: a restricted one waits for its legal hold to expire; a
+-- running one is resumed after a crash. No personal data: the subject is
+-- the keyed hash, contact_id an internal number.
+CREATE TABLE erasure_requests (
+	id           INTEGER PRIMARY KEY,
+	contact_id   INTEGER,
+	subject      TEXT NOT NULL,
+	state        TEXT NOT NULL CHECK (state IN ('running', 'restricted', 'done')),
+	actor        TEXT NOT NULL,
+	reason       TEXT NOT NULL DEFAULT '',
+	requested_at INTEGER NOT NULL,
+	completed_at INTEGER
+);
+CREATE INDEX erasure_requests_state ON erasure_requests(state);
+
+-- Tombstones: keyed hashes of every identifier of an erased person, so that
+-- a restored backup can be erased again.
+CREATE TABLE erasure_tombstones (
+	hash      TEXT PRIMARY KEY,
+	erased_at INTEGER NOT NULL
+);
+
+-- One-time links to a small answer page, for data that should not travel
+-- through WhatsApp. Only the token's hash is kept.
+CREATE TABLE secure_links (
+	id              INTEGER PRIMARY KEY,
+	token_hash      BLOB NOT NULL UNIQUE,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	prompt          TEXT NOT NULL,
+	created_by      TEXT NOT NULL,
+	created_at      INTEGER NOT NULL,
+	expires_at      INTEGER NOT NULL,
+	used_at         INTEGER,
+	message_id      INTEGER REFERENCES messages(id) ON DELETE SET NULL
+);
+CREATE INDEX secure_links_conversation ON secure_links(conversation_id);
+
+-- Retention scans by age; erasure and the SET NULL of purged deliveries by delivery.
+-- Names carry a dp_ prefix and IF NOT EXISTS, so that another area's step
+-- creating the same index cannot collide with this one.
+CREATE INDEX IF NOT EXISTS dp_messages_age ON messages(ts); -- dropped again in step 370
+CREATE INDEX IF NOT EXISTS dp_events_delivery ON events(delivery_id);
+CREATE INDEX IF NOT EXISTS dp_events_received ON events(received_at);
+CREATE INDEX IF NOT EXISTS dp_message_statuses_ts ON message_statuses(ts);
+CREATE INDEX IF NOT EXISTS dp_message_statuses_recipient ON message_statuses(recipient_wa_id);
+CREATE INDEX IF NOT EXISTS dp_conversations_closed ON conversations(status, last_message_at); -- dropped again in step 370
+`
+
+// schema360RestrictedIndex makes "is this contact restricted?" one probe, so
+// that every inbox row and list can ask it.
+const schema360RestrictedIndex = `
+CREATE INDEX IF NOT EXISTS dp_erasure_requests_restricted ON erasure_requests(contact_id) WHERE state = 'restricted';
+`
+
+// schema370DropRepeatedIndexes drops two indexes that another index already
+// covers with the same leading columns (messages_ts, conversations_status).
+// Every message insert and conversation update wrote both copies.
+const schema370DropRepeatedIndexes = `
+DROP INDEX IF EXISTS dp_messages_age;
+DROP INDEX IF EXISTS dp_conversations_closed;
+`
+
+// schema390MediaByMetaID lets the proxy check a media id it is asked to relay
+// (and the fetcher find a file again) without scanning every file.
+const schema390MediaByMetaID = `CREATE INDEX media_meta_id ON media(media_id);`
+
+// schema400Templates is migration 400. Templates used to be derived from the
+// raw template webhooks in events, which go with the deliveries after the
+// retention period (30 days by default): the panel then no longer offered
+// an approved template and the consent check no longer knew a marketing
+// one. Template knowledge now lives in its own table, which retention never
+// purges. It holds no personal data (names, texts and categories the
+// business wrote; no customer appears in a template webhook), so erasure
+// and the subject access export leave it alone, and it is no processing
+// activity of its own in the Art. 30 record (processing.go).
+const schema400Templates = `
+CREATE TABLE templates (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	waba_id       TEXT NOT NULL DEFAULT '',   -- '' for a template entered by hand
+	name          TEXT NOT NULL,
+	language      TEXT NOT NULL,              -- as Meta wrote it (en-US or en_US)
+	template_id   TEXT NOT NULL DEFAULT '',   -- Meta's message_template_id
+	category      TEXT NOT NULL DEFAULT '',   -- MARKETING, UTILITY, AUTHENTICATION; '' unknown
+	category_by   TEXT NOT NULL DEFAULT '' CHECK (category_by IN ('', 'meta', 'admin')),
+	category_at   INTEGER NOT NULL DEFAULT 0, -- unix seconds of the report that set category
+	status        TEXT NOT NULL DEFAULT '',   -- Meta's newest event: APPROVED, PAUSED, ...
+	reason        TEXT NOT NULL DEFAULT '',
+	detail        TEXT NOT NULL DEFAULT '',
+	status_at     INTEGER NOT NULL DEFAULT 0,
+	quality       TEXT NOT NULL DEFAULT '',   -- GREEN, YELLOW, RED, UNKNOWN
+	quality_at    INTEGER NOT NULL DEFAULT 0,
+	components    TEXT,                       -- JSON of the newest components update, if any
+	components_at INTEGER NOT NULL DEFAULT 0,
+	updated_at    INTEGER NOT NULL,           -- unix seconds of the newest report of any kind
+	UNIQUE (waba_id, name, language)
+);
+CREATE INDEX templates_name ON templates(name);
+`
+
+// schema410SealedSubscriptionSecrets is migration 410: subscription secrets
+// are kept sealed (AES-256-GCM with the data directory's key, like TOTP
+// seeds and Meta's credentials) in secret_sealed; the old secret column is
+// emptied. sealLegacySecrets seals the rows older versions wrote when the
+// store opens, so a copy of pforte.db or a backup alone does not reveal
+// them.
+const schema410SealedSubscriptionSecrets = `
+ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
+`
