@@ -285,6 +285,10 @@ func seedScreenshots(t *testing.T) *shotWorld {
 	wagner := fmt.Sprintf("/contacts/%d", contactID(t, g.Store, "4917611122233"))
 	must(anna.post(wagner+"/holds", url.Values{"preset": {"voucher"}, "reason": {"Rechnung 2025-0388 (Angebot angenommen)"}}), "legal hold")
 	must(anna.post(wagner+"/erase", url.Values{"reason": {"Auskunfts- und Löschantrag per E-Mail vom 02.12."}}), "erase")
+	// The seeding sessions have no browser; they would show up as
+	// nameless devices on the account pages.
+	must(lea.post("/logout", url.Values{}), "logout")
+	must(anna.post("/logout", url.Values{}), "logout")
 	// Someone mistyped a password.
 	newBrowser(t, g.Public.URL).post("/login", url.Values{"email": {"lea@example.de"}, "password": {"falsch"}})
 	return w
