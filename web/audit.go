@@ -213,7 +213,11 @@ func auditFields(ctx context.Context, names AuditNames, action, detail string) [
 	})
 	out := make([]AuditField, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, AuditField{Label: auditFieldLabel(ctx, action, k), Value: auditValue(ctx, names, action, k, m[k])})
+		v := auditValue(ctx, names, action, k, m[k])
+		if v == "" {
+			continue // an empty detail ("all numbers") says nothing
+		}
+		out = append(out, AuditField{Label: auditFieldLabel(ctx, action, k), Value: v})
 	}
 	return out
 }
@@ -232,6 +236,12 @@ func fieldRank(k string) int {
 var auditFieldLabels = map[string]string{
 	"reason":           "Grund",
 	"locked":           "Konto vorübergehend gesperrt",
+	"known_good":       "Bekanntes Gerät oder bekannte Adresse",
+	"scope":            "Gedrosselt nach",
+	"since":            "Seit",
+	"window_s":         "Zeitfenster (Sekunden)",
+	"for":              "Für",
+	"decisions":        "Entscheidungen erneut angewandt",
 	"mfa":              "Zweiter Faktor",
 	"role":             "Rolle",
 	"first_run":        "Bei der Ersteinrichtung",
