@@ -587,3 +587,26 @@ func TestProxyRelaysOnlyItsContract(t *testing.T) {
 
 // codeJSON is how a Graph error body carries a code.
 func codeJSON(c cloudapi.ErrorCode) string { return fmt.Sprintf(`"code":%d`, c) }
+
+// A phone number id that is none of the company's is refused by the
+// outbox for the queued API as for the proxy, each in its own shape, and
+// Meta is never called.
+func TestUnknownNumberRefusedWithoutMeta(t *testing.T) {
+	g := newSending(t)
+	msg := []byte(`{"messaging_product":"whatsapp","to":"+447700900999","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
+	before := len(g.GraphCalls())
+	st, b, _ := post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":"999999","message":%s}`, msg)))
+	if st != http.StatusBadRequest || !strings.Contains(string(b), `"code":"unknown_phone_number_id"`) || !strings.Contains(string(b), `"error_subcode":33`) {
+		t.Fatalf("queued API: %d %s", st, b)
+	}
+	st, e, raw := graphDo(t, "POST", g.Internal.URL+"/v24.0/999999/messages", g.APIKey, msg)
+	if st != http.StatusBadRequest || e.Code != cloudapi.CodeInvalidParameter || e.Subcode != cloudapi.SubcodeUnsupportedObject {
+		t.Fatalf("proxy: %d %s", st, raw)
+	}
+	if calls := g.GraphCalls()[before:]; len(calls) != 0 {
+		t.Fatalf("Meta was called: %+v", calls)
+	}
+	if c, err := g.Store.Count(context.Background()); err == nil && c.Messages != 0 {
+		t.Fatalf("%d messages stored", c.Messages)
+	}
+}

@@ -42,7 +42,7 @@ func refusalOf(method string, err error) (refusal, bool) {
 		r.graph = cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeUndeliverable, "Message Undeliverable", ref.Details)
 	case errors.Is(err, outbox.ErrUnknownNumber):
 		// Meta's answer for an object the token may not touch.
-		r.apiCode = "unknown_phone_number_id"
+		r.apiStatus, r.apiCode = http.StatusBadRequest, "unknown_phone_number_id"
 		r.graph = unsupportedObject(method, ref.PhoneNumberID)
 	case errors.Is(err, outbox.ErrTooLarge):
 		r.apiStatus, r.apiCode = http.StatusRequestEntityTooLarge, "too_large"
