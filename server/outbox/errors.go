@@ -31,8 +31,6 @@ var (
 	ErrRestricted = errors.New("outbox: customer restricted")
 	// ErrTooLarge: a file over Meta's limit for its kind.
 	ErrTooLarge = errors.New("outbox: file too large for its kind")
-	// ErrUnsupportedType: a file type WhatsApp does not take.
-	ErrUnsupportedType = errors.New("outbox: file type not supported by WhatsApp")
 )
 
 // Refusal is a message or file the outbox refused before calling Meta.
@@ -41,7 +39,7 @@ type Refusal struct {
 	Details string // an English sentence saying why, for API clients
 	// PhoneNumberID is the number asked for (ErrUnknownNumber).
 	PhoneNumberID string
-	// Kind, Size and Max describe a file (ErrTooLarge, ErrUnsupportedType).
+	// Kind, Size and Max describe a file (ErrTooLarge).
 	Kind      string
 	Size, Max int64
 	cause     error // the store's typed error, if any
