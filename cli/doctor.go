@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -409,8 +410,8 @@ func (d *doctor) checkMeta(ctx context.Context) {
 				ID    string `json:"id"`
 				Name  string `json:"name"`
 				Error *struct {
-					Message string `json:"message"`
-					Code    int    `json:"code"`
+					Message string             `json:"message"`
+					Code    cloudapi.ErrorCode `json:"code"`
 				} `json:"error"`
 			}
 			json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body)
@@ -418,7 +419,7 @@ func (d *doctor) checkMeta(ctx context.Context) {
 			switch {
 			case resp.StatusCode == http.StatusOK && body.ID != "":
 				d.ok("Meta access token is valid (%s)", body.Name)
-			case body.Error != nil && body.Error.Code == 190:
+			case body.Error != nil && body.Error.Code == cloudapi.CodeAccessTokenExpired:
 				d.fail("create a new permanent token for the system user in Meta Business Settings and set PFORTE_ACCESS_TOKEN", "Meta access token is invalid or expired: %s", body.Error.Message)
 			case body.Error != nil:
 				d.fail("check the token's permissions (whatsapp_business_messaging, whatsapp_business_management)", "Meta refused the access token (code %d): %s", body.Error.Code, body.Error.Message)

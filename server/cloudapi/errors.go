@@ -14,7 +14,7 @@ type Error struct {
 	HTTPStatus  int             `json:"-"`
 	Message     string          `json:"message"`
 	Type        string          `json:"type,omitempty"`
-	Code        int             `json:"code"`
+	Code        ErrorCode       `json:"code"`
 	Subcode     int             `json:"error_subcode,omitempty"`
 	ErrorData   json.RawMessage `json:"error_data,omitempty"`
 	IsTransient bool            `json:"is_transient,omitempty"`
@@ -41,12 +41,10 @@ func (e *Error) Transient() bool {
 		return true
 	}
 	switch e.Code {
-	case 1, 2, 4, 80007, // Graph: unknown, temporarily unavailable, app and WABA rate limits
-		130429, // throughput (mps) reached
-		131000, // something went wrong
-		131016, // service temporarily unavailable
-		131056, // pair rate limit: wait and send again
-		131057: // number in maintenance (throughput upgrade)
+	case CodeUnknown, CodeServiceDown, CodeAppRateLimit, CodeWABARateLimit,
+		CodeThroughputReached, CodeSomethingWentWrong, CodeServiceUnavailable,
+		CodePairRateLimit, // wait and send again
+		CodeMaintenance:
 		return true
 	}
 	// A 5xx without a recognised code is Meta's side failing.
@@ -54,7 +52,7 @@ func (e *Error) Transient() bool {
 }
 
 // TokenExpired reports whether the access token no longer works (190).
-func (e *Error) TokenExpired() bool { return e.Code == 190 }
+func (e *Error) TokenExpired() bool { return e.Code == CodeAccessTokenExpired }
 
 // JSON returns the error as a Graph error body.
 func (e *Error) JSON() []byte {
@@ -82,7 +80,7 @@ func (e *Error) Object() json.RawMessage {
 
 // NewError builds a Graph-shaped error the way Meta words them: the message
 // is prefixed "(#code)" and error_data carries the details.
-func NewError(httpStatus, code int, title, details string) *Error {
+func NewError(httpStatus int, code ErrorCode, title, details string) *Error {
 	e := &Error{HTTPStatus: httpStatus, Message: fmt.Sprintf("(#%d) %s", code, title), Type: "OAuthException", Code: code,
 		FBTraceID: "pforte"}
 	if details != "" {
@@ -126,9 +124,3 @@ var ErrUncertain = errors.New("meta: request may have reached Meta; outcome unkn
 
 // IsUncertain reports whether err means "maybe sent".
 func IsUncertain(err error) bool { return errors.Is(err, ErrUncertain) }
-
-// Window closed: the error Meta gives for free-form messages more than 24
-// hours after the customer last wrote. Pforte returns it before calling Meta.
-func WindowClosedError(details string) *Error {
-	return NewError(http.StatusBadRequest, 131047, "Re-engagement message", details)
-}

@@ -23,7 +23,12 @@ func Filename(given, kind, mimeType string, messageID int64) string {
 
 // Extension is the usual file name extension of a MIME type (".jpg", not
 // the ".jpe" the system's table may list first), or "" for an unknown one.
+// Supported media types take their extension from Meta's list, so names
+// do not depend on the system's MIME table.
 func Extension(mimeType string) string {
+	if t, ok := supported(mimeType); ok {
+		return t.exts[0]
+	}
 	exts, _ := mime.ExtensionsByType(strings.TrimSpace(strings.SplitN(mimeType, ";", 2)[0]))
 	if len(exts) == 0 {
 		return ""

@@ -80,7 +80,7 @@ func (r *SendRequest) Filename() string {
 }
 
 func invalidParam(details string) *Error {
-	return NewError(http.StatusBadRequest, 100, "Invalid parameter", details)
+	return NewError(http.StatusBadRequest, CodeInvalidParameter, "Invalid parameter", details)
 }
 
 // ParseSend reads and checks a send body the way Meta would refuse it:

@@ -22,14 +22,14 @@ import (
 // 131056, 131057 and 5xx are worth repeating.
 func TestParseErrorExamples(t *testing.T) {
 	names, bodies := testenv.Examples(t, "errors")
-	transient := map[int]bool{130429: true, 131056: true}
+	transient := map[cloudapi.ErrorCode]bool{cloudapi.CodeThroughputReached: true, cloudapi.CodePairRateLimit: true}
 	seen := 0
 	for _, name := range names {
 		e := cloudapi.ParseError(400, bodies[name])
 		var want struct {
 			Error struct {
-				Code    int `json:"code"`
-				Subcode int `json:"error_subcode"`
+				Code    cloudapi.ErrorCode `json:"code"`
+				Subcode int                `json:"error_subcode"`
 			} `json:"error"`
 		}
 		if err := json.Unmarshal(bodies[name], &want); err != nil {
@@ -44,7 +44,7 @@ func TestParseErrorExamples(t *testing.T) {
 		if string(e.JSON()) != string(bodies[name]) {
 			t.Errorf("%s: raw body not kept for relaying", name)
 		}
-		if e.Code == 190 && !e.TokenExpired() {
+		if e.Code == cloudapi.CodeAccessTokenExpired && !e.TokenExpired() {
 			t.Errorf("%s: 190 not seen as an expired token", name)
 		}
 		seen++
@@ -123,7 +123,7 @@ func TestParseSendRefusesBadBodies(t *testing.T) {
 		`{"messaging_product":"whatsapp","status":"read"}`,
 		`{"messaging_product":"whatsapp","to":"+1555","text":{"body":"x"},"context":{}}`,
 	} {
-		if _, gerr := cloudapi.ParseSend([]byte(body)); gerr == nil || gerr.Code != 100 || gerr.HTTPStatus != 400 || gerr.Details() == "" {
+		if _, gerr := cloudapi.ParseSend([]byte(body)); gerr == nil || gerr.Code != cloudapi.CodeInvalidParameter || gerr.HTTPStatus != 400 || gerr.Details() == "" {
 			t.Errorf("%.60q: want a Graph error 100 with details, got %v", body, gerr)
 		}
 	}
@@ -141,7 +141,7 @@ func FuzzParseSend(f *testing.F) {
 			t.Fatalf("want exactly one of request and error")
 		}
 		if gerr != nil {
-			if !json.Valid(gerr.JSON()) || gerr.Code != 100 {
+			if !json.Valid(gerr.JSON()) || gerr.Code != cloudapi.CodeInvalidParameter {
 				t.Fatalf("bad error %s", gerr.JSON())
 			}
 			return
@@ -241,7 +241,7 @@ func TestClientSendsTokenAndTypesErrors(t *testing.T) {
 	defer srv.Close()
 	_, resp, err := cloudapi.NewClient(srv.URL, "v24.0", "secret-token").Send(context.Background(), "123", []byte(`{}`))
 	var gerr *cloudapi.Error
-	if !errors.As(err, &gerr) || gerr.Code != 131047 || resp == nil || string(resp.Body) != string(errs["error_131047_reengagement"]) {
+	if !errors.As(err, &gerr) || gerr.Code != cloudapi.CodeReEngagement || resp == nil || string(resp.Body) != string(errs["error_131047_reengagement"]) {
 		t.Fatalf("got %v", err)
 	}
 }

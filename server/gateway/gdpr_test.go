@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/cloudapi"
+
 	"github.com/pforte/pforte/jobs"
 	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/simulator"
@@ -382,7 +384,7 @@ func TestMarketingTemplateNeedsConsent(t *testing.T) {
 "message_template_category":"MARKETING"},"field":"message_template_status_update"}]}]}`
 	dpPost(t, g.Gateway, []byte(ev))
 	tpl := []byte(`{"messaging_product":"whatsapp","to":"447700900123","type":"template","template":{"name":"angebot_november","language":{"code":"de"}}}`)
-	sendRefused(t, g, tpl, []string{`"code":131050`}, "no_marketing_consent")
+	sendRefused(t, g, tpl, []string{codeJSON(cloudapi.CodeMarketingOptOut)}, "no_marketing_consent")
 	if code, body := g.API(t, "POST", "/api/v1/contacts/447700900123/consent", strings.NewReader(`{"purpose":"marketing","action":"opt_in","source":"web_form","evidence":"Newsletter-Formular"}`)); code != 201 {
 		t.Fatalf("consent: %d %s", code, body)
 	}
@@ -425,7 +427,7 @@ func TestRestrictedContactGetsNoMessages(t *testing.T) {
 	}
 	testenv.Restrict(t, g.Store, "447700900124")
 	text := []byte(`{"messaging_product":"whatsapp","to":"447700900124","type":"text","text":{"body":"Hallo"}}`)
-	sendRefused(t, g, text, []string{`"code":131026`, "Art. 18"}, "contact_restricted")
+	sendRefused(t, g, text, []string{codeJSON(cloudapi.CodeUndeliverable), "Art. 18"}, "contact_restricted")
 	counts, err := g.Store.OutboxCounts(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -46,6 +46,18 @@ func writeGraphRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Write(body)
 }
 
+// refused answers an error of the outbox on the proxy: a refusal as the
+// Graph error Meta would give, anything else (the database) as Meta's
+// "temporarily unavailable".
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {
+	if ref, ok := refusalOf(r.Method, err); ok {
+		writeGraphError(w, ref.graph)
+		return
+	}
+	s.log.Error("proxy: outbox", "err", err)
+	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+}
+
 // graphKey admits requests with an API key carrying scope, taken from the
 // Authorization header or, as Graph SDKs also do, the access_token query
 // parameter. Refusals are Graph-shaped (190 / 10) so SDKs report them.
@@ -59,12 +71,12 @@ func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
 		k, err := s.store.APIKeyBySecret(r.Context(), secret)
 		if secret == "" || err != nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pforte", error="invalid_token"`)
-			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusUnauthorized, Code: 190, Type: "OAuthException",
+			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusUnauthorized, Code: cloudapi.CodeAccessTokenExpired, Type: "OAuthException",
 				Message: "Invalid OAuth access token: use a Pforte API key with the send scope (pforte apikey create --scopes send).", FBTraceID: "pforte"})
 			return
 		}
 		if !k.Has(scope) {
-			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException",
+			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: cloudapi.CodePermissionDenied, Type: "OAuthException",
 				Message: "(#10) Application does not have permission for this action: the API key lacks the " + scope + " scope.", FBTraceID: "pforte"})
 			return
 		}
@@ -86,7 +98,7 @@ func (s *Server) sendingOff(w http.ResponseWriter) bool {
 	if s.cfg.Sender != nil {
 		return false
 	}
-	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
+	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable",
 		"Sending is not configured on this Pforte: set the Meta access token (--access-token)."))
 	return true
 }
@@ -99,7 +111,7 @@ func unsupportedObject(method, id string) *cloudapi.Error {
 	}
 	details, _ := json.Marshal(map[string]string{"messaging_product": "whatsapp",
 		"details": "Pforte relays only sends and media uploads for the business numbers it knows, and GET/DELETE of media it uploaded or received."})
-	return &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: 100, Subcode: 33, Type: "GraphMethodException", FBTraceID: "pforte", ErrorData: details,
+	return &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: cloudapi.CodeInvalidParameter, Subcode: cloudapi.SubcodeUnsupportedObject, Type: "GraphMethodException", FBTraceID: "pforte", ErrorData: details,
 		Message: "Unsupported " + strings.ToLower(method) + " request. Object with ID '" + id + "' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"}
 }
 
@@ -109,7 +121,7 @@ func (s *Server) ownNumber(w http.ResponseWriter, r *http.Request, pnid string) 
 	ok, err := s.store.IsBusinessNumber(r.Context(), pnid)
 	if err != nil {
 		s.log.Error("proxy: business number lookup", "err", err)
-		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
 		return false
 	}
 	if !ok {
@@ -126,7 +138,7 @@ func (s *Server) knownMedia(w http.ResponseWriter, r *http.Request, id string) b
 	origin, err := s.store.MediaOriginOf(r.Context(), id)
 	if err != nil {
 		s.log.Error("proxy: media lookup", "err", err)
-		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not read its database; nothing was sent to Meta."))
 		return false
 	}
 	if origin == store.MediaUnknown {
@@ -134,7 +146,7 @@ func (s *Server) knownMedia(w http.ResponseWriter, r *http.Request, id string) b
 		return false
 	}
 	if k := requestKey(r); origin == store.MediaReceived && (k == nil || !k.Has(store.ScopeRead)) {
-		writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException", FBTraceID: "pforte",
+		writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: cloudapi.CodePermissionDenied, Type: "OAuthException", FBTraceID: "pforte",
 			Message: "(#10) Application does not have permission for this action: media received from a customer needs an API key with the read scope as well."})
 		return false
 	}
@@ -177,31 +189,36 @@ func (s *Server) badVersion(w http.ResponseWriter, r *http.Request) bool {
 	if validVersion(r.PathValue("version")) {
 		return false
 	}
-	writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: 2500, Type: "OAuthException",
+	writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusBadRequest, Code: cloudapi.CodeUnknownPath, Type: "OAuthException",
 		Message: "Unknown path components: the first path segment must be a Graph version such as v24.0.", FBTraceID: "pforte"})
 	return true
 }
 
 // proxySend is POST /{version}/{phone_number_id}/messages.
 func (s *Server) proxySend(w http.ResponseWriter, r *http.Request) {
-	if s.badVersion(w, r) || s.sendingOff(w) || !s.ownNumber(w, r, r.PathValue("phone_number_id")) {
+	// The outbox refuses a phone number id that is none of the company's.
+	if s.badVersion(w, r) || s.sendingOff(w) {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSendBody))
 	if err != nil {
-		writeGraphError(w, cloudapi.NewError(http.StatusRequestEntityTooLarge, 100, "Invalid parameter", "The request body is too large or could not be read."))
+		writeGraphError(w, cloudapi.NewError(http.StatusRequestEntityTooLarge, cloudapi.CodeInvalidParameter, "Invalid parameter", "The request body is too large or could not be read."))
 		return
 	}
 	res, err := s.cfg.Sender.Send(r.Context(), outbox.Request{
 		PhoneNumberID: r.PathValue("phone_number_id"), Body: body, Actor: actor(r),
 		IdempotencyKey: scopedIdempotencyKey(r),
 	})
+	if _, ok := refusalOf(r.Method, err); ok {
+		s.refused(w, r, err)
+		return
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the caller left
 		}
 		s.log.Error("proxy: send not stored", "err", err)
-		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable",
 			"Pforte could not store the message; nothing was sent. Try again."))
 		return
 	}
@@ -228,20 +245,25 @@ func scopedIdempotencyKey(r *http.Request) string {
 // kept under media/ first, then uploaded to Meta from that copy.
 func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 	pnid := r.PathValue("phone_number_id")
-	if s.badVersion(w, r) || s.sendingOff(w) || !s.ownNumber(w, r, pnid) {
+	if s.badVersion(w, r) || s.sendingOff(w) {
+		return
+	}
+	// Asked before the body is read, so an unknown number costs no disk.
+	if err := s.cfg.Sender.CheckNumber(r.Context(), pnid); err != nil {
+		s.refused(w, r, err)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, cloudapi.MaxDocument+1<<20)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The upload must be multipart/form-data with messaging_product, type and file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The upload must be multipart/form-data with messaging_product, type and file."))
 		return
 	}
 	var product, typ, filename, partType string
 	tmp, err := s.store.NewMediaTemp()
 	if err != nil {
 		s.log.Error("proxy: media temp", "err", err)
-		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not store the file."))
 		return
 	}
 	defer tmp.Discard()
@@ -252,7 +274,7 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The multipart body could not be read: "+err.Error()))
+			writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The multipart body could not be read: "+err.Error()))
 			return
 		}
 		switch p.FormName() {
@@ -267,39 +289,39 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 			filename, partType = p.FileName(), p.Header.Get("Content-Type")
 			n, err := io.Copy(tmp, io.LimitReader(p, cloudapi.MaxDocument+1))
 			if err != nil {
-				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The file could not be read."))
+				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The file could not be read."))
 				return
 			}
 			if n > cloudapi.MaxDocument {
-				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 131053, "Media upload error", "The file is larger than Meta's 100 MB limit."))
+				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeMediaUpload, "Media upload error", "The file is larger than Meta's 100 MB limit."))
 				return
 			}
 		}
 		p.Close()
 	}
 	if product != "whatsapp" {
-		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", `The parameter messaging_product is required and must be "whatsapp".`))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", `The parameter messaging_product is required and must be "whatsapp".`))
 		return
 	}
 	if !gotFile || tmp.Size() == 0 {
-		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter file is required."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter file is required."))
 		return
 	}
 	if typ == "" {
 		typ = partType
 	}
 	if mt, _, err := mime.ParseMediaType(typ); typ == "" || err != nil || !strings.Contains(mt, "/") {
-		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
 		return
 	}
 	_, resp, err := s.cfg.Sender.UploadTemp(r.Context(), pnid, filename, typ, tmp)
-	var gerr *cloudapi.Error
+	ref, refused := refusalOf(r.Method, err)
 	switch {
-	case err != nil && resp == nil && errors.As(err, &gerr):
-		writeGraphError(w, gerr) // refused before Meta
+	case refused:
+		writeGraphError(w, ref.graph) // refused before Meta
 	case errors.Is(err, outbox.ErrStorage):
 		s.log.Error("proxy: media store", "err", err)
-		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not store the file."))
+		writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not store the file."))
 	case err != nil:
 		s.graphFailure(w, resp, err)
 	default:
@@ -316,10 +338,10 @@ func (s *Server) graphFailure(w http.ResponseWriter, resp *cloudapi.Response, er
 	}
 	s.log.Warn("proxy: graph api unreachable", "err", err)
 	if cloudapi.IsUncertain(err) {
-		writeGraphError(w, cloudapi.NewError(http.StatusBadGateway, 131000, "Something went wrong", "Meta did not answer; the request may have been carried out."))
+		writeGraphError(w, cloudapi.NewError(http.StatusBadGateway, cloudapi.CodeSomethingWentWrong, "Something went wrong", "Meta did not answer; the request may have been carried out."))
 		return
 	}
-	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "Pforte could not reach the Graph API."))
+	writeGraphError(w, cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "Pforte could not reach the Graph API."))
 }
 
 // downloadPath is where callers fetch a file through Pforte, since they do

@@ -208,20 +208,20 @@ func TestWindowRefusal(t *testing.T) {
 	st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", text)
 	var e struct {
 		Error struct {
-			Code      int    `json:"code"`
-			Type      string `json:"type"`
-			Message   string `json:"message"`
+			Code      cloudapi.ErrorCode `json:"code"`
+			Type      string             `json:"type"`
+			Message   string             `json:"message"`
 			ErrorData struct {
 				Details string `json:"details"`
 			} `json:"error_data"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(b, &e); st != 400 || err != nil || e.Error.Code != 131047 || e.Error.Type != "OAuthException" ||
+	if err := json.Unmarshal(b, &e); st != 400 || err != nil || e.Error.Code != cloudapi.CodeReEngagement || e.Error.Type != "OAuthException" ||
 		!strings.Contains(e.Error.ErrorData.Details, "template") || !strings.HasPrefix(e.Error.Message, "(#131047)") {
 		t.Fatalf("%d %s", st, b)
 	}
 	st, b, _ = post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":%q,"message":%s}`, pnid, text)))
-	if st != 422 || !strings.Contains(string(b), `"window_closed"`) || !strings.Contains(string(b), `"code":131047`) {
+	if st != 422 || !strings.Contains(string(b), `"window_closed"`) || !strings.Contains(string(b), codeJSON(cloudapi.CodeReEngagement)) {
 		t.Fatalf("queued: %d %s", st, b)
 	}
 	if n := len(g.Sim.Requests()); n != 0 {
@@ -258,8 +258,8 @@ func TestProxyAuth(t *testing.T) {
 	for _, tc := range []struct {
 		key  string
 		st   int
-		code int
-	}{{"", 401, 190}, {testenv.Token, 401, 190}, {readKey, 403, 10}} {
+		code cloudapi.ErrorCode
+	}{{"", 401, cloudapi.CodeAccessTokenExpired}, {testenv.Token, 401, cloudapi.CodeAccessTokenExpired}, {readKey, 403, cloudapi.CodePermissionDenied}} {
 		st, b, _ := post(t, url, tc.key, "application/json", body)
 		var e struct{ Error cloudapi.Error }
 		json.Unmarshal(b, &e)
@@ -285,33 +285,33 @@ func TestProxyRetriesAndErrors(t *testing.T) {
 		return []byte(`{"messaging_product":"whatsapp","to":"+` + to + `","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
 	}
 	url := g.Internal.URL + "/v24.0/" + pnid + "/messages"
-	g.Sim.Inject(simulator.Fault{Code: 130429, To: "447700900801"})
+	g.Sim.Inject(simulator.Fault{Code: cloudapi.CodeThroughputReached, To: "447700900801"})
 	if st, b, _ := post(t, url, g.APIKey, "application/json", tpl("447700900801")); st != 200 {
 		t.Fatalf("after a retry: %d %s", st, b)
 	}
 	if n := len(g.Sim.Accepted()); n != 1 {
 		t.Fatalf("%d accepted", n)
 	}
-	g.Sim.Inject(simulator.Fault{Code: 132001, To: "447700900802"})
+	g.Sim.Inject(simulator.Fault{Code: cloudapi.CodeTemplateNotFound, To: "447700900802"})
 	st, b, hdr := post(t, url, g.APIKey, "application/json", tpl("447700900802"))
 	var e struct {
 		Error struct {
-			Code      int    `json:"code"`
-			FBTraceID string `json:"fbtrace_id"`
+			Code      cloudapi.ErrorCode `json:"code"`
+			FBTraceID string             `json:"fbtrace_id"`
 		} `json:"error"`
 	}
 	json.Unmarshal(b, &e)
-	if st != 404 || e.Error.Code != 132001 || e.Error.FBTraceID == "pforte" || e.Error.FBTraceID == "" {
+	if st != 404 || e.Error.Code != cloudapi.CodeTemplateNotFound || e.Error.FBTraceID == "pforte" || e.Error.FBTraceID == "" {
 		t.Fatalf("Meta's error not handed on: %d %s", st, b)
 	}
 	m := waitStatus(t, g, hdr.Get("X-Pforte-Message-Id"), "failed")
-	if !strings.Contains(string(m.Errors), "132001") {
+	if !strings.Contains(string(m.Errors), codeJSON(cloudapi.CodeTemplateNotFound)) {
 		t.Fatalf("error not kept: %s", m.Errors)
 	}
 	// No answer after the request went out: a Graph-shaped 502, marked unknown.
 	g.Sim.Inject(simulator.Fault{Hang: true, To: "447700900803"})
 	st, b, hdr = post(t, url, g.APIKey, "application/json", tpl("447700900803"))
-	if st != 502 || !strings.Contains(string(b), `"code":131000`) {
+	if st != 502 || !strings.Contains(string(b), codeJSON(cloudapi.CodeSomethingWentWrong)) {
 		t.Fatalf("hang: %d %s", st, b)
 	}
 	waitStatus(t, g, hdr.Get("X-Pforte-Message-Id"), "unknown")
@@ -531,7 +531,7 @@ func TestProxyRelaysOnlyItsContract(t *testing.T) {
 		{"GET", "", nil, ""},
 	} {
 		st, e, raw := graphDo(t, tc.method, base+tc.path, sendKey, tc.body)
-		if st != http.StatusBadRequest || e.Code != 100 || e.Subcode != 33 || e.Type != "GraphMethodException" || e.FBTraceID == "" ||
+		if st != http.StatusBadRequest || e.Code != cloudapi.CodeInvalidParameter || e.Subcode != cloudapi.SubcodeUnsupportedObject || e.Type != "GraphMethodException" || e.FBTraceID == "" ||
 			!strings.Contains(e.Message, "Object with ID '"+tc.object+"' does not exist") {
 			t.Errorf("%s /v24.0/%s: %d %s", tc.method, tc.path, st, raw)
 		}
@@ -540,16 +540,16 @@ func TestProxyRelaysOnlyItsContract(t *testing.T) {
 		t.Errorf("download of an unknown id: %d %s", st, raw)
 	}
 	// Without a key nothing is revealed, not even whether a path exists.
-	if st, e, raw := graphDo(t, "GET", base+"me", "", nil); st != 401 || e.Code != 190 {
+	if st, e, raw := graphDo(t, "GET", base+"me", "", nil); st != 401 || e.Code != cloudapi.CodeAccessTokenExpired {
 		t.Errorf("/me without a key: %d %s", st, raw)
 	}
 	// A customer's file needs the read scope as well.
 	for _, m := range []string{"GET", "DELETE"} {
-		if st, e, raw := graphDo(t, m, base+received, sendKey, nil); st != 403 || e.Code != 10 {
+		if st, e, raw := graphDo(t, m, base+received, sendKey, nil); st != 403 || e.Code != cloudapi.CodePermissionDenied {
 			t.Errorf("%s received media with a send-only key: %d %s", m, st, raw)
 		}
 	}
-	if st, e, raw := graphDo(t, "GET", g.Internal.URL+"/pforte/media/"+received, sendKey, nil); st != 403 || e.Code != 10 {
+	if st, e, raw := graphDo(t, "GET", g.Internal.URL+"/pforte/media/"+received, sendKey, nil); st != 403 || e.Code != cloudapi.CodePermissionDenied {
 		t.Errorf("download of received media with a send-only key: %d %s", st, raw)
 	}
 	if calls := g.GraphCalls()[before:]; len(calls) != 0 {
@@ -582,5 +582,31 @@ func TestProxyRelaysOnlyItsContract(t *testing.T) {
 	}
 	if st, _, _ := graphDo(t, "PUT", g.Internal.URL+"/api/v1/contacts/447700900321", g.APIKey, nil); st != 405 {
 		t.Errorf("wrong method on the API: %d", st)
+	}
+}
+
+// codeJSON is how a Graph error body carries a code.
+func codeJSON(c cloudapi.ErrorCode) string { return fmt.Sprintf(`"code":%d`, c) }
+
+// A phone number id that is none of the company's is refused by the
+// outbox for the queued API as for the proxy, each in its own shape, and
+// Meta is never called.
+func TestUnknownNumberRefusedWithoutMeta(t *testing.T) {
+	g := newSending(t)
+	msg := []byte(`{"messaging_product":"whatsapp","to":"+447700900999","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
+	before := len(g.GraphCalls())
+	st, b, _ := post(t, g.Internal.URL+"/api/v1/messages", g.APIKey, "application/json", []byte(fmt.Sprintf(`{"phone_number_id":"999999","message":%s}`, msg)))
+	if st != http.StatusBadRequest || !strings.Contains(string(b), `"code":"unknown_phone_number_id"`) || !strings.Contains(string(b), `"error_subcode":33`) {
+		t.Fatalf("queued API: %d %s", st, b)
+	}
+	st, e, raw := graphDo(t, "POST", g.Internal.URL+"/v24.0/999999/messages", g.APIKey, msg)
+	if st != http.StatusBadRequest || e.Code != cloudapi.CodeInvalidParameter || e.Subcode != cloudapi.SubcodeUnsupportedObject {
+		t.Fatalf("proxy: %d %s", st, raw)
+	}
+	if calls := g.GraphCalls()[before:]; len(calls) != 0 {
+		t.Fatalf("Meta was called: %+v", calls)
+	}
+	if c, err := g.Store.Count(context.Background()); err == nil && c.Messages != 0 {
+		t.Fatalf("%d messages stored", c.Messages)
 	}
 }

@@ -116,21 +116,11 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 	}
 	out, err := s.cfg.Sender.Enqueue(r.Context(), outbox.Request{PhoneNumberID: req.PhoneNumberID, Body: req.Message,
 		Actor: actor(r), IdempotencyKey: scopedIdempotencyKey(r)})
-	var gerr *cloudapi.Error
-	switch {
-	case errors.As(err, &gerr) && gerr.Code == 131047:
-		writeSendError(w, http.StatusUnprocessableEntity, "window_closed", gerr.Details(), gerr)
+	if ref, ok := refusalOf(r.Method, err); ok {
+		writeSendError(w, ref.apiStatus, ref.apiCode, ref.details, ref.graph)
 		return
-	case errors.As(err, &gerr) && gerr.Code == 131050:
-		writeSendError(w, http.StatusUnprocessableEntity, "no_marketing_consent", gerr.Details(), gerr)
-		return
-	case errors.As(err, &gerr) && gerr.Code == outbox.RestrictedCode:
-		writeSendError(w, http.StatusUnprocessableEntity, "contact_restricted", gerr.Details(), gerr)
-		return
-	case errors.As(err, &gerr):
-		writeSendError(w, http.StatusBadRequest, "invalid_message", gerr.Details(), gerr)
-		return
-	case err != nil:
+	}
+	if err != nil {
 		s.apiStoreError(w, err, "message")
 		return
 	}

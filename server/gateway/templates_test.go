@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/cloudapi"
+
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/store"
 )
@@ -49,8 +51,8 @@ func TestTemplateCategoryOutlivesRetentionOnEverySendPath(t *testing.T) {
 	tpl := func(name string) []byte {
 		return []byte(`{"messaging_product":"whatsapp","to":"447700900125","type":"template","template":{"name":"` + name + `","language":{"code":"de"}}}`)
 	}
-	sendRefused(t, g, tpl("angebot_dezember"), []string{`"code":131050`}, "no_marketing_consent")
-	sendRefused(t, g, tpl("nie_gemeldet"), []string{`"code":131050`, "not known to Pforte"}, "no_marketing_consent")
+	sendRefused(t, g, tpl("angebot_dezember"), []string{codeJSON(cloudapi.CodeMarketingOptOut)}, "no_marketing_consent")
+	sendRefused(t, g, tpl("nie_gemeldet"), []string{codeJSON(cloudapi.CodeMarketingOptOut), "not known to Pforte"}, "no_marketing_consent")
 	if st, b, _ := post(t, g.Internal.URL+"/v24.0/"+pnid+"/messages", g.APIKey, "application/json", tpl("termin_erinnerung")); st != 200 {
 		t.Fatalf("utility template: %d %s", st, b)
 	}

@@ -195,7 +195,7 @@ func (f *Fetcher) fetch(ctx context.Context, j store.MediaJob) error {
 		info, err = f.client.MediaInfo(ctx, j.MediaID, j.PhoneNumberID)
 		if err != nil {
 			var gerr *cloudapi.Error
-			if errors.As(err, &gerr) && (gerr.Code == 100 || gerr.Code == 131052 || gerr.Code == 131053) {
+			if errors.As(err, &gerr) && (gerr.Code == cloudapi.CodeInvalidParameter || gerr.Code == cloudapi.CodeMediaDownload || gerr.Code == cloudapi.CodeMediaUpload) {
 				return &permanentError{fmt.Sprintf("Meta cannot provide the file (error %d): %s", gerr.Code, gerr.Message)}
 			}
 			return fmt.Errorf("media url: %w", err)

@@ -168,29 +168,29 @@ func (s *Sender) Kick() {
 	}
 }
 
-// prepare parses a body into what the store keeps. Bad input is a Graph
-// error 100 and changes nothing.
-func prepare(req Request, now time.Time) (*cloudapi.SendRequest, store.OutboundSend, *cloudapi.Error) {
+// prepare parses a body into what the store keeps. Bad input is an
+// ErrInvalid refusal and changes nothing.
+func prepare(req Request, now time.Time) (*cloudapi.SendRequest, store.OutboundSend, error) {
 	var o store.OutboundSend
 	if req.PhoneNumberID == "" || cloudapi.PhoneDigits(req.PhoneNumberID) != req.PhoneNumberID {
-		return nil, o, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The phone number id must be Meta's numeric id of the business number.")
+		return nil, o, invalid("The phone number id must be Meta's numeric id of the business number.")
 	}
 	sr, gerr := cloudapi.ParseSend(req.Body)
 	if gerr != nil {
-		return nil, o, gerr
+		return nil, o, invalid(gerr.Details())
 	}
 	if sr.IsReadReceipt() {
 		return sr, o, nil
 	}
 	if sr.RecipientType == "group" {
-		return nil, o, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "Group messages are not supported by Pforte yet.")
+		return nil, o, invalid("Group messages are not supported by Pforte yet.")
 	}
 	o = store.OutboundSend{PhoneNumberID: req.PhoneNumberID, Type: sr.Type, Payload: sr.Payload, Context: sr.Context,
 		Body: req.Body, CheckWindow: !sr.IsTemplate(), Actor: req.Actor, IdempotencyKey: req.IdempotencyKey, Now: now}
 	if sr.To != "" {
 		o.WaID = cloudapi.PhoneDigits(sr.To)
 		if o.WaID == "" {
-			return nil, o, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "The parameter to must be a phone number; use recipient for a business-scoped user id.")
+			return nil, o, invalid("The parameter to must be a phone number; use recipient for a business-scoped user id.")
 		}
 	} else {
 		o.UserID = sr.Recipient
@@ -204,66 +204,52 @@ func prepare(req Request, now time.Time) (*cloudapi.SendRequest, store.OutboundS
 	return sr, o, nil
 }
 
-func windowError(e *store.WindowClosedError) *cloudapi.Error {
-	d := "Pforte refused this message before calling Meta: the customer has never written to this business number, so only an approved template can start the conversation."
-	if e.LastInboundAt > 0 {
-		d = fmt.Sprintf("Pforte refused this message before calling Meta: more than 24 hours have passed since the customer last wrote to this number (the window closed at %s). Send an approved template instead.",
-			store.WindowEnds(e.LastInboundAt).UTC().Format(time.RFC3339))
+// CheckNumber refuses (ErrUnknownNumber) a phone number id that is none
+// of the company's business numbers: Pforte's token reaches far more at
+// Meta than a caller should. Every send and upload passes here; the proxy
+// also asks before it reads an upload's body.
+func (s *Sender) CheckNumber(ctx context.Context, pnid string) error {
+	ok, err := s.store.IsBusinessNumber(ctx, pnid)
+	if err != nil {
+		return fmt.Errorf("outbox: business number lookup: %w", err)
 	}
-	return cloudapi.WindowClosedError(d)
+	if !ok {
+		return unknownNumber(pnid)
+	}
+	return nil
 }
 
-// consentError answers a marketing template to a customer without a
-// marketing opt-in the way Meta answers one who opted out (131050).
-// A template whose category Pforte does not know counts as marketing.
-func consentError(e *store.NoConsentError) *cloudapi.Error {
-	what := fmt.Sprintf("%q is a marketing template", e.Template)
-	if e.Unknown {
-		what = fmt.Sprintf("the category of template %q is not known to Pforte (no status webhook and no entry on the templates page), so it is treated as marketing,", e.Template)
-	}
-	return cloudapi.NewError(http.StatusBadRequest, 131050, "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business",
-		"Pforte refused this message before calling Meta: "+what+" and the customer has no marketing opt-in on record (or opted out, e.g. by writing STOP).")
-}
-
-// restrictedError answers a send to a restricted customer (Art. 18 GDPR)
-// in Graph's shape, as undeliverable, so clients treat it as permanent.
-func restrictedError() *cloudapi.Error {
-	return cloudapi.NewError(http.StatusBadRequest, RestrictedCode, "Message Undeliverable",
-		"Pforte refused this message before calling Meta: processing of this customer's data is restricted (Art. 18 GDPR) while a legal hold keeps it after an erasure request.")
-}
-
-// RestrictedCode is the Graph error code a send to a restricted customer
-// gets (Meta's "message undeliverable").
-const RestrictedCode = 131026
-
-// Enqueue stores a message for delivery and returns at once (the queued
-// send API and the panel's composer use it). A *cloudapi.Error says why the
-// message was refused: invalid (100) or outside the window (131047).
-func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, error) {
-	sr, o, gerr := prepare(req, s.now())
-	if gerr != nil {
-		return nil, gerr
-	}
-	if sr.IsReadReceipt() {
-		return nil, cloudapi.NewError(http.StatusBadRequest, 100, "Invalid parameter", "Read receipts are sent at once through the Graph-compatible endpoint, not queued.")
-	}
+// enqueue stores a prepared message; the store's refusals (window,
+// consent, restriction) come back as the outbox's.
+func (s *Sender) enqueue(ctx context.Context, o store.OutboundSend) (*store.Outbound, error) {
 	// Not cancellable: a write abandoned half way might still commit,
 	// leaving a message nobody tracks.
 	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
-	if errors.Is(err, store.ErrRestricted) {
-		s.m.refused.Inc()
-		return nil, restrictedError()
+	if err != nil {
+		if r := refusalOf(err); r != err {
+			s.m.refused.Inc()
+			return nil, r
+		}
+		return nil, err
 	}
-	var wc *store.WindowClosedError
-	if errors.As(err, &wc) {
-		s.m.refused.Inc()
-		return nil, windowError(wc)
+	return out, nil
+}
+
+// Enqueue stores a message for delivery and returns at once (the queued
+// send API, the panel's composer and the stop-reply worker use it). A
+// *Refusal says why a message was refused before Meta was called.
+func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, error) {
+	if err := s.CheckNumber(ctx, req.PhoneNumberID); err != nil {
+		return nil, err
 	}
-	var nc *store.NoConsentError
-	if errors.As(err, &nc) {
-		s.m.refused.Inc()
-		return nil, consentError(nc)
+	sr, o, err := prepare(req, s.now())
+	if err != nil {
+		return nil, err
 	}
+	if sr.IsReadReceipt() {
+		return nil, invalid("Read receipts are sent at once through the Graph-compatible endpoint, not queued.")
+	}
+	out, err := s.enqueue(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -277,12 +263,18 @@ func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, err
 // Send stores a message and delivers it before returning, for callers that
 // need Meta's answer (the Graph-compatible proxy). It waits at most
 // SyncWait (or until ctx ends) including retries; afterwards the message
-// fails rather than surprising the caller with a late delivery.
+// fails rather than surprising the caller with a late delivery. A
+// *Refusal says why a message was refused before anything was stored;
+// the Result carries Meta's answer (or a Graph error for what happened
+// on the way) otherwise.
 func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
+	if err := s.CheckNumber(ctx, req.PhoneNumberID); err != nil {
+		return nil, err
+	}
 	now := s.now()
-	sr, o, gerr := prepare(req, now)
-	if gerr != nil {
-		return gerrResult(0, "failed", gerr), nil
+	sr, o, err := prepare(req, now)
+	if err != nil {
+		return nil, err
 	}
 	if sr.IsReadReceipt() {
 		return s.readReceipt(ctx, req)
@@ -295,23 +287,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 	if dl, ok := ctx.Deadline(); ok && dl.Before(o.Deadline) {
 		o.Deadline = dl
 	}
-	// Not cancellable: a write abandoned half way might still commit,
-	// leaving a message nobody tracks.
-	out, err := s.store.EnqueueSend(context.WithoutCancel(ctx), o)
-	if errors.Is(err, store.ErrRestricted) {
-		s.m.refused.Inc()
-		return gerrResult(0, "failed", restrictedError()), nil
-	}
-	var wc *store.WindowClosedError
-	if errors.As(err, &wc) {
-		s.m.refused.Inc()
-		return gerrResult(0, "failed", windowError(wc)), nil
-	}
-	var nc *store.NoConsentError
-	if errors.As(err, &nc) {
-		s.m.refused.Inc()
-		return gerrResult(0, "failed", consentError(nc)), nil
-	}
+	out, err := s.enqueue(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +309,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 			s.mu.Lock()
 			delete(s.inflight, out.ID)
 			s.mu.Unlock()
-			e := cloudapi.NewError(http.StatusTooManyRequests, 131056, "(Business Account, Consumer Account) pair rate limit hit",
+			e := cloudapi.NewError(http.StatusTooManyRequests, cloudapi.CodePairRateLimit, "(Business Account, Consumer Account) pair rate limit hit",
 				"Pforte paces messages to one customer as Meta does (about one per 6 seconds after a burst); this one could not be sent in time and was not sent. Try again later or queue it with POST /api/v1/messages.")
 			s.fin(context.WithoutCancel(ctx), out, store.OutboxFailed, e)
 			if ctx.Err() != nil {
@@ -426,7 +402,7 @@ func (s *Sender) wait(ctx context.Context, msgID int64) (*Result, error) {
 	if o.State == store.OutboxQueued {
 		errObj := o.LastError
 		if len(errObj) == 0 {
-			errObj = cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
+			errObj = cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
 		}
 		if err := s.store.ExpireOutbound(context.WithoutCancel(ctx), o.ID, errObj); err == nil {
 			s.m.finished.WithLabelValues(store.OutboxFailed).Inc()
@@ -508,7 +484,7 @@ func errObjResult(msgID int64, state string, obj []byte) *Result {
 	switch {
 	case probe.HTTPStatus != 0:
 		st = probe.HTTPStatus
-	case e.Code == 190:
+	case e.TokenExpired():
 		st = http.StatusUnauthorized
 	case e.Transient():
 		st = http.StatusServiceUnavailable
@@ -518,7 +494,7 @@ func errObjResult(msgID int64, state string, obj []byte) *Result {
 	}
 	body, _ := json.Marshal(map[string]json.RawMessage{"error": obj})
 	if len(obj) == 0 {
-		body = cloudapi.NewError(st, 131000, "Something went wrong", "").JSON()
+		body = cloudapi.NewError(st, cloudapi.CodeSomethingWentWrong, "Something went wrong", "").JSON()
 	}
 	return &Result{MessageID: msgID, State: state, HTTPStatus: st, Body: body}
 }
@@ -551,10 +527,10 @@ func (s *Sender) readReceipt(ctx context.Context, req Request) (*Result, error) 
 
 func unreachable(err error) *cloudapi.Error {
 	if cloudapi.IsUncertain(err) {
-		return cloudapi.NewError(http.StatusBadGateway, 131000, "Something went wrong",
+		return cloudapi.NewError(http.StatusBadGateway, cloudapi.CodeSomethingWentWrong, "Something went wrong",
 			"Pforte sent the request to Meta but got no answer, so it may have been carried out. It was not repeated; check before sending again.")
 	}
-	return cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable",
+	return cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable",
 		"Pforte could not reach the Graph API: "+err.Error())
 }
 
@@ -653,7 +629,7 @@ func (s *Sender) backoff(attempt int, e *cloudapi.Error) time.Duration {
 		d = s.cfg.MaxBackoff
 	}
 	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-	if e != nil && e.Code == 131056 && d < s.cfg.PairInterval {
+	if e != nil && e.Code == cloudapi.CodePairRateLimit && d < s.cfg.PairInterval {
 		d = s.cfg.PairInterval // the customer's pace, not ours, is the limit
 	}
 	return d
@@ -738,7 +714,7 @@ func (s *Sender) run(ctx context.Context) {
 			if o.Deadline > 0 && now.UnixMilli() > o.Deadline {
 				errObj := o.LastError
 				if len(errObj) == 0 {
-					errObj = cloudapi.NewError(http.StatusServiceUnavailable, 131016, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
+					errObj = cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
 				}
 				if err := s.store.ExpireOutbound(ctx, o.ID, errObj); err == nil {
 					s.m.finished.WithLabelValues(store.OutboxFailed).Inc()

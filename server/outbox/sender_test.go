@@ -3,12 +3,15 @@ package outbox_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pforte/pforte/server/cloudapi"
 
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/simulator"
@@ -137,10 +140,10 @@ func TestTransientErrorsRetriedWithoutDuplicates(t *testing.T) {
 	g := testenv.NewSending(t, testenv.SendingOptions{Sender: outbox.Config{BaseBackoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond},
 		Sim: simulator.Options{StatusDelay: -1}})
 	faults := map[string]simulator.Fault{
-		"447700900201": {Code: 130429, Times: 2},
+		"447700900201": {Code: cloudapi.CodeThroughputReached, Times: 2},
 		"447700900202": {Code: 502, HTTPStatus: 502, Raw: "<html><body>Bad Gateway</body></html>"},
-		"447700900203": {Code: 131000},
-		"447700900204": {Code: 131016, Times: 3},
+		"447700900203": {Code: cloudapi.CodeSomethingWentWrong},
+		"447700900204": {Code: cloudapi.CodeServiceUnavailable, Times: 3},
 	}
 	var ids []int64
 	i := 0
@@ -170,7 +173,8 @@ func TestTransientErrorsRetriedWithoutDuplicates(t *testing.T) {
 // an expired token (190) also raises the alarm, which the next success clears.
 func TestPermanentErrorsNotRetried(t *testing.T) {
 	g := testenv.NewSending(t, testenv.SendingOptions{Sender: outbox.Config{BaseBackoff: 10 * time.Millisecond}, Sim: simulator.Options{StatusDelay: -1}})
-	codes := []int{100, 131026, 132001, 133010, 368, 190}
+	codes := []cloudapi.ErrorCode{cloudapi.CodeInvalidParameter, cloudapi.CodeUndeliverable, cloudapi.CodeTemplateNotFound,
+		cloudapi.CodeNumberNotRegistered, cloudapi.CodePolicyBlocked, cloudapi.CodeAccessTokenExpired}
 	var ids []int64
 	for i, code := range codes {
 		to := fmt.Sprintf("4477009003%02d", i)
@@ -184,7 +188,7 @@ func TestPermanentErrorsNotRetried(t *testing.T) {
 			t.Fatal(err)
 		}
 		var errs []struct {
-			Code int `json:"code"`
+			Code cloudapi.ErrorCode `json:"code"`
 		}
 		json.Unmarshal(m.Errors, &errs)
 		if m.Status != "failed" || len(errs) != 1 || errs[0].Code != codes[i] {
@@ -229,13 +233,14 @@ func TestUncertainSendNotRepeated(t *testing.T) {
 }
 
 // Enqueue refuses free-form messages outside the window before anything
-// reaches Meta, with Meta's error 131047.
+// reaches Meta (the gateway answers it with Meta's error 131047).
 func TestEnqueueWindowRefusal(t *testing.T) {
 	g := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{StatusDelay: -1}})
 	_, err := g.Sender.Enqueue(context.Background(), outbox.Request{PhoneNumberID: pnid,
 		Body: []byte(`{"messaging_product":"whatsapp","to":"+447700900500","type":"text","text":{"body":"Hallo"}}`)})
-	if err == nil || !strings.Contains(err.Error(), "131047") {
-		t.Fatalf("want 131047, got %v", err)
+	var wc *store.WindowClosedError
+	if !errors.Is(err, outbox.ErrWindowClosed) || !errors.As(err, &wc) {
+		t.Fatalf("want outbox.ErrWindowClosed wrapping the store's error, got %v", err)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if n := len(g.Sim.Requests()); n != 0 {
@@ -264,7 +269,7 @@ func TestSyncSendPairPaceDeadline(t *testing.T) {
 		t.Fatalf("first: %+v %v", first, err)
 	}
 	second, err := g.Sender.Send(ctx, outbox.Request{PhoneNumberID: pnid, Body: template("447700900600", 2)})
-	if err != nil || second.State != store.OutboxFailed || second.HTTPStatus != 429 || !strings.Contains(string(second.Body), "131056") {
+	if err != nil || second.State != store.OutboxFailed || second.HTTPStatus != 429 || !strings.Contains(string(second.Body), fmt.Sprintf(`"code":%d`, cloudapi.CodePairRateLimit)) {
 		t.Fatalf("second: %+v %s %v", second, second.Body, err)
 	}
 	time.Sleep(100 * time.Millisecond)

@@ -81,22 +81,24 @@ func (r *StopReplier) reply(ctx context.Context, rec store.ConsentRecord) error 
 	if err != nil {
 		return err
 	}
-	msg := map[string]any{"messaging_product": "whatsapp", "type": "text", "text": map[string]any{"body": text}}
-	if waID != "" {
-		msg["to"] = waID
-	} else {
-		msg["recipient"] = userID
+	msg, err := cloudapi.TextMessage(cloudapi.Recipient{WaID: waID, UserID: userID}, text)
+	if err != nil {
+		r.log.Warn("stop reply has no recipient; not sent", "record", rec.ID)
+		return r.st.MarkStopReplied(ctx, rec.ID)
 	}
-	body, _ := json.Marshal(msg)
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("outbox: stop reply body: %w", err)
+	}
 	// The key makes a retry after a crash between queueing and marking
 	// find the first message instead of sending a second one.
 	_, err = r.snd.Enqueue(ctx, Request{PhoneNumberID: pnid, Body: body, Actor: "system:stop-reply",
 		IdempotencyKey: fmt.Sprintf("stop-reply-%d", rec.ID)})
-	var gerr *cloudapi.Error
-	if errors.As(err, &gerr) {
+	var ref *Refusal
+	if errors.As(err, &ref) {
 		// Refused before Meta (e.g. the window closed meanwhile): answering
 		// later would be a second message nobody asked for.
-		r.log.Info("stop reply refused; not retried", "record", rec.ID, "code", gerr.Code)
+		r.log.Info("stop reply refused; not retried", "record", rec.ID, "reason", ref.Reason)
 	} else if err != nil {
 		return err
 	}

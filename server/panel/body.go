@@ -11,79 +11,43 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strings"
 
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/web"
 )
 
-// sendBody builds Meta's request body for a composer message, the same
-// bytes a Cloud API client would post; mediaID is the uploaded file's id.
+// sendBody builds Meta's request body for a composer message with
+// cloudapi's builder, the same bytes a Cloud API client would post;
+// mediaID is the uploaded file's id.
 func sendBody(m Message, mediaID string) ([]byte, error) {
-	body := map[string]any{"messaging_product": "whatsapp", "recipient_type": "individual", "type": m.Type}
-	switch {
-	case m.ToWaID != "":
-		body["to"] = "+" + m.ToWaID
-	case m.ToUserID != "":
-		body["recipient"] = m.ToUserID
-	default:
-		return nil, errors.New("panel: the conversation has no recipient")
-	}
-	if m.ReplyTo != "" {
-		body["context"] = map[string]string{"message_id": m.ReplyTo}
-	}
+	to := cloudapi.Recipient{WaID: m.ToWaID, UserID: m.ToUserID}
+	var out *cloudapi.Outbound
+	var err error
 	switch m.Type {
 	case "text":
-		t := map[string]any{"body": m.Text}
-		if strings.Contains(m.Text, "https://") || strings.Contains(m.Text, "http://") {
-			t["preview_url"] = true
-		}
-		body["text"] = t
+		out, err = cloudapi.TextMessage(to, m.Text)
 	case "image", "video", "audio", "document":
-		if mediaID == "" {
-			return nil, errors.New("panel: attachment not uploaded")
+		filename := ""
+		if m.File != nil {
+			filename = m.File.Name
 		}
-		obj := map[string]any{"id": mediaID}
-		if m.Text != "" && m.Type != "audio" {
-			obj["caption"] = m.Text
-		}
-		if m.Type == "document" && m.File != nil {
-			obj["filename"] = m.File.Name
-		}
-		body[m.Type] = obj
+		out, err = cloudapi.MediaMessage(to, m.Type, mediaID, m.Text, filename)
 	case "template":
 		if m.Template == nil {
 			return nil, errors.New("panel: template missing")
 		}
-		t := map[string]any{"name": m.Template.Name, "language": map[string]string{"code": m.Template.Language}}
-		if len(m.Template.Params) > 0 {
-			var params []map[string]string
-			for _, p := range m.Template.Params {
-				param := map[string]string{"type": "text", "text": p.Value}
-				if !isDigits(p.Name) {
-					// Named-parameter templates name each value.
-					param["parameter_name"] = p.Name
-				}
-				params = append(params, param)
-			}
-			t["components"] = []any{map[string]any{"type": "body", "parameters": params}}
+		params := make([]cloudapi.TemplateParam, 0, len(m.Template.Params))
+		for _, p := range m.Template.Params {
+			params = append(params, cloudapi.TemplateParam{Name: p.Name, Value: p.Value})
 		}
-		body["template"] = t
+		out, err = cloudapi.TemplateMessage(to, m.Template.Name, m.Template.Language, params)
 	default:
 		return nil, errors.New("panel: unknown message type " + m.Type)
 	}
-	return json.Marshal(body)
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
+	if err != nil {
+		return nil, fmt.Errorf("panel: %w", err)
 	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
+	return json.Marshal(out.ReplyingTo(m.ReplyTo))
 }
 
 // --- request body limits --------------------------------------------------
@@ -113,31 +77,8 @@ const (
 	shortFormMax      = 8 << 10
 	longFormMax       = 64 << 10
 	multipartOverhead = 1 << 20
-	attachmentMax     = maxDocumentSize + multipartOverhead
+	attachmentMax     = cloudapi.MaxDocument + multipartOverhead
 )
-
-// Meta's upload limits per media kind (Cloud API, "Supported media types").
-const (
-	maxImageSize    = 5 << 20
-	maxAudioSize    = 16 << 20
-	maxVideoSize    = 16 << 20
-	maxDocumentSize = 100 << 20
-)
-
-// maxMediaSize is the largest file Meta takes for a message type.
-func maxMediaSize(kind string) int64 {
-	switch kind {
-	case "image":
-		return maxImageSize
-	case "audio":
-		return maxAudioSize
-	case "video":
-		return maxVideoSize
-	case "document":
-		return maxDocumentSize
-	}
-	return 0
-}
 
 // mediaTooLarge is the composer's answer to a file over its kind's limit.
 func mediaTooLarge(kind string) string {

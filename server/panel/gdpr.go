@@ -344,7 +344,7 @@ func (s *Server) conversationSecureLink(w http.ResponseWriter, r *http.Request) 
 			return
 		}
 		if !store.WindowOpen(cs.LastInboundAt, s.now()) {
-			fail(http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+			fail(http.StatusConflict, web.T(ctx, windowClosedNoSend))
 			return
 		}
 	}
@@ -369,10 +369,7 @@ func (s *Server) conversationSecureLink(w http.ResponseWriter, r *http.Request) 
 		AgentID: v.user.ID, Type: "text", Text: secureLinkMessage(prompt, url, time.Unix(l.ExpiresAt, 0), s.cfg.Location)}
 	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
 		// The link exists: show it, so it can still be passed on.
-		status, text := http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error())
-		if errors.Is(err, ErrWindowClosed) {
-			status, text = http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden.")
-		}
+		status, text := sendRefusal(ctx, err)
 		s.log.Warn("secure link not sent", "link", l.ID, "err", err)
 		showOnce(status, text)
 		return

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
@@ -33,9 +34,9 @@ func (c msgContext) quoted() string {
 }
 
 type graphError struct {
-	Code      int    `json:"code"`
-	Title     string `json:"title"`
-	Message   string `json:"message"`
+	Code      cloudapi.ErrorCode `json:"code"`
+	Title     string             `json:"title"`
+	Message   string             `json:"message"`
 	ErrorData struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
@@ -315,7 +316,7 @@ func messageVM(ctx context.Context, convID int64, m *store.Message) web.MessageV
 		var errs []graphError
 		json.Unmarshal(m.Errors, &errs)
 		why := web.T(ctx, "WhatsApp liefert diesen Nachrichtentyp nicht über die Cloud API aus.")
-		if len(errs) > 0 && errs[0].Code == 131060 {
+		if len(errs) > 0 && errs[0].Code == cloudapi.CodeMessageUnavailable {
 			why = web.T(ctx, "Diese Nachricht ist bei Meta gerade nicht verfügbar.")
 		}
 		if kind != "" {
@@ -429,24 +430,24 @@ func failReason(ctx context.Context, raw []byte) string {
 }
 
 // errorWords are Meta's most common send errors, in words an agent can act on.
-var errorWords = map[int]string{
-	131047: "Seit der letzten Kundennachricht sind mehr als 24 Stunden vergangen. Jetzt geht nur eine Vorlage.",
-	131026: "Nicht zustellbar: Die Nummer hat kein WhatsApp, eine sehr alte App-Version, oder die Person hat die neuen Bedingungen nicht akzeptiert.",
-	131049: "Meta hat die Nachricht zurückgehalten, um die Person nicht mit Werbung zu überhäufen. Später erneut versuchen.",
-	131051: "Dieser Nachrichtentyp wird nicht unterstützt.",
-	131052: "Die Datei konnte nicht geladen werden.",
-	131053: "Die Datei konnte nicht hochgeladen werden (Format oder Größe).",
-	131056: "Zu viele Nachrichten an diese Person in kurzer Zeit. Bitte etwas warten.",
-	130429: "Das Sendelimit der Nummer ist erreicht. Pforte versucht es später erneut.",
-	131042: "Problem mit der Zahlungsmethode im Meta-Konto.",
-	131031: "Das WhatsApp-Konto ist gesperrt.",
-	131000: "Unbekannter Fehler bei Meta. Später erneut versuchen.",
-	132000: "Die Zahl der Platzhalter passt nicht zur Vorlage.",
-	132001: "Diese Vorlage gibt es nicht (oder nicht in dieser Sprache).",
-	132015: "Die Vorlage ist pausiert (schlechte Bewertungen).",
-	132016: "Die Vorlage ist deaktiviert.",
-	133010: "Die Geschäftsnummer ist nicht registriert.",
-	190:    "Der Zugangsschlüssel von Meta ist abgelaufen. Bitte in den Einstellungen erneuern.",
-	368:    "Das Konto ist wegen Richtlinienverstößen vorübergehend gesperrt.",
-	100:    "Meta hat die Anfrage als ungültig abgelehnt.",
+var errorWords = map[cloudapi.ErrorCode]string{
+	cloudapi.CodeReEngagement:        "Seit der letzten Kundennachricht sind mehr als 24 Stunden vergangen. Jetzt geht nur eine Vorlage.",
+	cloudapi.CodeUndeliverable:       "Nicht zustellbar: Die Nummer hat kein WhatsApp, eine sehr alte App-Version, oder die Person hat die neuen Bedingungen nicht akzeptiert.",
+	cloudapi.CodeEcosystemEngagement: "Meta hat die Nachricht zurückgehalten, um die Person nicht mit Werbung zu überhäufen. Später erneut versuchen.",
+	cloudapi.CodeUnsupportedType:     "Dieser Nachrichtentyp wird nicht unterstützt.",
+	cloudapi.CodeMediaDownload:       "Die Datei konnte nicht geladen werden.",
+	cloudapi.CodeMediaUpload:         "Die Datei konnte nicht hochgeladen werden (Format oder Größe).",
+	cloudapi.CodePairRateLimit:       "Zu viele Nachrichten an diese Person in kurzer Zeit. Bitte etwas warten.",
+	cloudapi.CodeThroughputReached:   "Das Sendelimit der Nummer ist erreicht. Pforte versucht es später erneut.",
+	cloudapi.CodePaymentIssue:        "Problem mit der Zahlungsmethode im Meta-Konto.",
+	cloudapi.CodeAccountLocked:       "Das WhatsApp-Konto ist gesperrt.",
+	cloudapi.CodeSomethingWentWrong:  "Unbekannter Fehler bei Meta. Später erneut versuchen.",
+	cloudapi.CodeTemplateParamCount:  "Die Zahl der Platzhalter passt nicht zur Vorlage.",
+	cloudapi.CodeTemplateNotFound:    "Diese Vorlage gibt es nicht (oder nicht in dieser Sprache).",
+	cloudapi.CodeTemplatePaused:      "Die Vorlage ist pausiert (schlechte Bewertungen).",
+	cloudapi.CodeTemplateDisabled:    "Die Vorlage ist deaktiviert.",
+	cloudapi.CodeNumberNotRegistered: "Die Geschäftsnummer ist nicht registriert.",
+	cloudapi.CodeAccessTokenExpired:  "Der Zugangsschlüssel von Meta ist abgelaufen. Bitte in den Einstellungen erneuern.",
+	cloudapi.CodePolicyBlocked:       "Das Konto ist wegen Richtlinienverstößen vorübergehend gesperrt.",
+	cloudapi.CodeInvalidParameter:    "Meta hat die Anfrage als ungültig abgelehnt.",
 }

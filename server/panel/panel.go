@@ -69,7 +69,9 @@ type Config struct {
 	Jobs jobs.Runner
 }
 
-// Sender sends a message typed in the panel. Main wires the outbox in.
+// Sender sends a message typed in the panel. Main wires the outbox in;
+// its refusals (outbox.ErrWindowClosed, …) are what a Sender returns for
+// a message refused before Meta.
 type Sender interface {
 	PanelSend(ctx context.Context, m Message) error
 }
@@ -119,10 +121,6 @@ type Status interface {
 	Queues(ctx context.Context) []web.QueueVM
 	Subscriptions(ctx context.Context) []web.SubscriptionVM
 }
-
-// ErrWindowClosed is what a Sender returns when Meta would refuse a
-// free-form message because the customer-service window is closed.
-var ErrWindowClosed = errors.New("customer-service window closed")
 
 type panelState struct {
 	cfg         Config

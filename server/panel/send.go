@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"context"
 	"errors"
 	"mime"
 	"net/http"
@@ -9,27 +10,30 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
 
-// mediaKind maps an upload's type to the WhatsApp message type, following
-// Meta's list of supported media types.
-func mediaKind(ct string) string {
-	switch ct {
-	case "image/jpeg", "image/png":
-		return "image"
-	case "video/mp4", "video/3gpp":
-		return "video"
-	case "audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg":
-		return "audio"
-	case "application/pdf", "text/plain", "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
-		"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-		"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-		"application/vnd.openxmlformats-officedocument.presentationml.presentation":
-		return "document"
+// composerKind is the message type an attachment is sent as: Meta's kind
+// for the type (cloudapi's list of supported media), except stickers,
+// which the composer does not send; "" refuses the file.
+func composerKind(ct string) string {
+	if k := cloudapi.MediaKind(ct); k != "sticker" {
+		return k
 	}
 	return ""
+}
+
+// fileType is an attachment's MIME type: as the browser sent it, or from
+// the name's extension (by cloudapi's list) when the browser did not know.
+func fileType(partType, name string) string {
+	ct, _, _ := mime.ParseMediaType(partType)
+	if ct == "" || ct == "application/octet-stream" {
+		ct = cloudapi.MIMEOfExtension(filepath.Ext(name))
+	}
+	return ct
 }
 
 // sendableConversation loads a conversation the panel may send in, or
@@ -82,7 +86,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !store.WindowOpen(cs.LastInboundAt, s.now()) {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
+		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, windowClosedNoSend))
 		return
 	}
 	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
@@ -91,17 +95,15 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		msg.ReplyTo = ""
 	}
 	if file := uploadedFileOf(r, "file"); file != nil && file.Name != "" {
-		ct, _, _ := mime.ParseMediaType(file.Type)
-		if ct == "" || ct == "application/octet-stream" {
-			ct, _, _ = mime.ParseMediaType(mime.TypeByExtension(strings.ToLower(filepath.Ext(file.Name))))
-		}
-		kind := mediaKind(ct)
+		ct := fileType(file.Type, file.Name)
+		kind := composerKind(ct)
 		if kind == "" || file.Size == 0 {
 			s.renderConversation(w, r, http.StatusUnsupportedMediaType, web.T(ctx, "Diesen Dateityp nimmt WhatsApp nicht an. Erlaubt: JPEG, PNG, MP4, MP3, OGG, PDF, Office-Dokumente, Text."))
 			return
 		}
-		if file.Size > maxMediaSize(kind) {
-			s.renderConversation(w, r, http.StatusRequestEntityTooLarge, web.T(ctx, mediaTooLarge(kind)))
+		// The outbox's size rule, asked before a sender gets the file.
+		if err := outbox.CheckFile(ct, file.Size); err != nil {
+			s.sendFailed(w, r, err)
 			return
 		}
 		if kind == "audio" && msg.Text != "" {
@@ -134,21 +136,45 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) sendFailed(w http.ResponseWriter, r *http.Request, err error) {
-	ctx := r.Context()
-	if errors.Is(err, ErrWindowClosed) {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."))
-		return
+	status, msg := sendRefusal(r.Context(), err)
+	if status >= http.StatusInternalServerError {
+		s.log.Warn("panel send failed", "err", err)
 	}
-	if nc := (*store.NoConsentError)(nil); errors.As(err, &nc) && nc.Unknown {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Die Kategorie dieser Vorlage ist Pforte nicht bekannt, daher wird sie wie Werbung behandelt, und die Person hat nicht in Werbung eingewilligt. Tragen Sie die Kategorie auf der Seite Vorlagen ein oder erfassen Sie eine Einwilligung."))
-		return
+	s.renderConversation(w, r, status, msg)
+}
+
+// German answers to the outbox's refusals (English in web's tables).
+const (
+	windowClosedNoSend    = "Das 24-Stunden-Fenster ist geschlossen. Bitte eine Vorlage senden."
+	unknownCategoryNoSend = "Nicht gesendet: Die Kategorie dieser Vorlage ist Pforte nicht bekannt, daher wird sie wie Werbung behandelt, und die Person hat nicht in Werbung eingewilligt. Tragen Sie die Kategorie auf der Seite Vorlagen ein oder erfassen Sie eine Einwilligung."
+	noConsentNoSend       = "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."
+	unknownNumberNoSend   = "Nicht gesendet: Die Absendernummer dieser Unterhaltung ist keine Geschäftsnummer dieses Pforte. Fügen Sie sie unter Einstellungen hinzu."
+	invalidNoSend         = "Nicht gesendet: Meta würde diese Nachricht nicht annehmen (%s)."
+)
+
+// sendRefusal is the one place that words why a send from the panel
+// failed: the outbox's refusals in German (translated by web.T), anything
+// else as a failure on the way to Meta (502).
+func sendRefusal(ctx context.Context, err error) (int, string) {
+	var ref *outbox.Refusal
+	var nc *store.NoConsentError
+	switch {
+	case errors.Is(err, outbox.ErrWindowClosed):
+		return http.StatusConflict, web.T(ctx, windowClosedNoSend)
+	case errors.Is(err, outbox.ErrNoConsent) && errors.As(err, &nc) && nc.Unknown:
+		return http.StatusConflict, web.T(ctx, unknownCategoryNoSend)
+	case errors.Is(err, outbox.ErrNoConsent):
+		return http.StatusConflict, web.T(ctx, noConsentNoSend)
+	case errors.Is(err, outbox.ErrRestricted):
+		return http.StatusConflict, web.T(ctx, restrictedNoSend)
+	case errors.Is(err, outbox.ErrUnknownNumber):
+		return http.StatusConflict, web.T(ctx, unknownNumberNoSend)
+	case errors.Is(err, outbox.ErrTooLarge) && errors.As(err, &ref):
+		return http.StatusRequestEntityTooLarge, web.T(ctx, mediaTooLarge(ref.Kind))
+	case errors.Is(err, outbox.ErrInvalid) && errors.As(err, &ref):
+		return http.StatusUnprocessableEntity, web.Tf(ctx, invalidNoSend, ref.Details)
 	}
-	if errors.Is(err, store.ErrNoConsent) {
-		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."))
-		return
-	}
-	s.log.Warn("panel send failed", "err", err)
-	s.renderConversation(w, r, http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error()))
+	return http.StatusBadGateway, web.Tf(ctx, "Nicht gesendet: %s", err.Error())
 }
 
 // sendTemplate sends an approved template with its placeholders filled in;

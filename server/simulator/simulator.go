@@ -61,8 +61,8 @@ type Options struct {
 type Fault struct {
 	// Code is the Graph error code to answer (e.g. 130429, 131056, 131000,
 	// 100, 190); its HTTP status follows Meta's habits unless HTTPStatus is set.
-	Code       int `json:"code"`
-	HTTPStatus int `json:"http_status"`
+	Code       cloudapi.ErrorCode `json:"code"`
+	HTTPStatus int                `json:"http_status"`
 	// Raw is sent as the body instead of a Graph error (e.g. an HTML 502 page).
 	Raw string `json:"raw"`
 	// Hang accepts the message, then drops the connection without an
@@ -235,7 +235,7 @@ func (s *Simulator) handleRequests(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, counts)
 }
 
-func (s *Simulator) graphError(w http.ResponseWriter, status, code int, title, details string) {
+func (s *Simulator) graphError(w http.ResponseWriter, status int, code cloudapi.ErrorCode, title, details string) {
 	e := cloudapi.NewError(status, code, title, details)
 	e.FBTraceID = randomID(12)
 	e.Raw = nil
@@ -251,7 +251,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Simulator) authorised(w http.ResponseWriter, r *http.Request) bool {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || (s.opts.AccessToken != "" && tok != s.opts.AccessToken) {
-		e := &cloudapi.Error{Message: "Error validating access token: Session has expired.", Type: "OAuthException", Code: 190, Subcode: 463, FBTraceID: randomID(12)}
+		e := &cloudapi.Error{Message: "Error validating access token: Session has expired.", Type: "OAuthException", Code: cloudapi.CodeAccessTokenExpired, Subcode: cloudapi.SubcodeSessionExpired, FBTraceID: randomID(12)}
 		writeJSON(w, http.StatusUnauthorized, json.RawMessage(e.JSON()))
 		return false
 	}
@@ -259,35 +259,35 @@ func (s *Simulator) authorised(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // errorStatus is the HTTP status Meta is commonly seen to use per code.
-func errorStatus(code int) int {
+func errorStatus(code cloudapi.ErrorCode) int {
 	switch code {
-	case 190:
+	case cloudapi.CodeAccessTokenExpired:
 		return http.StatusUnauthorized
-	case 130429, 131056:
+	case cloudapi.CodeThroughputReached, cloudapi.CodePairRateLimit:
 		return http.StatusTooManyRequests
-	case 131000:
+	case cloudapi.CodeSomethingWentWrong:
 		return http.StatusInternalServerError
-	case 131016, 2:
+	case cloudapi.CodeServiceUnavailable, cloudapi.CodeServiceDown:
 		return http.StatusServiceUnavailable
-	case 132001:
+	case cloudapi.CodeTemplateNotFound:
 		return http.StatusNotFound
 	}
 	return http.StatusBadRequest
 }
 
-var errorTitles = map[int][2]string{
-	100:    {"Invalid parameter", "Invalid parameter."},
-	130429: {"Rate limit hit", "Cloud API message throughput has been reached."},
-	131000: {"Something went wrong", "Something went wrong."},
-	131016: {"Service unavailable", "A service is temporarily unavailable."},
-	131026: {"Message undeliverable", "Unable to deliver message."},
-	131047: {"Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
-	131056: {"(Business Account, Consumer Account) pair rate limit hit", "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time."},
-	131057: {"Account in maintenance mode", "Business Account is in maintenance mode."},
-	132000: {"Number of parameters does not match the expected number of params", "body: number of localizable_params does not match the expected number of params"},
-	132001: {"Template name does not exist in the translation", "template name does not exist in the language"},
-	133010: {"Account not registered", "Account not registered"},
-	368:    {"Temporarily blocked for policies violations", "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy."},
+var errorTitles = map[cloudapi.ErrorCode][2]string{
+	cloudapi.CodeInvalidParameter:    {"Invalid parameter", "Invalid parameter."},
+	cloudapi.CodeThroughputReached:   {"Rate limit hit", "Cloud API message throughput has been reached."},
+	cloudapi.CodeSomethingWentWrong:  {"Something went wrong", "Something went wrong."},
+	cloudapi.CodeServiceUnavailable:  {"Service unavailable", "A service is temporarily unavailable."},
+	cloudapi.CodeUndeliverable:       {"Message undeliverable", "Unable to deliver message."},
+	cloudapi.CodeReEngagement:        {"Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number."},
+	cloudapi.CodePairRateLimit:       {"(Business Account, Consumer Account) pair rate limit hit", "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time."},
+	cloudapi.CodeMaintenance:         {"Account in maintenance mode", "Business Account is in maintenance mode."},
+	cloudapi.CodeTemplateParamCount:  {"Number of parameters does not match the expected number of params", "body: number of localizable_params does not match the expected number of params"},
+	cloudapi.CodeTemplateNotFound:    {"Template name does not exist in the translation", "template name does not exist in the language"},
+	cloudapi.CodeNumberNotRegistered: {"Account not registered", "Account not registered"},
+	cloudapi.CodePolicyBlocked:       {"Temporarily blocked for policies violations", "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy."},
 }
 
 func (s *Simulator) takeFault(to string) *Fault {
@@ -318,13 +318,13 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	pnid := r.PathValue("pnid")
 	rec := Request{At: now, PhoneNumberID: pnid, Body: body}
 	if !s.authorised(w, r) {
-		rec.Outcome = "error 190"
+		rec.Outcome = "error " + strconv.Itoa(int(cloudapi.CodeAccessTokenExpired))
 		s.record(rec)
 		return
 	}
 	sr, gerr := cloudapi.ParseSend(body)
 	if gerr != nil {
-		rec.Outcome = "error 100"
+		rec.Outcome = "error " + strconv.Itoa(int(cloudapi.CodeInvalidParameter))
 		s.record(rec)
 		gerr.FBTraceID = randomID(12)
 		gerr.Raw = nil
@@ -354,7 +354,7 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 			}
 			panic(http.ErrAbortHandler)
 		}
-		rec.Outcome = "error " + strconv.Itoa(f.Code)
+		rec.Outcome = "error " + strconv.Itoa(int(f.Code))
 		s.record(rec)
 		status := f.HTTPStatus
 		if status == 0 {
@@ -375,7 +375,7 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	if sr.IsTemplate() {
 		if code := s.templateError(sr); code != 0 {
-			rec.Outcome = "error " + strconv.Itoa(code)
+			rec.Outcome = "error " + strconv.Itoa(int(code))
 			s.record(rec)
 			t := errorTitles[code]
 			s.graphError(w, errorStatus(code), code, t[0], t[1])
@@ -383,10 +383,10 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.opts.EnforceWindow && !sr.IsTemplate() && !s.windowOpen(to, now) {
-		rec.Outcome = "error 131047"
+		rec.Outcome = "error " + strconv.Itoa(int(cloudapi.CodeReEngagement))
 		s.record(rec)
-		t := errorTitles[131047]
-		s.graphError(w, http.StatusBadRequest, 131047, t[0], t[1])
+		t := errorTitles[cloudapi.CodeReEngagement]
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeReEngagement, t[0], t[1])
 		return
 	}
 	rec.WAMID = newWAMID(to)
@@ -502,17 +502,17 @@ func (s *Simulator) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := r.ParseMultipartForm(8 << 20); err != nil {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "The upload must be multipart/form-data: "+err.Error())
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The upload must be multipart/form-data: "+err.Error())
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
 	if r.FormValue("messaging_product") != "whatsapp" {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "The parameter messaging_product is required.")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter messaging_product is required.")
 		return
 	}
 	f, fh, err := r.FormFile("file")
 	if err != nil {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "The parameter file is required.")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter file is required.")
 		return
 	}
 	defer f.Close()
@@ -525,7 +525,7 @@ func (s *Simulator) handleUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if int64(len(data)) > cloudapi.MaxSize(cloudapi.KindOfMIME(mt)) {
-		s.graphError(w, http.StatusBadRequest, 131053, "Media upload error", "The file is larger than Meta allows for "+mt+".")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeMediaUpload, "Media upload error", "The file is larger than Meta allows for "+mt+".")
 		return
 	}
 	id := s.AddMedia(data, mt, fh.Filename, r.PathValue("pnid"))
@@ -561,11 +561,11 @@ func (s *Simulator) handleMediaGet(w http.ResponseWriter, r *http.Request) {
 	m, ok := s.media[id]
 	s.mu.Unlock()
 	if !ok || m.deleted {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "Unsupported get request. Object with ID '"+id+"' does not exist.")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "Unsupported get request. Object with ID '"+id+"' does not exist.")
 		return
 	}
 	if p := r.URL.Query().Get("phone_number_id"); p != "" && p != m.pnid {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "The media does not belong to this phone number.")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The media does not belong to this phone number.")
 		return
 	}
 	sum := sha256.Sum256(m.data)
@@ -596,7 +596,7 @@ func (s *Simulator) handleMediaDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		s.graphError(w, http.StatusBadRequest, 100, "Invalid parameter", "Unsupported delete request. Object with ID '"+id+"' does not exist.")
+		s.graphError(w, http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "Unsupported delete request. Object with ID '"+id+"' does not exist.")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"success": true})

@@ -3,14 +3,17 @@ package simulator_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/server/testenv"
 )
@@ -79,14 +82,15 @@ func TestAnswersHaveMetasShapes(t *testing.T) {
 		t.Errorf("bad token: %d %s", st, b)
 	}
 	// Faults can be queued over HTTP too.
-	if st, b := call(t, "POST", srv.URL+"/_simulator/faults", "", []byte(`{"code":130429,"times":1}`)); st != 204 {
+	throughput := strconv.Itoa(int(cloudapi.CodeThroughputReached))
+	if st, b := call(t, "POST", srv.URL+"/_simulator/faults", "", []byte(`{"code":`+throughput+`,"times":1}`)); st != 204 {
 		t.Fatalf("fault: %d %s", st, b)
 	}
 	st, b = call(t, "POST", url, "tok", sends["text_preview_url"])
-	if st != 429 || strings.Join(keys(t, b), ",") != strings.Join(keys(t, errs["error_131047_reengagement"]), ",") || !strings.Contains(string(b), "130429") {
+	if st != 429 || strings.Join(keys(t, b), ",") != strings.Join(keys(t, errs["error_131047_reengagement"]), ",") || !strings.Contains(string(b), throughput) {
 		t.Errorf("fault: %d %s", st, b)
 	}
-	if _, b := call(t, "GET", srv.URL+"/_simulator/requests", "", nil); !strings.Contains(string(b), `"error 130429":1`) {
+	if _, b := call(t, "GET", srv.URL+"/_simulator/requests", "", nil); !strings.Contains(string(b), `"error `+throughput+`":1`) {
 		t.Errorf("requests: %s", b)
 	}
 }
@@ -100,7 +104,7 @@ func TestEnforceWindow(t *testing.T) {
 	defer srv.Close()
 	url := srv.URL + "/v24.0/106540352242922/messages"
 	text := []byte(`{"messaging_product":"whatsapp","to":"+447700900321","type":"text","text":{"body":"Hallo"}}`)
-	if st, b := call(t, "POST", url, "tok", text); st != 400 || !strings.Contains(string(b), "131047") {
+	if st, b := call(t, "POST", url, "tok", text); st != 400 || !strings.Contains(string(b), strconv.Itoa(int(cloudapi.CodeReEngagement))) {
 		t.Fatalf("outside: %d %s", st, b)
 	}
 	tpl := []byte(`{"messaging_product":"whatsapp","to":"+447700900321","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`)
@@ -165,16 +169,20 @@ func TestKnownTemplates(t *testing.T) {
 	for _, c := range []struct {
 		name, lang, params string
 		status             int
-		code               string
+		code               cloudapi.ErrorCode
 	}{
-		{"rueckruf", "de", ok, 200, ""},
-		{"rueckruf", "en_US", ok, 404, "132001"},
-		{"hello_world", "de", ok, 404, "132001"},
-		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"}`, 400, "132000"},
-		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"},{"type":"text","parameter_name":"datum","text":"Di"}`, 400, "132000"},
+		{"rueckruf", "de", ok, 200, 0},
+		{"rueckruf", "en_US", ok, 404, cloudapi.CodeTemplateNotFound},
+		{"hello_world", "de", ok, 404, cloudapi.CodeTemplateNotFound},
+		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"}`, 400, cloudapi.CodeTemplateParamCount},
+		{"rueckruf", "de", `{"type":"text","parameter_name":"name","text":"Jörg"},{"type":"text","parameter_name":"datum","text":"Di"}`, 400, cloudapi.CodeTemplateParamCount},
 	} {
-		if st, b := send(c.name, c.lang, c.params); st != c.status || !strings.Contains(b, c.code) {
-			t.Errorf("%s/%s %s: %d %s, want %d %s", c.name, c.lang, c.params, st, b, c.status, c.code)
+		want := ""
+		if c.code != 0 {
+			want = fmt.Sprintf(`"code":%d`, c.code)
+		}
+		if st, b := send(c.name, c.lang, c.params); st != c.status || !strings.Contains(b, want) {
+			t.Errorf("%s/%s %s: %d %s, want %d %d", c.name, c.lang, c.params, st, b, c.status, c.code)
 		}
 	}
 }

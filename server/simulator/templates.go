@@ -51,7 +51,7 @@ func (t Template) Params() []string {
 // body must get one value per placeholder, named ones by their names
 // (132000). Zero means the send is fine. With no known templates every
 // template is accepted, as before templates were known.
-func (s *Simulator) templateError(sr *cloudapi.SendRequest) int {
+func (s *Simulator) templateError(sr *cloudapi.SendRequest) cloudapi.ErrorCode {
 	if len(s.opts.Templates) == 0 {
 		return 0
 	}
@@ -68,11 +68,11 @@ func (s *Simulator) templateError(sr *cloudapi.SendRequest) int {
 		} `json:"components"`
 	}
 	if json.Unmarshal(sr.Payload, &p) != nil {
-		return 100
+		return cloudapi.CodeInvalidParameter
 	}
 	i := slices.IndexFunc(s.opts.Templates, func(t Template) bool { return t.Name == p.Name && t.Language == p.Language.Code })
 	if i < 0 {
-		return 132001
+		return cloudapi.CodeTemplateNotFound
 	}
 	want := s.opts.Templates[i].Params()
 	var got []string
@@ -84,11 +84,11 @@ func (s *Simulator) templateError(sr *cloudapi.SendRequest) int {
 		}
 	}
 	if len(got) != len(want) {
-		return 132000
+		return cloudapi.CodeTemplateParamCount
 	}
 	for _, w := range want {
 		if !isNumber(w) && !slices.Contains(got, w) {
-			return 132000
+			return cloudapi.CodeTemplateParamCount
 		}
 	}
 	return 0
