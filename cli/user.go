@@ -42,9 +42,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 	if !strings.Contains(e, "@") || len(e) > 254 || strings.ContainsAny(e, " <>\"'") {
 		return settingError("email", *email, "want an e-mail address")
 	}
-	switch *role {
-	case store.RoleAdmin, store.RoleAgent, store.RoleAuditor:
-	default:
+	if !store.Role(*role).Valid() {
 		return settingError("role", *role, "want admin, agent or auditor")
 	}
 	if *name == "" {
@@ -69,7 +67,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 		return err
 	}
 	defer st.Close()
-	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: *role, PasswordHash: panel.HashPassword(pw)}, false,
+	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: store.Role(*role), PasswordHash: panel.HashPassword(pw)}, false,
 		store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("a user with the e-mail address %q exists already", e)

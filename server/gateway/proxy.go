@@ -49,7 +49,7 @@ func writeGraphRaw(w http.ResponseWriter, status int, body []byte) {
 // graphKey admits requests with an API key carrying scope, taken from the
 // Authorization header or, as Graph SDKs also do, the access_token query
 // parameter. Refusals are Graph-shaped (190 / 10) so SDKs report them.
-func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
+func (s *Server) graphKey(scope store.Scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -65,7 +65,7 @@ func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
 		}
 		if !k.Has(scope) {
 			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: 10, Type: "OAuthException",
-				Message: "(#10) Application does not have permission for this action: the API key lacks the " + scope + " scope.", FBTraceID: "pforte"})
+				Message: "(#10) Application does not have permission for this action: the API key lacks the " + string(scope) + " scope.", FBTraceID: "pforte"})
 			return
 		}
 		if err := s.store.TouchAPIKey(r.Context(), k, s.now()); err != nil {

@@ -82,7 +82,7 @@ func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 	if err := g.Store.CreateInvite(ctx, invited.ID, store.HashToken(inviteToken), admin.ID, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := g.Store.CreateAPIKey(ctx, "crm", []string{store.ScopeRead, store.ScopeSend})
+	_, key, err := g.Store.CreateAPIKey(ctx, "crm", store.Scopes{store.ScopeRead, store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 				if !ok || strings.HasPrefix(p, "/login") || p == "/setup" || strings.HasPrefix(p, "/invite/") {
 					continue
 				}
-				check(tab, visit{u.Role, lang, p}, true)
+				check(tab, visit{string(u.Role), lang, p}, true)
 			}
 			// The audit page's second check: every action reads as words.
 			if u.Role != store.RoleAgent {

@@ -203,7 +203,7 @@ func viewerOf(r *http.Request) *viewer {
 func (v *viewer) actor() string { return "user:" + itoa64(v.user.ID) }
 
 func (v *viewer) vm() *web.UserVM {
-	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: v.user.Role, Notify: v.user.Notify}
+	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: string(v.user.Role), Notify: v.user.Notify}
 }
 
 // --- rendering ----------------------------------------------------------

@@ -175,7 +175,7 @@ func New(t testing.TB, opts Options) *Gateway {
 	g.Public.Config.Handler = g.Gateway.PublicHandler(g.Panel.Handler())
 	g.Public.Start()
 	g.Internal = httptest.NewServer(g.Gateway.InternalHandler())
-	key, _, err := st.CreateAPIKey(ctx, "test", store.Scopes)
+	key, _, err := st.CreateAPIKey(ctx, "test", store.AllScopes())
 	if err != nil {
 		t.Fatal(err)
 	}
