@@ -65,7 +65,7 @@ func cmdExport(ctx context.Context, args []string, env envLookup, stdout, stderr
 		}
 	}()
 	bar := &progressBar{w: stderr, quiet: *quiet}
-	stats, err := st.ExportContact(ctx, c, f, store.ExportOptions{Actor: "cli", Progress: bar.update})
+	stats, err := st.ExportContact(ctx, c, f, store.ExportOptions{Actor: store.ActorCLI, Progress: bar.update})
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer st.Close()
-	res, err := st.EraseContact(ctx, *contact, store.EraseRequest{Actor: "cli", Reason: *reason})
+	res, err := st.EraseContact(ctx, *contact, store.EraseRequest{Actor: store.ActorCLI, Reason: *reason})
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no customer %q in %s (erased already?)", *contact, *dataDir)
 	}
@@ -230,7 +230,7 @@ func cmdRetention(ctx context.Context, args []string, env envLookup, stdout, std
 		return err
 	}
 	defer st.Close()
-	rep, err := st.RunRetention(ctx, store.RetentionOptions{DryRun: *dry, Actor: "cli"})
+	rep, err := st.RunRetention(ctx, store.RetentionOptions{DryRun: *dry, Actor: store.ActorCLI})
 	if err != nil {
 		return err
 	}

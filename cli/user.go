@@ -68,7 +68,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 	}
 	defer st.Close()
 	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: store.Role(*role), PasswordHash: panel.HashPassword(pw)}, false,
-		store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
+		store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("a user with the e-mail address %q exists already", e)
 	}
@@ -163,7 +163,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 	}
 	if useStdin {
 		if err := st.SetPassword(ctx, u.ID, panel.HashPassword(pw), 0,
-			store.AuditEntry{Actor: "cli", Action: store.AuditPasswordReset, Detail: `{"via":"stdin"}`}); err != nil {
+			store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditPasswordReset, Detail: `{"via":"stdin"}`}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "New password set for %s; every session of the account has ended.\n", u.Email)
@@ -180,7 +180,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 	}
 	token := randomToken()
 	if err := st.StartPasswordReset(ctx, u.ID, store.HashToken(token), time.Now().Add(resetLinkValidity),
-		store.AuditEntry{Actor: "cli", Action: store.AuditPasswordReset, Detail: `{"via":"link"}`}); err != nil {
+		store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditPasswordReset, Detail: `{"via":"link"}`}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, base+"/invite/"+token)

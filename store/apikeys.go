@@ -145,6 +145,6 @@ func (s *Store) TouchAPIKey(ctx context.Context, k *APIKey, now time.Time) error
 		}
 		// The audit trail records key use at the same pace: once a minute
 		// per key is enough to answer "which system was active when".
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "apikey:" + k.Prefix, Action: AuditAPIKeyUse, Target: "apikey:" + k.Prefix})
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: KeyActor(k.Prefix), Action: AuditAPIKeyUse, Target: KeyActor(k.Prefix).String()})
 	})
 }

@@ -46,7 +46,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64, audit ...AuditEntry)
 		if err != nil {
 			return err
 		}
-		return auditAll(tx, audit, "apikey:"+prefix)
+		return auditAll(tx, audit, KeyActor(prefix).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound

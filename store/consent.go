@@ -31,7 +31,7 @@ type ConsentRecord struct {
 	Action     string // opt_in or opt_out
 	Source     string // e.g. customer_stop, web_form, agent, api
 	Evidence   string // what proves it: a message id, a form submission id, a note
-	Actor      string
+	Actor      Actor
 	TS         int64
 	ReplyState string // "pending" while the confirmation of a stop word waits to be sent
 }
@@ -134,7 +134,7 @@ func (s *Store) StopWords(ctx context.Context) ([]string, error) {
 }
 
 // SetStopWords replaces the stop word list.
-func (s *Store) SetStopWords(ctx context.Context, words []string, actor string, now time.Time) error {
+func (s *Store) SetStopWords(ctx context.Context, words []string, actor Actor, now time.Time) error {
 	var clean []string
 	for _, w := range words {
 		if w = normalizeStop(w); w != "" && !slices.Contains(clean, w) {
@@ -221,7 +221,7 @@ func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error 
 		return fmt.Errorf("store: consent: %w", err)
 	}
 	r := ConsentRecord{ContactID: contactID, Purpose: PurposeMarketing, Action: "opt_out", Source: "customer_stop",
-		Evidence: "message:" + wamid, Actor: "customer", TS: ts}
+		Evidence: "message:" + wamid, Actor: ActorCustomer, TS: ts}
 	if last != "opt_out" {
 		r.ReplyState = "pending"
 	}
@@ -355,7 +355,7 @@ func (s *Store) StopReply(ctx context.Context) (string, error) {
 }
 
 // SetStopReply changes the confirmation text; empty restores the default.
-func (s *Store) SetStopReply(ctx context.Context, text, actor string, now time.Time) error {
+func (s *Store) SetStopReply(ctx context.Context, text string, actor Actor, now time.Time) error {
 	text = strings.TrimSpace(text)
 	if utf8.RuneCountInString(text) > 1000 {
 		return fmt.Errorf("%w: the confirmation is limited to 1000 characters", ErrInvalid)

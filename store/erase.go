@@ -15,7 +15,7 @@ import (
 // EraseRequest says who asks for an erasure and why; it goes into the
 // audit trail, so it must not contain personal data either.
 type EraseRequest struct {
-	Actor  string
+	Actor  Actor
 	Reason string
 	IP     string
 	Now    time.Time // zero: time.Now()
@@ -553,7 +553,7 @@ type ErasureRequest struct {
 	ContactID   int64
 	Subject     string
 	State       string
-	Actor       string
+	Actor       Actor
 	Reason      string
 	RequestedAt int64
 }

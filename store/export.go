@@ -35,7 +35,7 @@ var ExportSchema []byte
 // ExportOptions controls one export.
 type ExportOptions struct {
 	Now      time.Time
-	Actor    string // who asked, for the audit trail
+	Actor    Actor // who asked, for the audit trail
 	IP       string
 	Progress func(ExportProgress) // called after every page of messages and every media file
 }

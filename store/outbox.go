@@ -92,7 +92,7 @@ type OutboundSend struct {
 	// acknowledged anything and records the outcome durably right after.
 	NoSync         bool
 	Deadline       time.Time
-	Actor          string
+	Actor          Actor
 	IdempotencyKey string
 	Now            time.Time
 }
@@ -111,7 +111,7 @@ type Outbound struct {
 	LastError     []byte
 	Response      []byte
 	WAMID         string
-	Actor         string
+	Actor         Actor
 	CreatedAt     int64
 	// Existing is set when EnqueueSend found the idempotency key in use.
 	Existing bool

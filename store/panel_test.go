@@ -360,7 +360,7 @@ func TestAPIKeyUseIsAuditedOncePerMinute(t *testing.T) {
 	entries, _ := s.AuditLog(ctx, 0, 10)
 	n := 0
 	for _, e := range entries {
-		if e.Action == "apikey.use" && e.Actor == "apikey:"+k.Prefix {
+		if e.Action == "apikey.use" && e.Actor == KeyActor(k.Prefix) {
 			n++
 		}
 	}

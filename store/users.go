@@ -120,7 +120,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser, onlyIfNone bool, aud
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, nu.Email, nu.Name, nu.Role, nu.PasswordHash, nu.Lang, now, now).Scan(&id); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", id))
+		return auditAll(tx, audit, UserActor(id).String())
 	})
 	if err != nil {
 		if errors.Is(err, ErrExists) {
@@ -197,7 +197,7 @@ func (s *Store) updateUser(ctx context.Context, id int64, what string, fn func(t
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", id))
+		return auditAll(tx, audit, UserActor(id).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound
@@ -401,7 +401,7 @@ func (s *Store) CreateInvite(ctx context.Context, userID int64, tokenHash []byte
 			userID, tokenHash, createdBy, expires.Unix()); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))
+		return auditAll(tx, audit, UserActor(userID).String())
 	})
 	if err != nil {
 		return fmt.Errorf("store: invite: %w", err)
@@ -443,7 +443,7 @@ func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, passwordHash
 		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))
+		return auditAll(tx, audit, UserActor(userID).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return 0, ErrNotFound

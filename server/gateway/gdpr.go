@@ -154,7 +154,7 @@ func (s *Server) apiConsentList(w http.ResponseWriter, r *http.Request) {
 	}{Records: []ConsentJSON{}}
 	out.Marketing = s.store.CheckMarketingConsent(r.Context(), c.ID) == nil
 	for _, rc := range recs {
-		out.Records = append(out.Records, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, rc.Actor, time.Unix(rc.TS, 0).UTC()})
+		out.Records = append(out.Records, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, string(rc.Actor), time.Unix(rc.TS, 0).UTC()})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -180,7 +180,7 @@ func (s *Server) apiConsentRecord(w http.ResponseWriter, r *http.Request) {
 		s.gdprError(w, err, "consent")
 		return
 	}
-	writeJSON(w, http.StatusCreated, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, rc.Actor, time.Unix(rc.TS, 0).UTC()})
+	writeJSON(w, http.StatusCreated, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, string(rc.Actor), time.Unix(rc.TS, 0).UTC()})
 }
 
 // HoldJSON is a legal hold in /api/v1.
@@ -198,7 +198,7 @@ type HoldJSON struct {
 
 func holdJSON(h store.LegalHold) HoldJSON {
 	j := HoldJSON{ID: h.ID, Scope: "contact", ConversationID: h.ConversationID, Preset: h.Preset, Reason: h.Reason,
-		SetBy: h.CreatedBy, SetAt: time.Unix(h.CreatedAt, 0).UTC()}
+		SetBy: string(h.CreatedBy), SetAt: time.Unix(h.CreatedAt, 0).UTC()}
 	if h.ConversationID != 0 {
 		j.Scope = "conversation"
 	}

@@ -75,11 +75,11 @@ func (s *Server) graphKey(scope store.Scope, next http.HandlerFunc) http.Handler
 	})
 }
 
-func actor(r *http.Request) string {
+func actor(r *http.Request) store.Actor {
 	if k := requestKey(r); k != nil {
-		return "apikey:" + k.Prefix
+		return store.KeyActor(k.Prefix)
 	}
-	return "unknown"
+	return store.ActorUnknown
 }
 
 func (s *Server) sendingOff(w http.ResponseWriter) bool {
@@ -221,7 +221,7 @@ func scopedIdempotencyKey(r *http.Request) string {
 	if len(v) > 200 {
 		v = v[:200]
 	}
-	return actor(r) + "/" + v
+	return actor(r).String() + "/" + v
 }
 
 // proxyUpload is POST /{version}/{phone_number_id}/media: the file is

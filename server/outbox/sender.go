@@ -120,8 +120,8 @@ func (s *Sender) Client() *cloudapi.Client { return s.client }
 type Request struct {
 	PhoneNumberID string
 	Body          []byte
-	// Actor is "apikey:<prefix>", "user:<id>" or similar.
-	Actor string
+	// Actor is who asked: a key, a person, the stop-reply worker.
+	Actor store.Actor
 	// IdempotencyKey makes a repeated request return the first one's message.
 	IdempotencyKey string
 }

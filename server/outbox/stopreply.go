@@ -90,7 +90,7 @@ func (r *StopReplier) reply(ctx context.Context, rec store.ConsentRecord) error 
 	body, _ := json.Marshal(msg)
 	// The key makes a retry after a crash between queueing and marking
 	// find the first message instead of sending a second one.
-	_, err = r.snd.Enqueue(ctx, Request{PhoneNumberID: pnid, Body: body, Actor: "system:stop-reply",
+	_, err = r.snd.Enqueue(ctx, Request{PhoneNumberID: pnid, Body: body, Actor: store.ActorStopReply,
 		IdempotencyKey: fmt.Sprintf("stop-reply-%d", rec.ID)})
 	var gerr *cloudapi.Error
 	if errors.As(err, &gerr) {

@@ -70,33 +70,36 @@ func (s *Server) hideRestricted(next http.Handler) http.Handler {
 	})
 }
 
-// actorNames maps "user:ID" actors to people's names.
-func (s *Server) actorNames(ctx context.Context) (map[string]string, error) {
+// actorNames maps account ids to people's names.
+func (s *Server) actorNames(ctx context.Context) (map[int64]string, error) {
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]string, len(users))
+	m := make(map[int64]string, len(users))
 	for _, u := range users {
-		m["user:"+itoa64(u.ID)] = u.DisplayName()
+		m[u.ID] = u.DisplayName()
 	}
 	return m, nil
 }
 
 // actorLabel names who did something, for the panel.
-func actorLabel(ctx context.Context, actor string, names map[string]string) string {
-	if n, ok := names[actor]; ok {
-		return n
+func actorLabel(ctx context.Context, actor store.Actor, names map[int64]string) string {
+	if id, ok := actor.UserID(); ok {
+		if n, ok := names[id]; ok {
+			return n
+		}
 	}
-	switch {
-	case actor == "customer":
+	if prefix, ok := actor.KeyPrefix(); ok {
+		return web.Tf(ctx, "API-Schlüssel %s", prefix)
+	}
+	switch actor {
+	case store.ActorCustomer:
 		return web.T(ctx, "die Person selbst")
-	case strings.HasPrefix(actor, "apikey:"):
-		return web.Tf(ctx, "API-Schlüssel %s", strings.TrimPrefix(actor, "apikey:"))
-	case actor == "":
+	case "":
 		return "–"
 	}
-	return actor
+	return actor.String()
 }
 
 // contactConsent records an opt-in or opt-out from the contact page. The

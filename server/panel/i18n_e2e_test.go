@@ -24,7 +24,7 @@ import (
 // so a page added there is checked without touching this test.
 func panelGETPages(t *testing.T) []string {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoDir(t), "server", "routes.go"))
+	src, err := os.ReadFile(filepath.Join(repoDir(t), "server", "panel", "routes.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +279,7 @@ func seedAuditVocabulary(t *testing.T, st *store.Store, admin *store.User, keyPr
 		store.AuditLegalHoldSet:  fmt.Sprintf("conversation:%d", convID),
 		store.AuditRetentionRun:  "retention",
 	}
-	actors := []string{fmt.Sprintf("user:%d", admin.ID), "apikey:" + keyPrefix, "system", "cli", "anonymous", "customer", "setup", "system:stop-reply"}
+	actors := []store.Actor{store.UserActor(admin.ID), store.KeyActor(keyPrefix), store.ActorSystem, store.ActorCLI, store.ActorAnonymous, store.ActorCustomer, store.ActorSetup, store.ActorStopReply}
 	actions := append(slices.Clone(store.AuditActions), "widget.frobnicate")
 	for i, a := range actions {
 		e := store.AuditEntry{Actor: actors[i%len(actors)], Action: a, Target: target[a], Detail: detail[a], IP: "203.0.113.7"}

@@ -32,7 +32,7 @@ func (o outboxSender) PanelSend(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = snd.Enqueue(ctx, outbox.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: fmt.Sprintf("user:%d", m.AgentID)})
+	_, err = snd.Enqueue(ctx, outbox.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: store.UserActor(m.AgentID)})
 	var gerr *cloudapi.Error
 	if errors.As(err, &gerr) {
 		if gerr.Code == 131047 {

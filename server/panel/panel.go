@@ -200,7 +200,7 @@ func viewerOf(r *http.Request) *viewer {
 	return v
 }
 
-func (v *viewer) actor() string { return "user:" + itoa64(v.user.ID) }
+func (v *viewer) actor() store.Actor { return store.UserActor(v.user.ID) }
 
 func (v *viewer) vm() *web.UserVM {
 	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: string(v.user.Role), Notify: v.user.Notify}

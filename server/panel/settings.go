@@ -181,7 +181,7 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := store_audit(v, r, store.AuditAPIKeyCreate)
-	e.Target, e.Detail = "apikey:"+k.Prefix, fmt.Sprintf(`{"scopes":%q}`, scopes.String())
+	e.Target, e.Detail = store.KeyActor(k.Prefix).String(), fmt.Sprintf(`{"scopes":%q}`, scopes.String())
 	s.audit(r, e)
 	// The key is shown in this response only, never stored in the clear.
 	s.renderSettings(w, r, secret)
