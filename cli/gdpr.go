@@ -165,7 +165,7 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	if res.State == "restricted" {
+	if res.State == store.ErasureRestricted {
 		fmt.Fprintf(stdout, "restricted, not erased: %d legal hold(s) apply. The erasure runs automatically when they end (request %d).\n", len(res.Holds), res.RequestID)
 		for _, h := range res.Holds {
 			until := "until released"

@@ -89,7 +89,7 @@ func waitStatus(t *testing.T, g *testenv.SendingGateway, key, want string) *stor
 			fmt.Sscan(key, &id)
 			m, err = g.Store.MessageByID(context.Background(), id)
 		}
-		return err == nil && m.Status == want
+		return err == nil && string(m.Status) == want
 	})
 	return m
 }

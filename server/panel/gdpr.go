@@ -117,11 +117,12 @@ func (s *Server) contactConsent(w http.ResponseWriter, r *http.Request) {
 		f.Error = msg
 		s.renderContact(w, r, id, http.StatusUnprocessableEntity, f)
 	}
+	action := store.ConsentAction(f.Action)
 	switch {
 	case f.Purpose != store.PurposeService && f.Purpose != store.PurposeMarketing:
 		refuse(web.T(ctx, "Bitte den Zweck wählen: Werbung oder Kundenservice."))
 		return
-	case f.Action != "opt_in" && f.Action != "opt_out":
+	case !action.Valid():
 		refuse(web.T(ctx, "Bitte wählen, ob die Einwilligung erteilt oder widerrufen wurde."))
 		return
 	case !slices.Contains(web.ConsentSources, f.Source):
@@ -130,12 +131,12 @@ func (s *Server) contactConsent(w http.ResponseWriter, r *http.Request) {
 	case len(f.Evidence) > 4096 || !utf8.ValidString(f.Evidence):
 		refuse(web.T(ctx, "Der Nachweis ist zu lang (höchstens 4096 Zeichen)."))
 		return
-	case f.Action == "opt_in" && f.Evidence == "":
+	case action == store.OptIn && f.Evidence == "":
 		// Art. 7(1): the company must be able to show the consent.
 		refuse(web.T(ctx, "Für eine Einwilligung bitte den Nachweis angeben (Art. 7 Abs. 1 DSGVO), z. B. Formular-Nr. oder Datum des Gesprächs."))
 		return
 	}
-	_, err := s.store.RecordConsent(ctx, store.ConsentRecord{ContactID: id, Purpose: f.Purpose, Action: f.Action, Source: f.Source,
+	_, err := s.store.RecordConsent(ctx, store.ConsentRecord{ContactID: id, Purpose: f.Purpose, Action: action, Source: f.Source,
 		Evidence: f.Evidence, Actor: v.actor(), TS: s.now().Unix()})
 	if errors.Is(err, store.ErrInvalid) {
 		refuse(web.T(ctx, "Ungültige Eingabe."))

@@ -271,7 +271,7 @@ func Restrict(t testing.TB, st *store.Store, waID string) {
 		t.Fatal(err)
 	}
 	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: "test", Reason: "Antrag"})
-	if err != nil || res.State != "restricted" {
+	if err != nil || res.State != store.ErasureRestricted {
 		t.Fatalf("erase: %+v %v", res, err)
 	}
 }
