@@ -25,7 +25,7 @@ type EraseRequest struct {
 type EraseResult struct {
 	RequestID     int64
 	State         ErasureState // ErasureErased, or ErasureRestricted when a legal hold keeps the data
-	Subject       string // keyed hash of the first identifier, the tombstone
+	Subject       string       // keyed hash of the first identifier, the tombstone
 	Holds         []LegalHold
 	Conversations int
 	Messages      int

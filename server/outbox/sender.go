@@ -128,7 +128,7 @@ type Request struct {
 
 // Result is how a send ended.
 type Result struct {
-	MessageID int64  // local id
+	MessageID int64             // local id
 	State     store.OutboxState // accepted, failed, unknown (or queued while still waiting)
 	WAMID     string
 	// HTTPStatus and Body are Meta's answer (success or Graph error) to
