@@ -44,7 +44,7 @@ func (s *Server) dashFigures(ctx context.Context, fresh bool) ([]store.DayCount,
 	if !fresh && c.ov != nil && now.Sub(c.at) < dashTTL {
 		return c.days, c.ov, c.at, nil
 	}
-	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location)
+	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location(ctx))
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}

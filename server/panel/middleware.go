@@ -96,7 +96,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // timeouts. A request without a valid session continues anonymously.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := web.WithLang(r.Context(), preferredLang(r))
+		ctx := web.WithLocation(web.WithLang(r.Context(), preferredLang(r)), s.cfg.Location)
 		if s.panel.cfg.MarkUntranslated {
 			ctx = web.WithMarkedMisses(ctx)
 		}
