@@ -112,12 +112,47 @@ type Param struct {
 	Value string
 }
 
-// Status supplies figures the panel cannot find in the database.
+// Status supplies the dashboard's operating figures from the running
+// server (cli implements it); without one the panel measures the store
+// and its data directory itself.
 type Status interface {
+	// CertExpiry is the earliest certificate expiry (zero: none known).
 	CertExpiry() time.Time
+	// DiskFree is the space left for the data directory (0: unknown).
 	DiskFree() int64
-	Queues(ctx context.Context) []web.QueueVM
-	Subscriptions(ctx context.Context) []web.SubscriptionVM
+	// Queues are the outbox's and the fan-out's backlogs.
+	Queues(ctx context.Context) (Queues, error)
+}
+
+// Queues are the backlogs the dashboard shows.
+type Queues struct {
+	OutboxWaiting int // queued or being sent
+	OutboxUnknown int // left mid-send by a crash; never retried blindly
+	Subscriptions []SubscriptionQueue
+}
+
+// SubscriptionQueue is one fan-out subscription's backlog.
+type SubscriptionQueue struct {
+	Name    string
+	Pending int64
+	Dead    int64
+}
+
+// StoreQueues reads the queue figures from the store.
+func StoreQueues(ctx context.Context, st *store.Store) (Queues, error) {
+	counts, err := st.OutboxCounts(ctx)
+	if err != nil {
+		return Queues{}, err
+	}
+	q := Queues{OutboxWaiting: counts[store.OutboxQueued] + counts[store.OutboxSending], OutboxUnknown: counts[store.OutboxUnknown]}
+	subs, err := st.Subscriptions(ctx)
+	if err != nil {
+		return Queues{}, err
+	}
+	for _, sub := range subs {
+		q.Subscriptions = append(q.Subscriptions, SubscriptionQueue{Name: sub.Name, Pending: sub.Queue.Pending, Dead: sub.Queue.Dead})
+	}
+	return q, nil
 }
 
 // ErrWindowClosed is what a Sender returns when Meta would refuse a
