@@ -123,7 +123,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, id int64,
 		}
 		vm.Holds = append(vm.Holds, hv)
 	}
-	vm.CanExport, vm.CanErase = role == "admin", role == "admin"
+	vm.CanExport, vm.CanErase = role == store.RoleAdmin, role == store.RoleAdmin
 	s.page(w, r, status, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
 }
 
@@ -244,7 +244,7 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == "admin"}
+	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == store.RoleAdmin}
 	for _, t := range tpls {
 		vm.Templates = append(vm.Templates, templateVM(t))
 	}

@@ -270,7 +270,7 @@ func Restrict(t testing.TB, st *store.Store, waID string) {
 		Until: time.Now().AddDate(8, 0, 0).Unix()}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: "test", Reason: "Antrag"})
+	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: store.Actor("test"), Reason: "Antrag"})
 	if err != nil || res.State != store.ErasureRestricted {
 		t.Fatalf("erase: %+v %v", res, err)
 	}
