@@ -19,7 +19,7 @@ func cmdAPIKey(ctx context.Context, args []string, env envLookup, stdout, stderr
 	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir(env), "data directory")
 	name := fs.String("name", "", "what the key is for, e.g. \"shop\" (required)")
-	scopes := fs.String("scopes", "read", "comma-separated: "+strings.Join(store.Scopes, ", "))
+	scopes := fs.String("scopes", "read", "comma-separated: "+strings.Join(store.AllScopes().Strings(), ", "))
 	if err := parseFlags(fs, args[1:], env); err != nil {
 		return err
 	}
@@ -41,6 +41,6 @@ func cmdAPIKey(ctx context.Context, args []string, env envLookup, stdout, stderr
 	}
 	fmt.Fprintln(stdout, secret)
 	fmt.Fprintf(stderr, "API key %q (%s…) with scopes %s created. It is shown only now; store it safely.\n",
-		k.Name, k.Prefix, strings.Join(k.Scopes, ","))
+		k.Name, k.Prefix, k.Scopes)
 	return nil
 }

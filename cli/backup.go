@@ -91,7 +91,7 @@ func cmdRestore(ctx context.Context, args []string, env envLookup, stdout, stder
 	if err != nil {
 		return err
 	}
-	opts := store.RestoreOptions{Actor: "cli"}
+	opts := store.RestoreOptions{Actor: store.ActorCLI}
 	if p != "" {
 		opts.Unseal = jobs.UnsealWithPassphrase(p)
 	}

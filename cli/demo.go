@@ -30,7 +30,7 @@ func demoAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, stderr io
 	} else if n == 0 {
 		pw := generatePassword()
 		_, err := st.CreateUser(ctx, store.NewUser{Email: demoAdminEmail, Name: "Demo Admin", Role: store.RoleAdmin,
-			PasswordHash: panel.HashPassword(pw)}, true, store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: `{"role":"admin","demo":true}`})
+			PasswordHash: panel.HashPassword(pw)}, true, store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditUserCreate, Detail: `{"role":"admin","demo":true}`})
 		if err == nil {
 			fmt.Fprintf(stderr, "demo panel login: %s  e-mail %s  password %s (shown only now)\n", login, demoAdminEmail, pw)
 			return nil

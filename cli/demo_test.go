@@ -90,7 +90,7 @@ func TestDemoLooksLikeAGermanShop(t *testing.T) {
 		}
 		for _, msg := range msgs {
 			if msg.Direction == "outbound" && msg.Type == "template" {
-				status = msg.Status
+				status = string(msg.Status)
 			}
 		}
 		return status == "delivered" || status == "read"

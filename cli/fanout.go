@@ -137,7 +137,7 @@ func fanoutAdd(ctx context.Context, args []string, env envLookup, stdin io.Reade
 		return err
 	}
 	defer st.Close()
-	sub, secret, err := st.CreateSubscription(ctx, "cli", in)
+	sub, secret, err := st.CreateSubscription(ctx, store.ActorCLI, in)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func fanoutReplay(ctx context.Context, args []string, env envLookup, stdout io.W
 		return err
 	}
 	defer st.Close()
-	n, err := st.ReplayFanout(ctx, "cli", *id, r)
+	n, err := st.ReplayFanout(ctx, store.ActorCLI, *id, r)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no subscription %d (see pforte fanout list)", *id)
 	}

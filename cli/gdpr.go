@@ -66,7 +66,7 @@ func cmdExport(ctx context.Context, args []string, env envLookup, stdout, stderr
 		}
 	}()
 	bar := &progressBar{w: stderr, quiet: *quiet}
-	stats, err := privacy.ExportContact(ctx, st, c, f, privacy.ExportOptions{Actor: "cli", Progress: bar.update})
+	stats, err := privacy.ExportContact(ctx, st, c, f, privacy.ExportOptions{Actor: store.ActorCLI, Progress: bar.update})
 	if err != nil {
 		return err
 	}
@@ -159,14 +159,14 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer st.Close()
-	res, err := st.EraseContact(ctx, *contact, store.EraseRequest{Actor: "cli", Reason: *reason})
+	res, err := st.EraseContact(ctx, *contact, store.EraseRequest{Actor: store.ActorCLI, Reason: *reason})
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no customer %q in %s (erased already?)", *contact, *dataDir)
 	}
 	if err != nil {
 		return err
 	}
-	if res.State == "restricted" {
+	if res.State == store.ErasureRestricted {
 		fmt.Fprintf(stdout, "restricted, not erased: %d legal hold(s) apply. The erasure runs automatically when they end (request %d).\n", len(res.Holds), res.RequestID)
 		for _, h := range res.Holds {
 			until := "until released"
@@ -231,7 +231,7 @@ func cmdRetention(ctx context.Context, args []string, env envLookup, stdout, std
 		return err
 	}
 	defer st.Close()
-	rep, err := st.RunRetention(ctx, store.RetentionOptions{DryRun: *dry, Actor: "cli"})
+	rep, err := st.RunRetention(ctx, store.RetentionOptions{DryRun: *dry, Actor: store.ActorCLI})
 	if err != nil {
 		return err
 	}

@@ -260,7 +260,7 @@ func (n *node) buildFaces(ctx context.Context) error {
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
-		DeleteMetaMedia: n.client.EraseMedia}, n.st, n.log)
+		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}

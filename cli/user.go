@@ -42,9 +42,7 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 	if !strings.Contains(e, "@") || len(e) > 254 || strings.ContainsAny(e, " <>\"'") {
 		return settingError("email", *email, "want an e-mail address")
 	}
-	switch *role {
-	case store.RoleAdmin, store.RoleAgent, store.RoleAuditor:
-	default:
+	if !store.Role(*role).Valid() {
 		return settingError("role", *role, "want admin, agent or auditor")
 	}
 	if *name == "" {
@@ -69,8 +67,8 @@ func cmdUserAdd(ctx context.Context, args []string, env envLookup, stdin io.Read
 		return err
 	}
 	defer st.Close()
-	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: *role, PasswordHash: panel.HashPassword(pw)}, false,
-		store.AuditEntry{Actor: "cli", Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
+	u, err := st.CreateUser(ctx, store.NewUser{Email: e, Name: *name, Role: store.Role(*role), PasswordHash: panel.HashPassword(pw)}, false,
+		store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditUserCreate, Detail: fmt.Sprintf(`{"role":%q}`, *role)})
 	if errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("a user with the e-mail address %q exists already", e)
 	}
@@ -165,7 +163,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 	}
 	if useStdin {
 		if err := st.SetPassword(ctx, u.ID, panel.HashPassword(pw), 0,
-			store.AuditEntry{Actor: "cli", Action: store.AuditPasswordReset, Detail: `{"via":"stdin"}`}); err != nil {
+			store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditPasswordReset, Detail: `{"via":"stdin"}`}); err != nil {
 			return err
 		}
 		fmt.Fprintf(stderr, "New password set for %s; every session of the account has ended.\n", u.Email)
@@ -182,7 +180,7 @@ func cmdUserResetPassword(ctx context.Context, args []string, env envLookup, std
 	}
 	token := randomToken()
 	if err := st.StartPasswordReset(ctx, u.ID, store.HashToken(token), time.Now().Add(resetLinkValidity),
-		store.AuditEntry{Actor: "cli", Action: store.AuditPasswordReset, Detail: `{"via":"link"}`}); err != nil {
+		store.AuditEntry{Actor: store.ActorCLI, Action: store.AuditPasswordReset, Detail: `{"via":"link"}`}); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, base+"/invite/"+token)

@@ -255,7 +255,7 @@ func (s *Scheduler) finish(name string, r Result, start time.Time) {
 }
 
 func (s *Scheduler) retention(ctx context.Context) (string, error) {
-	rep, err := s.st.RunRetention(ctx, store.RetentionOptions{Now: s.cfg.Now(), Actor: "system"})
+	rep, err := s.st.RunRetention(ctx, store.RetentionOptions{Now: s.cfg.Now(), Actor: store.ActorSystem})
 	if err != nil {
 		return "", err
 	}

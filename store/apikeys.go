@@ -13,29 +13,56 @@ import (
 	"time"
 )
 
+// Scope is what an API key may do; the value is stored in api_keys.scopes.
+type Scope string
+
 // API key scopes.
 const (
-	ScopeRead  = "read"
-	ScopeSend  = "send"
-	ScopeGDPR  = "gdpr"
-	ScopeAdmin = "admin"
+	ScopeRead  Scope = "read"
+	ScopeSend  Scope = "send"
+	ScopeGDPR  Scope = "gdpr"
+	ScopeAdmin Scope = "admin"
 )
 
-// Scopes lists every scope a key may carry.
-var Scopes = []string{ScopeRead, ScopeSend, ScopeGDPR, ScopeAdmin}
+// Scopes is a key's set of scopes, stored comma-separated.
+type Scopes []Scope
+
+// AllScopes lists every scope a key may carry.
+func AllScopes() Scopes { return Scopes{ScopeRead, ScopeSend, ScopeGDPR, ScopeAdmin} }
+
+// Strings gives the scopes as plain strings, for forms and JSON.
+func (ss Scopes) Strings() []string {
+	out := make([]string, len(ss))
+	for i, sc := range ss {
+		out[i] = string(sc)
+	}
+	return out
+}
+
+// String joins the scopes as stored: "read,send".
+func (ss Scopes) String() string { return strings.Join(ss.Strings(), ",") }
+
+// splitScopes reads the stored column back.
+func splitScopes(col string) Scopes {
+	var out Scopes
+	for _, sc := range strings.Split(col, ",") {
+		out = append(out, Scope(sc))
+	}
+	return out
+}
 
 // APIKey is a stored key; the secret itself is never kept.
 type APIKey struct {
 	ID         int64
 	Name       string
 	Prefix     string
-	Scopes     []string
+	Scopes     Scopes
 	CreatedAt  int64
 	LastUsedAt int64
 }
 
 // Has reports whether the key carries scope; admin implies every scope.
-func (k *APIKey) Has(scope string) bool {
+func (k *APIKey) Has(scope Scope) bool {
 	return slices.Contains(k.Scopes, scope) || slices.Contains(k.Scopes, ScopeAdmin)
 }
 
@@ -43,15 +70,15 @@ func (k *APIKey) Has(scope string) bool {
 const apiKeyPrefix = "pfk_"
 
 // ParseScopes checks a comma-separated scope list.
-func ParseScopes(list string) ([]string, error) {
-	var out []string
-	for _, s := range strings.Split(list, ",") {
-		s = strings.TrimSpace(s)
+func ParseScopes(list string) (Scopes, error) {
+	var out Scopes
+	for _, word := range strings.Split(list, ",") {
+		s := Scope(strings.TrimSpace(word))
 		if s == "" {
 			continue
 		}
-		if !slices.Contains(Scopes, s) {
-			return nil, fmt.Errorf("unknown scope %q (known: %s)", s, strings.Join(Scopes, ", "))
+		if !slices.Contains(AllScopes(), s) {
+			return nil, fmt.Errorf("unknown scope %q (known: %s)", s, strings.Join(AllScopes().Strings(), ", "))
 		}
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -65,7 +92,7 @@ func ParseScopes(list string) ([]string, error) {
 
 // CreateAPIKey makes a new key and returns it in full; this is the only time
 // the full key exists outside the caller.
-func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes []string) (string, *APIKey, error) {
+func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes Scopes) (string, *APIKey, error) {
 	var raw [20]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", nil, fmt.Errorf("store: api key: %w", err)
@@ -75,7 +102,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, name string, scopes []string) 
 	k := &APIKey{Name: name, Prefix: secret[:len(apiKeyPrefix)+6], Scopes: scopes, CreatedAt: time.Now().Unix()}
 	err := s.Write(ctx, func(tx *Tx) error {
 		return tx.QueryRow(`INSERT INTO api_keys(name, prefix, hash, scopes, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			name, k.Prefix, sum[:], strings.Join(scopes, ","), k.CreatedAt).Scan(&k.ID)
+			name, k.Prefix, sum[:], scopes.String(), k.CreatedAt).Scan(&k.ID)
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("store: api key: %w", err)
@@ -101,7 +128,7 @@ func (s *Store) APIKeyBySecret(ctx context.Context, secret string) (*APIKey, err
 	if err != nil {
 		return nil, fmt.Errorf("store: api key: %w", err)
 	}
-	k.Scopes = strings.Split(scopes, ",")
+	k.Scopes = splitScopes(scopes)
 	k.LastUsedAt = used.Int64
 	return &k, nil
 }
@@ -118,6 +145,6 @@ func (s *Store) TouchAPIKey(ctx context.Context, k *APIKey, now time.Time) error
 		}
 		// The audit trail records key use at the same pace: once a minute
 		// per key is enough to answer "which system was active when".
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "apikey:" + k.Prefix, Action: AuditAPIKeyUse, Target: "apikey:" + k.Prefix})
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: KeyActor(k.Prefix), Action: AuditAPIKeyUse, Target: KeyActor(k.Prefix).String()})
 	})
 }

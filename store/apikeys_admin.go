@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -30,7 +29,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]APIKeyInfo, error) {
 		if err := rows.Scan(&k.ID, &k.Name, &k.Prefix, &scopes, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt); err != nil {
 			return nil, fmt.Errorf("store: api keys: %w", err)
 		}
-		k.Scopes = strings.Split(scopes, ",")
+		k.Scopes = splitScopes(scopes)
 		out = append(out, k)
 	}
 	return out, rows.Err()
@@ -47,7 +46,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64, audit ...AuditEntry)
 		if err != nil {
 			return err
 		}
-		return auditAll(tx, audit, "apikey:"+prefix)
+		return auditAll(tx, audit, KeyActor(prefix).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound

@@ -15,7 +15,7 @@ import (
 type AuditEntry struct {
 	ID     int64
 	TS     int64
-	Actor  string
+	Actor  Actor
 	Action AuditAction
 	Target string
 	Detail string
@@ -52,7 +52,7 @@ func auditHash(prev []byte, e AuditEntry) []byte {
 	var ts [8]byte
 	binary.BigEndian.PutUint64(ts[:], uint64(e.TS))
 	h.Write(ts[:])
-	for _, f := range []string{e.Actor, string(e.Action), e.Target, e.Detail, e.IP} {
+	for _, f := range []string{string(e.Actor), string(e.Action), e.Target, e.Detail, e.IP} {
 		var n [4]byte
 		binary.BigEndian.PutUint32(n[:], uint32(len(f)))
 		h.Write(n[:])

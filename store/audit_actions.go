@@ -79,8 +79,8 @@ var AuditActions = []AuditAction{
 }
 
 // consentAction is the audit key of a consent record's action.
-func consentAction(action string) AuditAction {
-	if action == "opt_in" {
+func consentAction(action ConsentAction) AuditAction {
+	if action == OptIn {
 		return AuditConsentOptIn
 	}
 	return AuditConsentOptOut

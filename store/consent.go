@@ -28,12 +28,12 @@ type ConsentRecord struct {
 	ID         int64
 	ContactID  int64
 	Purpose    string // service or marketing
-	Action     string // opt_in or opt_out
+	Action     ConsentAction
 	Source     string // e.g. customer_stop, web_form, agent, api
 	Evidence   string // what proves it: a message id, a form submission id, a note
-	Actor      string
+	Actor      Actor
 	TS         int64
-	ReplyState string // "pending" while the confirmation of a stop word waits to be sent
+	ReplyState ReplyState // ReplyPending while the confirmation of a stop word waits to be sent
 }
 
 // RecordConsent stores a consent decision and audits it.
@@ -41,7 +41,7 @@ func (s *Store) RecordConsent(ctx context.Context, r ConsentRecord) (*ConsentRec
 	if r.Purpose != PurposeService && r.Purpose != PurposeMarketing {
 		return nil, fmt.Errorf("%w: purpose must be service or marketing", ErrInvalid)
 	}
-	if r.Action != "opt_in" && r.Action != "opt_out" {
+	if !r.Action.Valid() {
 		return nil, fmt.Errorf("%w: action must be opt_in or opt_out", ErrInvalid)
 	}
 	r.Source = strings.TrimSpace(r.Source)
@@ -72,7 +72,7 @@ func (s *Store) RecordConsent(ctx context.Context, r ConsentRecord) (*ConsentRec
 func insertConsent(tx *Tx, r *ConsentRecord) error {
 	if err := tx.QueryRow(`INSERT INTO consent_records(contact_id, purpose, action, source, evidence, actor, ts, reply_state)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, r.ContactID, r.Purpose, r.Action, r.Source, r.Evidence, r.Actor, r.TS,
-		nullString(r.ReplyState)).Scan(&r.ID); err != nil {
+		nullString(string(r.ReplyState))).Scan(&r.ID); err != nil {
 		return fmt.Errorf("store: consent: %w", err)
 	}
 	return AuditTx(tx, AuditEntry{TS: r.TS, Actor: r.Actor, Action: consentAction(r.Action), Target: fmt.Sprintf("contact:%d", r.ContactID),
@@ -102,10 +102,10 @@ func (s *Store) ConsentRecords(ctx context.Context, contactID int64) ([]ConsentR
 // record is an opt-in. The composer and the send API call it before a
 // marketing template goes out.
 func (s *Store) CheckMarketingConsent(ctx context.Context, contactID int64) error {
-	var action string
+	var action ConsentAction
 	err := s.rdb.QueryRowContext(ctx, `SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing'
 		ORDER BY ts DESC, id DESC LIMIT 1`, contactID).Scan(&action)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && action != "opt_in") {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && action != OptIn) {
 		return ErrNoConsent
 	}
 	if err != nil {
@@ -134,7 +134,7 @@ func (s *Store) StopWords(ctx context.Context) ([]string, error) {
 }
 
 // SetStopWords replaces the stop word list.
-func (s *Store) SetStopWords(ctx context.Context, words []string, actor string, now time.Time) error {
+func (s *Store) SetStopWords(ctx context.Context, words []string, actor Actor, now time.Time) error {
 	var clean []string
 	for _, w := range words {
 		if w = normalizeStop(w); w != "" && !slices.Contains(clean, w) {
@@ -214,16 +214,16 @@ func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error 
 	if !IsStopWord(text, words) {
 		return nil
 	}
-	var last string
+	var last ConsentAction
 	err = tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
 		contactID).Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: consent: %w", err)
 	}
-	r := ConsentRecord{ContactID: contactID, Purpose: PurposeMarketing, Action: "opt_out", Source: "customer_stop",
-		Evidence: "message:" + wamid, Actor: "customer", TS: ts}
-	if last != "opt_out" {
-		r.ReplyState = "pending"
+	r := ConsentRecord{ContactID: contactID, Purpose: PurposeMarketing, Action: OptOut, Source: "customer_stop",
+		Evidence: "message:" + wamid, Actor: ActorCustomer, TS: ts}
+	if last != OptOut {
+		r.ReplyState = ReplyPending
 	}
 	return insertConsent(tx, &r)
 }
@@ -304,13 +304,13 @@ func checkMarketingTx(tx *Tx, contactID, numberID int64, typ string, payload []b
 	if cat != "" && cat != CategoryMarketing {
 		return nil
 	}
-	var action string
+	var action ConsentAction
 	err := tx.QueryRow(`SELECT action FROM consent_records WHERE contact_id = ? AND purpose = 'marketing' ORDER BY ts DESC, id DESC LIMIT 1`,
 		contactID).Scan(&action)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: consent: %w", err)
 	}
-	if action != "opt_in" {
+	if action != OptIn {
 		return &NoConsentError{Template: t.Name, Unknown: cat == ""}
 	}
 	return nil
@@ -355,7 +355,7 @@ func (s *Store) StopReply(ctx context.Context) (string, error) {
 }
 
 // SetStopReply changes the confirmation text; empty restores the default.
-func (s *Store) SetStopReply(ctx context.Context, text, actor string, now time.Time) error {
+func (s *Store) SetStopReply(ctx context.Context, text string, actor Actor, now time.Time) error {
 	text = strings.TrimSpace(text)
 	if utf8.RuneCountInString(text) > 1000 {
 		return fmt.Errorf("%w: the confirmation is limited to 1000 characters", ErrInvalid)

@@ -45,7 +45,7 @@ const decisionReasonLabel = "decision-journal-reason"
 type decision struct {
 	Kind           DecisionKind `json:"kind"`
 	At             int64        `json:"at"`
-	Actor          string       `json:"actor,omitempty"`
+	Actor          Actor        `json:"actor,omitempty"`
 	Subjects       []string     `json:"subjects,omitempty"`
 	ConversationID int64        `json:"conversation_id,omitempty"`
 	HoldID         int64        `json:"hold_id,omitempty"`
@@ -181,7 +181,7 @@ func (s *Store) replayDecisions(ctx context.Context, now time.Time) (int, error)
 			applied += n
 		}
 		if applied > 0 {
-			return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "restore", Action: AuditDecisionsReplay, Target: "database",
+			return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: ActorRestore, Action: AuditDecisionsReplay, Target: "database",
 				Detail: jsonDetail(map[string]any{"journal": len(ds), "applied": applied})})
 		}
 		return nil

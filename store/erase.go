@@ -15,7 +15,7 @@ import (
 // EraseRequest says who asks for an erasure and why; it goes into the
 // audit trail, so it must not contain personal data either.
 type EraseRequest struct {
-	Actor  string
+	Actor  Actor
 	Reason string
 	IP     string
 	Now    time.Time // zero: time.Now()
@@ -24,8 +24,8 @@ type EraseRequest struct {
 // EraseResult tells what an erasure removed.
 type EraseResult struct {
 	RequestID     int64
-	State         string // "erased", or "restricted" when a legal hold keeps the data
-	Subject       string // keyed hash of the first identifier, the tombstone
+	State         ErasureState // ErasureErased, or ErasureRestricted when a legal hold keeps the data
+	Subject       string       // keyed hash of the first identifier, the tombstone
 	Holds         []LegalHold
 	Conversations int
 	Messages      int
@@ -71,7 +71,7 @@ func (s *Store) EraseContact(ctx context.Context, key string, req EraseRequest) 
 	// user id, before Meta linked them).
 	for range 2 {
 		other, err := s.ContactByKey(ctx, key)
-		if errors.Is(err, ErrNotFound) || res.State != "erased" {
+		if errors.Is(err, ErrNotFound) || res.State != ErasureErased {
 			break
 		}
 		if err != nil {
@@ -104,7 +104,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		return nil, err
 	}
 	hashes := subjectHashes(key, c)
-	res := &EraseResult{RequestID: reqID, State: "erased"}
+	res := &EraseResult{RequestID: reqID, State: ErasureErased}
 	if len(hashes) > 0 {
 		res.Subject = hashes[0]
 	}
@@ -115,7 +115,7 @@ func (s *Store) eraseContact(ctx context.Context, c *Contact, reqID int64, req E
 		return nil, err
 	}
 	if len(holds) > 0 {
-		res.State, res.Holds = "restricted", holds
+		res.State, res.Holds = ErasureRestricted, holds
 		if reqID != 0 {
 			return res, nil // a waiting request, looked at again by retention: nothing new to record
 		}
@@ -553,7 +553,7 @@ type ErasureRequest struct {
 	ContactID   int64
 	Subject     string
 	State       string
-	Actor       string
+	Actor       Actor
 	Reason      string
 	RequestedAt int64
 }
@@ -585,7 +585,7 @@ func (s *Store) ResumeErasures(ctx context.Context, now time.Time) (int, error) 
 		if err != nil {
 			return done, err
 		}
-		if res.State == "erased" {
+		if res.State == ErasureErased {
 			done++
 		}
 	}

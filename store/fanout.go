@@ -239,7 +239,7 @@ type Replay struct {
 
 // ReplayFanout queues a replay and returns how many deliveries it queued.
 // Deliveries that are already waiting are left as they are.
-func (s *Store) ReplayFanout(ctx context.Context, actor string, subID int64, r Replay) (int, error) {
+func (s *Store) ReplayFanout(ctx context.Context, actor Actor, subID int64, r Replay) (int, error) {
 	if !r.DeadLetter {
 		if r.From.IsZero() {
 			return 0, &InputError{Field: "from", Msg: "a replay needs a start time, or dead_letter"}

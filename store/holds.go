@@ -48,9 +48,9 @@ type LegalHold struct {
 	Preset         string
 	Reason         string
 	Until          int64 // unix seconds; 0 = until released
-	CreatedBy      string
+	CreatedBy      Actor
 	CreatedAt      int64
-	ReleasedBy     string
+	ReleasedBy     Actor
 	ReleasedAt     int64
 }
 
@@ -139,7 +139,7 @@ func (s *Store) SetHold(ctx context.Context, h LegalHold) (*LegalHold, error) {
 
 // ReleaseHold ends a hold early. Data it kept is purged by the next
 // retention run if its policy says so; a restricted erasure runs then too.
-func (s *Store) ReleaseHold(ctx context.Context, id int64, actor string, now time.Time) error {
+func (s *Store) ReleaseHold(ctx context.Context, id int64, actor Actor, now time.Time) error {
 	err := s.Write(ctx, func(tx *Tx) error {
 		res, err := tx.Exec("UPDATE legal_holds SET released_by = ?, released_at = ? WHERE id = ? AND released_at IS NULL", actor, now.Unix(), id)
 		if err != nil {

@@ -62,7 +62,7 @@ type ConversationSummary struct {
 	LastDirection string
 	LastType      string
 	LastText      string
-	LastStatus    string
+	LastStatus    MessageStatus
 	Labels        []Label
 	Restricted    bool // the contact's processing is restricted (Art. 18)
 }
@@ -91,7 +91,7 @@ func scanSummary(r scanner) (*ConversationSummary, error) {
 		return nil, err
 	}
 	cs.Contact.fromNull()
-	cs.LastDirection, cs.LastType, cs.LastText, cs.LastStatus = dir.String, typ.String, text.String, status.String
+	cs.LastDirection, cs.LastType, cs.LastText, cs.LastStatus = dir.String, typ.String, text.String, MessageStatus(status.String)
 	return &cs, nil
 }
 

@@ -311,6 +311,6 @@ func (s *Store) StoredMediaByMediaID(ctx context.Context, mediaID string) (*Medi
 	if err != nil {
 		return nil, fmt.Errorf("store: media: %w", err)
 	}
-	m.State = "stored"
+	m.State = MediaStored
 	return &m, nil
 }

@@ -21,13 +21,37 @@ type Message struct {
 	Errors         []byte
 	Extra          []byte
 	GroupID        string
-	Status         string
+	Status         MessageStatus
 	StatusAt       int64
 	TS             int64
 	PhoneNumberID  string
 	Contact        Contact
 	Media          *Media
 }
+
+// MessageStatus is the newest delivery receipt of an outbound message;
+// stored in messages.status ("" before Meta's first receipt).
+type MessageStatus string
+
+// Message statuses, in the order statusRankSQL lets them advance.
+const (
+	MessageAccepted  MessageStatus = "accepted"
+	MessageSent      MessageStatus = "sent"
+	MessageDelivered MessageStatus = "delivered"
+	MessageRead      MessageStatus = "read"
+	MessagePlayed    MessageStatus = "played"
+	MessageFailed    MessageStatus = "failed"
+)
+
+// MediaState is how far a file's download got; stored in media.state.
+type MediaState string
+
+// Media states.
+const (
+	MediaPending MediaState = "pending" // not downloaded yet, or retrying
+	MediaStored  MediaState = "stored"
+	MediaFailed  MediaState = "failed" // given up
+)
 
 // Media is a stored file reference.
 type Media struct {
@@ -37,7 +61,7 @@ type Media struct {
 	Filename  string
 	Size      int64
 	Path      string
-	State     string
+	State     MediaState
 	LastError string
 }
 
@@ -70,7 +94,7 @@ func scanMessage(r scanner) (*Message, error) {
 	m.Payload, m.Context, m.Referral, m.Errors, m.Extra = bytesOf(payload), bytesOf(ctx), bytesOf(ref), bytesOf(errs), bytesOf(extra)
 	if state.Valid {
 		m.Media = &Media{MediaID: mediaID.String, MimeType: mime.String, SHA256: sum.String, Filename: fname.String,
-			Size: size.Int64, Path: path.String, State: state.String, LastError: lastErr.String}
+			Size: size.Int64, Path: path.String, State: MediaState(state.String), LastError: lastErr.String}
 	}
 	return &m, nil
 }

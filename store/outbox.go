@@ -8,13 +8,16 @@ import (
 	"time"
 )
 
+// OutboxState is where an outbox entry is; stored in outbox.state.
+type OutboxState string
+
 // Outbox states.
 const (
-	OutboxQueued   = "queued"
-	OutboxSending  = "sending"
-	OutboxAccepted = "accepted"
-	OutboxFailed   = "failed"
-	OutboxUnknown  = "unknown"
+	OutboxQueued   OutboxState = "queued"
+	OutboxSending  OutboxState = "sending"
+	OutboxAccepted OutboxState = "accepted"
+	OutboxFailed   OutboxState = "failed"
+	OutboxUnknown  OutboxState = "unknown"
 )
 
 // OutboundSend is one message to store and deliver. The caller (the sender
@@ -42,7 +45,7 @@ type OutboundSend struct {
 	// acknowledged anything and records the outcome durably right after.
 	NoSync         bool
 	Deadline       time.Time
-	Actor          string
+	Actor          Actor
 	IdempotencyKey string
 	Now            time.Time
 }
@@ -54,14 +57,14 @@ type Outbound struct {
 	PhoneNumberID string
 	PairKey       string
 	Body          []byte
-	State         string
+	State         OutboxState
 	Attempts      int
 	NextAttemptAt int64 // unix ms
 	Deadline      int64 // unix ms, 0 = none
 	LastError     []byte
 	Response      []byte
 	WAMID         string
-	Actor         string
+	Actor         Actor
 	CreatedAt     int64
 	// Existing is set when EnqueueSend found the idempotency key in use.
 	Existing bool
@@ -372,7 +375,7 @@ func (s *Store) UnknownOutbound(ctx context.Context, id int64, errObj []byte) er
 // ExpireOutbound fails a still-queued entry whose caller stopped waiting.
 func (s *Store) ExpireOutbound(ctx context.Context, id int64, errObj []byte) error {
 	return s.Write(ctx, func(tx *Tx) error {
-		var state string
+		var state OutboxState
 		if err := tx.QueryRow("SELECT state FROM outbox WHERE id = ?", id).Scan(&state); err != nil {
 			return fmt.Errorf("store: expire outbox: %w", err)
 		}
@@ -383,7 +386,7 @@ func (s *Store) ExpireOutbound(ctx context.Context, id int64, errObj []byte) err
 	})
 }
 
-func finishFailed(tx *Tx, id int64, errObj []byte, state string, now time.Time) error {
+func finishFailed(tx *Tx, id int64, errObj []byte, state OutboxState, now time.Time) error {
 	var errs sql.NullString
 	if e := nullJSON(errObj); e.Valid {
 		errs = sql.NullString{String: "[" + e.String + "]", Valid: true}
@@ -468,15 +471,15 @@ func (s *Store) RequeueOutbound(ctx context.Context, messageID int64) error {
 }
 
 // OutboxCounts returns how many entries are in each state.
-func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
+func (s *Store) OutboxCounts(ctx context.Context) (map[OutboxState]int, error) {
 	rows, err := s.rdb.QueryContext(ctx, "SELECT state, count(*) FROM outbox GROUP BY state")
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox counts: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]int{}
+	out := map[OutboxState]int{}
 	for rows.Next() {
-		var st string
+		var st OutboxState
 		var n int
 		if err := rows.Scan(&st, &n); err != nil {
 			return nil, fmt.Errorf("store: outbox counts: %w", err)

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-func mustUser(t *testing.T, s *Store, email, role string) *User {
+func mustUser(t *testing.T, s *Store, email string, role Role) *User {
 	t.Helper()
 	u, err := s.CreateUser(context.Background(), NewUser{Email: email, Name: email, Role: role, PasswordHash: "x"}, false)
 	if err != nil {
@@ -343,7 +343,7 @@ func TestSearchFindsWordsAndPrefixes(t *testing.T) {
 func TestAPIKeyUseIsAuditedOncePerMinute(t *testing.T) {
 	s := openTest(t, Options{})
 	ctx := context.Background()
-	_, k, err := s.CreateAPIKey(ctx, "shop", []string{ScopeRead})
+	_, k, err := s.CreateAPIKey(ctx, "shop", Scopes{ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func TestAPIKeyUseIsAuditedOncePerMinute(t *testing.T) {
 	entries, _ := s.AuditLog(ctx, 0, 10)
 	n := 0
 	for _, e := range entries {
-		if e.Action == "apikey.use" && e.Actor == "apikey:"+k.Prefix {
+		if e.Action == "apikey.use" && e.Actor == KeyActor(k.Prefix) {
 			n++
 		}
 	}

@@ -45,7 +45,7 @@ type RestoreOptions struct {
 	// Unseal decrypts a sealed backup.
 	Unseal func(io.Reader) (io.Reader, error)
 	Logger *slog.Logger
-	Actor  string
+	Actor  Actor
 	Now    time.Time
 }
 
@@ -73,7 +73,7 @@ func Restore(ctx context.Context, dir, from string, opts RestoreOptions) (*Resto
 		opts.Now = time.Now()
 	}
 	if opts.Actor == "" {
-		opts.Actor = "cli"
+		opts.Actor = ActorCLI
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: restore: %w", err)
@@ -293,7 +293,7 @@ func (s *Store) replayTombstones(ctx context.Context, tombs map[string]bool, now
 		}
 	}
 	for _, c := range hit {
-		if _, err := s.eraseContact(ctx, c, 0, EraseRequest{Actor: "restore", Reason: "erased before; re-applied after restore", Now: now}); err != nil {
+		if _, err := s.eraseContact(ctx, c, 0, EraseRequest{Actor: ActorRestore, Reason: "erased before; re-applied after restore", Now: now}); err != nil {
 			return 0, err
 		}
 	}

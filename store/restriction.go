@@ -62,7 +62,7 @@ func (s *Store) ConversationRestricted(ctx context.Context, convID int64) (bool,
 // the person withdrew it. The decision is journalled, so a restore of an
 // older backup does not restrict the contact again. A contact without a
 // restriction is ErrNotFound.
-func (s *Store) LiftRestriction(ctx context.Context, contactID int64, actor, reason string, now time.Time) error {
+func (s *Store) LiftRestriction(ctx context.Context, contactID int64, actor Actor, reason string, now time.Time) error {
 	reason = strings.TrimSpace(reason)
 	if actor == "" || reason == "" {
 		return fmt.Errorf("%w: lifting a restriction needs an actor and a reason", ErrInvalid)

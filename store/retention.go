@@ -66,7 +66,7 @@ func (s *Store) RetentionPolicies(ctx context.Context) ([]RetentionPolicy, error
 
 // SetRetentionPolicy changes how long a class is kept, for all numbers
 // (PhoneNumberID "") or one. Days < 0 removes a number's override.
-func (s *Store) SetRetentionPolicy(ctx context.Context, p RetentionPolicy, actor string, now time.Time) error {
+func (s *Store) SetRetentionPolicy(ctx context.Context, p RetentionPolicy, actor Actor, now time.Time) error {
 	if !slices.Contains(RetentionClasses, p.Class) {
 		return fmt.Errorf("%w: unknown retention class %q", ErrInvalid, p.Class)
 	}
@@ -105,7 +105,7 @@ type RetentionOptions struct {
 	Now    time.Time // the run's clock; tests move it
 	DryRun bool      // count what would go, change nothing
 	Batch  int       // most rows per writer turn (default 500); fewer when turns get slow
-	Actor  string    // "system" for the scheduler, "cli" for the command
+	Actor  Actor     // ActorSystem for the scheduler, ActorCLI for the command
 	// OrphanGrace spares unreferenced media files younger than this, which
 	// a download in progress may be about to claim (default 1 h).
 	OrphanGrace time.Duration
@@ -189,7 +189,7 @@ func (s *Store) RunRetention(ctx context.Context, opts RetentionOptions) (*Reten
 		opts.Batch = 500
 	}
 	if opts.Actor == "" {
-		opts.Actor = "system"
+		opts.Actor = ActorSystem
 	}
 	if opts.OrphanGrace == 0 {
 		opts.OrphanGrace = time.Hour

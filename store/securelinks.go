@@ -25,7 +25,7 @@ type SecureLink struct {
 	ID             int64
 	ConversationID int64
 	Prompt         string
-	CreatedBy      string
+	CreatedBy      Actor
 	CreatedAt      int64
 	ExpiresAt      int64
 	UsedAt         int64
@@ -44,7 +44,7 @@ func tokenHash(token string) []byte {
 
 // CreateSecureLink makes a one-time link for a conversation. prompt tells
 // the customer what is asked (e.g. "Bitte IBAN für die Erstattung").
-func (s *Store) CreateSecureLink(ctx context.Context, conversationID int64, prompt, actor string, ttl time.Duration, now time.Time) (string, *SecureLink, error) {
+func (s *Store) CreateSecureLink(ctx context.Context, conversationID int64, prompt string, actor Actor, ttl time.Duration, now time.Time) (string, *SecureLink, error) {
 	prompt = strings.TrimSpace(prompt)
 	if prompt == "" || utf8.RuneCountInString(prompt) > 500 {
 		return "", nil, fmt.Errorf("%w: the prompt must be 1 to 500 characters", ErrInvalid)
@@ -167,7 +167,7 @@ func (s *Store) AnswerSecureLink(ctx context.Context, token string, a SecureAnsw
 			WHERE id = ?2`, now.Unix(), conv); err != nil {
 			return err
 		}
-		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: "customer", Action: AuditSecureLinkAnswer, Target: fmt.Sprintf("conversation:%d", conv),
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: ActorCustomer, Action: AuditSecureLinkAnswer, Target: fmt.Sprintf("conversation:%d", conv),
 			Detail: jsonDetail(map[string]any{"link": id, "file": rel != ""})})
 	})
 	if err != nil {

@@ -47,7 +47,7 @@ func (s *Store) CreateSession(ctx context.Context, token string, sess Session, r
 			sess.IP, sess.UserAgent).Scan(&sess.ID); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", sess.UserID))
+		return auditAll(tx, audit, UserActor(sess.UserID).String())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create session: %w", err)
@@ -125,7 +125,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64, audit ...A
 		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))
+		return auditAll(tx, audit, UserActor(userID).String())
 	})
 	if err != nil {
 		return fmt.Errorf("store: delete sessions: %w", err)

@@ -226,7 +226,7 @@ func (s *Store) SubjectAudit(ctx context.Context, contactID int64) ([]SubjectAud
 }
 
 // AuditExport records a finished export by its counts, never its contents.
-func (s *Store) AuditExport(ctx context.Context, contactID, ts int64, actor, ip string, messages, mediaFiles, mediaMismatches int) error {
+func (s *Store) AuditExport(ctx context.Context, contactID, ts int64, actor Actor, ip string, messages, mediaFiles, mediaMismatches int) error {
 	return s.Audit(ctx, AuditEntry{TS: ts, Actor: actor, Action: AuditContactExport, Target: fmt.Sprintf("contact:%d", contactID),
 		IP: ip, Detail: jsonDetail(map[string]any{"messages": messages, "media_files": mediaFiles, "media_mismatches": mediaMismatches})})
 }

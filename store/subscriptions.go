@@ -269,7 +269,7 @@ func (s *Store) sealLegacySecrets(ctx context.Context) error {
 
 // CreateSubscription validates in and stores it. It returns the stored
 // subscription and the secret, which the caller shows once.
-func (s *Store) CreateSubscription(ctx context.Context, actor string, in SubscriptionInput) (*Subscription, string, error) {
+func (s *Store) CreateSubscription(ctx context.Context, actor Actor, in SubscriptionInput) (*Subscription, string, error) {
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Events == 0 {
 		in.Events = EventsAll
@@ -320,7 +320,7 @@ func auditDetail(v any) string {
 
 // UpdateSubscription applies p. Any change makes waiting deliveries due at
 // once, so that fixing a receiver's URL does not wait out the backoff.
-func (s *Store) UpdateSubscription(ctx context.Context, actor string, id int64, p SubscriptionPatch) (*Subscription, error) {
+func (s *Store) UpdateSubscription(ctx context.Context, actor Actor, id int64, p SubscriptionPatch) (*Subscription, error) {
 	var sets []string
 	var args []any
 	var changed []string
@@ -380,7 +380,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, actor string, id int64, 
 }
 
 // DeleteSubscription removes a subscription and everything queued for it.
-func (s *Store) DeleteSubscription(ctx context.Context, actor string, id int64) error {
+func (s *Store) DeleteSubscription(ctx context.Context, actor Actor, id int64) error {
 	return s.Write(ctx, func(tx *Tx) error {
 		var dropped int64
 		if err := tx.QueryRow("SELECT count(*) FROM fanout_queue WHERE subscription_id = ?", id).Scan(&dropped); err != nil {

@@ -5,19 +5,26 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
 
+// Role is a panel account's role; the value is stored in users.role.
+type Role string
+
 // Panel roles.
 const (
-	RoleAdmin   = "admin"   // everything
-	RoleAgent   = "agent"   // inbox, contacts, templates
-	RoleAuditor = "auditor" // read-only: audit log, exports, reports
+	RoleAdmin   Role = "admin"   // everything
+	RoleAgent   Role = "agent"   // inbox, contacts, templates
+	RoleAuditor Role = "auditor" // read-only: audit log, exports, reports
 )
 
-// Roles lists every role.
-var Roles = []string{RoleAdmin, RoleAgent, RoleAuditor}
+// AllRoles lists every role.
+func AllRoles() []Role { return []Role{RoleAdmin, RoleAgent, RoleAuditor} }
+
+// Valid reports whether r is one of the known roles.
+func (r Role) Valid() bool { return slices.Contains(AllRoles(), r) }
 
 // ErrExists is returned when a unique value (an e-mail address, a label
 // name) is already taken.
@@ -28,7 +35,7 @@ type User struct {
 	ID            int64
 	Email         string
 	Name          string
-	Role          string
+	Role          Role
 	PasswordHash  string
 	TOTPSecret    []byte // sealed
 	TOTPEnabled   bool
@@ -74,19 +81,17 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 type NewUser struct {
 	Email        string
 	Name         string
-	Role         string
+	Role         Role
 	PasswordHash string // empty for an invited user who sets it later
 	Lang         string
 }
-
-func validRole(r string) bool { return r == RoleAdmin || r == RoleAgent || r == RoleAuditor }
 
 // CreateUser adds an account. With onlyIfNone it fails with ErrExists when
 // any account exists, so two racing first-run setups make one admin.
 // Audit entries commit together with the account.
 func (s *Store) CreateUser(ctx context.Context, nu NewUser, onlyIfNone bool, audit ...AuditEntry) (*User, error) {
 	nu.Email = strings.TrimSpace(nu.Email)
-	if !validRole(nu.Role) {
+	if !nu.Role.Valid() {
 		return nil, fmt.Errorf("store: unknown role %q", nu.Role)
 	}
 	if nu.Lang == "" {
@@ -115,7 +120,7 @@ func (s *Store) CreateUser(ctx context.Context, nu NewUser, onlyIfNone bool, aud
 			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, nu.Email, nu.Name, nu.Role, nu.PasswordHash, nu.Lang, now, now).Scan(&id); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", id))
+		return auditAll(tx, audit, UserActor(id).String())
 	})
 	if err != nil {
 		if errors.Is(err, ErrExists) {
@@ -192,7 +197,7 @@ func (s *Store) updateUser(ctx context.Context, id int64, what string, fn func(t
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", id))
+		return auditAll(tx, audit, UserActor(id).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return ErrNotFound
@@ -257,8 +262,8 @@ func (s *Store) StartPasswordReset(ctx context.Context, id int64, tokenHash []by
 }
 
 // SetRole changes a user's role. The last active admin cannot be demoted.
-func (s *Store) SetRole(ctx context.Context, id int64, role string, audit ...AuditEntry) error {
-	if !validRole(role) {
+func (s *Store) SetRole(ctx context.Context, id int64, role Role, audit ...AuditEntry) error {
+	if !role.Valid() {
 		return fmt.Errorf("store: unknown role %q", role)
 	}
 	return s.updateUser(ctx, id, "set role", func(tx *Tx) (sql.Result, error) {
@@ -396,7 +401,7 @@ func (s *Store) CreateInvite(ctx context.Context, userID int64, tokenHash []byte
 			userID, tokenHash, createdBy, expires.Unix()); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))
+		return auditAll(tx, audit, UserActor(userID).String())
 	})
 	if err != nil {
 		return fmt.Errorf("store: invite: %w", err)
@@ -438,7 +443,7 @@ func (s *Store) AcceptInvite(ctx context.Context, tokenHash []byte, passwordHash
 		if _, err := tx.Exec("DELETE FROM sessions WHERE user_id = ?", userID); err != nil {
 			return err
 		}
-		return auditAll(tx, audit, fmt.Sprintf("user:%d", userID))
+		return auditAll(tx, audit, UserActor(userID).String())
 	})
 	if errors.Is(err, ErrNotFound) {
 		return 0, ErrNotFound

@@ -97,26 +97,44 @@ var auditActions = map[string]string{
 }
 
 // auditActor names who acted: a person, an API key, the system.
-func auditActor(ctx context.Context, names AuditNames, actor string) string {
-	switch actor {
-	case "system":
+func auditActor(ctx context.Context, names AuditNames, actor ActorVM) string {
+	switch actor.Kind {
+	case ActorUser:
+		return userName(ctx, names, actor.UserID)
+	case ActorAPIKey:
+		if name, ok := names.APIKeys[actor.Key]; ok {
+			return Tf(ctx, "API-Schlüssel „%s“", name)
+		}
+		return Tf(ctx, "API-Schlüssel „%s“", actor.Key)
+	case ActorSystem:
 		return T(ctx, "System")
-	case "system:stop-reply":
+	case ActorStopReply:
 		return T(ctx, "System (Antwort auf Stoppwort)")
-	case "cli":
+	case ActorCLI:
 		return T(ctx, "Kommandozeile")
-	case "setup":
+	case ActorSetup:
 		return T(ctx, "Ersteinrichtung")
-	case "anonymous":
+	case ActorAnonymous:
 		return T(ctx, "Nicht angemeldet")
-	case "customer":
+	case ActorCustomer:
 		return T(ctx, "Kundin oder Kunde")
-	case "restore":
+	case ActorRestore:
 		return T(ctx, "Wiederherstellung")
-	case "unknown", "":
+	case ActorUnknown:
 		return T(ctx, "Unbekannt")
 	}
-	return auditRef(ctx, names, actor)
+	if actor.Raw == "" {
+		return T(ctx, "Unbekannt")
+	}
+	return auditRef(ctx, names, actor.Raw)
+}
+
+// userName names a panel account by id.
+func userName(ctx context.Context, names AuditNames, id int64) string {
+	if name, ok := names.Users[id]; ok {
+		return name
+	}
+	return Tf(ctx, "Konto #%s", strconv.FormatInt(id, 10))
 }
 
 // auditTarget names what an action was about.
@@ -328,7 +346,7 @@ func auditValue(ctx context.Context, names AuditNames, action, key string, v any
 			if n == 0 {
 				return T(ctx, "niemand")
 			}
-			return auditRef(ctx, names, "user:"+x.String())
+			return userName(ctx, names, n)
 		case key == "record" || key == "link" || key == "hold":
 			return "#" + x.String()
 		}

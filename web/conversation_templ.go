@@ -634,7 +634,7 @@ func Thread(t ThreadVM) templ.Component {
 			}
 		}
 		for i, m := range t.Messages {
-			if i == 0 || !sameDay(t.Messages[i-1].At, m.At) {
+			if i == 0 || !sameDay(ctx, t.Messages[i-1].At, m.At) {
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 55, "<div class=\"day\"><span>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -10,14 +10,34 @@ import (
 	"unicode/utf8"
 )
 
-// Location is the time zone the panel shows times in.
-var Location = mustLoad("Europe/Berlin")
+// berlin is the default time zone: Pforte is made for German companies.
+// Loaded once; it is a constant in all but name.
+var berlin = mustLoad("Europe/Berlin")
 
 func mustLoad(name string) *time.Location {
 	if l, err := time.LoadLocation(name); err == nil {
 		return l
 	}
 	return time.UTC
+}
+
+type locationKey struct{}
+
+// WithLocation sets the time zone that everything rendered with ctx shows
+// times in; nil keeps the default, Europe/Berlin.
+func WithLocation(ctx context.Context, loc *time.Location) context.Context {
+	if loc == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, locationKey{}, loc)
+}
+
+// Location returns the time zone of ctx (Europe/Berlin unless set).
+func Location(ctx context.Context) *time.Location {
+	if l, _ := ctx.Value(locationKey{}).(*time.Location); l != nil {
+		return l
+	}
+	return berlin
 }
 
 func initials(name string) string {
@@ -42,8 +62,9 @@ func clock(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	t = t.In(Location)
-	now := time.Now().In(Location)
+	loc := Location(ctx)
+	t = t.In(loc)
+	now := time.Now().In(loc)
 	if t.Year() == now.Year() && t.YearDay() == now.YearDay() {
 		return t.Format("15:04")
 	}
@@ -58,7 +79,7 @@ func dateTime(ctx context.Context, t time.Time) string {
 	if t.IsZero() {
 		return "–"
 	}
-	t = t.In(Location)
+	t = t.In(Location(ctx))
 	if Lang(ctx) == "en" {
 		return t.Format("2 Jan 2006, 15:04:05")
 	}
@@ -221,18 +242,20 @@ func indexURL(s string) int {
 
 func safeURL(u string) string { return u }
 
-func sameDay(a, b time.Time) bool {
-	a, b = a.In(Location), b.In(Location)
+func sameDay(ctx context.Context, a, b time.Time) bool {
+	loc := Location(ctx)
+	a, b = a.In(loc), b.In(loc)
 	return a.Year() == b.Year() && a.YearDay() == b.YearDay()
 }
 
 func dayHeading(ctx context.Context, t time.Time) string {
-	t = t.In(Location)
-	now := time.Now().In(Location)
+	loc := Location(ctx)
+	t = t.In(loc)
+	now := time.Now().In(loc)
 	switch {
-	case sameDay(t, now):
+	case sameDay(ctx, t, now):
 		return T(ctx, "Heute")
-	case sameDay(t, now.AddDate(0, 0, -1)):
+	case sameDay(ctx, t, now.AddDate(0, 0, -1)):
 		return T(ctx, "Gestern")
 	}
 	if Lang(ctx) == "en" {

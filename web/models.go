@@ -543,11 +543,38 @@ type AuditVM struct {
 	Names    AuditNames // who and what the entries' ids are
 }
 
+// ActorKind is what kind of actor an audit entry names. The panel reads
+// it from the stored store.Actor; web, a leaf, cannot import store.
+type ActorKind uint8
+
+// Actor kinds; ActorOther is shown as stored.
+const (
+	ActorOther ActorKind = iota
+	ActorUser
+	ActorAPIKey
+	ActorSystem
+	ActorStopReply
+	ActorCLI
+	ActorSetup
+	ActorAnonymous
+	ActorCustomer
+	ActorRestore
+	ActorUnknown
+)
+
+// ActorVM is who did something, parsed by the panel.
+type ActorVM struct {
+	Kind   ActorKind
+	UserID int64  // ActorUser
+	Key    string // ActorAPIKey: the key's prefix
+	Raw    string // as stored, for the data attribute and ActorOther
+}
+
 // AuditRowVM is one audit entry.
 type AuditRowVM struct {
 	ID     int64
 	At     time.Time
-	Actor  string
+	Actor  ActorVM
 	Action string
 	Target string
 	Detail string

@@ -539,7 +539,7 @@ func TestBackoffSchedule(t *testing.T) {
 // Subscriptions need the admin scope.
 func TestSubscriptionsNeedAdminScope(t *testing.T) {
 	g := testenv.New(t, testenv.Options{})
-	key, _, err := g.Store.CreateAPIKey(context.Background(), "reader", []string{store.ScopeRead, store.ScopeSend})
+	key, _, err := g.Store.CreateAPIKey(context.Background(), "reader", store.Scopes{store.ScopeRead, store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -96,12 +96,12 @@ func messageJSON(m *store.Message) MessageJSON {
 		j.Text = &m.Text.String
 	}
 	if m.Direction == "outbound" {
-		j.Status = optional(m.Status)
+		j.Status = optional(string(m.Status))
 	}
 	if m.Media != nil {
 		j.Media = &MediaJSON{MimeType: m.Media.MimeType, SHA256: m.Media.SHA256, Filename: m.Media.Filename,
-			State: m.Media.State, DownloadPath: "/api/v1/messages/" + messageKey(m) + "/media", Error: m.Media.LastError}
-		if m.Media.State == "stored" {
+			State: string(m.Media.State), DownloadPath: "/api/v1/messages/" + messageKey(m) + "/media", Error: m.Media.LastError}
+		if m.Media.State == store.MediaStored {
 			j.Media.Size = &m.Media.Size
 		}
 	}

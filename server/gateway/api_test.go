@@ -24,7 +24,7 @@ func textDelivery(from, name, wamid string, ts int64, body string) []byte {
 func TestAPIRequiresAKeyWithScope(t *testing.T) {
 	g := testenv.New(t, testenv.Options{})
 	g.PostWebhook(t, textDelivery("4915100000001", "Anna", "wamid.A1", 1790000000, "Hallo"))
-	sendOnly, _, err := g.Store.CreateAPIKey(context.Background(), "sender", []string{store.ScopeSend})
+	sendOnly, _, err := g.Store.CreateAPIKey(context.Background(), "sender", store.Scopes{store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)
 	}

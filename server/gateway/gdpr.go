@@ -99,7 +99,7 @@ func (s *Server) apiContactErase(w http.ResponseWriter, r *http.Request) {
 		s.gdprError(w, err, "contact")
 		return
 	}
-	out := EraseJSON{Status: res.State, RequestID: res.RequestID, Subject: res.Subject, Messages: res.Messages,
+	out := EraseJSON{Status: string(res.State), RequestID: res.RequestID, Subject: res.Subject, Messages: res.Messages,
 		Conversations: res.Conversations, Deliveries: res.Deliveries, Statuses: res.Statuses, Events: res.Events, MediaFiles: res.MediaFiles,
 		NotifyRecipients: append([]string{}, res.Recipients...)}
 	for _, h := range res.Holds {
@@ -107,7 +107,7 @@ func (s *Server) apiContactErase(w http.ResponseWriter, r *http.Request) {
 	}
 	out.MetaMedia = meta
 	code := http.StatusOK
-	if res.State == "restricted" {
+	if res.State == store.ErasureRestricted {
 		code = http.StatusAccepted
 	}
 	writeJSON(w, code, out)
@@ -154,7 +154,7 @@ func (s *Server) apiConsentList(w http.ResponseWriter, r *http.Request) {
 	}{Records: []ConsentJSON{}}
 	out.Marketing = s.store.CheckMarketingConsent(r.Context(), c.ID) == nil
 	for _, rc := range recs {
-		out.Records = append(out.Records, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, rc.Actor, time.Unix(rc.TS, 0).UTC()})
+		out.Records = append(out.Records, ConsentJSON{rc.Purpose, string(rc.Action), rc.Source, rc.Evidence, string(rc.Actor), time.Unix(rc.TS, 0).UTC()})
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -174,13 +174,13 @@ func (s *Server) apiConsentRecord(w http.ResponseWriter, r *http.Request) {
 		s.apiStoreError(w, err, "contact")
 		return
 	}
-	rc, err := s.store.RecordConsent(r.Context(), store.ConsentRecord{ContactID: c.ID, Purpose: body.Purpose, Action: body.Action,
+	rc, err := s.store.RecordConsent(r.Context(), store.ConsentRecord{ContactID: c.ID, Purpose: body.Purpose, Action: store.ConsentAction(body.Action),
 		Source: body.Source, Evidence: body.Evidence, Actor: actor(r), TS: s.now().Unix()})
 	if err != nil {
 		s.gdprError(w, err, "consent")
 		return
 	}
-	writeJSON(w, http.StatusCreated, ConsentJSON{rc.Purpose, rc.Action, rc.Source, rc.Evidence, rc.Actor, time.Unix(rc.TS, 0).UTC()})
+	writeJSON(w, http.StatusCreated, ConsentJSON{rc.Purpose, string(rc.Action), rc.Source, rc.Evidence, string(rc.Actor), time.Unix(rc.TS, 0).UTC()})
 }
 
 // HoldJSON is a legal hold in /api/v1.
@@ -198,7 +198,7 @@ type HoldJSON struct {
 
 func holdJSON(h store.LegalHold) HoldJSON {
 	j := HoldJSON{ID: h.ID, Scope: "contact", ConversationID: h.ConversationID, Preset: h.Preset, Reason: h.Reason,
-		SetBy: h.CreatedBy, SetAt: time.Unix(h.CreatedAt, 0).UTC()}
+		SetBy: string(h.CreatedBy), SetAt: time.Unix(h.CreatedAt, 0).UTC()}
 	if h.ConversationID != 0 {
 		j.Scope = "conversation"
 	}

@@ -213,7 +213,7 @@ func TestErasureOverHTTPLeavesNoCanary(t *testing.T) {
 	}
 
 	// A key without the gdpr scope may not erase.
-	readKey, _, _ := g.Store.CreateAPIKey(context.Background(), "reader", []string{store.ScopeRead})
+	readKey, _, _ := g.Store.CreateAPIKey(context.Background(), "reader", store.Scopes{store.ScopeRead})
 	req, _ := http.NewRequest("DELETE", g.Internal.URL+"/api/v1/contacts/"+victim, nil)
 	req.Header.Set("Authorization", "Bearer "+readKey)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {

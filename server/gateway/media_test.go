@@ -33,7 +33,7 @@ func waitMedia(t *testing.T, g *testenv.SendingGateway, wamid string, states ...
 			return false
 		}
 		for _, s := range states {
-			if m.Media.State == s {
+			if string(m.Media.State) == s {
 				return true
 			}
 		}

@@ -62,7 +62,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 type apiKeyCtx struct{}
 
 // apiKey admits requests that carry a valid, unrevoked key with scope.
-func (s *Server) apiKey(scope string, next http.HandlerFunc) http.Handler {
+func (s *Server) apiKey(scope store.Scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || secret == "" {
@@ -77,7 +77,7 @@ func (s *Server) apiKey(scope string, next http.HandlerFunc) http.Handler {
 			return
 		}
 		if !k.Has(scope) {
-			writeAPIError(w, http.StatusForbidden, "forbidden", "this API key lacks the "+scope+" scope")
+			writeAPIError(w, http.StatusForbidden, "forbidden", "this API key lacks the "+string(scope)+" scope")
 			return
 		}
 		if err := s.store.TouchAPIKey(r.Context(), k, s.now()); err != nil {

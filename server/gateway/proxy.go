@@ -61,7 +61,7 @@ func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) {
 // graphKey admits requests with an API key carrying scope, taken from the
 // Authorization header or, as Graph SDKs also do, the access_token query
 // parameter. Refusals are Graph-shaped (190 / 10) so SDKs report them.
-func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
+func (s *Server) graphKey(scope store.Scope, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok {
@@ -77,7 +77,7 @@ func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
 		}
 		if !k.Has(scope) {
 			writeGraphError(w, &cloudapi.Error{HTTPStatus: http.StatusForbidden, Code: cloudapi.CodePermissionDenied, Type: "OAuthException",
-				Message: "(#10) Application does not have permission for this action: the API key lacks the " + scope + " scope.", FBTraceID: "pforte"})
+				Message: "(#10) Application does not have permission for this action: the API key lacks the " + string(scope) + " scope.", FBTraceID: "pforte"})
 			return
 		}
 		if err := s.store.TouchAPIKey(r.Context(), k, s.now()); err != nil {
@@ -87,11 +87,11 @@ func (s *Server) graphKey(scope string, next http.HandlerFunc) http.Handler {
 	})
 }
 
-func actor(r *http.Request) string {
+func actor(r *http.Request) store.Actor {
 	if k := requestKey(r); k != nil {
-		return "apikey:" + k.Prefix
+		return store.KeyActor(k.Prefix)
 	}
-	return "unknown"
+	return store.ActorUnknown
 }
 
 func (s *Server) sendingOff(w http.ResponseWriter) bool {
@@ -238,7 +238,7 @@ func scopedIdempotencyKey(r *http.Request) string {
 	if len(v) > 200 {
 		v = v[:200]
 	}
-	return actor(r) + "/" + v
+	return actor(r).String() + "/" + v
 }
 
 // proxyUpload is POST /{version}/{phone_number_id}/media: the file is

@@ -89,7 +89,7 @@ func waitStatus(t *testing.T, g *testenv.SendingGateway, key, want string) *stor
 			fmt.Sscan(key, &id)
 			m, err = g.Store.MessageByID(context.Background(), id)
 		}
-		return err == nil && m.Status == want
+		return err == nil && string(m.Status) == want
 	})
 	return m
 }
@@ -249,7 +249,7 @@ func TestWindowRefusal(t *testing.T) {
 // refusals in Graph's shape so SDKs report them.
 func TestProxyAuth(t *testing.T) {
 	g := newSending(t)
-	readKey, _, err := g.Store.CreateAPIKey(context.Background(), "reader", []string{store.ScopeRead})
+	readKey, _, err := g.Store.CreateAPIKey(context.Background(), "reader", store.Scopes{store.ScopeRead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func graphDo(t *testing.T, method, url, key string, body []byte) (int, cloudapi.
 func TestProxyRelaysOnlyItsContract(t *testing.T) {
 	g := newSending(t)
 	ctx := context.Background()
-	sendKey, _, err := g.Store.CreateAPIKey(ctx, "sender", []string{store.ScopeSend})
+	sendKey, _, err := g.Store.CreateAPIKey(ctx, "sender", store.Scopes{store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func (s *Server) deliveryJSON(ctx context.Context, msgID int64) (*DeliveryJSON, 
 	if err != nil {
 		return nil, err
 	}
-	d := &DeliveryJSON{State: o.State, Attempts: o.Attempts}
+	d := &DeliveryJSON{State: string(o.State), Attempts: o.Attempts}
 	if len(o.LastError) > 0 {
 		d.LastError = o.LastError
 	}
@@ -137,7 +137,7 @@ func (s *Server) apiMessageSend(w http.ResponseWriter, r *http.Request) {
 	if out.Existing {
 		status = http.StatusOK // a repeated Idempotency-Key: the first request's message
 	}
-	writeJSON(w, status, SendAcceptedJSON{ID: id, Status: m.Status, Message: j})
+	writeJSON(w, status, SendAcceptedJSON{ID: id, Status: string(m.Status), Message: j})
 }
 
 // apiMessageRetry is POST /api/v1/messages/{id}/retry: a person decides
@@ -175,10 +175,10 @@ func (s *Server) apiMessageMedia(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case m.Media == nil:
 		writeAPIError(w, http.StatusNotFound, "no_media", "this message has no file")
-	case m.Media.State == "pending":
+	case m.Media.State == store.MediaPending:
 		w.Header().Set("Retry-After", "5")
 		writeAPIError(w, http.StatusConflict, "media_pending", "the file is still being downloaded from Meta")
-	case m.Media.State == "failed":
+	case m.Media.State == store.MediaFailed:
 		writeAPIError(w, http.StatusGone, "media_failed", "the file could not be downloaded from Meta: "+m.Media.LastError)
 	default:
 		s.serveStoredFile(w, r, m.Media, m.Media.Filename)

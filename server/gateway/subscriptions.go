@@ -188,11 +188,11 @@ func subscriptionID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	return id, true
 }
 
-func actorOf(r *http.Request) string {
+func actorOf(r *http.Request) store.Actor {
 	if k := requestKey(r); k != nil {
-		return "apikey:" + k.Prefix
+		return store.KeyActor(k.Prefix)
 	}
-	return "api"
+	return store.ActorAPI
 }
 
 // apiInputError answers a rejected body: 400 with the field at fault.

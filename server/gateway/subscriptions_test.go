@@ -58,7 +58,7 @@ func TestSubscriptionsAPI(t *testing.T) {
 	actions := map[store.AuditAction]bool{}
 	for _, e := range log {
 		actions[e.Action] = true
-		if strings.Contains(e.Detail, "a-new-secret") || strings.Contains(e.Detail, created.Secret) || !strings.HasPrefix(e.Actor, "apikey:") && e.Actor != "test" {
+		if strings.Contains(e.Detail, "a-new-secret") || strings.Contains(e.Detail, created.Secret) || !strings.HasPrefix(e.Actor.String(), "apikey:") && e.Actor != "test" {
 			t.Fatalf("audit entry %+v", e)
 		}
 	}

@@ -120,16 +120,16 @@ func (s *Sender) Client() *cloudapi.Client { return s.client }
 type Request struct {
 	PhoneNumberID string
 	Body          []byte
-	// Actor is "apikey:<prefix>", "user:<id>" or similar.
-	Actor string
+	// Actor is who asked: a key, a person, the stop-reply worker.
+	Actor store.Actor
 	// IdempotencyKey makes a repeated request return the first one's message.
 	IdempotencyKey string
 }
 
 // Result is how a send ended.
 type Result struct {
-	MessageID int64  // local id
-	State     string // accepted, failed, unknown (or queued while still waiting)
+	MessageID int64             // local id
+	State     store.OutboxState // accepted, failed, unknown (or queued while still waiting)
 	WAMID     string
 	// HTTPStatus and Body are Meta's answer (success or Graph error) to
 	// hand on unchanged; for failures Pforte made itself, a Graph-shaped body.
@@ -145,7 +145,7 @@ func (s *Sender) Start(ctx context.Context) error {
 		return err
 	}
 	if n > 0 {
-		s.m.finished.WithLabelValues(store.OutboxUnknown).Add(float64(n))
+		s.m.finished.WithLabelValues(string(store.OutboxUnknown)).Add(float64(n))
 		s.log.Warn("outbox: messages were being sent when Pforte stopped; marked unknown, not resent", "count", n)
 	}
 	s.wg.Add(1)
@@ -405,7 +405,7 @@ func (s *Sender) wait(ctx context.Context, msgID int64) (*Result, error) {
 			errObj = cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
 		}
 		if err := s.store.ExpireOutbound(context.WithoutCancel(ctx), o.ID, errObj); err == nil {
-			s.m.finished.WithLabelValues(store.OutboxFailed).Inc()
+			s.m.finished.WithLabelValues(string(store.OutboxFailed)).Inc()
 			return s.final(context.WithoutCancel(ctx), msgID)
 		}
 	}
@@ -464,7 +464,7 @@ func (s *Sender) notify(r Result) {
 	}
 }
 
-func gerrResult(msgID int64, state string, e *cloudapi.Error) *Result {
+func gerrResult(msgID int64, state store.OutboxState, e *cloudapi.Error) *Result {
 	st := e.HTTPStatus
 	if st == 0 {
 		st = http.StatusBadRequest
@@ -473,7 +473,7 @@ func gerrResult(msgID int64, state string, e *cloudapi.Error) *Result {
 }
 
 // errObjResult rebuilds a Graph error body from a stored error object.
-func errObjResult(msgID int64, state string, obj []byte) *Result {
+func errObjResult(msgID int64, state store.OutboxState, obj []byte) *Result {
 	var e cloudapi.Error
 	json.Unmarshal(obj, &e)
 	st := http.StatusBadRequest
@@ -561,7 +561,7 @@ func (s *Sender) record(ctx context.Context, o *store.Outbound, sr *cloudapi.Sen
 			// at the next start, which is the truth we can prove.
 			s.log.Error("outbox: accepted by Meta but not recorded", "message_id", o.MessageID, "err", werr)
 		}
-		s.m.finished.WithLabelValues(store.OutboxAccepted).Inc()
+		s.m.finished.WithLabelValues(string(store.OutboxAccepted)).Inc()
 		return &Result{MessageID: o.MessageID, State: store.OutboxAccepted, WAMID: sr.WAMID(), HTTPStatus: resp.Status, Body: resp.Body}
 	case err == nil, cloudapi.IsUncertain(err):
 		// 200 without an id, or no answer after the request was written.
@@ -589,7 +589,7 @@ func (s *Sender) record(ctx context.Context, o *store.Outbound, sr *cloudapi.Sen
 	}
 }
 
-func (s *Sender) fin(ctx context.Context, o *store.Outbound, state string, e *cloudapi.Error) {
+func (s *Sender) fin(ctx context.Context, o *store.Outbound, state store.OutboxState, e *cloudapi.Error) {
 	var err error
 	if state == store.OutboxUnknown {
 		err = s.store.UnknownOutbound(ctx, o.ID, e.Object())
@@ -599,7 +599,7 @@ func (s *Sender) fin(ctx context.Context, o *store.Outbound, state string, e *cl
 	if err != nil {
 		s.log.Error("outbox: outcome not recorded", "message_id", o.MessageID, "state", state, "err", err)
 	}
-	s.m.finished.WithLabelValues(state).Inc()
+	s.m.finished.WithLabelValues(string(state)).Inc()
 }
 
 func (s *Sender) retry(ctx context.Context, o *store.Outbound, attempts int, e *cloudapi.Error) *Result {
@@ -614,7 +614,7 @@ func (s *Sender) retry(ctx context.Context, o *store.Outbound, attempts int, e *
 		s.log.Error("outbox: retry not recorded", "message_id", o.MessageID, "err", err)
 	}
 	if failed {
-		s.m.finished.WithLabelValues(store.OutboxFailed).Inc()
+		s.m.finished.WithLabelValues(string(store.OutboxFailed)).Inc()
 		return gerrResult(o.MessageID, store.OutboxFailed, e)
 	}
 	s.m.retries.Inc()
@@ -717,7 +717,7 @@ func (s *Sender) run(ctx context.Context) {
 					errObj = cloudapi.NewError(http.StatusServiceUnavailable, cloudapi.CodeServiceUnavailable, "Service temporarily unavailable", "The message could not be sent in time; it was not sent.").Object()
 				}
 				if err := s.store.ExpireOutbound(ctx, o.ID, errObj); err == nil {
-					s.m.finished.WithLabelValues(store.OutboxFailed).Inc()
+					s.m.finished.WithLabelValues(string(store.OutboxFailed)).Inc()
 					if r, _ := s.final(ctx, o.MessageID); r != nil {
 						s.notify(*r)
 					}

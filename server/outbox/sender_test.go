@@ -39,7 +39,7 @@ func enqueueTB(t testing.TB, g *testenv.SendingGateway, body []byte) *store.Outb
 	return o
 }
 
-func waitState(t *testing.T, g *testenv.SendingGateway, msgID int64, states ...string) *store.Outbound {
+func waitState(t *testing.T, g *testenv.SendingGateway, msgID int64, states ...store.OutboxState) *store.Outbound {
 	t.Helper()
 	var o *store.Outbound
 	testenv.Eventually(t, 15*time.Second, fmt.Sprintf("message %d to reach %v", msgID, states), func() bool {

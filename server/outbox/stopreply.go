@@ -92,7 +92,7 @@ func (r *StopReplier) reply(ctx context.Context, rec store.ConsentRecord) error 
 	}
 	// The key makes a retry after a crash between queueing and marking
 	// find the first message instead of sending a second one.
-	_, err = r.snd.Enqueue(ctx, Request{PhoneNumberID: pnid, Body: body, Actor: "system:stop-reply",
+	_, err = r.snd.Enqueue(ctx, Request{PhoneNumberID: pnid, Body: body, Actor: store.ActorStopReply,
 		IdempotencyKey: fmt.Sprintf("stop-reply-%d", rec.ID)})
 	var ref *Refusal
 	if errors.As(err, &ref) {

@@ -71,7 +71,7 @@ func (s *Server) reauth(r *http.Request, action store.AuditAction) (int, string,
 	ctx, v, now := r.Context(), viewerOf(r), s.now()
 	at := attempt{account: normEmail(v.user.Email), ip: throttleAddr(tlsmgr.ClientIP(r))}
 	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
-		s.auditThrottled(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditReauthThrottled, Target: "user:" + itoa64(v.user.ID)}, scope)
+		s.auditThrottled(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditReauthThrottled, Target: v.actor().String()}, scope)
 		return http.StatusTooManyRequests, throttledErr, nil
 	}
 	current := r.PostFormValue("current")
@@ -93,7 +93,7 @@ func (s *Server) reauth(r *http.Request, action store.AuditAction) (int, string,
 	if reason != "" {
 		locked := s.panel.login.fail(at, now)
 		detail, _ := json.Marshal(map[string]any{"reason": reason, "locked": locked, "for": action})
-		s.audit(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditReauthFailed, Target: "user:" + itoa64(v.user.ID), Detail: string(detail)})
+		s.audit(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditReauthFailed, Target: v.actor().String(), Detail: string(detail)})
 		if v.user.TOTPEnabled {
 			return http.StatusUnauthorized, reauthErr2FA, nil
 		}

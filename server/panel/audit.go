@@ -36,7 +36,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) {
 	}
 	vm.Names = s.auditNames(r, entries)
 	for _, e := range entries {
-		vm.Entries = append(vm.Entries, web.AuditRowVM{ID: e.ID, At: time.Unix(e.TS, 0), Actor: e.Actor, Action: string(e.Action),
+		vm.Entries = append(vm.Entries, web.AuditRowVM{ID: e.ID, At: time.Unix(e.TS, 0), Actor: actorVM(e.Actor), Action: string(e.Action),
 			Target: e.Target, Detail: e.Detail, IP: e.IP})
 	}
 	if len(entries) == 100 {
@@ -83,4 +83,36 @@ func (s *Server) auditNames(r *http.Request, entries []store.AuditEntry) web.Aud
 		}
 	}
 	return names
+}
+
+// actorVM parses a stored actor for the audit page.
+func actorVM(a store.Actor) web.ActorVM {
+	vm := web.ActorVM{Raw: a.String()}
+	if id, ok := a.UserID(); ok {
+		vm.Kind, vm.UserID = web.ActorUser, id
+		return vm
+	}
+	if prefix, ok := a.KeyPrefix(); ok {
+		vm.Kind, vm.Key = web.ActorAPIKey, prefix
+		return vm
+	}
+	switch a {
+	case store.ActorSystem:
+		vm.Kind = web.ActorSystem
+	case store.ActorStopReply:
+		vm.Kind = web.ActorStopReply
+	case store.ActorCLI:
+		vm.Kind = web.ActorCLI
+	case store.ActorSetup:
+		vm.Kind = web.ActorSetup
+	case store.ActorAnonymous:
+		vm.Kind = web.ActorAnonymous
+	case store.ActorCustomer:
+		vm.Kind = web.ActorCustomer
+	case store.ActorRestore:
+		vm.Kind = web.ActorRestore
+	case store.ActorUnknown, "":
+		vm.Kind = web.ActorUnknown
+	}
+	return vm
 }

@@ -33,7 +33,7 @@ func cheapHash(pw string) string {
 }
 
 // addCheapUser creates an account whose password checks cost little.
-func addCheapUser(t testing.TB, st *store.Store, email, role string) *store.User {
+func addCheapUser(t testing.TB, st *store.Store, email string, role store.Role) *store.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), store.NewUser{Email: email, Name: strings.Split(email, "@")[0], Role: role, PasswordHash: cheapHash(testPassword)}, false)
 	if err != nil {

@@ -107,7 +107,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, id int64,
 	// Newest first: the top line is the decision that counts.
 	for i := len(consents) - 1; i >= 0; i-- {
 		c := consents[i]
-		vm.Consents = append(vm.Consents, web.ConsentVM{Purpose: c.Purpose, OptIn: c.Action == "opt_in", Source: c.Source,
+		vm.Consents = append(vm.Consents, web.ConsentVM{Purpose: c.Purpose, OptIn: c.Action == store.OptIn, Source: c.Source,
 			Evidence: c.Evidence, Actor: actorLabel(ctx, c.Actor, names), At: time.Unix(c.TS, 0)})
 	}
 	vm.Consent.CanRecord = vm.ShowContent
@@ -123,7 +123,7 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, id int64,
 		}
 		vm.Holds = append(vm.Holds, hv)
 	}
-	vm.CanExport, vm.CanErase = role == "admin", role == "admin"
+	vm.CanExport, vm.CanErase = role == store.RoleAdmin, role == store.RoleAdmin
 	s.page(w, r, status, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
 }
 
@@ -173,7 +173,7 @@ func (s *Server) contactErase(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	if res.State == "restricted" {
+	if res.State == store.ErasureRestricted {
 		setFlash(w, web.T(ctx, "Eine Aufbewahrungspflicht besteht: Die Daten sind gesperrt und werden gelöscht, sobald sie endet."))
 		redirect(w, r, fmt.Sprintf("/contacts/%d", id))
 		return
@@ -244,7 +244,7 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == "admin"}
+	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == store.RoleAdmin}
 	for _, t := range tpls {
 		vm.Templates = append(vm.Templates, templateVM(t))
 	}

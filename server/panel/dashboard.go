@@ -44,7 +44,7 @@ func (s *Server) dashFigures(ctx context.Context, fresh bool) ([]store.DayCount,
 	if !fresh && c.ov != nil && now.Sub(c.at) < dashTTL {
 		return c.days, c.ov, c.at, nil
 	}
-	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location)
+	days, err := s.store.MessagesPerDay(ctx, 14, now, web.Location(ctx))
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -78,8 +78,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		vm.TotalIn += d.Inbound
 		vm.TotalOut += d.Outbound
 	}
+	var q Queues
 	if st := s.panel.cfg.Status; st != nil {
-		vm.CertExpiry, vm.DiskFree, vm.Queues = st.CertExpiry(), st.DiskFree(), st.Queues(ctx)
+		vm.CertExpiry, vm.DiskFree = st.CertExpiry(), st.DiskFree()
+		q, err = st.Queues(ctx)
+	} else {
+		q, err = StoreQueues(ctx, s.store)
+	}
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
 	}
 	if vm.DiskFree == 0 {
 		vm.DiskFree = diskFree(s.store.Dir())
@@ -94,22 +102,12 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	counts, err := s.store.OutboxCounts(ctx)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
 	vm.Queues = append(vm.Queues,
-		web.QueueVM{Name: web.T(ctx, "Ausgang: wartend"), Depth: counts[store.OutboxQueued] + counts[store.OutboxSending]},
-		web.QueueVM{Name: web.T(ctx, "Ausgang: Zustellung unklar"), Depth: counts[store.OutboxUnknown], Note: web.T(ctx, "nach einem Abbruch; nicht automatisch wiederholt")})
-	subs, err := s.store.Subscriptions(ctx)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	for _, sub := range subs {
-		vm.Queues = append(vm.Queues, web.QueueVM{Name: web.Tf(ctx, "Weiterleitung %s", sub.Name), Depth: int(sub.Queue.Pending),
-			Note: web.Tf(ctx, "%s aufgegeben", web.Num(ctx, int64(sub.Queue.Dead)))})
+		web.QueueVM{Name: web.T(ctx, "Ausgang: wartend"), Depth: q.OutboxWaiting},
+		web.QueueVM{Name: web.T(ctx, "Ausgang: Zustellung unklar"), Depth: q.OutboxUnknown, Note: web.T(ctx, "nach einem Abbruch; nicht automatisch wiederholt")})
+	for _, sub := range q.Subscriptions {
+		vm.Queues = append(vm.Queues, web.QueueVM{Name: web.Tf(ctx, "Weiterleitung %s", sub.Name), Depth: int(sub.Pending),
+			Note: web.Tf(ctx, "%s aufgegeben", web.Num(ctx, sub.Dead))})
 	}
 	if vm.Alarms, err = s.alarms(ctx); err != nil {
 		s.storeFail(w, r, err)

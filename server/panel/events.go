@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/pforte/pforte/store"
@@ -19,7 +18,7 @@ const (
 
 // mayStream says whether a user may have the live event stream.
 func mayStream(u *store.User) bool {
-	return strings.Contains(eventsRoles, roleLetter(u.Role))
+	return eventsRoles.admits(u.Role)
 }
 
 // events streams panel events to a browser (server-sent events). The

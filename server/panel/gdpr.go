@@ -70,33 +70,36 @@ func (s *Server) hideRestricted(next http.Handler) http.Handler {
 	})
 }
 
-// actorNames maps "user:ID" actors to people's names.
-func (s *Server) actorNames(ctx context.Context) (map[string]string, error) {
+// actorNames maps account ids to people's names.
+func (s *Server) actorNames(ctx context.Context) (map[int64]string, error) {
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return nil, err
 	}
-	m := make(map[string]string, len(users))
+	m := make(map[int64]string, len(users))
 	for _, u := range users {
-		m["user:"+itoa64(u.ID)] = u.DisplayName()
+		m[u.ID] = u.DisplayName()
 	}
 	return m, nil
 }
 
 // actorLabel names who did something, for the panel.
-func actorLabel(ctx context.Context, actor string, names map[string]string) string {
-	if n, ok := names[actor]; ok {
-		return n
+func actorLabel(ctx context.Context, actor store.Actor, names map[int64]string) string {
+	if id, ok := actor.UserID(); ok {
+		if n, ok := names[id]; ok {
+			return n
+		}
 	}
-	switch {
-	case actor == "customer":
+	if prefix, ok := actor.KeyPrefix(); ok {
+		return web.Tf(ctx, "API-Schlüssel %s", prefix)
+	}
+	switch actor {
+	case store.ActorCustomer:
 		return web.T(ctx, "die Person selbst")
-	case strings.HasPrefix(actor, "apikey:"):
-		return web.Tf(ctx, "API-Schlüssel %s", strings.TrimPrefix(actor, "apikey:"))
-	case actor == "":
+	case "":
 		return "–"
 	}
-	return actor
+	return actor.String()
 }
 
 // contactConsent records an opt-in or opt-out from the contact page. The
@@ -114,11 +117,12 @@ func (s *Server) contactConsent(w http.ResponseWriter, r *http.Request) {
 		f.Error = msg
 		s.renderContact(w, r, id, http.StatusUnprocessableEntity, f)
 	}
+	action := store.ConsentAction(f.Action)
 	switch {
 	case f.Purpose != store.PurposeService && f.Purpose != store.PurposeMarketing:
 		refuse(web.T(ctx, "Bitte den Zweck wählen: Werbung oder Kundenservice."))
 		return
-	case f.Action != "opt_in" && f.Action != "opt_out":
+	case !action.Valid():
 		refuse(web.T(ctx, "Bitte wählen, ob die Einwilligung erteilt oder widerrufen wurde."))
 		return
 	case !slices.Contains(web.ConsentSources, f.Source):
@@ -127,12 +131,12 @@ func (s *Server) contactConsent(w http.ResponseWriter, r *http.Request) {
 	case len(f.Evidence) > 4096 || !utf8.ValidString(f.Evidence):
 		refuse(web.T(ctx, "Der Nachweis ist zu lang (höchstens 4096 Zeichen)."))
 		return
-	case f.Action == "opt_in" && f.Evidence == "":
+	case action == store.OptIn && f.Evidence == "":
 		// Art. 7(1): the company must be able to show the consent.
 		refuse(web.T(ctx, "Für eine Einwilligung bitte den Nachweis angeben (Art. 7 Abs. 1 DSGVO), z. B. Formular-Nr. oder Datum des Gesprächs."))
 		return
 	}
-	_, err := s.store.RecordConsent(ctx, store.ConsentRecord{ContactID: id, Purpose: f.Purpose, Action: f.Action, Source: f.Source,
+	_, err := s.store.RecordConsent(ctx, store.ConsentRecord{ContactID: id, Purpose: f.Purpose, Action: action, Source: f.Source,
 		Evidence: f.Evidence, Actor: v.actor(), TS: s.now().Unix()})
 	if errors.Is(err, store.ErrInvalid) {
 		refuse(web.T(ctx, "Ungültige Eingabe."))

@@ -45,7 +45,7 @@ func TestBrowserConsentAndSecureLink(t *testing.T) {
 	waitText(t, tab, `[data-testid=consents]`, "Lea Schmidt")
 	shot(t, tab, "30-contact-consent")
 	rs, err := g.Store.ConsentRecords(ctx, contact)
-	if err != nil || len(rs) != 1 || rs[0].Purpose != "marketing" || rs[0].Action != "opt_in" || rs[0].Source != "paper" || rs[0].Actor != fmt.Sprintf("user:%d", agent.ID) {
+	if err != nil || len(rs) != 1 || rs[0].Purpose != "marketing" || rs[0].Action != "opt_in" || rs[0].Source != "paper" || rs[0].Actor != store.UserActor(agent.ID) {
 		t.Fatalf("consent records: %+v %v", rs, err)
 	}
 	if err := g.Store.CheckMarketingConsent(ctx, contact); err != nil {
@@ -70,7 +70,7 @@ func TestBrowserConsentAndSecureLink(t *testing.T) {
 	waitText(t, tab, `[data-testid=secure-link-list]`, "offen")
 	shot(t, tab, "31-conversation-secure-link")
 	ls, err := g.Store.SecureLinks(ctx, conv)
-	if err != nil || len(ls) != 1 || ls[0].CreatedBy != fmt.Sprintf("user:%d", agent.ID) {
+	if err != nil || len(ls) != 1 || ls[0].CreatedBy != store.UserActor(agent.ID) {
 		t.Fatalf("links: %+v %v", ls, err)
 	}
 	// The customer opens it.

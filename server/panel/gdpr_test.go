@@ -89,14 +89,14 @@ func TestPanelConsentRecords(t *testing.T) {
 	}
 	rs := records()
 	if len(rs) != 1 || rs[0].Purpose != "marketing" || rs[0].Action != "opt_in" || rs[0].Source != "paper" ||
-		rs[0].Evidence != "Bogen 4711 vom 3.11." || rs[0].Actor != fmt.Sprintf("user:%d", agent.ID) {
+		rs[0].Evidence != "Bogen 4711 vom 3.11." || rs[0].Actor != store.UserActor(agent.ID) {
 		t.Fatalf("records: %+v", rs)
 	}
 	if err := g.Store.CheckMarketingConsent(ctx, id); err != nil {
 		t.Fatalf("marketing consent after the opt-in: %v", err)
 	}
 	audit := auditActions(t, g.Store)
-	if es := audit["consent.opt_in"]; len(es) != 1 || es[0].Actor != fmt.Sprintf("user:%d", agent.ID) || es[0].Target != fmt.Sprintf("contact:%d", id) {
+	if es := audit["consent.opt_in"]; len(es) != 1 || es[0].Actor != store.UserActor(agent.ID) || es[0].Target != fmt.Sprintf("contact:%d", id) {
 		t.Fatalf("audit: %+v", es)
 	}
 	// An admin records the withdrawal; evidence is optional for that.
@@ -198,7 +198,7 @@ func TestPanelStopWordSettings(t *testing.T) {
 		t.Fatalf("reply: %q", r)
 	}
 	audit := auditActions(t, g.Store)
-	if len(audit["settings.stop_words"]) != 1 || len(audit["settings.stop_reply"]) != 1 || audit["settings.stop_words"][0].Actor != fmt.Sprintf("user:%d", admin.ID) {
+	if len(audit["settings.stop_words"]) != 1 || len(audit["settings.stop_reply"]) != 1 || audit["settings.stop_words"][0].Actor != store.UserActor(admin.ID) {
 		t.Fatalf("audit: %d stop_words, %d stop_reply", len(audit["settings.stop_words"]), len(audit["settings.stop_reply"]))
 	}
 	// The page shows what is saved.
@@ -340,10 +340,10 @@ func TestPanelSecureLinkToCopy(t *testing.T) {
 		t.Fatalf("create: %d, url %v", p.status, m)
 	}
 	ls := links()
-	if len(ls) != 1 || ls[0].CreatedBy != fmt.Sprintf("user:%d", agent.ID) || ls[0].ExpiresAt-ls[0].CreatedAt != 24*3600 {
+	if len(ls) != 1 || ls[0].CreatedBy != store.UserActor(agent.ID) || ls[0].ExpiresAt-ls[0].CreatedAt != 24*3600 {
 		t.Fatalf("links: %+v", ls)
 	}
-	if es := auditActions(t, g.Store)["secure_link.create"]; len(es) != 1 || es[0].Actor != fmt.Sprintf("user:%d", agent.ID) {
+	if es := auditActions(t, g.Store)["secure_link.create"]; len(es) != 1 || es[0].Actor != store.UserActor(agent.ID) {
 		t.Fatalf("audit: %+v", es)
 	}
 	resp, err := http.Get(m[1])

@@ -36,7 +36,7 @@ func testHash() string {
 }
 
 // addUser creates an account directly in the store.
-func addUser(t testing.TB, st *store.Store, email, role string) *store.User {
+func addUser(t testing.TB, st *store.Store, email string, role store.Role) *store.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), store.NewUser{Email: email, Name: strings.Split(email, "@")[0], Role: role, PasswordHash: testHash()}, false)
 	if err != nil {
@@ -46,7 +46,7 @@ func addUser(t testing.TB, st *store.Store, email, role string) *store.User {
 }
 
 // addNamedUser creates an account with a display name.
-func addNamedUser(t testing.TB, st *store.Store, name, email, role string) *store.User {
+func addNamedUser(t testing.TB, st *store.Store, name, email string, role store.Role) *store.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), store.NewUser{Email: email, Name: name, Role: role, PasswordHash: testHash()}, false)
 	if err != nil {

@@ -73,7 +73,7 @@ func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 	if err := g.Store.CreateInvite(ctx, invited.ID, store.HashToken(inviteToken), admin.ID, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	_, key, err := g.Store.CreateAPIKey(ctx, "crm", []string{store.ScopeRead, store.ScopeSend})
+	_, key, err := g.Store.CreateAPIKey(ctx, "crm", store.Scopes{store.ScopeRead, store.ScopeSend})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestPanelSpeaksTheUsersLanguageEverywhere(t *testing.T) {
 				if !ok || strings.HasPrefix(p, "/login") || p == "/setup" || strings.HasPrefix(p, "/invite/") {
 					continue
 				}
-				check(tab, visit{u.Role, lang, p}, true)
+				check(tab, visit{string(u.Role), lang, p}, true)
 			}
 			// The audit page's second check: every action reads as words.
 			if u.Role != store.RoleAgent {
@@ -270,7 +270,7 @@ func seedAuditVocabulary(t *testing.T, st *store.Store, admin *store.User, keyPr
 		store.AuditLegalHoldSet:  fmt.Sprintf("conversation:%d", convID),
 		store.AuditRetentionRun:  "retention",
 	}
-	actors := []string{fmt.Sprintf("user:%d", admin.ID), "apikey:" + keyPrefix, "system", "cli", "anonymous", "customer", "setup", "system:stop-reply"}
+	actors := []store.Actor{store.UserActor(admin.ID), store.KeyActor(keyPrefix), store.ActorSystem, store.ActorCLI, store.ActorAnonymous, store.ActorCustomer, store.ActorSetup, store.ActorStopReply}
 	actions := append(slices.Clone(store.AuditActions), "widget.frobnicate")
 	for i, a := range actions {
 		e := store.AuditEntry{Actor: actors[i%len(actors)], Action: a, Target: target[a], Detail: detail[a], IP: "203.0.113.7"}

@@ -96,7 +96,7 @@ func convRow(ctx context.Context, cs *store.ConversationSummary) web.ConvRowVM {
 	row := web.ConvRowVM{
 		ID: cs.ID, Name: cv.Display(), Handle: cv.Handle(), Outbound: cs.LastDirection == "outbound",
 		LastAt: time.Unix(cs.LastMessageAt, 0), Unread: cs.Unread, Status: cs.Status, Assignee: cs.AssigneeName,
-		Number: "+" + cs.DisplayNumber, Failed: cs.LastDirection == "outbound" && cs.LastStatus == "failed", Restricted: cs.Restricted,
+		Number: "+" + cs.DisplayNumber, Failed: cs.LastDirection == "outbound" && cs.LastStatus == store.MessageFailed, Restricted: cs.Restricted,
 	}
 	if cs.LastInboundAt > 0 {
 		row.WaitingSince = time.Unix(cs.LastInboundAt, 0)

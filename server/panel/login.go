@@ -80,7 +80,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	at := s.attemptFor(r, email, u)
 	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
-		s.auditThrottled(r, store.AuditEntry{Actor: "anonymous", Action: store.AuditLoginThrottled, Target: "email:" + email, IP: ip}, scope)
+		s.auditThrottled(r, store.AuditEntry{Actor: store.ActorAnonymous, Action: store.AuditLoginThrottled, Target: "email:" + email, IP: ip}, scope)
 		fail(http.StatusTooManyRequests, throttledErr)
 		return
 	}
@@ -100,7 +100,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			reason = "disabled"
 		}
 		detail, _ := json.Marshal(map[string]any{"reason": reason, "locked": locked, "known_good": at.knownGood})
-		s.audit(r, store.AuditEntry{Actor: "anonymous", Action: store.AuditLoginFailed, Target: "email:" + email, Detail: string(detail), IP: ip})
+		s.audit(r, store.AuditEntry{Actor: store.ActorAnonymous, Action: store.AuditLoginFailed, Target: "email:" + email, Detail: string(detail), IP: ip})
 		fail(http.StatusUnauthorized, loginErr)
 		return
 	}
@@ -114,7 +114,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		action = store.AuditLoginPasswordOK
 	}
 	_, err = s.store.CreateSession(ctx, token, store.Session{UserID: u.ID, MFAPending: u.TOTPEnabled, IP: ip, UserAgent: shortUA(r.UserAgent()), CreatedAt: now.Unix()},
-		s.sessionToken(r), store.AuditEntry{Actor: "user:" + itoa64(u.ID), Action: action, IP: ip})
+		s.sessionToken(r), store.AuditEntry{Actor: store.UserActor(u.ID), Action: action, IP: ip})
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
@@ -262,7 +262,7 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
 	s.panel.login.success(at)
 	token := newToken()
 	detail, _ := json.Marshal(map[string]string{"mfa": method})
-	if err := s.store.CompleteMFA(ctx, v.token, token, store.AuditEntry{Actor: v.actor(), Action: store.AuditLoginSuccess, Target: "user:" + itoa64(v.user.ID), Detail: string(detail), IP: ip}); err != nil {
+	if err := s.store.CompleteMFA(ctx, v.token, token, store.AuditEntry{Actor: v.actor(), Action: store.AuditLoginSuccess, Target: v.actor().String(), Detail: string(detail), IP: ip}); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -274,7 +274,7 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
 // logout ends this browser's session and tells it to forget site data.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if v := viewerOf(r); v != nil {
-		if err := s.store.DeleteSession(r.Context(), v.token, store.AuditEntry{Actor: v.actor(), Action: store.AuditLogout, Target: "user:" + itoa64(v.user.ID), IP: tlsmgr.ClientIP(r)}); err != nil {
+		if err := s.store.DeleteSession(r.Context(), v.token, store.AuditEntry{Actor: v.actor(), Action: store.AuditLogout, Target: v.actor().String(), IP: tlsmgr.ClientIP(r)}); err != nil {
 			s.storeFail(w, r, err)
 			return
 		}
@@ -338,7 +338,7 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := tlsmgr.ClientIP(r)
 	u, err := s.store.CreateUser(ctx, store.NewUser{Email: f.Email, Name: f.Name, Role: store.RoleAdmin, PasswordHash: s.hashPassword(pw), Lang: web.Lang(ctx)},
-		true, store.AuditEntry{Actor: "setup", Action: store.AuditUserCreate, Detail: `{"role":"admin","first_run":true}`, IP: ip})
+		true, store.AuditEntry{Actor: store.ActorSetup, Action: store.AuditUserCreate, Detail: `{"role":"admin","first_run":true}`, IP: ip})
 	if errors.Is(err, store.ErrExists) {
 		// Someone finished setup first; this form must not make a second admin.
 		http.NotFound(w, r)
@@ -350,7 +350,7 @@ func (s *Server) setupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	token := newToken()
 	if _, err := s.store.CreateSession(ctx, token, store.Session{UserID: u.ID, IP: ip, UserAgent: shortUA(r.UserAgent())}, s.sessionToken(r),
-		store.AuditEntry{Actor: "user:" + itoa64(u.ID), Action: store.AuditLoginSuccess, Detail: `{"via":"setup"}`, IP: ip}); err != nil {
+		store.AuditEntry{Actor: store.UserActor(u.ID), Action: store.AuditLoginSuccess, Detail: `{"via":"setup"}`, IP: ip}); err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
@@ -411,7 +411,7 @@ func (s *Server) inviteSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.store.AcceptInvite(ctx, store.HashToken(token), s.hashPassword(pw), now,
-		store.AuditEntry{Actor: "user:" + itoa64(u.ID), Action: store.AuditInviteAccept, IP: tlsmgr.ClientIP(r)}); err != nil {
+		store.AuditEntry{Actor: store.UserActor(u.ID), Action: store.AuditInviteAccept, IP: tlsmgr.ClientIP(r)}); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			s.bare(w, r, http.StatusNotFound, web.T(ctx, "Link ungültig"), web.InviteInvalid())
 			return

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/store"
 )
 
 // inlineTypes may be shown in the page; anything else is only downloaded,
@@ -25,7 +26,7 @@ func (s *Server) media(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := s.store.MessageInConversation(r.Context(), convID, msgID)
-	if err != nil || m.Media == nil || m.Media.State != "stored" || m.Media.Path == "" {
+	if err != nil || m.Media == nil || m.Media.State != store.MediaStored || m.Media.Path == "" {
 		http.NotFound(w, r)
 		return
 	}

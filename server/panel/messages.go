@@ -159,11 +159,11 @@ func messageVM(ctx context.Context, convID int64, m *store.Message) web.MessageV
 		vm.Text = m.Text.String
 	}
 	if vm.Outbound {
-		vm.Status = m.Status
-		if vm.Status == "" && m.WAMID == "" {
-			vm.Status = "queued"
+		vm.Status = string(m.Status)
+		if m.Status == "" && m.WAMID == "" {
+			vm.Status = string(store.OutboxQueued)
 		}
-		if vm.Status == "failed" {
+		if m.Status == store.MessageFailed {
 			vm.FailReason = failReason(ctx, m.Errors)
 		}
 	}
@@ -180,8 +180,8 @@ func messageVM(ctx context.Context, convID int64, m *store.Message) web.MessageV
 		return s
 	}
 	if m.Media != nil {
-		vm.Media = &web.MediaVM{Mime: m.Media.MimeType, Filename: m.Media.Filename, Size: m.Media.Size, State: m.Media.State}
-		if m.Media.State == "stored" {
+		vm.Media = &web.MediaVM{Mime: m.Media.MimeType, Filename: m.Media.Filename, Size: m.Media.Size, State: string(m.Media.State)}
+		if m.Media.State == store.MediaStored {
 			vm.Media.URL = fmt.Sprintf("/conversations/%d/media/%d", convID, m.ID)
 		}
 		var voice bool

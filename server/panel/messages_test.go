@@ -250,7 +250,7 @@ func TestPanelSettingsShowAndReplaySubscriptions(t *testing.T) {
 	entries, _ := f.g.Store.AuditLog(ctx, 0, 50)
 	found := false
 	for _, e := range entries {
-		found = found || (e.Action == "subscription.replay" && e.Actor == fmt.Sprintf("user:%d", f.admin.ID))
+		found = found || (e.Action == "subscription.replay" && e.Actor == store.UserActor(f.admin.ID))
 	}
 	if !found {
 		t.Fatal("replay not audited with the admin as actor")
@@ -329,11 +329,11 @@ func TestPanelContactExportAndErase(t *testing.T) {
 		t.Fatal("contact still there after the erasure")
 	}
 	entries, _ := f.g.Store.AuditLog(ctx, 0, 100)
-	seen := map[store.AuditAction]string{}
+	seen := map[store.AuditAction]store.Actor{}
 	for _, e := range entries {
 		seen[e.Action] = e.Actor
 	}
-	want := fmt.Sprintf("user:%d", f.admin.ID)
+	want := store.UserActor(f.admin.ID)
 	if seen["contact.export"] != want && seen["export"] != want {
 		t.Errorf("export not audited with the admin: %v", seen)
 	}

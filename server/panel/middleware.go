@@ -16,33 +16,48 @@ import (
 	"github.com/pforte/pforte/web"
 )
 
-// Roles allowed on a panel route.
+// roleSet is the set of store roles allowed on a panel route, one bit a
+// role. The empty set means the route needs no session at all.
+type roleSet uint8
+
+// One bit for each store.Role; roleBit maps between them.
 const (
-	anyone   = ""    // also without a session (login, setup, static files)
-	everyone = "AGU" // any logged-in user
-	admins   = "A"
-	agents   = "AG" // admins and agents: inbox, contacts, templates
-	auditors = "AU" // admins and auditors: audit log
+	roleAdmin roleSet = 1 << iota
+	roleAgent
+	roleAuditor
 )
 
-func roleLetter(role string) string {
+// Roles allowed on a panel route.
+const (
+	anyone   roleSet = 0                                   // also without a session (login, setup, static files)
+	everyone         = roleAdmin | roleAgent | roleAuditor // any logged-in user
+	admins           = roleAdmin
+	agents           = roleAdmin | roleAgent   // admins and agents: inbox, contacts, templates
+	auditors         = roleAdmin | roleAuditor // admins and auditors: audit log
+)
+
+// roleBit is the set holding only role; an unknown role is in no set.
+func roleBit(role store.Role) roleSet {
 	switch role {
 	case store.RoleAdmin:
-		return "A"
+		return roleAdmin
 	case store.RoleAgent:
-		return "G"
+		return roleAgent
 	case store.RoleAuditor:
-		return "U"
+		return roleAuditor
 	}
-	return "?"
+	return 0
 }
+
+// admits reports whether a user of role may use a route of this set.
+func (rs roleSet) admits(role store.Role) bool { return rs&roleBit(role) != 0 }
 
 // panelRoute wraps a panel handler with, from outside in: security
 // headers and CSP nonce, cross-origin (CSRF) protection, the session, the
 // role check, and the body limit. Every panel route goes through it. The
 // body is read only after the role check, so a large upload is spooled
 // for a permitted user only.
-func (s *Server) panelRoute(roles string, body bodyKind, h http.HandlerFunc) http.Handler {
+func (s *Server) panelRoute(roles roleSet, body bodyKind, h http.HandlerFunc) http.Handler {
 	inner := s.limitBody(body, h)
 	if roles != anyone {
 		inner = s.requireRole(roles, s.hideRestricted(inner))
@@ -81,7 +96,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // timeouts. A request without a valid session continues anonymously.
 func (s *Server) loadSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := web.WithLang(r.Context(), preferredLang(r))
+		ctx := web.WithLocation(web.WithLang(r.Context(), preferredLang(r)), s.cfg.Location)
 		if s.panel.cfg.MarkUntranslated {
 			ctx = web.WithMarkedMisses(ctx)
 		}
@@ -139,7 +154,7 @@ func preferredLang(r *http.Request) string {
 }
 
 // requireRole admits only complete sessions of the given roles.
-func (s *Server) requireRole(roles string, next http.Handler) http.Handler {
+func (s *Server) requireRole(roles roleSet, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := viewerOf(r)
 		if v == nil {
@@ -154,7 +169,7 @@ func (s *Server) requireRole(roles string, next http.Handler) http.Handler {
 			s.goTo(w, r, "/account/2fa")
 			return
 		}
-		if !strings.Contains(roles, roleLetter(v.user.Role)) {
+		if !roles.admits(v.user.Role) {
 			// ASVS 16.3.2: refused authorisation is an audit event.
 			if err := s.store.Audit(r.Context(), store.AuditEntry{Actor: v.actor(), Action: store.AuditAuthzDenied,
 				Target: r.Method + " " + r.URL.Path, IP: tlsmgr.ClientIP(r)}); err != nil {

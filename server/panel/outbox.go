@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/store"
 )
 
 // outboxSender is the composer's way out: an attachment goes through the
@@ -28,6 +29,6 @@ func (o outboxSender) PanelSend(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	_, err = snd.Enqueue(ctx, outbox.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: fmt.Sprintf("user:%d", m.AgentID)})
+	_, err = snd.Enqueue(ctx, outbox.Request{PhoneNumberID: m.PhoneNumberID, Body: body, Actor: store.UserActor(m.AgentID)})
 	return err
 }

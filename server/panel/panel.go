@@ -114,12 +114,47 @@ type Param struct {
 	Value string
 }
 
-// Status supplies figures the panel cannot find in the database.
+// Status supplies the dashboard's operating figures from the running
+// server (cli implements it); without one the panel measures the store
+// and its data directory itself.
 type Status interface {
+	// CertExpiry is the earliest certificate expiry (zero: none known).
 	CertExpiry() time.Time
+	// DiskFree is the space left for the data directory (0: unknown).
 	DiskFree() int64
-	Queues(ctx context.Context) []web.QueueVM
-	Subscriptions(ctx context.Context) []web.SubscriptionVM
+	// Queues are the outbox's and the fan-out's backlogs.
+	Queues(ctx context.Context) (Queues, error)
+}
+
+// Queues are the backlogs the dashboard shows.
+type Queues struct {
+	OutboxWaiting int // queued or being sent
+	OutboxUnknown int // left mid-send by a crash; never retried blindly
+	Subscriptions []SubscriptionQueue
+}
+
+// SubscriptionQueue is one fan-out subscription's backlog.
+type SubscriptionQueue struct {
+	Name    string
+	Pending int64
+	Dead    int64
+}
+
+// StoreQueues reads the queue figures from the store.
+func StoreQueues(ctx context.Context, st *store.Store) (Queues, error) {
+	counts, err := st.OutboxCounts(ctx)
+	if err != nil {
+		return Queues{}, err
+	}
+	q := Queues{OutboxWaiting: counts[store.OutboxQueued] + counts[store.OutboxSending], OutboxUnknown: counts[store.OutboxUnknown]}
+	subs, err := st.Subscriptions(ctx)
+	if err != nil {
+		return Queues{}, err
+	}
+	for _, sub := range subs {
+		q.Subscriptions = append(q.Subscriptions, SubscriptionQueue{Name: sub.Name, Pending: sub.Queue.Pending, Dead: sub.Queue.Dead})
+	}
+	return q, nil
 }
 
 type panelState struct {
@@ -198,10 +233,10 @@ func viewerOf(r *http.Request) *viewer {
 	return v
 }
 
-func (v *viewer) actor() string { return "user:" + itoa64(v.user.ID) }
+func (v *viewer) actor() store.Actor { return store.UserActor(v.user.ID) }
 
 func (v *viewer) vm() *web.UserVM {
-	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: v.user.Role, Notify: v.user.Notify}
+	return &web.UserVM{ID: v.user.ID, Name: v.user.DisplayName(), Email: v.user.Email, Role: string(v.user.Role), Notify: v.user.Notify}
 }
 
 // --- rendering ----------------------------------------------------------

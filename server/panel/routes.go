@@ -6,7 +6,7 @@ import "net/http"
 // (G), auditors (U), see middleware.go.
 type route struct {
 	pattern string
-	roles   string
+	roles   roleSet
 	body    bodyKind
 	handler http.HandlerFunc
 }

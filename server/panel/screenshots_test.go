@@ -262,8 +262,8 @@ func seedScreenshots(t *testing.T) *shotWorld {
 	contact := fmt.Sprintf("/contacts/%d", w.contact)
 	must(lea.post(contact+"/consent", url.Values{"purpose": {"marketing"}, "action": {"opt_in"}, "source": {"paper"}, "evidence": {"Bestellschein 10482, Kästchen „Newsletter per WhatsApp“ angekreuzt"}}), "consent")
 	must(anna.post(contact+"/holds", url.Values{"preset": {"voucher"}, "reason": {"Rechnung 2025-0412 (Ersatzlieferung Handmühle)"}}), "legal hold")
-	must(anna.post("/settings/apikeys", url.Values{"name": {"Warenwirtschaft"}, "scope": {store.ScopeRead, store.ScopeSend}}), "api key")
-	must(anna.post("/settings/apikeys", url.Values{"name": {"Altes CRM"}, "scope": {store.ScopeRead}}), "api key")
+	must(anna.post("/settings/apikeys", url.Values{"name": {"Warenwirtschaft"}, "scope": {string(store.ScopeRead), string(store.ScopeSend)}}), "api key")
+	must(anna.post("/settings/apikeys", url.Values{"name": {"Altes CRM"}, "scope": {string(store.ScopeRead)}}), "api key")
 	keys, err := g.Store.APIKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +276,7 @@ func seedScreenshots(t *testing.T) *shotWorld {
 	must(anna.post(fmt.Sprintf("/users/%d/disable", gone.ID), url.Values{}), "disable user")
 	must(anna.post("/privacy/retention", url.Values{"class": {store.RetainMedia}, "days": {"90"}}), "retention")
 	must(anna.post("/privacy/stop-words", url.Values{"words": {"STOP\nABMELDEN\nKEINE WERBUNG"}, "reply": {"Sie erhalten von uns keine Werbung mehr per WhatsApp."}}), "stop words")
-	if _, _, err := g.Store.CreateSubscription(ctx, fmt.Sprintf("user:%d", w.admin.ID), store.SubscriptionInput{Name: "Warenwirtschaft",
+	if _, _, err := g.Store.CreateSubscription(ctx, store.UserActor(w.admin.ID), store.SubscriptionInput{Name: "Warenwirtschaft",
 		URL: "https://erp.example.de/pforte/webhook", Secret: "geheimes-webhook-secret-0123456789", Events: store.EventMessages | store.EventStatuses, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 		return vm, err
 	}
 	for _, k := range keys {
-		kv := web.APIKeyVM{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes, Created: time.Unix(k.CreatedAt, 0), Revoked: k.RevokedAt > 0}
+		kv := web.APIKeyVM{ID: k.ID, Name: k.Name, Prefix: k.Prefix, Scopes: k.Scopes.Strings(), Created: time.Unix(k.CreatedAt, 0), Revoked: k.RevokedAt > 0}
 		if k.LastUsedAt > 0 {
 			kv.LastUsed = time.Unix(k.LastUsedAt, 0)
 		}
@@ -181,7 +181,7 @@ func (s *Server) apiKeyCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := store_audit(v, r, store.AuditAPIKeyCreate)
-	e.Target, e.Detail = "apikey:"+k.Prefix, fmt.Sprintf(`{"scopes":%q}`, strings.Join(scopes, ","))
+	e.Target, e.Detail = store.KeyActor(k.Prefix).String(), fmt.Sprintf(`{"scopes":%q}`, scopes.String())
 	s.audit(r, e)
 	// The key is shown in this response only, never stored in the clear.
 	s.renderSettings(w, r, secret)

@@ -31,7 +31,7 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 			s.storeFail(w, r, err)
 			return
 		}
-		vm.Users = append(vm.Users, web.UserRowVM{ID: u.ID, Name: u.DisplayName(), Email: u.Email, Role: u.Role, TwoFactor: u.TOTPEnabled,
+		vm.Users = append(vm.Users, web.UserRowVM{ID: u.ID, Name: u.DisplayName(), Email: u.Email, Role: string(u.Role), TwoFactor: u.TOTPEnabled,
 			Disabled: u.Disabled, Pending: u.PasswordHash == "", Sessions: len(sessions), Created: time.Unix(u.CreatedAt, 0)})
 	}
 	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Team"), Nav: "users"}, web.Users(vm))
@@ -41,12 +41,12 @@ func (s *Server) renderUsers(w http.ResponseWriter, r *http.Request, status int,
 // link to set one; the link is never stored, only its hash.
 func (s *Server) userInvite(w http.ResponseWriter, r *http.Request) {
 	ctx, v := r.Context(), viewerOf(r)
-	name, email, role := strings.TrimSpace(r.PostFormValue("name")), strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), r.PostFormValue("role")
+	name, email, role := strings.TrimSpace(r.PostFormValue("name")), strings.ToLower(strings.TrimSpace(r.PostFormValue("email"))), store.Role(r.PostFormValue("role"))
 	if problem := validName(name, email); problem != "" {
 		s.failPage(w, r, http.StatusUnprocessableEntity, problem)
 		return
 	}
-	if role != store.RoleAdmin && role != store.RoleAgent && role != store.RoleAuditor {
+	if !role.Valid() {
 		s.failPage(w, r, http.StatusBadRequest, "Unbekannte Rolle.")
 		return
 	}
@@ -112,8 +112,8 @@ func (s *Server) userRole(w http.ResponseWriter, r *http.Request) {
 	if u == nil {
 		return
 	}
-	role := r.PostFormValue("role")
-	if role != store.RoleAdmin && role != store.RoleAgent && role != store.RoleAuditor {
+	role := store.Role(r.PostFormValue("role"))
+	if !role.Valid() {
 		s.failPage(w, r, http.StatusBadRequest, "Unbekannte Rolle.")
 		return
 	}

@@ -34,7 +34,7 @@ var ExportSchema []byte
 // ExportOptions controls one export.
 type ExportOptions struct {
 	Now      time.Time
-	Actor    string // who asked, for the audit trail
+	Actor    store.Actor // who asked, for the audit trail
 	IP       string
 	Progress func(ExportProgress) // called after every page of messages and every media file
 }
@@ -197,7 +197,7 @@ func (e *exporter) media(ctx context.Context) error {
 		if m.Media == nil {
 			return nil
 		}
-		if m.Media.State != "stored" || m.Media.Path == "" {
+		if m.Media.State != store.MediaStored || m.Media.Path == "" {
 			e.stats.MediaMissing++
 			return nil
 		}
@@ -321,7 +321,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 			id = "local:" + strconv.FormatInt(m.ID, 10)
 		}
 		j := map[string]any{"id": id, "conversation_id": m.ConversationID, "phone_number_id": m.PhoneNumberID,
-			"direction": m.Direction, "type": m.Type, "text": nil, "timestamp": rfc3339(m.TS), "status": optionalString(m.Status),
+			"direction": m.Direction, "type": m.Type, "text": nil, "timestamp": rfc3339(m.TS), "status": optionalString(string(m.Status)),
 			"statuses": statuses, "errors": rawOrNil(m.Errors), "context": rawOrNil(m.Context), "payload": rawOrNil(m.Payload),
 			"media": nil}
 		if len(m.Referral) > 0 {
@@ -337,7 +337,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 			if r.verified != nil {
 				md["verified"] = *r.verified
 			}
-			if m.Media.State == "stored" {
+			if m.Media.State == store.MediaStored {
 				md["size"] = m.Media.Size
 			}
 			j["media"] = md
@@ -483,7 +483,7 @@ func (e *exporter) csv(ctx context.Context, w io.Writer) error {
 		if id == "" {
 			id = "local:" + strconv.FormatInt(m.ID, 10)
 		}
-		cw.Write([]string{id, rfc3339(m.TS), m.Direction, m.PhoneNumberID, m.Type, csvCell(m.Text.String), m.Status, file, sum})
+		cw.Write([]string{id, rfc3339(m.TS), m.Direction, m.PhoneNumberID, m.Type, csvCell(m.Text.String), string(m.Status), file, sum})
 		if n++; n%exportPage == 0 {
 			cw.Flush()
 		}
@@ -532,7 +532,7 @@ func (e *exporter) summary(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	purpose := map[string]string{"service": "Kundenservice", "marketing": "Werbung"}
-	action := map[string]string{"opt_in": "erteilt", "opt_out": "widerrufen"}
+	action := map[store.ConsentAction]string{store.OptIn: "erteilt", store.OptOut: "widerrufen"}
 	var cons []consentRow
 	for _, r := range recs {
 		cons = append(cons, consentRow{rfc3339(r.TS), purpose[r.Purpose], action[r.Action], r.Source})

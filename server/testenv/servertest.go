@@ -175,7 +175,7 @@ func New(t testing.TB, opts Options) *Gateway {
 	g.Public.Config.Handler = g.Gateway.PublicHandler(g.Panel.Handler())
 	g.Public.Start()
 	g.Internal = httptest.NewServer(g.Gateway.InternalHandler())
-	key, _, err := st.CreateAPIKey(ctx, "test", store.Scopes)
+	key, _, err := st.CreateAPIKey(ctx, "test", store.AllScopes())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,8 +270,8 @@ func Restrict(t testing.TB, st *store.Store, waID string) {
 		Until: time.Now().AddDate(8, 0, 0).Unix()}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: "test", Reason: "Antrag"})
-	if err != nil || res.State != "restricted" {
+	res, err := st.EraseContact(ctx, waID, store.EraseRequest{Actor: store.Actor("test"), Reason: "Antrag"})
+	if err != nil || res.State != store.ErasureRestricted {
 		t.Fatalf("erase: %+v %v", res, err)
 	}
 }
