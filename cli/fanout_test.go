@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -57,7 +58,7 @@ func TestFanoutCLI(t *testing.T) {
 	}
 
 	// Replay: a delivery ingested an hour ago, replayed by time range.
-	st, err := store.Open(context.Background(), dir, store.Options{})
+	st, err := store.Open(context.Background(), dir, store.Options{IsStopWord: outbox.IsStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

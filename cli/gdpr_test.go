@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/jobs"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
 // seedDir fills a data directory with one customer's messages.
 func seedDir(t *testing.T, dir, waID string, n int, at time.Time) {
 	t.Helper()
-	st, err := store.Open(context.Background(), dir, store.Options{})
+	st, err := store.Open(context.Background(), dir, store.Options{IsStopWord: outbox.IsStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,7 @@ func (n *node) startTLS(context.Context) error {
 }
 
 func (n *node) openStore(ctx context.Context) error {
-	st, err := store.Open(ctx, n.cfg.DataDir, store.Options{Logger: n.log, OnCommit: n.metrics.ObserveCommit})
+	st, err := store.Open(ctx, n.cfg.DataDir, store.Options{Logger: n.log, OnCommit: n.metrics.ObserveCommit, IsStopWord: outbox.IsStopWord})
 	if err != nil {
 		return err
 	}

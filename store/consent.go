@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -114,18 +112,27 @@ func (s *Store) CheckMarketingConsent(ctx context.Context, contactID int64) erro
 	return nil
 }
 
-// DefaultStopWords opt a customer out of marketing when they send one of
-// them as the whole message. Admins change the list in the settings.
-var DefaultStopWords = []string{"STOP", "STOPP", "ABMELDEN", "ABBESTELLEN", "UNSUBSCRIBE", "KEINE WERBUNG"}
-
 const stopWordsSetting = "consent.stop_words"
 
-// StopWords returns the configured stop words.
+// Limits that keep the stored list sane. Which words make sense is the
+// stop-word rule's business (outbox.NormalizeStopWords); these only
+// protect the settings row and its comma-separated form.
+const (
+	maxStoredStopWords   = 200
+	maxStoredStopWordLen = 256
+)
+
+// ErrNoStopWordRule is returned by Ingest for a text message when the
+// store was opened without Options.IsStopWord.
+var ErrNoStopWordRule = errors.New("store: no stop-word rule configured (Options.IsStopWord); refusing to ingest text messages unchecked")
+
+// StopWords returns the configured stop words, or nil when none are
+// configured (the rule then uses its defaults).
 func (s *Store) StopWords(ctx context.Context) ([]string, error) {
 	var v string
 	err := s.rdb.QueryRowContext(ctx, "SELECT value FROM settings WHERE key = ?", stopWordsSetting).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
-		return DefaultStopWords, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: stop words: %w", err)
@@ -133,63 +140,63 @@ func (s *Store) StopWords(ctx context.Context) ([]string, error) {
 	return parseStopWords(v), nil
 }
 
-// SetStopWords replaces the stop word list.
+// SetStopWords replaces the stop word list. The caller normalises the
+// words (outbox.NormalizeStopWords); they are stored as given.
 func (s *Store) SetStopWords(ctx context.Context, words []string, actor Actor, now time.Time) error {
-	var clean []string
-	for _, w := range words {
-		if w = normalizeStop(w); w != "" && !slices.Contains(clean, w) {
-			clean = append(clean, w)
-		}
-	}
-	if len(clean) == 0 {
+	if len(words) == 0 {
 		return fmt.Errorf("%w: at least one stop word is needed, or customers could not opt out", ErrInvalid)
+	}
+	if len(words) > maxStoredStopWords {
+		return fmt.Errorf("%w: at most %d stop words", ErrInvalid, maxStoredStopWords)
+	}
+	for _, w := range words {
+		if strings.TrimSpace(w) == "" || len(w) > maxStoredStopWordLen || !utf8.ValidString(w) || strings.Contains(w, ",") {
+			return fmt.Errorf("%w: stop word %q: empty, longer than %d bytes, not UTF-8 or containing a comma", ErrInvalid,
+				firstBytes(w, 40), maxStoredStopWordLen)
+		}
 	}
 	defer s.stopWordCache.Store(nil)
 	return s.Write(ctx, func(tx *Tx) error {
 		s.stopWordCache.Store(nil)
 		if _, err := tx.Exec(`INSERT INTO settings(key, value, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-			stopWordsSetting, strings.Join(clean, ","), now.Unix()); err != nil {
+			stopWordsSetting, strings.Join(words, ","), now.Unix()); err != nil {
 			return fmt.Errorf("store: stop words: %w", err)
 		}
 		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditSettingsStopWords, Target: "settings",
-			Detail: jsonDetail(map[string]any{"count": len(clean)})})
+			Detail: jsonDetail(map[string]any{"count": len(words)})})
 	})
 }
 
+func firstBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// parseStopWords splits the stored list; nil when it holds no word, so
+// that a damaged setting falls back to the defaults instead of matching
+// nothing.
 func parseStopWords(v string) []string {
 	var out []string
 	for _, w := range strings.Split(v, ",") {
-		if w = normalizeStop(w); w != "" {
+		if w != "" {
 			out = append(out, w)
 		}
 	}
 	return out
 }
 
-// normalizeStop upper-cases and trims punctuation and spaces, so that
-// "Stop!" and " stopp. " match.
-func normalizeStop(s string) string {
-	s = strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) })
-	return strings.Join(strings.Fields(strings.ToUpper(s)), " ")
-}
-
-// IsStopWord reports whether a whole message text is one of words.
-func IsStopWord(text string, words []string) bool {
-	if len(text) > 64 {
-		return false
-	}
-	return slices.Contains(words, normalizeStop(text))
-}
-
-// stopWords reads the stop words once and keeps them until SetStopWords
-// changes them: ingest checks every short text against them.
+// stopWords reads the configured stop words (nil when unset) once and
+// keeps them until SetStopWords changes them: ingest checks every text
+// against them.
 func (tx *Tx) stopWords() ([]string, error) {
 	if w := tx.s.stopWordCache.Load(); w != nil {
 		return *w, nil
 	}
 	var v string
-	words := DefaultStopWords
+	var words []string
 	err := tx.QueryRow("SELECT value FROM settings WHERE key = ?", stopWordsSetting).Scan(&v)
 	if err == nil {
 		words = parseStopWords(v)
@@ -202,16 +209,20 @@ func (tx *Tx) stopWords() ([]string, error) {
 
 // applyStopWord runs inside ingest: a customer who writes a stop word is
 // opted out of marketing, and answered once (reply_state pending) unless
-// they were opted out already.
+// they were opted out already. Without a rule it fails the ingest rather
+// than store the message unchecked: a silently ignored STOP would keep
+// sending advertising to a customer who opted out (§ 7 UWG), while a
+// failed webhook is visible and Meta delivers it again.
 func applyStopWord(tx *Tx, contactID int64, wamid, text string, ts int64) error {
-	if len(text) > 64 {
-		return nil
+	match := tx.s.opts.IsStopWord
+	if match == nil {
+		return ErrNoStopWordRule
 	}
 	words, err := tx.stopWords()
 	if err != nil {
 		return err
 	}
-	if !IsStopWord(text, words) {
+	if !match(text, words) {
 		return nil
 	}
 	var last ConsentAction

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,15 +52,27 @@ func TestStopWordOptsOutOnceAndBlocksMarketing(t *testing.T) {
 	if len(recs) != 3 || recs[1].Source != "customer_stop" {
 		t.Fatalf("records: %+v", recs)
 	}
-	// Configurable words.
-	if err := s.SetStopWords(ctx, []string{"  ende ", "Ende"}, "user:1", now); err != nil {
+	// Configurable words: the store keeps them as given (the caller
+	// normalises), hands them to the rule and refuses what would damage
+	// the stored list.
+	if w, err := s.StopWords(ctx); err != nil || w != nil {
+		t.Fatalf("unset words: %q %v", w, err)
+	}
+	if err := s.SetStopWords(ctx, []string{"ENDE"}, "user:1", now); err != nil {
 		t.Fatal(err)
 	}
 	if w, _ := s.StopWords(ctx); len(w) != 1 || w[0] != "ENDE" {
 		t.Fatalf("words: %v", w)
 	}
-	if err := s.SetStopWords(ctx, []string{" ", "!"}, "user:1", now); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("empty list accepted: %v", err)
+	seed(t, s, seedMsg{WaID: "4915112345679", WAMID: "wamid.stop3", Text: "STOP", TS: now.Unix() + 4}, now)
+	seed(t, s, seedMsg{WaID: "4915112345679", WAMID: "wamid.ende", Text: "ende!", TS: now.Unix() + 5}, now)
+	if p, _ := s.PendingStopReplies(ctx); len(p) != 1 || p[0].Evidence != "message:wamid.ende" {
+		t.Fatalf("configured words not applied (cache not cleared?): %+v", p)
+	}
+	for _, bad := range [][]string{nil, {" "}, {"A,B"}, {strings.Repeat("A", 257)}, {"\xff"}} {
+		if err := s.SetStopWords(ctx, bad, "user:1", now); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("%q accepted: %v", bad, err)
+		}
 	}
 	if err := s.SetStopReply(ctx, "Abgemeldet.", "user:1", now); err != nil {
 		t.Fatal(err)
@@ -92,22 +106,6 @@ func TestRecordConsentRejectsBadInput(t *testing.T) {
 	if n := count(t, s, "SELECT count(*) FROM consent_records"); n != 0 {
 		t.Fatalf("bad input stored %d rows", n)
 	}
-}
-
-func FuzzIsStopWord(f *testing.F) {
-	for _, s := range []string{"STOP", " stop! ", "Stopp.", "keine   werbung", "", "stoppen", "\x00STOP", "ＳＴＯＰ"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		got := IsStopWord(text, DefaultStopWords)
-		// Adding surrounding spaces and punctuation never changes the answer.
-		if len(text) <= 60 && IsStopWord(" "+text+"! ", DefaultStopWords) != got {
-			t.Fatalf("%q: padding changed the result", text)
-		}
-		if got && len(normalizeStop(text)) == 0 {
-			t.Fatalf("%q matched as empty", text)
-		}
-	})
 }
 
 func templateEvent(t *testing.T, s *Store, name, category string, ts int64) {
@@ -161,5 +159,24 @@ func TestMarketingTemplatesNeedAnOptIn(t *testing.T) {
 	// A refused send leaves nothing behind.
 	if n := count(t, s, "SELECT count(*) FROM outbox"); n != 3 {
 		t.Fatalf("outbox rows: %d, want the 3 accepted sends", n)
+	}
+}
+
+// TestIngestWithoutStopWordRule: a store opened without a rule refuses
+// text messages instead of storing them unchecked, and stores nothing.
+func TestIngestWithoutStopWordRule(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	in := InboundMessage{Number: Number{PhoneNumberID: "100", WABAID: "waba1"}, From: Party{WaID: "4915112345678"},
+		WAMID: "wamid.norule", Type: "text", TS: time.Now().Unix(), Text: sql.NullString{String: "STOP", Valid: true}}
+	if _, err := s.Ingest(ctx, &Delivery{Body: []byte(`{}`), ReceivedAt: time.Now(), Messages: []InboundMessage{in}}); !errors.Is(err, ErrNoStopWordRule) {
+		t.Fatalf("ingest without a rule: %v", err)
+	}
+	if n := count(t, s, "SELECT count(*) FROM messages"); n != 0 {
+		t.Fatalf("%d messages stored unchecked", n)
 	}
 }

@@ -178,7 +178,7 @@ func TestEraseLeavesNoCanary(t *testing.T) {
 	if rr.Reerased != 1 || rr.Tombstones != 1 {
 		t.Fatalf("restore: %+v", rr)
 	}
-	s2, err := Open(ctx, dir, Options{})
+	s2, err := Open(ctx, dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

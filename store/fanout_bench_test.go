@@ -14,7 +14,7 @@ import (
 func BenchmarkIngestWithSubscriptions(b *testing.B) {
 	for _, subs := range []int{0, 3} {
 		b.Run(fmt.Sprintf("subscriptions=%d", subs), func(b *testing.B) {
-			s, err := Open(context.Background(), b.TempDir(), Options{})
+			s, err := Open(context.Background(), b.TempDir(), Options{IsStopWord: testStopWord})
 			if err != nil {
 				b.Fatal(err)
 			}

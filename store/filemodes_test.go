@@ -93,7 +93,7 @@ func TestDataDirIsPrivateWhateverTheUmask(t *testing.T) {
 // when the store opens it.
 func TestOpenNarrowsAnOldDataDir(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, Options{})
+	s, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

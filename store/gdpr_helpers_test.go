@@ -25,7 +25,7 @@ func openDP(t testing.TB, buf io.Writer) *Store {
 	if buf == nil {
 		buf = io.Discard
 	}
-	s, err := Open(context.Background(), t.TempDir(), Options{Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	s, err := Open(context.Background(), t.TempDir(), Options{IsStopWord: testStopWord, Logger: slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
 	}

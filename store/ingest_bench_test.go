@@ -13,7 +13,7 @@ import (
 // BenchmarkIngestBatch stores deliveries of 100 text messages each through
 // the writer; it isolates the database work from HTTP and parsing.
 func BenchmarkIngestBatch(b *testing.B) {
-	s, err := Open(context.Background(), b.TempDir(), Options{})
+	s, err := Open(context.Background(), b.TempDir(), Options{IsStopWord: testStopWord})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func BenchmarkIngestBatch(b *testing.B) {
 // goroutines at once, as concurrent webhooks do: it measures what the group
 // commit gives without HTTP and parsing.
 func BenchmarkIngestConcurrent(b *testing.B) {
-	s, err := Open(context.Background(), b.TempDir(), Options{})
+	s, err := Open(context.Background(), b.TempDir(), Options{IsStopWord: testStopWord})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func TestDeliveriesRebuildKeepsData(t *testing.T) {
 		}
 	}
 	migrations = before
-	s, err := Open(context.Background(), dir, Options{})
+	s, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		migrations = all
 		t.Fatal(err)

@@ -17,7 +17,7 @@ const pnid = "106540352242922"
 
 func open(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), t.TempDir(), store.Options{})
+	st, err := store.Open(context.Background(), t.TempDir(), store.Options{IsStopWord: store.TestStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestReceiptBeforeAcceptance(t *testing.T) {
 func TestRecoverOutboxMarksUnknown(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dir, store.Options{})
+	st, err := store.Open(ctx, dir, store.Options{IsStopWord: store.TestStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestRecoverOutboxMarksUnknown(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err = store.Open(ctx, dir, store.Options{})
+	st, err = store.Open(ctx, dir, store.Options{IsStopWord: store.TestStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestAlarms(t *testing.T) {
 func TestWriteNoSync(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dir, store.Options{})
+	st, err := store.Open(ctx, dir, store.Options{IsStopWord: store.TestStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +342,7 @@ func TestWriteNoSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err = store.Open(ctx, dir, store.Options{})
+	st, err = store.Open(ctx, dir, store.Options{IsStopWord: store.TestStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -309,7 +309,7 @@ func TestInboxFiltersAndPaging(t *testing.T) {
 // error) and finds stored words.
 func FuzzSearchQuery(f *testing.F) {
 	ctx := context.Background()
-	s, err := Open(ctx, f.TempDir(), Options{})
+	s, err := Open(ctx, f.TempDir(), Options{IsStopWord: testStopWord})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -46,6 +46,12 @@ type Options struct {
 	// BusyTimeout is how long a write waits for another process's lock
 	// before failing; default 10 s.
 	BusyTimeout time.Duration
+	// IsStopWord is the stop-word rule (outbox.IsStopWord) that Ingest
+	// applies to every text message in the message's own transaction, so
+	// that the opt-out is as durable as the message. words is the
+	// configured list, nil when none is configured. Without it Ingest
+	// refuses text messages (ErrNoStopWordRule) rather than drop opt-outs.
+	IsStopWord func(text string, words []string) bool
 
 	syncHook func() error // replaces the WAL fsync in tests
 }

@@ -21,6 +21,9 @@ func openTest(t *testing.T, opts Options) *Store {
 // openTestIn opens the store in dir and closes it when the test ends.
 func openTestIn(t *testing.T, dir string, opts Options) *Store {
 	t.Helper()
+	if opts.IsStopWord == nil {
+		opts.IsStopWord = testStopWord
+	}
 	s, err := Open(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +190,7 @@ func TestFailingWriteIsIsolated(t *testing.T) {
 
 func TestCloseCommitsQueuedWrites(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, Options{})
+	s, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +212,7 @@ func TestCloseCommitsQueuedWrites(t *testing.T) {
 	if err := s.Write(context.Background(), func(*Tx) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Errorf("write after close: %v", err)
 	}
-	s2, err := Open(context.Background(), dir, Options{})
+	s2, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +226,7 @@ func TestCloseCommitsQueuedWrites(t *testing.T) {
 
 func TestRefusesNewerSchema(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, Options{})
+	s, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +235,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 		return err
 	})
 	s.Close()
-	_, err = Open(context.Background(), dir, Options{})
+	_, err = Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("opening a newer database: %v", err)
 	}

@@ -70,7 +70,7 @@ func TestSubscriptionSecretsSealedAtRest(t *testing.T) {
 func TestLegacySubscriptionSecretsSealedOnOpen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, dir, Options{})
+	s, err := Open(ctx, dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestLegacySubscriptionSecretsSealedOnOpen(t *testing.T) {
 	if fileHas(t, legacy, db) == "" {
 		t.Fatal("the legacy secret is not in the file: the test sees nothing")
 	}
-	if s, err = Open(ctx, dir, Options{}); err != nil {
+	if s, err = Open(ctx, dir, Options{IsStopWord: testStopWord}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

@@ -133,7 +133,7 @@ func TestTemplateCategoryByHand(t *testing.T) {
 func TestTemplatesBackfilledFromEvents(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := Open(ctx, dir, Options{})
+	s, err := Open(ctx, dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestTemplatesBackfilledFromEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if s, err = Open(ctx, dir, Options{}); err != nil {
+	if s, err = Open(ctx, dir, Options{IsStopWord: testStopWord}); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()

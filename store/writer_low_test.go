@@ -88,7 +88,7 @@ func queueBehind(t *testing.T, s *Store, rec *laneRecorder, writes []string) []e
 func openLane(t *testing.T) (*Store, *laneRecorder) {
 	t.Helper()
 	rec := &laneRecorder{seen: map[int64][]string{}}
-	s, err := Open(context.Background(), t.TempDir(), Options{OnCommit: func(int, time.Duration, error) { rec.commits.Add(1) }})
+	s, err := Open(context.Background(), t.TempDir(), Options{IsStopWord: testStopWord, OnCommit: func(int, time.Duration, error) { rec.commits.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestFailingBackgroundTurnIsIsolated(t *testing.T) {
 // Close commits background turns that were already queued.
 func TestCloseRunsQueuedBackgroundTurns(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(context.Background(), dir, Options{})
+	s, err := Open(context.Background(), dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +189,7 @@ func TestCloseRunsQueuedBackgroundTurns(t *testing.T) {
 	if lowErr != nil {
 		t.Fatalf("queued background turn: %v", lowErr)
 	}
-	s2, err := Open(ctx, dir, Options{})
+	s2, err := Open(ctx, dir, Options{IsStopWord: testStopWord})
 	if err != nil {
 		t.Fatal(err)
 	}

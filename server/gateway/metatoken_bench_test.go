@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 )
 
@@ -16,7 +17,7 @@ import (
 // last is a scan; 20 000 received files here).
 func BenchmarkProxyGuards(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, b.TempDir(), store.Options{})
+	st, err := store.Open(ctx, b.TempDir(), store.Options{IsStopWord: outbox.IsStopWord})
 	if err != nil {
 		b.Fatal(err)
 	}

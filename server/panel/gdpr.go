@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
@@ -150,31 +151,34 @@ func (s *Server) contactConsent(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, fmt.Sprintf("/contacts/%d", id))
 }
 
-// Limits of the stop-word form. A customer's message longer than 64
-// bytes is never taken as a stop word, so a longer word could not match.
+// Limits of the stop-word form: the rule's (outbox.MaxStopWords,
+// outbox.MaxStopWordLen) and the confirmation's.
 const (
-	maxStopWords   = 50
-	maxStopWordLen = 64
+	maxStopWords   = outbox.MaxStopWords
+	maxStopWordLen = outbox.MaxStopWordLen
 	maxStopReply   = 1000
 )
 
 // parseStopWordsForm reads the words, one per line (commas also split,
-// since the list is stored comma-separated).
+// since the list is stored comma-separated), and returns them normalised
+// and without duplicates (outbox.NormalizeStopWords), as the store keeps
+// them; or a reason to show the admin.
 func parseStopWordsForm(ctx context.Context, text string) ([]string, string) {
 	var words []string
 	for _, line := range strings.FieldsFunc(text, func(r rune) bool { return r == '\n' || r == '\r' || r == ',' }) {
-		w := strings.TrimSpace(line)
-		if w == "" {
+		raw := strings.TrimSpace(line)
+		if raw == "" {
 			continue
 		}
-		if !utf8.ValidString(w) {
+		if !utf8.ValidString(raw) {
 			return nil, web.T(ctx, "Die Stoppwörter enthalten ungültige Zeichen.")
 		}
+		w := outbox.NormalizeStopWord(raw)
 		if len(w) > maxStopWordLen {
-			return nil, web.Tf(ctx, "„%s…“ ist zu lang: höchstens %d Zeichen je Stoppwort.", firstRunes(w, 20), maxStopWordLen)
+			return nil, web.Tf(ctx, "„%s…“ ist zu lang: höchstens %d Zeichen je Stoppwort.", firstRunes(raw, 20), maxStopWordLen)
 		}
 		if strings.IndexFunc(w, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0 {
-			return nil, web.Tf(ctx, "„%s“ enthält keinen Buchstaben und keine Ziffer.", w)
+			return nil, web.Tf(ctx, "„%s“ enthält keinen Buchstaben und keine Ziffer.", raw)
 		}
 		words = append(words, w)
 	}
@@ -183,6 +187,10 @@ func parseStopWordsForm(ctx context.Context, text string) ([]string, string) {
 		return nil, web.T(ctx, "Mindestens ein Stoppwort ist nötig, sonst könnten sich Kunden nicht abmelden.")
 	case len(words) > maxStopWords:
 		return nil, web.Tf(ctx, "Höchstens %d Stoppwörter.", maxStopWords)
+	}
+	words, err := outbox.NormalizeStopWords(words)
+	if err != nil { // the checks above refuse all it refuses
+		return nil, web.T(ctx, "Die Stoppwörter enthalten ungültige Zeichen.")
 	}
 	return words, ""
 }
@@ -241,6 +249,9 @@ func (s *Server) stopWordsVM(ctx context.Context) (web.StopWordsVM, error) {
 	words, err := s.store.StopWords(ctx)
 	if err != nil {
 		return vm, err
+	}
+	if words == nil {
+		words = outbox.DefaultStopWords
 	}
 	vm.Words = strings.Join(words, "\n")
 	reply, err := s.store.StopReply(ctx)

@@ -20,10 +20,14 @@ import (
 // The seeding below mirrors store's own test helpers (gdpr_helpers_test.go),
 // which are not visible from here.
 
+// noStopWords is the stop-word rule of these tests, which are not about
+// opt-outs (the rule lives in outbox, which privacy does not import).
+func noStopWords(string, []string) bool { return false }
+
 // openStore opens a store in a fresh directory.
 func openStore(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.Open(context.Background(), t.TempDir(), store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := store.Open(context.Background(), t.TempDir(), store.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), IsStopWord: noStopWords})
 	if err != nil {
 		t.Fatal(err)
 	}

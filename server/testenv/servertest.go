@@ -21,6 +21,7 @@ import (
 
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/store"
 )
@@ -116,6 +117,9 @@ func New(t testing.TB, opts Options) *Gateway {
 	metrics := gateway.NewMetrics(prometheus.NewRegistry())
 	sopts := opts.Store
 	sopts.Logger, sopts.OnCommit = log, metrics.ObserveCommit
+	if sopts.IsStopWord == nil {
+		sopts.IsStopWord = outbox.IsStopWord
+	}
 	st, err := store.Open(ctx, g.Dir, sopts)
 	if err != nil {
 		t.Fatal(err)
