@@ -159,7 +159,16 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 		return err
 	}
 	defer st.Close()
-	res, err := st.EraseContact(ctx, *contact, store.EraseRequest{Actor: store.ActorCLI, Reason: *reason})
+	// The token saved in the settings (as "pforte serve" uses it), unless
+	// --access-token names another for this run.
+	tokens := accessTokens(st, "")
+	if *token != "" {
+		tokens = cloudapi.StaticToken(*token)
+	}
+	client := cloudapi.NewClientWithTokens(*graphURL, *graphVersion, tokens)
+	client.HTTP.Timeout = 30 * time.Second
+	eraser := privacy.Eraser{Store: st, DeleteAtMeta: client.EraseMedia, Log: newLogger(stderr, "warn", "text")}
+	res, meta, err := eraser.Erase(ctx, *contact, store.EraseRequest{Actor: store.ActorCLI, Reason: *reason})
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no customer %q in %s (erased already?)", *contact, *dataDir)
 	}
@@ -185,30 +194,14 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if res.Scrub.WALBusy {
 		fmt.Fprintln(stderr, "warning: a long-running reader kept the WAL from being truncated; the next maintenance run finishes it")
 	}
-	if len(res.MetaMediaIDs) > 0 {
-		// The token saved in the settings (as "pforte serve" uses it), unless
-		// --access-token names another for this run.
-		tokens := accessTokens(st, "")
-		if *token != "" {
-			tokens = cloudapi.StaticToken(*token)
+	if n := len(res.MetaMediaIDs); n > 0 {
+		if meta.Skipped > 0 {
+			fmt.Fprintf(stderr, "warning: %d files uploaded to Meta for this customer were not deleted there (no access token saved or given with --access-token); Meta drops them after 30 days\n", meta.Skipped)
+			return nil
 		}
-		client := cloudapi.NewClientWithTokens(*graphURL, *graphVersion, tokens)
-		client.HTTP.Timeout = 30 * time.Second
-		failed := 0
-		for _, id := range res.MetaMediaIDs {
-			err := client.EraseMedia(ctx, id)
-			if errors.Is(err, cloudapi.ErrNoToken) {
-				fmt.Fprintf(stderr, "warning: %d files uploaded to Meta for this customer were not deleted there (no access token saved or given with --access-token); Meta drops them after 30 days\n", len(res.MetaMediaIDs))
-				return nil
-			}
-			if err != nil {
-				fmt.Fprintf(stderr, "media %s not deleted at Meta: %v\n", id, err)
-				failed++
-			}
-		}
-		fmt.Fprintf(stdout, "deleted at Meta: %d of %d uploaded files\n", len(res.MetaMediaIDs)-failed, len(res.MetaMediaIDs))
-		if failed > 0 {
-			return fmt.Errorf("%d files could not be deleted at Meta; run again later", failed)
+		fmt.Fprintf(stdout, "deleted at Meta: %d of %d uploaded files\n", meta.Deleted, n)
+		if meta.Failed > 0 {
+			return fmt.Errorf("%d files could not be deleted at Meta; run again later", meta.Failed)
 		}
 	}
 	return nil

@@ -40,8 +40,8 @@ func panelLogin(t *testing.T, base, email, pw string) bool {
 	return status == http.StatusSeeOther && loc == "/"
 }
 
-// sessionsOf counts a user's sessions in a closed data directory.
-func sessionsOf(t *testing.T, dir, email string) int {
+// withUser opens a closed data directory and hands the user with email to fn.
+func withUser(t *testing.T, dir, email string, fn func(ctx context.Context, st *store.Store, u *store.User)) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dir, store.Options{})
@@ -53,29 +53,30 @@ func sessionsOf(t *testing.T, dir, email string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := st.UserSessions(ctx, u.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ss)
+	fn(ctx, st, u)
+}
+
+// sessionsOf counts a user's sessions in a closed data directory.
+func sessionsOf(t *testing.T, dir, email string) (n int) {
+	t.Helper()
+	withUser(t, dir, email, func(ctx context.Context, st *store.Store, u *store.User) {
+		ss, err := st.UserSessions(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n = len(ss)
+	})
+	return n
 }
 
 // withSession adds a session for email to a closed data directory.
 func withSession(t *testing.T, dir, email string) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	u, err := st.UserByEmail(ctx, email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateSession(ctx, "an-old-session-token-from-before", store.Session{UserID: u.ID}, ""); err != nil {
-		t.Fatal(err)
-	}
+	withUser(t, dir, email, func(ctx context.Context, st *store.Store, u *store.User) {
+		if _, err := st.CreateSession(ctx, "an-old-session-token-from-before", store.Session{UserID: u.ID}, ""); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestUserResetPasswordFromStdin(t *testing.T) {
