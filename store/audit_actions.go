@@ -62,6 +62,15 @@ const (
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
 	AuditTemplateCategory     AuditAction = "template.category"
+	AuditCampaignCreate       AuditAction = "campaign.create"
+	AuditCampaignStart        AuditAction = "campaign.start"
+	AuditCampaignPause        AuditAction = "campaign.pause"
+	AuditCampaignAutoPause    AuditAction = "campaign.auto_pause"
+	AuditCampaignResume       AuditAction = "campaign.resume"
+	AuditCampaignCancel       AuditAction = "campaign.cancel"
+	AuditCampaignDone         AuditAction = "campaign.done"
+	AuditOptInEntry           AuditAction = "optin.entry"
+	AuditCampaignSettings     AuditAction = "campaign.settings"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -76,6 +85,8 @@ var AuditActions = []AuditAction{
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
+	AuditCampaignCreate, AuditCampaignStart, AuditCampaignPause, AuditCampaignAutoPause, AuditCampaignResume, AuditCampaignCancel,
+	AuditCampaignDone, AuditOptInEntry, AuditCampaignSettings,
 }
 
 // consentAction is the audit key of a consent record's action.

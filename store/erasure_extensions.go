@@ -4,4 +4,8 @@ package store
 // contact; each statement takes the contact's id. Tables whose rows hang
 // off conversations, messages or contacts with ON DELETE CASCADE need no
 // entry. Keep this list in step with new tables that hold personal data.
-var erasureExtensions = []string{}
+var erasureExtensions = []string{
+	// Campaign recipients: the person leaves every campaign; the row's
+	// status stays so that the campaign's counts do not change.
+	`UPDATE campaign_recipients SET contact_id = NULL, message_id = NULL, params = NULL, country = '' WHERE contact_id = ?`,
+}

@@ -320,8 +320,14 @@ var ErrNotQueued = errors.New("store: outbox entry is no longer queued")
 
 // ClaimOutbound marks a queued entry as being sent, durably, before the
 // request leaves: after a crash it becomes "unknown", never resent blindly.
+// It checks consent and restriction again, as the message leaves: a
+// customer who wrote STOP (or whose processing was restricted) after the
+// message was queued, as in the middle of a campaign, is not written to.
+// Such an entry fails with a *ClaimRefusedError and is never sent.
 func (s *Store) ClaimOutbound(ctx context.Context, id int64, now time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error {
+	var refused error
+	err := s.Write(ctx, func(tx *Tx) error {
+		refused = nil
 		res, err := tx.Exec("UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ? WHERE id = ? AND state = 'queued'", now.Unix(), id)
 		if err != nil {
 			return fmt.Errorf("store: claim outbox: %w", err)
@@ -329,9 +335,50 @@ func (s *Store) ClaimOutbound(ctx context.Context, id int64, now time.Time) erro
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotQueued
 		}
-		return nil
+		var typ string
+		var payload []byte
+		var msgID, contactID, numberID int64
+		var restricted bool
+		err = tx.QueryRow(`SELECT m.id, m.type, coalesce(m.payload, ''), cv.contact_id, cv.business_number_id,
+			EXISTS (SELECT 1 FROM erasure_requests e WHERE e.contact_id = cv.contact_id AND e.state = 'restricted')
+			FROM outbox o JOIN messages m ON m.id = o.message_id JOIN conversations cv ON cv.id = m.conversation_id WHERE o.id = ?`, id).
+			Scan(&msgID, &typ, &payload, &contactID, &numberID, &restricted)
+		if err != nil {
+			return fmt.Errorf("store: claim outbox: %w", err)
+		}
+		reason := ""
+		if restricted {
+			refused, reason = ErrRestricted, ReasonRestricted
+		} else if cerr := checkMarketingTx(tx, contactID, numberID, typ, payload); errors.Is(cerr, ErrNoConsent) {
+			refused, reason = cerr, ReasonWithdrawn
+		} else if cerr != nil {
+			return cerr
+		}
+		if refused == nil {
+			return nil
+		}
+		obj := []byte(`{"code":0,"title":"Not sent","message":"Consent was withdrawn or processing restricted after the message was queued; Pforte did not send it."}`)
+		if err := finishFailed(tx, id, obj, OutboxFailed, now); err != nil {
+			return err
+		}
+		_, err = tx.Exec("UPDATE campaign_recipients SET status = 'stopped', reason = ? WHERE message_id = ?", reason, msgID)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	if refused != nil {
+		return &ClaimRefusedError{Err: refused}
+	}
+	return nil
 }
+
+// ClaimRefusedError says a queued message was not sent because consent or
+// restriction forbade it when it was about to leave; it is failed.
+type ClaimRefusedError struct{ Err error }
+
+func (e *ClaimRefusedError) Error() string { return "store: not sent: " + e.Err.Error() }
+func (e *ClaimRefusedError) Unwrap() error { return e.Err }
 
 // RetryOutbound records a failed attempt whose request Meta did not carry
 // out and queues the next one. A retry that would start after the entry's

@@ -23,11 +23,12 @@ const (
 	RetainOutbox              = "outbox"
 	RetainFanout              = "fanout"
 	RetainSecureLinks         = "secure_links"
+	RetainCampaigns           = "campaigns"
 )
 
 // RetentionClasses lists the classes in the order a run purges them.
 var RetentionClasses = []string{RetainClosedConversations, RetainMessages, RetainMedia, RetainDeliveries,
-	RetainOutbox, RetainFanout, RetainSecureLinks, RetainAudit}
+	RetainOutbox, RetainFanout, RetainSecureLinks, RetainCampaigns, RetainAudit}
 
 // perNumberClasses may have an override per business number.
 var perNumberClasses = []string{RetainMessages, RetainMedia, RetainClosedConversations}

@@ -25,4 +25,13 @@ var retentionExtensions = map[string]purgeSpec{
 		remove: []string{`DELETE FROM fanout_queue WHERE ?1 = ?1 AND state = 'dead' AND enqueued_at < ?2 * 1000
 			AND delivery_id IN (SELECT value FROM json_each(?3))`},
 	},
+	// Finished (done or cancelled) campaigns with their recipient rows
+	// (ON DELETE CASCADE); running, paused and scheduled ones are live.
+	RetainCampaigns: {
+		candidates: `SELECT c.finished_at, c.id FROM campaigns c
+			WHERE c.status IN ('done', 'cancelled') AND c.finished_at < ?2 AND (c.finished_at, c.id) > (?4, ?5) AND ?3 = ?3 AND ?1 = ?1
+			ORDER BY c.finished_at, c.id LIMIT ?6`,
+		remove: []string{`DELETE FROM campaigns WHERE ?1 = ?1 AND status IN ('done', 'cancelled') AND finished_at < ?2
+			AND id IN (SELECT value FROM json_each(?3))`},
+	},
 }

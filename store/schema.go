@@ -45,6 +45,9 @@ var migrations = []migration{
 	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
+	{version: 440, name: "campaigns", sql: schema440Campaigns},  // campaigns.go
+	{version: 441, name: "double opt-in", sql: schema441OptIn}, // optin.go
+	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -615,4 +618,26 @@ CREATE INDEX templates_name ON templates(name);
 // them.
 const schema410SealedSubscriptionSecrets = `
 ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
+`
+
+// schema442CampaignRetention is migration 442: finished campaigns (their
+// recipient rows hold only ids and statuses) get a retention class of
+// their own, two years by default, as proof of what was sent to whom
+// under which consent. The class list is a CHECK, so the small table is
+// rebuilt; nothing refers to it.
+const schema442CampaignRetention = `
+CREATE TABLE retention_policies_new (
+	id                 INTEGER PRIMARY KEY,
+	class              TEXT NOT NULL CHECK (class IN ('messages', 'media', 'deliveries', 'closed_conversations',
+	                       'audit', 'outbox', 'fanout', 'secure_links', 'campaigns')),
+	business_number_id INTEGER REFERENCES business_numbers(id) ON DELETE CASCADE,
+	days               INTEGER NOT NULL CHECK (days >= 0),
+	updated_at         INTEGER NOT NULL,
+	updated_by         TEXT NOT NULL DEFAULT ''
+);
+INSERT INTO retention_policies_new SELECT id, class, business_number_id, days, updated_at, updated_by FROM retention_policies;
+DROP TABLE retention_policies;
+ALTER TABLE retention_policies_new RENAME TO retention_policies;
+CREATE UNIQUE INDEX retention_policies_key ON retention_policies(class, coalesce(business_number_id, 0));
+INSERT INTO retention_policies(class, days, updated_at, updated_by) VALUES ('campaigns', 730, unixepoch(), 'default');
 `

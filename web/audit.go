@@ -94,6 +94,15 @@ var auditActions = map[string]string{
 	"user.password_reset":      "Passwort zurückgesetzt",
 	"user.email_change":        "E-Mail-Adresse geändert",
 	"template.category":        "Vorlagenkategorie festgelegt",
+	"campaign.create":          "Kampagne angelegt",
+	"campaign.start":           "Kampagne gestartet",
+	"campaign.pause":           "Kampagne angehalten",
+	"campaign.auto_pause":      "Kampagne automatisch angehalten",
+	"campaign.resume":          "Kampagne fortgesetzt",
+	"campaign.cancel":          "Kampagne abgebrochen",
+	"campaign.done":            "Kampagne abgeschlossen",
+	"optin.entry":              "Opt-in-Einstieg gespeichert",
+	"campaign.settings":        "Kampagnen-Einstellungen geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

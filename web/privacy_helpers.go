@@ -33,6 +33,8 @@ func RetentionLabel(ctx context.Context, class string) string {
 		return T(ctx, "Weiterleitungen (aufgegeben)")
 	case "secure_links":
 		return T(ctx, "Sichere Links (abgelaufen)")
+	case "campaigns":
+		return T(ctx, "Kampagnen (abgeschlossen)")
 	}
 	return class
 }

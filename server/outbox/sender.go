@@ -235,6 +235,32 @@ func (s *Sender) enqueue(ctx context.Context, o store.OutboundSend) (*store.Outb
 	return out, nil
 }
 
+// Prepare checks a request as Enqueue does (known number, Meta's body)
+// and returns what the store keeps, for a caller that queues many
+// messages in one commit through store.EnqueueCampaign (the campaign
+// engine); the store's enqueue applies the same window, consent and
+// restriction checks, and the claim checks consent again.
+func (s *Sender) Prepare(ctx context.Context, req Request) (store.OutboundSend, error) {
+	if err := s.CheckNumber(ctx, req.PhoneNumberID); err != nil {
+		return store.OutboundSend{}, err
+	}
+	sr, o, err := prepare(req, s.now())
+	if err != nil {
+		return o, err
+	}
+	if sr.IsReadReceipt() {
+		return o, invalid("Read receipts cannot be queued.")
+	}
+	return o, nil
+}
+
+// Queued tells the sender that messages were queued elsewhere (by
+// store.EnqueueCampaign) and wakes the worker.
+func (s *Sender) Queued(n int) {
+	s.m.queued.Add(float64(n))
+	s.Kick()
+}
+
 // Enqueue stores a message for delivery and returns at once (the queued
 // send API, the panel's composer and the stop-reply worker use it). A
 // *Refusal says why a message was refused before Meta was called.
@@ -757,6 +783,16 @@ func (s *Sender) run(ctx context.Context) {
 				// Not cancellable: a claim abandoned half way could commit
 				// later and leave the message "sending" until the next start.
 				if err := s.store.ClaimOutbound(context.WithoutCancel(ctx), o.ID, s.now()); err != nil {
+					var refused *store.ClaimRefusedError
+					if errors.As(err, &refused) {
+						s.m.refused.Inc()
+						s.m.finished.WithLabelValues(string(store.OutboxFailed)).Inc()
+						s.log.Info("outbox: not sent, consent withdrawn or processing restricted since it was queued", "message_id", o.MessageID)
+						if r, _ := s.final(context.WithoutCancel(ctx), o.MessageID); r != nil {
+							s.notify(*r)
+						}
+						return
+					}
 					if !errors.Is(err, store.ErrNotQueued) && ctx.Err() == nil {
 						s.log.Error("outbox: claim", "err", err)
 					}
