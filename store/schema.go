@@ -45,7 +45,7 @@ var migrations = []migration{
 	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
-	{version: 440, name: "campaigns", sql: schema440Campaigns},  // campaigns.go
+	{version: 440, name: "campaigns", sql: schema440Campaigns}, // campaigns.go
 	{version: 441, name: "double opt-in", sql: schema441OptIn}, // optin.go
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 }
