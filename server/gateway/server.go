@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
+	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/store"
@@ -54,6 +55,9 @@ type Config struct {
 	// (acknowledged): the one hook through which the panel's live events,
 	// the media fetcher and the stop replier learn of new data.
 	OnIngest func(*store.Delivery, store.IngestResult)
+	// Campaigns runs campaigns and the double opt-in; nil answers the
+	// campaign routes with 503.
+	Campaigns *campaign.Engine
 }
 
 // Server serves the machine face of both listeners.

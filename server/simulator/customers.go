@@ -353,10 +353,7 @@ func statusWebhook(o Options, pnid string, sr *cloudapi.SendRequest, wamid, stat
 		st["biz_opaque_callback_data"] = sr.BizOpaqueCallbackData
 	}
 	if status == "sent" {
-		cat := "service"
-		if sr.IsTemplate() {
-			cat = "utility"
-		}
+		cat := templateCategory(o, sr)
 		st["pricing"] = map[string]any{"billable": sr.IsTemplate(), "pricing_model": "PMP", "type": "regular", "category": cat}
 	}
 	return envelope(o, pnid, map[string]any{"statuses": []any{st}})

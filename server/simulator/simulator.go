@@ -53,8 +53,11 @@ type Options struct {
 	// name one of them with the right parameters, as at Meta. Empty
 	// accepts any template.
 	Templates []Template
-	Logger    *slog.Logger
-	Client    *http.Client
+	// Campaign makes template sends fail, get replies and opt-outs at
+	// realistic rates (see Campaign); the zero value changes nothing.
+	Campaign Campaign
+	Logger   *slog.Logger
+	Client   *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
@@ -442,18 +445,38 @@ func (s *Simulator) scheduleStatuses(pnid string, sr *cloudapi.SendRequest, wami
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		o := s.snapshot()
+		fail, reply, optOut := s.campaignOutcome(o, sr)
 		for _, st := range []string{"sent", "delivered", "read"} {
 			select {
 			case <-time.After(s.opts.StatusDelay):
 			case <-s.statusCtx.Done():
 				return
 			}
-			body := statusWebhook(s.snapshot(), pnid, sr, wamid, st, time.Now())
+			body := statusWebhook(o, pnid, sr, wamid, st, time.Now())
+			if fail >= 0 {
+				body = failedStatusWebhook(o, pnid, sr, wamid, fail, time.Now())
+			}
 			if _, err := s.PostWebhook(s.statusCtx, body); err != nil {
 				s.mu.Lock()
 				s.webhookErrs++
 				s.mu.Unlock()
 				s.log.Debug("simulator: status webhook failed", "err", err)
+			}
+			if fail >= 0 {
+				return
+			}
+		}
+		if reply || optOut {
+			text := "Danke, klingt interessant!"
+			if optOut {
+				text = "STOP"
+			}
+			c := Customer{WaID: cloudapi.PhoneDigits(sr.To), UserID: sr.Recipient}
+			msg := map[string]any{"type": "text", "text": map[string]string{"body": text},
+				"context": map[string]string{"from": o.DisplayPhoneNumber, "id": wamid}}
+			if _, err := s.customerMessage(s.statusCtx, c, msg); err != nil {
+				s.log.Debug("simulator: reply failed", "err", err)
 			}
 		}
 	}()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/mediafetch"
@@ -29,9 +30,11 @@ type SendingGateway struct {
 	Client   *cloudapi.Client
 	Sender   *outbox.Sender
 	Fetcher  *mediafetch.Fetcher
-	cancel   context.CancelFunc
-	done     chan struct{}
-	start    func()
+	// Campaigns is the campaign engine, when SendingOptions.Campaign is set.
+	Campaigns *campaign.Engine
+	cancel    context.CancelFunc
+	done      chan struct{}
+	start     func()
 
 	mu    sync.Mutex
 	calls []GraphCall
@@ -63,6 +66,8 @@ type SendingOptions struct {
 	// Paused leaves the outbox worker stopped until Start is called, so a
 	// test can fill the outbox first.
 	Paused bool
+	// Campaign, if set, runs the campaign engine with this configuration.
+	Campaign *campaign.Config
 }
 
 // Token is the access token the test simulator expects.
@@ -101,9 +106,16 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 		sg.Sender = outbox.New(opts.Sender, st, sg.Client, log, nil)
 		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
 		cfg.Sender = sg.Sender
+		if opts.Campaign != nil {
+			sg.Campaigns = campaign.New(*opts.Campaign, st, sg.Sender, log)
+			cfg.Campaigns = sg.Campaigns
+		}
 		cfg.OnIngest = func(_ *store.Delivery, res store.IngestResult) {
 			if res.Messages > 0 {
 				sg.Fetcher.Kick()
+			}
+			if sg.Campaigns != nil {
+				sg.Campaigns.Kick()
 			}
 		}
 		if setup != nil {
@@ -120,8 +132,16 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 		if err := sg.Sender.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
+		if sg.Campaigns != nil {
+			if err := sg.Campaigns.Start(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
 		go func() {
 			defer close(sg.done)
+			if sg.Campaigns != nil {
+				defer sg.Campaigns.Wait()
+			}
 			if !opts.NoMediaFetcher {
 				sg.Fetcher.Run(ctx)
 			}
