@@ -197,7 +197,7 @@ func scanCampaign(r scanner) (*Campaign, error) {
 const audienceQuery = `
 WITH f AS (SELECT ?1 AS j),
 listed AS (SELECT value AS k FROM json_each((SELECT json_extract(j, '$.contacts') FROM f))),
-labels AS (SELECT value AS name FROM json_each((SELECT json_extract(j, '$.labels') FROM f))),
+wanted AS (SELECT value AS name FROM json_each((SELECT json_extract(j, '$.labels') FROM f))),
 num AS (SELECT id FROM business_numbers WHERE phone_number_id = (SELECT json_extract(j, '$.phone_number_id') FROM f))
 SELECT c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name,
 	coalesce((SELECT action FROM consent_records r WHERE r.contact_id = c.id AND r.purpose = coalesce((SELECT json_extract(j, '$.purpose') FROM f), 'marketing')
@@ -205,8 +205,8 @@ SELECT c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name,
 	EXISTS (SELECT 1 FROM erasure_requests e WHERE e.contact_id = c.id AND e.state = 'restricted') AS restricted
 FROM contacts c
 WHERE (NOT EXISTS (SELECT 1 FROM listed) OR c.wa_id IN (SELECT k FROM listed) OR c.user_id IN (SELECT k FROM listed))
-  AND (NOT EXISTS (SELECT 1 FROM labels) OR EXISTS (SELECT 1 FROM conversations cv JOIN conversation_labels cl ON cl.conversation_id = cv.id
-		JOIN labels l ON l.id = cl.label_id WHERE cv.contact_id = c.id AND l.name IN (SELECT name FROM labels)))
+  AND (NOT EXISTS (SELECT 1 FROM wanted) OR EXISTS (SELECT 1 FROM conversations cv JOIN conversation_labels cl ON cl.conversation_id = cv.id
+		JOIN labels l ON l.id = cl.label_id WHERE cv.contact_id = c.id AND l.name IN (SELECT name FROM wanted)))
   AND ((SELECT json_extract(j, '$.phone_number_id') FROM f) IS NULL OR EXISTS (SELECT 1 FROM conversations cv
 		WHERE cv.contact_id = c.id AND cv.business_number_id IN (SELECT id FROM num)))
   AND (coalesce((SELECT json_extract(j, '$.last_contact_after') FROM f), 0) = 0 OR EXISTS (SELECT 1 FROM conversations cv
