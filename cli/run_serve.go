@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
+	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/gateway"
@@ -44,6 +45,8 @@ type node struct {
 	client  *cloudapi.Client
 	sending *sending
 	replier *outbox.StopReplier
+	// campaigns sends campaigns and runs the double opt-in beside the outbox.
+	campaigns *campaign.Engine
 	sched   *jobs.Scheduler
 	secrets *cloudapi.AppSecrets
 	gw      *gateway.Server
@@ -210,6 +213,14 @@ func (n *node) startSending(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	n.replier = outbox.StartStopReplier(rctx, n.st, snd.sender, n.log.With("part", "consent"))
 	n.onStop(func(context.Context) { cancel(); <-n.replier.Done() })
+	// Campaigns and the double opt-in queue through the same outbox.
+	n.campaigns = campaign.New(campaign.Config{Location: n.cfg.Jobs.location}, n.st, snd.sender, n.log.With("part", "campaign"))
+	cctx, ccancel := context.WithCancel(context.Background())
+	if err := n.campaigns.Start(cctx); err != nil {
+		ccancel()
+		return err
+	}
+	n.onStop(func(context.Context) { ccancel(); n.campaigns.Wait() })
 	return nil
 }
 
@@ -243,6 +254,9 @@ func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 	if n.replier != nil {
 		n.replier.Kick()
 	}
+	if n.campaigns != nil {
+		n.campaigns.Kick()
+	}
 }
 
 func (n *node) buildFaces(ctx context.Context) error {
@@ -257,7 +271,7 @@ func (n *node) buildFaces(ctx context.Context) error {
 	processing, location := cfg.Jobs.processing(cfg.Domain), cfg.Jobs.location
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
-		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia}, n.st, n.log, n.metrics)
+		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
 		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}}, n.st, n.log)
