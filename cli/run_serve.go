@@ -47,10 +47,10 @@ type node struct {
 	replier *outbox.StopReplier
 	// campaigns sends campaigns and runs the double opt-in beside the outbox.
 	campaigns *campaign.Engine
-	sched   *jobs.Scheduler
-	secrets *cloudapi.AppSecrets
-	gw      *gateway.Server
-	panel   *panel.Server
+	sched     *jobs.Scheduler
+	secrets   *cloudapi.AppSecrets
+	gw        *gateway.Server
+	panel     *panel.Server
 
 	listeners []*listener
 	stops     []func(context.Context)
