@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -83,6 +84,10 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 			"backups: at most %d, at most %d days old; erasures are re-applied on every restore",
 			pc.BackupKeep, int(pc.BackupMaxAge.Hours()/24), pc.BackupKeep, int(pc.BackupMaxAge.Hours()/24))
 	}
+	campaigns, err := s.campaignActivity(ctx, days(RetainCampaigns))
+	if err != nil {
+		return nil, err
+	}
 	local := "auf " + host + "; Meta hält Nachrichteninhalte vorübergehend bis zu 30 Tage / on " + host + "; Meta keeps message content transiently for up to 30 days"
 	return &ProcessingRecords{
 		GeneratedAt: pc.Now.UTC(),
@@ -114,6 +119,7 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Retention:      []string{"solange der Kontakt besteht (Nachweispflicht) / as long as the contact exists (proof of consent)"},
 				Location:       local,
 			},
+			campaigns,
 			// The template catalogue (table templates) is kept without a time
 			// limit but is no activity here: it holds only names, texts and
 			// categories the business wrote, no personal data.
@@ -166,5 +172,42 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 		},
 		Note: "Ausgangspunkt für das Verzeichnis von Verarbeitungstätigkeiten; vom Verantwortlichen zu prüfen und zu ergänzen. " +
 			"A starting point for the record of processing activities; the controller must review and complete it.",
+	}, nil
+}
+
+// campaignActivity describes marketing campaigns and the double opt-in
+// from the live settings: the opt-in entry points configured and the
+// retention of campaign records.
+func (s *Store) campaignActivity(ctx context.Context, retention string) (ProcessingActivity, error) {
+	entries, err := s.OptInEntries(ctx)
+	if err != nil {
+		return ProcessingActivity{}, err
+	}
+	var n int
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM campaigns").Scan(&n); err != nil {
+		return ProcessingActivity{}, fmt.Errorf("store: processing: %w", err)
+	}
+	how := "keine Opt-in-Einstiege eingerichtet / no opt-in entry points configured"
+	if len(entries) > 0 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, fmt.Sprintf("%s (Zweck/purpose %s, Stichwort/keyword %q)", e.Name, e.Purpose, e.Keyword))
+		}
+		how = "Double-Opt-in über / double opt-in via: " + strings.Join(names, "; ")
+	}
+	return ProcessingActivity{
+		Name: "WhatsApp-Kampagnen mit Double-Opt-in / WhatsApp campaigns with double opt-in",
+		Purpose: fmt.Sprintf("Werbliche Vorlagen an Kunden mit nachgewiesener Einwilligung (bisher %d Kampagnen); %s / "+
+			"marketing templates to customers with proven consent (%d campaigns so far)", n, how, n),
+		LegalBasis: "Art. 6 Abs. 1 lit. a DSGVO (Einwilligung für den Zweck \"marketing\"), § 7 Abs. 2 UWG; Nachweis nach Art. 7 Abs. 1 " +
+			"(Zweck, Wortlaut, Zeitpunkt, Kanal, Nachrichtenkennungen) / Art. 6(1)(a) GDPR, consent for the purpose \"marketing\"; proof under Art. 7(1)",
+		Subjects: "Kunden mit Einwilligung; Empfänger ohne Einwilligung werden ausgeschlossen / customers who opted in; others are excluded",
+		DataCategories: []string{"Empfängerliste nur mit internen Kennungen und Status / recipient list with internal ids and statuses only",
+			"Einwilligungsnachweise / consent evidence", "Zustellstatus und Preisangaben von Meta / delivery receipts and pricing from Meta"},
+		Recipients:   []string{"Meta Platforms Ireland Ltd. (Auftragsverarbeiter / processor)"},
+		ThirdCountry: "wie Kundenkommunikation / as customer communication",
+		Retention: []string{"abgeschlossene Kampagnen / finished campaigns: " + retention,
+			"bei Löschung einer Person wird sie aus allen Kampagnen entfernt, die Zahlen bleiben / erasure removes a person from every campaign, counts stay"},
+		Location: "auf dem eigenen Server / on the company's own server",
 	}, nil
 }

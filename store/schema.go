@@ -627,7 +627,7 @@ ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
 // rebuilt; nothing refers to it.
 const schema442CampaignRetention = `
 CREATE TABLE retention_policies_new (
-	id                 INTEGER PRIMARY KEY,
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
 	class              TEXT NOT NULL CHECK (class IN ('messages', 'media', 'deliveries', 'closed_conversations',
 	                       'audit', 'outbox', 'fanout', 'secure_links', 'campaigns')),
 	business_number_id INTEGER REFERENCES business_numbers(id) ON DELETE CASCADE,

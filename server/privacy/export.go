@@ -286,6 +286,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 		{"notes", func() (any, error) { return e.notesJSON(ctx) }},
 		{"labels", func() (any, error) { return e.labelsJSON(ctx) }},
 		{"audit", func() (any, error) { return e.auditJSON(ctx) }},
+		{"campaigns", func() (any, error) { return e.campaignsJSON(ctx) }},
 	}
 	if _, err := io.WriteString(w, "{\n"); err != nil {
 		return err
@@ -380,6 +381,20 @@ func (e *exporter) consentJSON(ctx context.Context) (any, error) {
 	for _, r := range recs {
 		out = append(out, map[string]any{"purpose": r.Purpose, "action": r.Action, "source": r.Source,
 			"evidence": r.Evidence, "actor": r.Actor, "timestamp": rfc3339(r.TS)})
+	}
+	return out, nil
+}
+
+// campaignsJSON lists the campaigns the person was a recipient of, with
+// their outcome (the recipient rows hold nothing else).
+func (e *exporter) campaignsJSON(ctx context.Context) (any, error) {
+	rs, names, err := e.s.ContactCampaigns(ctx, e.c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(rs))
+	for i, r := range rs {
+		out = append(out, map[string]any{"campaign": names[i], "status": r.Status, "reason": r.Reason, "opted_out": r.OptedOut})
 	}
 	return out, nil
 }
