@@ -214,7 +214,11 @@ func (n *node) startSending(ctx context.Context) error {
 	n.replier = outbox.StartStopReplier(rctx, n.st, snd.sender, n.log.With("part", "consent"))
 	n.onStop(func(context.Context) { cancel(); <-n.replier.Done() })
 	// Campaigns and the double opt-in queue through the same outbox.
-	n.campaigns = campaign.New(campaign.Config{Location: n.cfg.Jobs.location}, n.st, snd.sender, n.log.With("part", "campaign"))
+	ccfg, err := n.cfg.Campaign.engineConfig(n.cfg.Jobs.location)
+	if err != nil {
+		return err
+	}
+	n.campaigns = campaign.New(ccfg, n.st, snd.sender, n.log.With("part", "campaign"))
 	cctx, ccancel := context.WithCancel(context.Background())
 	if err := n.campaigns.Start(cctx); err != nil {
 		ccancel()

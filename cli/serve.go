@@ -62,6 +62,8 @@ type serveConfig struct {
 
 	Fanout fanoutConfig
 	Jobs   jobsConfig
+	// Campaign tunes campaigns (cli/campaigns.go).
+	Campaign campaignConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
@@ -110,6 +112,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
 	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
 	c.Jobs.flags(fs)
+	c.Campaign.flags(fs)
 	return fs, c
 }
 
