@@ -276,7 +276,7 @@ func (n *node) buildFaces(ctx context.Context) error {
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns}, n.st, n.log, n.metrics)
-	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender,
+	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender, Campaigns: n.campaigns,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
 		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}}, n.st, n.log)
 	if n.tls != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/a-h/templ"
 
 	"github.com/pforte/pforte/jobs"
+	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/tlsmgr"
@@ -49,6 +50,9 @@ type Config struct {
 	// ⟦German text⟧ instead of falling back to German, so tests that read
 	// every page find the gaps. Off in production.
 	MarkUntranslated bool
+
+	// Campaigns runs campaigns; nil hides their pages.
+	Campaigns *campaign.Engine
 
 	// Outbox queues the messages the panel sends (stop replies, secure
 	// links, the composer unless Sender is set); nil disables sending.

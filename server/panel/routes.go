@@ -93,5 +93,11 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		{"GET /campaigns", agents, noBody, s.campaignsPage},
+		{"POST /campaigns", admins, longForm, s.campaignSubmit},
+		{"GET /campaigns/{id}", agents, noBody, s.campaignPage},
+		{"GET /campaigns/{id}/counts", agents, noBody, s.campaignCounts},
+		{"GET /campaigns/{id}/results.csv", agents, noBody, s.campaignResults},
+		{"POST /campaigns/{id}/{action}", admins, shortForm, s.campaignControl},
 	}
 }

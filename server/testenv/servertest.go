@@ -167,6 +167,9 @@ func New(t testing.TB, opts Options) *Gateway {
 		pcfg.DeleteMetaMedia = cfg.DeleteMetaMedia
 	}
 	pcfg.Processing = cfg.Processing
+	if pcfg.Campaigns == nil {
+		pcfg.Campaigns = cfg.Campaigns
+	}
 	g.Panel = panel.New(pcfg, st, log)
 	next := cfg.OnIngest
 	cfg.OnIngest = func(d *store.Delivery, res store.IngestResult) {

@@ -1,0 +1,93 @@
+package web
+
+import "context"
+
+// CampaignsVM is the campaign list with the form to create one.
+type CampaignsVM struct {
+	Items     []CampaignRowVM
+	CanCreate bool
+	Form      CampaignFormVM
+	Templates []string // "name|language" of approved MARKETING templates
+	Numbers   []string // phone number ids
+	Labels    []string
+	Error     string // a German sentence
+	ErrorEN   string // the same in English
+	Field     string
+	Preview   *CampaignPreviewVM
+}
+
+// CampaignFormVM keeps what the admin typed, to show it again.
+type CampaignFormVM struct {
+	Name, Number, Template, Parameters, Contacts, Start string
+	Labels                                              []string
+}
+
+// CampaignPreviewVM is the audience count, the first messages and the cost.
+type CampaignPreviewVM struct {
+	Eligible, Excluded, Skipped int
+	Cost                        string
+	QuietUntil                  string
+	Messages                    []CampaignPreviewMessage
+}
+
+// CampaignPreviewMessage is one recipient's rendered message.
+type CampaignPreviewMessage struct{ Recipient, Text string }
+
+// CampaignRowVM is one campaign with its counts.
+type CampaignRowVM struct {
+	ID                                                                 int64
+	Name, Status, PauseReason, Template, Cost                          string
+	Eligible, Excluded, Skipped, Queued, Sent, Delivered, Read, Failed int
+	OptedOut, Stopped, Pending                                         int
+	Alarm                                                              string
+}
+
+// CampaignDetailVM is one campaign's page.
+type CampaignDetailVM struct {
+	Row       CampaignRowVM
+	CanManage bool
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func campaignStatus(ctx context.Context, s string) string {
+	switch s {
+	case "scheduled":
+		return T(ctx, "geplant")
+	case "running":
+		return T(ctx, "läuft")
+	case "paused":
+		return T(ctx, "angehalten")
+	case "cancelled":
+		return T(ctx, "abgebrochen")
+	case "done":
+		return T(ctx, "abgeschlossen")
+	}
+	return s
+}
+
+func campaignAction(ctx context.Context, a string) string {
+	switch a {
+	case "pause":
+		return T(ctx, "Anhalten")
+	case "resume":
+		return T(ctx, "Fortsetzen")
+	}
+	return T(ctx, "Abbrechen")
+}
+
+// localized picks the German or English sentence of a message that was
+// built with values in it (so no translation table can hold it).
+func localized(ctx context.Context, de, en string) string {
+	if Lang(ctx) == "en" && en != "" {
+		return en
+	}
+	return de
+}
