@@ -91,3 +91,11 @@ func localized(ctx context.Context, de, en string) string {
 	}
 	return de
 }
+
+// countsTrigger is how often the live counts reload.
+func countsTrigger(r CampaignRowVM) string {
+	if r.Status == "running" || r.Status == "scheduled" || r.Queued > 0 {
+		return "every 2s"
+	}
+	return "every 10s"
+}
