@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	stdpng "image/png"
 	"net/http"
 	"strings"
 	"sync"
@@ -201,6 +202,23 @@ func TestDoubleOptInEndToEnd(t *testing.T) {
 	if st, out := e.API(t, http.MethodPost, "/api/v1/optin-entries", strings.NewReader(`{"name":"Laden","purpose":"marketing","keyword":"Newsletter",
 		"confirmation":`+fmt.Sprintf("%q", wording)+`,"button":"Ja, anmelden"}`)); st != http.StatusCreated {
 		t.Fatalf("opt-in entry: %d %s", st, out)
+	}
+	// The entry point's link, QR code (PNG and SVG) and snippet.
+	_, list := e.API(t, http.MethodGet, "/api/v1/optin-entries", nil)
+	if !bytes.Contains(list, []byte(`"link":"https://wa.me/15550783881?text=Newsletter"`)) {
+		t.Fatalf("entry list: %s", list)
+	}
+	if st, png := e.API(t, http.MethodGet, "/api/v1/optin-entries/1/qr?format=png&size=256", nil); st != 200 || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Fatalf("QR PNG: %d %.20q", st, png)
+	} else if img, err := stdpng.Decode(bytes.NewReader(png)); err != nil || img.Bounds().Dx() != 256 {
+		t.Fatalf("QR PNG does not decode to 256 px: %v", err)
+	}
+	if st, svg := e.API(t, http.MethodGet, "/api/v1/optin-entries/1/qr?format=svg", nil); st != 200 || !bytes.HasPrefix(svg, []byte("<svg")) || bytes.Contains(svg, []byte("<script")) {
+		t.Fatalf("QR SVG: %d %.80q", st, svg)
+	}
+	if sn := campaign.Snippet("15550783881", store.OptInEntry{Keyword: "Newsletter"}, ""); !strings.Contains(sn, `href="https://wa.me/15550783881?text=Newsletter"`) ||
+		strings.Contains(sn, "<script") {
+		t.Fatalf("snippet: %s", sn)
 	}
 	c := cust(7)
 	if _, st, err := e.Sim.WriteLine(e.ctx, c, simulator.Line{Text: "newsletter!"}); err != nil || st != 200 {

@@ -312,3 +312,66 @@ func (s *Server) apiOptInCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusCreated, OptInEntryJSON{OptInEntry: *saved})
 }
+
+// apiOptInQR answers the QR code of an entry point's wa.me link, as PNG
+// (?format=png, default, ?size= pixels) or SVG (?format=svg).
+func (s *Server) apiOptInQR(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeAPIError(w, http.StatusNotFound, "not_found", "opt-in entry not found")
+		return
+	}
+	link, err := s.optInLink(r, id)
+	if err != nil {
+		s.apiStoreError(w, err, "opt-in entry")
+		return
+	}
+	if link == "" {
+		writeAPIError(w, http.StatusConflict, "no_display_number", "the business number's display number is not known yet; it arrives with the first webhook or is entered under Settings")
+		return
+	}
+	if r.URL.Query().Get("format") == "svg" {
+		b, err := campaign.QRSVG(link)
+		if err != nil {
+			writeAPIError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Write(b)
+		return
+	}
+	size, _ := strconv.Atoi(r.URL.Query().Get("size"))
+	if size < 128 || size > 2048 {
+		size = 512
+	}
+	b, err := campaign.QRPNG(link, size)
+	if err != nil {
+		writeAPIError(w, http.StatusBadRequest, "invalid_parameter", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Write(b)
+}
+
+func (s *Server) optInLink(r *http.Request, id int64) (string, error) {
+	list, err := s.store.OptInEntries(r.Context())
+	if err != nil {
+		return "", err
+	}
+	nums, err := s.store.BusinessNumbers(r.Context())
+	if err != nil {
+		return "", err
+	}
+	for _, e := range list {
+		if e.ID != id {
+			continue
+		}
+		for _, n := range nums {
+			if n.DisplayPhoneNumber != "" && (e.PhoneNumberID == "" || e.PhoneNumberID == n.PhoneNumberID) {
+				return campaign.Link(n.DisplayPhoneNumber, e), nil
+			}
+		}
+		return "", nil
+	}
+	return "", store.ErrNotFound
+}

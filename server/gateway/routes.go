@@ -65,6 +65,7 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("GET /api/v1/campaigns/{id}/results", s.apiKey(store.ScopeRead, s.apiCampaignResults))
 	mux.Handle("GET /api/v1/optin-entries", s.apiKey(store.ScopeRead, s.apiOptInList))
 	mux.Handle("POST /api/v1/optin-entries", s.apiKey(store.ScopeAdmin, s.apiOptInCreate))
+	mux.Handle("GET /api/v1/optin-entries/{id}/qr", s.apiKey(store.ScopeRead, s.apiOptInQR))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.graphFallback(mux)
 }
