@@ -94,8 +94,22 @@ func localized(ctx context.Context, de, en string) string {
 
 // countsTrigger is how often the live counts reload.
 func countsTrigger(r CampaignRowVM) string {
+	every := "every 10s"
 	if r.Status == "running" || r.Status == "scheduled" || r.Queued > 0 {
-		return "every 2s"
+		every = "every 2s"
 	}
-	return "every 10s"
+	return every
+}
+
+// OptInVM is the opt-in entry points page.
+type OptInVM struct {
+	Entries        []OptInEntryVM
+	Error, ErrorEN string
+}
+
+// OptInEntryVM is one entry point with its link and snippet.
+type OptInEntryVM struct {
+	ID                                int64
+	Name, Keyword, Confirmation, Link string
+	Snippet                           string
 }

@@ -54,7 +54,18 @@ func init() {
 		"übersprungen (Parameter fehlen)": "skipped (parameters missing)",
 		"Das geht im jetzigen Zustand der Kampagne nicht.":     "Not possible in the campaign's current state.",
 		"Kampagnen brauchen den Postausgang, der nicht läuft.": "Campaigns need the outbox, which is not running.",
-		"Nicht gefunden.": "Not found.",
+		"Nicht gefunden.":  "Not found.",
+		"Opt-in-Einstiege": "Opt-in entry points",
+		"Kunden schreiben das Stichwort (oder öffnen Link bzw. QR-Code), bekommen die Bestätigung mit Schaltfläche – erst der Tipp darauf zählt als Einwilligung.": "Customers write the keyword (or open the link or QR code) and get the confirmation with a button; only the tap on it counts as consent.",
+		"Stichwort:": "Keyword:",
+		"QR-Code":    "QR code",
+		"Für Ihre Website (ohne Skript, ohne Tracking):": "For your website (no script, no tracking):",
+		"Neuer Einstieg":                      "New entry point",
+		"Stichwort bzw. vorausgefüllter Text": "Keyword or prefilled text",
+		"Wortlaut der Bestätigung":            "Confirmation wording",
+		"Schaltfläche (höchstens 20 Zeichen)": "Button (at most 20 characters)",
+		"Speichern":                           "Save",
+		"Ungültige Eingabe.":                  "Invalid input.",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

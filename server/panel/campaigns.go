@@ -231,3 +231,86 @@ func (s *Server) campaignControl(w http.ResponseWriter, r *http.Request) {
 	}
 	redirect(w, r, fmt.Sprintf("/campaigns/%d", id))
 }
+
+func (s *Server) optInVM(r *http.Request) (web.OptInVM, map[int64]string, error) {
+	var vm web.OptInVM
+	links := map[int64]string{}
+	list, err := s.store.OptInEntries(r.Context())
+	if err != nil {
+		return vm, nil, err
+	}
+	nums, err := s.store.BusinessNumbers(r.Context())
+	if err != nil {
+		return vm, nil, err
+	}
+	for _, e := range list {
+		it := web.OptInEntryVM{ID: e.ID, Name: e.Name, Keyword: e.Keyword, Confirmation: e.Confirmation}
+		for _, n := range nums {
+			if n.DisplayPhoneNumber != "" && (e.PhoneNumberID == "" || e.PhoneNumberID == n.PhoneNumberID) {
+				it.Link = campaign.Link(n.DisplayPhoneNumber, e)
+				it.Snippet = campaign.Snippet(n.DisplayPhoneNumber, e, "")
+				links[e.ID] = it.Link
+				break
+			}
+		}
+		vm.Entries = append(vm.Entries, it)
+	}
+	return vm, links, nil
+}
+
+func (s *Server) optInPage(w http.ResponseWriter, r *http.Request) {
+	vm, _, err := s.optInVM(r)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(r.Context(), "Opt-in-Einstiege"), Nav: "campaigns"}, web.OptInEntries(vm))
+}
+
+func (s *Server) optInSubmit(w http.ResponseWriter, r *http.Request) {
+	_, err := s.store.SaveOptInEntry(r.Context(), store.OptInEntry{Name: r.PostFormValue("name"), Keyword: r.PostFormValue("keyword"),
+		Confirmation: r.PostFormValue("confirmation"), Button: r.PostFormValue("button")}, viewerOf(r).actor(), s.now())
+	if errors.Is(err, store.ErrInvalid) {
+		vm, _, verr := s.optInVM(r)
+		if verr != nil {
+			s.storeFail(w, r, verr)
+			return
+		}
+		vm.Error = "Der Einstieg wurde nicht gespeichert: Name, Stichwort (einmalig), Bestätigung (bis 1024 Zeichen) und Schaltfläche (bis 20 Zeichen) angeben."
+		vm.ErrorEN = strings.TrimPrefix(err.Error(), "store: invalid input: ")
+		s.page(w, r, http.StatusBadRequest, web.Chrome{Title: web.T(r.Context(), "Opt-in-Einstiege"), Nav: "campaigns"}, web.OptInEntries(vm))
+		return
+	}
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	redirect(w, r, "/optin")
+}
+
+func (s *Server) optInQR(w http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	_, links, err := s.optInVM(r)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	link := links[id]
+	if link == "" {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return
+	}
+	var b []byte
+	if r.PathValue("format") == "qr.svg" {
+		b, err = campaign.QRSVG(link)
+		w.Header().Set("Content-Type", "image/svg+xml")
+	} else {
+		b, err = campaign.QRPNG(link, 512)
+		w.Header().Set("Content-Type", "image/png")
+	}
+	if err != nil {
+		s.failPage(w, r, http.StatusBadRequest, "Ungültige Eingabe.")
+		return
+	}
+	w.Write(b)
+}

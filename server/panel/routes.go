@@ -99,5 +99,8 @@ func (s *Server) routeTable() []route {
 		{"GET /campaigns/{id}/counts", agents, noBody, s.campaignCounts},
 		{"GET /campaigns/{id}/results.csv", agents, noBody, s.campaignResults},
 		{"POST /campaigns/{id}/{action}", admins, shortForm, s.campaignControl},
+		{"GET /optin", admins, noBody, s.optInPage},
+		{"POST /optin", admins, longForm, s.optInSubmit},
+		{"GET /optin/{id}/{format}", admins, noBody, s.optInQR},
 	}
 }
