@@ -25,9 +25,12 @@ const (
 	EventStatuses                    // receipts of sent messages (value.statuses)
 	EventErrors                      // system and account errors (value.errors)
 	EventOther                       // every other field: templates, account, quality, unknown
-	EventsAll            = EventMessages | EventStatuses | EventErrors | EventOther
-	// EventHistory is the coexistence chat history: never part of "all",
-	// so only a subscription that names it receives history chunks.
+	EventsAll     = EventMessages | EventStatuses | EventErrors | EventOther
+)
+
+// EventHistory is the coexistence chat history: never part of "all", so
+// only a subscription that names it receives history chunks.
+const (
 	EventHistory Events = 1 << 4
 	eventsKnown         = EventsAll | EventHistory
 )
