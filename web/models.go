@@ -89,6 +89,19 @@ type NumberVM struct {
 	PhoneNumberID string
 	Display       string
 	WABAID        string
+	// Settings page only: what customers see (read receipts, typing) and
+	// the coexistence history import.
+	ReadReceipts bool
+	Typing       bool
+	History      *HistoryVM
+}
+
+// HistoryVM is how far a number's chat history import is.
+type HistoryVM struct {
+	Chunks, Pending   int
+	Progress          int
+	Imported, Skipped int
+	Declined          bool
 }
 
 // LabelVM is a label.

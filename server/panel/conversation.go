@@ -137,6 +137,7 @@ func (s *Server) renderConversationWith(w http.ResponseWriter, r *http.Request, 
 		adjust(c)
 	}
 	if r.Method == http.MethodGet {
+		s.markReadAtMeta(ctx, v, id)
 		if err := s.store.MarkRead(ctx, id); err != nil {
 			s.log.Warn("mark read", "err", err)
 		}
@@ -173,6 +174,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
+	s.markReadAtMeta(ctx, viewerOf(r), id)
 	if err := s.store.MarkRead(ctx, id); err != nil {
 		s.log.Warn("mark read", "err", err)
 	}

@@ -170,6 +170,9 @@ type panelState struct {
 	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
 	dash        dashCache
 	noSuchUser  func() string // see noSuchUserHash
+
+	// read receipts and typing sent to Meta (signals.go)
+	signals chatSignalState
 }
 
 type enrolment struct {

@@ -93,5 +93,7 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		{"POST /conversations/{id}/typing", agents, shortForm, s.typing},
+		{"POST /settings/numbers/signals", admins, shortForm, s.settingsSignals},
 	}
 }

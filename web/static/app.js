@@ -89,11 +89,28 @@
 			f.addEventListener("change", function () { f.requestSubmit ? f.requestSubmit() : f.submit(); });
 		});
 		$$("[data-countdown]", root).forEach(tickCountdown);
+		$$("form[data-composer] textarea[name=text]", root).forEach(typingSignal);
 		var t = $("#thread", root) || (root.id === "thread" ? root : null);
 		if (t && !t._scrolled) { t._scrolled = true; if (!location.hash) t.scrollTop = t.scrollHeight; }
 		if (document.body.getAttribute("data-notify") === "1" && window.Notification && Notification.permission === "default") {
 			document.addEventListener("click", function ask() { Notification.requestPermission(); document.removeEventListener("click", ask); });
 		}
+	}
+	// While an agent writes, tell the customer ("typing…"); the server sends
+	// it at most every 20 s and only where the number allows it.
+	function typingSignal(ta) {
+		if (ta._typing) return;
+		ta._typing = true;
+		var form = ta.form, last = 0;
+		var m = (form.getAttribute("action") || "").match(/^\/conversations\/(\d+)\/send$/);
+		if (!m) return;
+		ta.addEventListener("input", function () {
+			var now = Date.now();
+			if (now - last < 20000 || !ta.value.trim()) return;
+			last = now;
+			fetch("/conversations/" + m[1] + "/typing", { method: "POST", credentials: "same-origin",
+				headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "" }).catch(function () {});
+		});
 	}
 	function tickCountdown(el) {
 		var until = parseInt(el.getAttribute("data-countdown"), 10) * 1000;
