@@ -265,6 +265,30 @@ type MessageVM struct {
 	Unsupported string // explanation of what could not be shown
 	System      string
 	Template    string // outbound template name
+
+	// Coexistence, groups and the interactive composer (issue 17).
+	FromPhone   bool   // sent from the WhatsApp Business app on the phone
+	History     bool   // imported from the app's earlier chats
+	Edited      bool   // changed after it was sent
+	Revoked     bool   // deleted for everyone by who wrote it
+	Sender      string // the member who wrote a group message
+	Interactive *InteractiveVM
+}
+
+// InteractiveVM is what an outbound interactive message offered.
+type InteractiveVM struct {
+	Kind     string // button, list, cta_url, location_request_message
+	Header   string
+	Footer   string
+	Buttons  []string // reply button titles, or the list's button
+	Sections []ListSectionVM
+	URL      string // cta_url
+}
+
+// ListSectionVM is one section of a list message.
+type ListSectionVM struct {
+	Title string
+	Rows  []string
 }
 
 // MediaVM is an attached file.
