@@ -81,6 +81,8 @@ type OutParameter struct {
 type Recipient struct {
 	WaID   string
 	UserID string
+	// GroupID addresses a WhatsApp group (Groups API) instead.
+	GroupID string
 }
 
 // TemplateParam is one filled-in placeholder: Name is its name, or its
@@ -99,6 +101,8 @@ var ErrNoRecipient = errors.New("cloudapi: the message has no recipient")
 func newOutbound(to Recipient, typ string) (*Outbound, error) {
 	m := &Outbound{MessagingProduct: "whatsapp", RecipientType: "individual", Type: typ}
 	switch {
+	case to.GroupID != "":
+		m.RecipientType, m.To = "group", to.GroupID
 	case to.WaID != "":
 		m.To = "+" + strings.TrimPrefix(to.WaID, "+")
 	case to.UserID != "":

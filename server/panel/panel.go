@@ -82,6 +82,7 @@ type Message struct {
 	PhoneNumberID  string
 	ToWaID         string
 	ToUserID       string
+	ToGroupID      string // a group conversation's group: replies go to the group
 	AgentID        int64
 	Type           string // text, image, video, audio, document, template
 	Text           string // body or caption
