@@ -16,19 +16,23 @@ import (
 
 // Outbound is a send body.
 type Outbound struct {
-	Audio            *OutMedia    `json:"audio,omitempty"`
-	Context          *OutContext  `json:"context,omitempty"`
-	Document         *OutMedia    `json:"document,omitempty"`
-	Image            *OutMedia    `json:"image,omitempty"`
-	MessagingProduct string       `json:"messaging_product"`
-	Recipient        string       `json:"recipient,omitempty"`
-	RecipientType    string       `json:"recipient_type"`
-	Sticker          *OutMedia    `json:"sticker,omitempty"`
-	Template         *OutTemplate `json:"template,omitempty"`
-	Text             *OutText     `json:"text,omitempty"`
-	To               string       `json:"to,omitempty"`
-	Type             string       `json:"type"`
-	Video            *OutMedia    `json:"video,omitempty"`
+	Audio            *OutMedia       `json:"audio,omitempty"`
+	Contacts         []OutContact    `json:"contacts,omitempty"`
+	Context          *OutContext     `json:"context,omitempty"`
+	Document         *OutMedia       `json:"document,omitempty"`
+	Image            *OutMedia       `json:"image,omitempty"`
+	Interactive      *OutInteractive `json:"interactive,omitempty"`
+	Location         *OutLocation    `json:"location,omitempty"`
+	MessagingProduct string          `json:"messaging_product"`
+	Reaction         *OutReaction    `json:"reaction,omitempty"`
+	Recipient        string          `json:"recipient,omitempty"`
+	RecipientType    string          `json:"recipient_type"`
+	Sticker          *OutMedia       `json:"sticker,omitempty"`
+	Template         *OutTemplate    `json:"template,omitempty"`
+	Text             *OutText        `json:"text,omitempty"`
+	To               string          `json:"to,omitempty"`
+	Type             string          `json:"type"`
+	Video            *OutMedia       `json:"video,omitempty"`
 }
 
 // OutContext quotes the message replied to.

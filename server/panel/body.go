@@ -21,6 +21,9 @@ import (
 // mediaID is the uploaded file's id.
 func sendBody(m Message, mediaID string) ([]byte, error) {
 	to := cloudapi.Recipient{WaID: m.ToWaID, UserID: m.ToUserID, GroupID: m.ToGroupID}
+	if m.Built != nil {
+		return json.Marshal(m.Built.ReplyingTo(m.ReplyTo))
+	}
 	var out *cloudapi.Outbound
 	var err error
 	switch m.Type {

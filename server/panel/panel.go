@@ -89,6 +89,9 @@ type Message struct {
 	ReplyTo        string // wamid of the quoted message
 	File           *File
 	Template       *Template
+	// Built is a body the composer built and checked already (buttons,
+	// lists, location, contact cards, reactions); sendBody only addresses it.
+	Built *cloudapi.Outbound
 }
 
 // File is an attachment uploaded in the composer. Content streams

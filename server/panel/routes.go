@@ -95,5 +95,6 @@ func (s *Server) routeTable() []route {
 		{"GET /audit", auditors, noBody, s.auditPage},
 		{"POST /conversations/{id}/typing", agents, shortForm, s.typing},
 		{"POST /settings/numbers/signals", admins, shortForm, s.settingsSignals},
+		{"POST /conversations/{id}/interactive", agents, longForm, s.sendInteractive},
 	}
 }
