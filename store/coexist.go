@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
@@ -360,4 +361,24 @@ func erasedIdentifier(tx *Tx, key []byte, kind, v string) (bool, error) {
 		return false, fmt.Errorf("store: tombstone: %w", err)
 	}
 	return true, nil
+}
+
+// GroupParticipants names the current members of a group (by its
+// stand-in contact), as the panel shows them.
+func (s *Store) GroupParticipants(ctx context.Context, groupContactID int64) ([]string, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT coalesce(nullif(c.name, ''), '+' || c.wa_id, c.user_id, '') FROM group_participants p
+		JOIN contacts c ON c.id = p.contact_id WHERE p.group_contact_id = ? AND p.left_at IS NULL ORDER BY p.joined_at, p.id`, groupContactID)
+	if err != nil {
+		return nil, fmt.Errorf("store: participants: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: participants: %w", err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }

@@ -149,6 +149,8 @@ type ConversationVM struct {
 	Composer      ComposerVM
 	Restricted    bool // Art. 18: nothing may be sent
 	SecureLinks   SecureLinksVM
+	// Participants of a group conversation (nil for a 1:1 conversation).
+	Participants []string
 }
 
 // AgentVM is someone a conversation can be assigned to.

@@ -36,6 +36,11 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 		Number: web.NumberVM{ID: cs.NumberID, PhoneNumberID: cs.PhoneNumberID, Display: "+" + cs.DisplayNumber}, Thread: thread,
 		Restricted: cs.Restricted,
 	}
+	if cs.Contact.GroupID != "" {
+		if c.Participants, err = s.store.GroupParticipants(ctx, cs.Contact.ID); err != nil {
+			return nil, err
+		}
+	}
 	if cs.LastInboundAt > 0 {
 		c.WindowExpires = store.WindowEnds(cs.LastInboundAt)
 		c.WindowOpen = store.WindowOpen(cs.LastInboundAt, s.now())
