@@ -87,6 +87,7 @@ func (s *Store) ImportHistoryBatch(ctx context.Context, hb HistoryBatch) (import
 		now := hb.Now
 		b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, groups: map[string]int64{}}
 		erased := map[Party]bool{}
+		convs := map[Party]int64{}
 		touched := map[int64]int64{}
 		for i := range hb.Messages {
 			m := &hb.Messages[i]
@@ -107,9 +108,13 @@ func (s *Store) ImportHistoryBatch(ctx context.Context, hb HistoryBatch) (import
 				skipped++
 				continue
 			}
-			convID, err := quietConversation(tx, &b, hb.Number, m.Customer, m.TS, now, "closed")
-			if err != nil {
-				return err
+			convID, ok := convs[m.Customer]
+			if !ok {
+				var err error
+				if convID, err = quietConversation(tx, &b, hb.Number, m.Customer, m.TS, now, "closed"); err != nil {
+					return err
+				}
+				convs[m.Customer] = convID
 			}
 			added, err := insertHistoryMessage(tx, convID, m, now)
 			if err != nil {

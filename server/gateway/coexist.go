@@ -152,12 +152,26 @@ type HistoryImporter struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Step is how many messages one transaction imports (default 200).
+	// Step is how many messages one transaction imports (default 50).
 	Step int
 	// Kick wakes the importer; the gateway's ingest hook sends on it when
 	// a history chunk arrived. Without one it polls every Poll.
 	Kick <-chan struct{}
 	Poll time.Duration
+	// Pause is the rest between two steps (default 10 ms): it leaves the
+	// store's writer to live webhooks between the import's transactions.
+	Pause time.Duration
+
+	// The chunk being imported, decoded once rather than at every step.
+	cachedID    int64
+	cachedMsgs  []threadMessage
+	cachedTotal int
+}
+
+// threadMessage is one raw history message with its thread.
+type threadMessage struct {
+	thread string
+	raw    json.RawMessage
 }
 
 // Run imports until ctx ends.
@@ -167,10 +181,19 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 	}
 	for {
 		busy, err := h.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && h.Log != nil {
 			h.Log.Error("history import", "err", err)
 		}
 		if busy && err == nil {
+			pause := h.Pause
+			if pause <= 0 {
+				pause = 10 * time.Millisecond
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(pause):
+			}
 			continue
 		}
 		select {
@@ -187,41 +210,38 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 	step := h.Step
 	if step <= 0 {
-		step = 200
+		step = 50
 	}
 	p, err := h.Store.NextHistoryChunk(ctx)
 	if err != nil || p == nil {
 		return false, err
 	}
-	ch, err := cloudapi.DecodeHistoryChunk(p.Value)
-	total := 0
-	if err == nil {
-		for _, t := range ch.Threads {
-			total += len(t.Messages)
-		}
-	}
-	hb := store.HistoryBatch{ChunkID: p.ID, Number: p.Number, From: p.Done, Now: h.now().Unix()}
-	pos := 0
-	if err == nil {
-	threads:
-		for _, t := range ch.Threads {
-			for _, raw := range t.Messages {
-				if pos >= p.Done+step {
-					break threads
+	if h.cachedID != p.ID {
+		h.cachedID, h.cachedMsgs, h.cachedTotal = p.ID, nil, 0
+		if ch, err := cloudapi.DecodeHistoryChunk(p.Value); err == nil {
+			for _, t := range ch.Threads {
+				for _, raw := range t.Messages {
+					h.cachedMsgs = append(h.cachedMsgs, threadMessage{string(t.ID), raw})
 				}
-				if pos >= p.Done {
-					if m, ok := historyMessage(p.Number, string(t.ID), raw, h.now()); ok {
-						hb.Messages = append(hb.Messages, m)
-					}
-					hb.Handled++
-				}
-				pos++
 			}
 		}
+		h.cachedTotal = len(h.cachedMsgs)
+	}
+	total := h.cachedTotal
+	hb := store.HistoryBatch{ChunkID: p.ID, Number: p.Number, From: p.Done, Now: h.now().Unix()}
+	for pos := p.Done; pos < total && pos < p.Done+step; pos++ {
+		tm := h.cachedMsgs[pos]
+		if m, ok := historyMessage(p.Number, tm.thread, tm.raw, h.now()); ok {
+			hb.Messages = append(hb.Messages, m)
+		}
+		hb.Handled++
 	}
 	hb.Finished = p.Done+hb.Handled >= total
 	if _, _, err := h.Store.ImportHistoryBatch(ctx, hb); err != nil {
 		return false, err
+	}
+	if hb.Finished {
+		h.cachedID, h.cachedMsgs = 0, nil
 	}
 	return true, nil
 }
