@@ -54,6 +54,8 @@ type node struct {
 
 	listeners []*listener
 	stops     []func(context.Context)
+
+	historyKick chan struct{}
 }
 
 func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
@@ -90,6 +92,7 @@ func (n *node) start(ctx context.Context) error {
 		n.startFanout,   // forwards what is stored to the company's systems
 		n.startSending,  // the one Meta client, the outbox and the media fetcher
 		n.startJobs,     // retention, backup, maintenance
+		n.startHistory,  // the coexistence chat history, imported quietly in the background
 		n.buildFaces,    // the gateway and the panel
 		n.bindListeners, // a port conflict is a clear error before "ready"
 	} {
@@ -245,10 +248,27 @@ func (n *node) startJobs(context.Context) error {
 	return nil
 }
 
+// startHistory runs the history importer until shutdown.
+func (n *node) startHistory(context.Context) error {
+	n.historyKick = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	imp := &gateway.HistoryImporter{Store: n.st, Log: n.log.With("part", "history"), Kick: n.historyKick}
+	go func() { defer close(done); imp.Run(ctx) }()
+	n.onStop(func(context.Context) { cancel(); <-done })
+	return nil
+}
+
 // onIngest is the one hook a stored delivery runs: open panels hear of
 // it, the media fetcher and the stop replier look for work.
 func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 	n.panel.NotifyIngest(d, res)
+	if len(d.History) > 0 && n.historyKick != nil {
+		select {
+		case n.historyKick <- struct{}{}:
+		default:
+		}
+	}
 	if res.Messages == 0 {
 		return
 	}

@@ -18,14 +18,16 @@ type Contact struct {
 	Name         string
 	CreatedAt    int64
 	UpdatedAt    int64
+	// GroupID is set when the "contact" stands in for a WhatsApp group.
+	GroupID string
 
 	nWaID, nUserID, nParent, nUsername sql.NullString
 }
 
-const contactColumns = `c.id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.created_at, c.updated_at`
+const contactColumns = `c.id, c.wa_id, c.user_id, c.parent_user_id, c.username, c.name, c.created_at, c.updated_at, coalesce(c.group_id, '')`
 
 func (c *Contact) scanDest() []any {
-	return []any{&c.ID, &c.nWaID, &c.nUserID, &c.nParent, &c.nUsername, &c.Name, &c.CreatedAt, &c.UpdatedAt}
+	return []any{&c.ID, &c.nWaID, &c.nUserID, &c.nParent, &c.nUsername, &c.Name, &c.CreatedAt, &c.UpdatedAt, &c.GroupID}
 }
 
 func (c *Contact) fromNull() {

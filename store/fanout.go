@@ -23,6 +23,17 @@ func fanoutEvents(d *Delivery) Events {
 	if len(d.Statuses) > 0 {
 		e |= EventStatuses
 	}
+	if len(d.Echoes) > 0 {
+		e |= EventMessages
+	}
+	if len(d.Groups) > 0 || len(d.ContactSyncs) > 0 {
+		e |= EventOther
+	}
+	if len(d.History) > 0 {
+		// Only to subscriptions that ask for it: a sync can be thousands
+		// of chunks, and forwarding them uninvited would be a storm.
+		e |= EventHistory
+	}
 	for _, ev := range d.Events {
 		switch {
 		case ev.Field == "statuses.unreadable":

@@ -85,6 +85,11 @@ type Delivery struct {
 	Messages   []InboundMessage
 	Statuses   []StatusUpdate
 	Events     []Event
+	// Coexistence and groups (coexist.go).
+	Echoes       []OutboundEcho
+	History      []HistoryChunk
+	ContactSyncs []ContactSync
+	Groups       []GroupUpdate
 }
 
 // IngestResult counts what a delivery added; redelivered items count zero.
@@ -143,7 +148,7 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 	if err := enqueueFanout(tx, d, events, deliveryID, res); err != nil {
 		return err
 	}
-	b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, convs: map[[2]int64]*convUpdate{}}
+	b := batch{numbers: map[string]int64{}, contacts: map[Party]int64{}, convs: map[[2]int64]*convUpdate{}, groups: map[string]int64{}}
 	for i := range d.Messages {
 		added, err := b.insertInbound(tx, &d.Messages[i], deliveryID, now)
 		if err != nil {
@@ -154,6 +159,9 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 		}
 	}
 	if err := b.updateConversations(tx, now); err != nil {
+		return err
+	}
+	if err := ingestCoexistence(tx, d, &b, deliveryID, now, res); err != nil {
 		return err
 	}
 	for i := range d.Statuses {
@@ -218,6 +226,7 @@ type batch struct {
 	contacts map[Party]int64
 	convs    map[[2]int64]*convUpdate
 	order    []*convUpdate
+	groups   map[string]int64 // group id → its stand-in contact
 }
 
 type convUpdate struct {
@@ -231,11 +240,16 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 	if err != nil {
 		return false, err
 	}
+	// A group message names the member who wrote it; a 1:1 message does not.
+	var sender sql.NullInt64
+	if m.GroupID != "" {
+		sender = sql.NullInt64{Int64: contactID, Valid: true}
+	}
 	// The unique wamid makes a redelivered message a no-op.
-	msgID, inserted, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id)
-		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(wamid) DO NOTHING`,
+	msgID, inserted, err := tx.Insert(`INSERT INTO messages(wamid, conversation_id, direction, type, text, payload, context, referral, errors, extra, group_id, ts, created_at, delivery_id, sender_contact_id)
+		VALUES (?, ?, 'inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(wamid) DO NOTHING`,
 		m.WAMID, cu.id, m.Type, m.Text, nullJSON(m.Payload), nullJSON(m.Context), nullJSON(m.Referral),
-		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID)
+		nullJSON(m.Errors), nullJSON(m.Extra), nullString(m.GroupID), m.TS, now, deliveryID, sender)
 	if err != nil {
 		return false, fmt.Errorf("store: message: %w", err)
 	}
@@ -248,6 +262,11 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
 			msgID, m.Media.MediaID, m.Media.MimeType, m.Media.SHA256, m.Media.Filename); err != nil {
 			return false, fmt.Errorf("store: media: %w", err)
+		}
+	}
+	if m.Type == "edit" || m.Type == "revoke" {
+		if err := applyRevision(tx, cu.id, m.WAMID, m.Type, m.Payload, m.TS); err != nil {
+			return false, err
 		}
 	}
 	if m.Type == "text" && m.Text.Valid {
@@ -278,20 +297,37 @@ func (b *batch) resolve(tx *Tx, m *InboundMessage, now int64) (contactID int64, 
 		}
 		b.contacts[m.From] = contactID
 	}
-	if cu = b.convs[[2]int64{numberID, contactID}]; cu != nil {
+	// A group message belongs to the group's conversation, never to the
+	// member's own one, whose window it must not move; the group's window
+	// is the one any member's message opens.
+	convContact := contactID
+	if m.GroupID != "" {
+		gid, ok := b.groups[m.GroupID]
+		if !ok {
+			if gid, err = groupContact(tx, m.GroupID, "", now); err != nil {
+				return 0, nil, err
+			}
+			b.groups[m.GroupID] = gid
+		}
+		if err := addParticipant(tx, gid, contactID, m.TS); err != nil {
+			return 0, nil, err
+		}
+		convContact = gid
+	}
+	if cu = b.convs[[2]int64{numberID, convContact}]; cu != nil {
 		return contactID, cu, nil
 	}
 	var id int64
-	err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, contactID).Scan(&id)
+	err = tx.QueryRow("SELECT id FROM conversations WHERE business_number_id = ? AND contact_id = ?", numberID, convContact).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		id, _, err = tx.Insert(`INSERT INTO conversations(business_number_id, contact_id, last_message_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?)`, numberID, contactID, m.TS, now, now)
+			VALUES (?, ?, ?, ?, ?)`, numberID, convContact, m.TS, now, now)
 	}
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: conversation: %w", err)
 	}
 	cu = &convUpdate{id: id}
-	b.convs[[2]int64{numberID, contactID}] = cu
+	b.convs[[2]int64{numberID, convContact}] = cu
 	b.order = append(b.order, cu)
 	return contactID, cu, nil
 }

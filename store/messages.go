@@ -27,6 +27,13 @@ type Message struct {
 	PhoneNumberID  string
 	Contact        Contact
 	Media          *Media
+	// Coexistence and groups: where the message came from (OriginPhone,
+	// OriginHistory, OriginGroupEvent; "" for live Cloud API traffic),
+	// when it was edited or revoked, and who wrote it in a group.
+	Origin     string
+	EditedAt   int64
+	RevokedAt  int64
+	SenderName string
 }
 
 // MessageStatus is the newest delivery receipt of an outbound message;
@@ -68,7 +75,9 @@ type Media struct {
 const messageColumns = `m.id, coalesce(m.wamid, ''), m.conversation_id, m.direction, m.type, m.text, m.payload, m.context, m.referral,
 	m.errors, m.extra, coalesce(m.group_id, ''), coalesce(m.status, ''), coalesce(m.status_at, 0), m.ts, n.phone_number_id,
 	` + contactColumns + `,
-	md.media_id, md.mime_type, md.sha256, md.filename, md.size, md.path, md.state, md.last_error`
+	md.media_id, md.mime_type, md.sha256, md.filename, md.size, md.path, md.state, md.last_error,
+	coalesce(m.origin, ''), coalesce(m.edited_at, 0), coalesce(m.revoked_at, 0),
+	coalesce((SELECT coalesce(nullif(sc.name, ''), sc.wa_id, sc.user_id) FROM contacts sc WHERE sc.id = m.sender_contact_id), '')`
 
 const messageJoins = `FROM messages m
 	JOIN conversations cv ON cv.id = m.conversation_id
@@ -87,6 +96,7 @@ func scanMessage(r scanner) (*Message, error) {
 		&errs, &extra, &m.GroupID, &m.Status, &m.StatusAt, &m.TS, &m.PhoneNumberID}
 	dst = append(dst, m.Contact.scanDest()...)
 	dst = append(dst, &mediaID, &mime, &sum, &fname, &size, &path, &state, &lastErr)
+	dst = append(dst, &m.Origin, &m.EditedAt, &m.RevokedAt, &m.SenderName)
 	if err := r.Scan(dst...); err != nil {
 		return nil, err
 	}

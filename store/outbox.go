@@ -26,6 +26,7 @@ type OutboundSend struct {
 	PhoneNumberID string
 	WaID          string // recipient phone digits, if addressed by phone
 	UserID        string // recipient business-scoped user id, if addressed so
+	GroupID       string // recipient group (Groups API), if addressed so
 	PairKey       string // WaID or UserID: who the pair rate and ordering apply to
 	Type          string
 	Text          *string
@@ -146,7 +147,13 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	if err != nil {
 		return nil, err
 	}
-	contactID, err := upsertContact(tx, Party{WaID: o.WaID, UserID: o.UserID}, now)
+	var contactID int64
+	if o.GroupID != "" {
+		// A group's conversation belongs to its stand-in contact.
+		contactID, err = groupContact(tx, o.GroupID, "", now)
+	} else {
+		contactID, err = upsertContact(tx, Party{WaID: o.WaID, UserID: o.UserID}, now)
+	}
 	if err != nil {
 		return nil, err
 	}

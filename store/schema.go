@@ -48,6 +48,7 @@ var migrations = []migration{
 	{version: 440, name: "campaigns", sql: schema440Campaigns}, // campaigns.go
 	{version: 441, name: "double opt-in", sql: schema441OptIn}, // optin.go
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
+	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -640,4 +641,72 @@ DROP TABLE retention_policies;
 ALTER TABLE retention_policies_new RENAME TO retention_policies;
 CREATE UNIQUE INDEX retention_policies_key ON retention_policies(class, coalesce(business_number_id, 0));
 INSERT INTO retention_policies(class, days, updated_at, updated_by) VALUES ('campaigns', 730, unixepoch(), 'default');
+`
+
+// schema460CoexistenceGroups is migration 460: what the WhatsApp Business
+// app on the owner's phone sends (echoes, the chat history, address-book
+// names, edits and revokes), WhatsApp groups, and per-number switches for
+// read receipts and the typing indicator.
+//
+// A group is held as a stand-in contact (group_id set, name = subject), so
+// its conversation, window and composer work like any other; the member who
+// wrote a group message is messages.sender_contact_id, and erasing that
+// member removes their group messages with them.
+const schema460CoexistenceGroups = `
+ALTER TABLE business_numbers ADD COLUMN read_receipts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE business_numbers ADD COLUMN typing_indicator INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE contacts ADD COLUMN group_id TEXT;
+CREATE UNIQUE INDEX contacts_group ON contacts(group_id) WHERE group_id IS NOT NULL;
+-- origin: NULL = live through the Cloud API; 'phone' = sent from the
+-- Business app (echo); 'history' = imported chat history; 'group_event' =
+-- a group lifecycle, participant or settings update.
+ALTER TABLE messages ADD COLUMN origin TEXT;
+ALTER TABLE messages ADD COLUMN sender_contact_id INTEGER REFERENCES contacts(id) ON DELETE CASCADE;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE messages ADD COLUMN revoked_at INTEGER;
+CREATE INDEX messages_sender ON messages(sender_contact_id) WHERE sender_contact_id IS NOT NULL;
+
+-- What a message said before the customer (or owner) edited or revoked it:
+-- kept with the message, under its retention, for the record of what the
+-- agent saw when answering.
+CREATE TABLE message_revisions (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+	kind       TEXT NOT NULL CHECK (kind IN ('edit', 'revoke')),
+	wamid      TEXT NOT NULL UNIQUE,   -- the edit or revoke itself: applied once
+	text       TEXT,                   -- the text before the change
+	at         INTEGER NOT NULL
+);
+CREATE INDEX message_revisions_message ON message_revisions(message_id);
+
+CREATE TABLE group_participants (
+	id               INTEGER PRIMARY KEY AUTOINCREMENT,
+	group_contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	contact_id       INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	joined_at        INTEGER NOT NULL,
+	left_at          INTEGER,
+	UNIQUE (group_contact_id, contact_id)
+);
+CREATE INDEX group_participants_contact ON group_participants(contact_id);
+
+-- History chunks wait here until imported in small steps; value (Meta's
+-- chunk, personal data) is emptied once the chunk is imported.
+CREATE TABLE history_chunks (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	chunk_key       TEXT NOT NULL UNIQUE,   -- number, phase and chunk order: a repeat is a no-op
+	phone_number_id TEXT NOT NULL,
+	waba_id         TEXT NOT NULL DEFAULT '',
+	display_number  TEXT NOT NULL DEFAULT '',
+	phase           INTEGER NOT NULL,
+	chunk_order     INTEGER NOT NULL,
+	progress        INTEGER NOT NULL DEFAULT 0,
+	value           TEXT,
+	done            INTEGER NOT NULL DEFAULT 0,   -- messages handled: where an interrupted import resumes
+	imported        INTEGER NOT NULL DEFAULT 0,
+	skipped         INTEGER NOT NULL DEFAULT 0,   -- erased people's messages, never imported
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'imported', 'declined')),
+	received_at     INTEGER NOT NULL,
+	imported_at     INTEGER
+);
+CREATE INDEX history_chunks_pending ON history_chunks(state, phase, chunk_order) WHERE state = 'pending';
 `

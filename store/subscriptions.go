@@ -28,10 +28,17 @@ const (
 	EventsAll     = EventMessages | EventStatuses | EventErrors | EventOther
 )
 
+// EventHistory is the coexistence chat history: never part of "all", so
+// only a subscription that names it receives history chunks.
+const (
+	EventHistory Events = 1 << 4
+	eventsKnown         = EventsAll | EventHistory
+)
+
 var eventNames = []struct {
 	e    Events
 	name string
-}{{EventMessages, "messages"}, {EventStatuses, "statuses"}, {EventErrors, "errors"}, {EventOther, "other"}}
+}{{EventMessages, "messages"}, {EventStatuses, "statuses"}, {EventErrors, "errors"}, {EventOther, "other"}, {EventHistory, "history"}}
 
 // EventNames lists the names ParseEvents accepts, in bit order.
 func EventNames() []string {
@@ -286,7 +293,7 @@ func (s *Store) CreateSubscription(ctx context.Context, actor Actor, in Subscrip
 	if err := checkName(in.Name); err != nil {
 		return nil, "", err
 	}
-	if in.Events&^EventsAll != 0 {
+	if in.Events&^eventsKnown != 0 {
 		return nil, "", &InputError{Field: "events", Msg: "unknown event class"}
 	}
 	sealed, err := s.sealSecret(in.Secret)
@@ -348,7 +355,7 @@ func (s *Store) UpdateSubscription(ctx context.Context, actor Actor, id int64, p
 		sets, args, changed = append(sets, "secret = ''", "secret_sealed = ?"), append(args, sealed), append(changed, "secret")
 	}
 	if p.Events != nil {
-		if *p.Events == 0 || *p.Events&^EventsAll != 0 {
+		if *p.Events == 0 || *p.Events&^eventsKnown != 0 {
 			return nil, &InputError{Field: "events", Msg: "choose at least one of " + strings.Join(EventNames(), ", ")}
 		}
 		sets, args, changed = append(sets, "events = ?"), append(args, int(*p.Events)), append(changed, "events")

@@ -89,6 +89,19 @@ type NumberVM struct {
 	PhoneNumberID string
 	Display       string
 	WABAID        string
+	// Settings page only: what customers see (read receipts, typing) and
+	// the coexistence history import.
+	ReadReceipts bool
+	Typing       bool
+	History      *HistoryVM
+}
+
+// HistoryVM is how far a number's chat history import is.
+type HistoryVM struct {
+	Chunks, Pending   int
+	Progress          int
+	Imported, Skipped int
+	Declined          bool
 }
 
 // LabelVM is a label.
@@ -136,6 +149,8 @@ type ConversationVM struct {
 	Composer      ComposerVM
 	Restricted    bool // Art. 18: nothing may be sent
 	SecureLinks   SecureLinksVM
+	// Participants of a group conversation (nil for a 1:1 conversation).
+	Participants []string
 }
 
 // AgentVM is someone a conversation can be assigned to.
@@ -252,6 +267,30 @@ type MessageVM struct {
 	Unsupported string // explanation of what could not be shown
 	System      string
 	Template    string // outbound template name
+
+	// Coexistence, groups and the interactive composer (issue 17).
+	FromPhone   bool   // sent from the WhatsApp Business app on the phone
+	History     bool   // imported from the app's earlier chats
+	Edited      bool   // changed after it was sent
+	Revoked     bool   // deleted for everyone by who wrote it
+	Sender      string // the member who wrote a group message
+	Interactive *InteractiveVM
+}
+
+// InteractiveVM is what an outbound interactive message offered.
+type InteractiveVM struct {
+	Kind     string // button, list, cta_url, location_request_message
+	Header   string
+	Footer   string
+	Buttons  []string // reply button titles, or the list's button
+	Sections []ListSectionVM
+	URL      string // cta_url
+}
+
+// ListSectionVM is one section of a list message.
+type ListSectionVM struct {
+	Title string
+	Rows  []string
 }
 
 // MediaVM is an attached file.

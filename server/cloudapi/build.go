@@ -16,19 +16,23 @@ import (
 
 // Outbound is a send body.
 type Outbound struct {
-	Audio            *OutMedia    `json:"audio,omitempty"`
-	Context          *OutContext  `json:"context,omitempty"`
-	Document         *OutMedia    `json:"document,omitempty"`
-	Image            *OutMedia    `json:"image,omitempty"`
-	MessagingProduct string       `json:"messaging_product"`
-	Recipient        string       `json:"recipient,omitempty"`
-	RecipientType    string       `json:"recipient_type"`
-	Sticker          *OutMedia    `json:"sticker,omitempty"`
-	Template         *OutTemplate `json:"template,omitempty"`
-	Text             *OutText     `json:"text,omitempty"`
-	To               string       `json:"to,omitempty"`
-	Type             string       `json:"type"`
-	Video            *OutMedia    `json:"video,omitempty"`
+	Audio            *OutMedia       `json:"audio,omitempty"`
+	Contacts         []OutContact    `json:"contacts,omitempty"`
+	Context          *OutContext     `json:"context,omitempty"`
+	Document         *OutMedia       `json:"document,omitempty"`
+	Image            *OutMedia       `json:"image,omitempty"`
+	Interactive      *OutInteractive `json:"interactive,omitempty"`
+	Location         *OutLocation    `json:"location,omitempty"`
+	MessagingProduct string          `json:"messaging_product"`
+	Reaction         *OutReaction    `json:"reaction,omitempty"`
+	Recipient        string          `json:"recipient,omitempty"`
+	RecipientType    string          `json:"recipient_type"`
+	Sticker          *OutMedia       `json:"sticker,omitempty"`
+	Template         *OutTemplate    `json:"template,omitempty"`
+	Text             *OutText        `json:"text,omitempty"`
+	To               string          `json:"to,omitempty"`
+	Type             string          `json:"type"`
+	Video            *OutMedia       `json:"video,omitempty"`
 }
 
 // OutContext quotes the message replied to.
@@ -81,6 +85,8 @@ type OutParameter struct {
 type Recipient struct {
 	WaID   string
 	UserID string
+	// GroupID addresses a WhatsApp group (Groups API) instead.
+	GroupID string
 }
 
 // TemplateParam is one filled-in placeholder: Name is its name, or its
@@ -99,6 +105,8 @@ var ErrNoRecipient = errors.New("cloudapi: the message has no recipient")
 func newOutbound(to Recipient, typ string) (*Outbound, error) {
 	m := &Outbound{MessagingProduct: "whatsapp", RecipientType: "individual", Type: typ}
 	switch {
+	case to.GroupID != "":
+		m.RecipientType, m.To = "group", to.GroupID
 	case to.WaID != "":
 		m.To = "+" + strings.TrimPrefix(to.WaID, "+")
 	case to.UserID != "":

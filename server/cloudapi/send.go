@@ -38,9 +38,21 @@ func (r *SendRequest) IsReadReceipt() bool { return r.Status != "" }
 // Meta delivers outside the customer-service window.
 func (r *SendRequest) IsTemplate() bool { return r.Type == "template" }
 
-// Text returns the human text of the message: a text body or a media
-// caption; ok is false for other kinds.
+// Text returns the human text of the message: a text body, a media
+// caption or an interactive message's body; ok is false for other kinds.
 func (r *SendRequest) Text() (string, bool) {
+	if r.Type == "interactive" {
+		// The text the customer reads, so a reply quoting it shows it.
+		var it struct {
+			Body struct {
+				Text string `json:"text"`
+			} `json:"body"`
+		}
+		if json.Unmarshal(r.Payload, &it) == nil && it.Body.Text != "" {
+			return it.Body.Text, true
+		}
+		return "", false
+	}
 	var p struct {
 		Body    *string `json:"body"`
 		Caption *string `json:"caption"`

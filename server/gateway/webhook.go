@@ -123,6 +123,9 @@ func ParseDelivery(body []byte, now time.Time) *store.Delivery {
 			entryTime = now.Unix()
 		}
 		for _, c := range e.Changes {
+			if addCoexistence(d, waba, c, entryTime, now) {
+				continue
+			}
 			if c.Field != "messages" {
 				d.Events = append(d.Events, store.Event{WABAID: waba, Field: c.Field, TS: entryTime, Value: c.Value})
 				continue

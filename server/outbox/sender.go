@@ -183,7 +183,7 @@ func prepare(req Request, now time.Time) (*cloudapi.SendRequest, store.OutboundS
 		return sr, o, nil
 	}
 	if sr.RecipientType == "group" {
-		return nil, o, invalid("Group messages are not supported by Pforte yet.")
+		return prepareGroup(req, sr, now)
 	}
 	o = store.OutboundSend{PhoneNumberID: req.PhoneNumberID, Type: sr.Type, Payload: sr.Payload, Context: sr.Context,
 		Body: req.Body, CheckWindow: !sr.IsTemplate(), Actor: req.Actor, IdempotencyKey: req.IdempotencyKey, Now: now}
@@ -196,6 +196,29 @@ func prepare(req Request, now time.Time) (*cloudapi.SendRequest, store.OutboundS
 		o.UserID = sr.Recipient
 	}
 	o.PairKey = req.PhoneNumberID + ":" + sr.PairKey()
+	if t, ok := sr.Text(); ok {
+		o.Text = &t
+	}
+	o.MediaID, _ = sr.MediaRef()
+	o.Filename = sr.Filename()
+	return sr, o, nil
+}
+
+// prepareGroup reads a message to a WhatsApp group: Meta's Groups API
+// takes text, media and templates only, addressed by the group's id.
+func prepareGroup(req Request, sr *cloudapi.SendRequest, now time.Time) (*cloudapi.SendRequest, store.OutboundSend, error) {
+	var o store.OutboundSend
+	switch sr.Type {
+	case "text", "image", "video", "audio", "document", "template":
+	default:
+		return nil, o, invalid(fmt.Sprintf("Messages of type %s cannot be sent to a group; groups take text, media and templates.", sr.Type))
+	}
+	if sr.To == "" {
+		return nil, o, invalid("The parameter to must be the group's id when recipient_type is group.")
+	}
+	o = store.OutboundSend{PhoneNumberID: req.PhoneNumberID, GroupID: sr.To, Type: sr.Type, Payload: sr.Payload, Context: sr.Context,
+		Body: req.Body, CheckWindow: !sr.IsTemplate(), Actor: req.Actor, IdempotencyKey: req.IdempotencyKey, Now: now,
+		PairKey: req.PhoneNumberID + ":group:" + sr.To}
 	if t, ok := sr.Text(); ok {
 		o.Text = &t
 	}

@@ -20,7 +20,10 @@ import (
 // cloudapi's builder, the same bytes a Cloud API client would post;
 // mediaID is the uploaded file's id.
 func sendBody(m Message, mediaID string) ([]byte, error) {
-	to := cloudapi.Recipient{WaID: m.ToWaID, UserID: m.ToUserID}
+	to := cloudapi.Recipient{WaID: m.ToWaID, UserID: m.ToUserID, GroupID: m.ToGroupID}
+	if m.Built != nil {
+		return json.Marshal(m.Built.ReplyingTo(m.ReplyTo))
+	}
 	var out *cloudapi.Outbound
 	var err error
 	switch m.Type {

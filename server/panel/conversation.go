@@ -36,6 +36,11 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 		Number: web.NumberVM{ID: cs.NumberID, PhoneNumberID: cs.PhoneNumberID, Display: "+" + cs.DisplayNumber}, Thread: thread,
 		Restricted: cs.Restricted,
 	}
+	if cs.Contact.GroupID != "" {
+		if c.Participants, err = s.store.GroupParticipants(ctx, cs.Contact.ID); err != nil {
+			return nil, err
+		}
+	}
 	if cs.LastInboundAt > 0 {
 		c.WindowExpires = store.WindowEnds(cs.LastInboundAt)
 		c.WindowOpen = store.WindowOpen(cs.LastInboundAt, s.now())
@@ -137,6 +142,7 @@ func (s *Server) renderConversationWith(w http.ResponseWriter, r *http.Request, 
 		adjust(c)
 	}
 	if r.Method == http.MethodGet {
+		s.markReadAtMeta(ctx, v, id)
 		if err := s.store.MarkRead(ctx, id); err != nil {
 			s.log.Warn("mark read", "err", err)
 		}
@@ -173,6 +179,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
+	s.markReadAtMeta(ctx, viewerOf(r), id)
 	if err := s.store.MarkRead(ctx, id); err != nil {
 		s.log.Warn("mark read", "err", err)
 	}

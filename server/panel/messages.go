@@ -337,6 +337,7 @@ func messageVM(ctx context.Context, convID int64, m *store.Message) web.MessageV
 			vm.Referral = &web.ReferralVM{Headline: ref.Headline, Body: ref.Body, SourceURL: ref.SourceURL}
 		}
 	}
+	decorate(ctx, m, &vm)
 	return vm
 }
 

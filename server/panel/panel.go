@@ -86,12 +86,16 @@ type Message struct {
 	PhoneNumberID  string
 	ToWaID         string
 	ToUserID       string
+	ToGroupID      string // a group conversation's group: replies go to the group
 	AgentID        int64
 	Type           string // text, image, video, audio, document, template
 	Text           string // body or caption
 	ReplyTo        string // wamid of the quoted message
 	File           *File
 	Template       *Template
+	// Built is a body the composer built and checked already (buttons,
+	// lists, location, contact cards, reactions); sendBody only addresses it.
+	Built *cloudapi.Outbound
 }
 
 // File is an attachment uploaded in the composer. Content streams
@@ -174,6 +178,9 @@ type panelState struct {
 	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
 	dash        dashCache
 	noSuchUser  func() string // see noSuchUserHash
+
+	// read receipts and typing sent to Meta (signals.go)
+	signals chatSignalState
 }
 
 type enrolment struct {

@@ -102,5 +102,8 @@ func (s *Server) routeTable() []route {
 		{"GET /optin", admins, noBody, s.optInPage},
 		{"POST /optin", admins, longForm, s.optInSubmit},
 		{"GET /optin/{id}/{format}", admins, noBody, s.optInQR},
+		{"POST /conversations/{id}/typing", agents, shortForm, s.typing},
+		{"POST /settings/numbers/signals", admins, shortForm, s.settingsSignals},
+		{"POST /conversations/{id}/interactive", agents, longForm, s.sendInteractive},
 	}
 }

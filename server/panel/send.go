@@ -89,7 +89,7 @@ func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, windowClosedNoSend))
 		return
 	}
-	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID, ToGroupID: cs.Contact.GroupID,
 		AgentID: v.user.ID, Type: "text", Text: strings.TrimSpace(r.FormValue("text")), ReplyTo: strings.TrimSpace(r.FormValue("context"))}
 	if len(msg.ReplyTo) > 200 {
 		msg.ReplyTo = ""
@@ -216,7 +216,7 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 		}
 		pt.Params = append(pt.Params, Param{Name: p, Value: val})
 	}
-	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID,
+	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID, ToGroupID: cs.Contact.GroupID,
 		AgentID: v.user.ID, Type: "template", Template: pt}
 	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
 		s.sendFailed(w, r, err)

@@ -37,8 +37,8 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 	if err != nil {
 		return vm, err
 	}
-	for _, n := range nums {
-		vm.Numbers = append(vm.Numbers, numberVM(n))
+	if err := s.numberSignalsVM(ctx, nums, &vm); err != nil {
+		return vm, err
 	}
 	keys, err := s.store.APIKeys(ctx)
 	if err != nil {

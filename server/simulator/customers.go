@@ -344,7 +344,9 @@ func envelope(o Options, pnid string, value map[string]any) []byte {
 
 func statusWebhook(o Options, pnid string, sr *cloudapi.SendRequest, wamid, status string, now time.Time) []byte {
 	st := map[string]any{"id": wamid, "status": status, "timestamp": strconv.FormatInt(now.Unix(), 10)}
-	if sr.To != "" {
+	if sr.RecipientType == "group" {
+		st["recipient_type"], st["recipient_id"] = "group", sr.To
+	} else if sr.To != "" {
 		st["recipient_id"] = cloudapi.PhoneDigits(sr.To)
 	} else {
 		st["recipient_user_id"] = sr.Recipient

@@ -86,6 +86,7 @@ type Request struct {
 	Body          []byte
 	WAMID         string // set when the simulator accepted it
 	Outcome       string // "accepted", "read", "error <code>", "hang"
+	MessageID     string // the message a read receipt (or typing indicator) names
 }
 
 type mediaObject struct {
@@ -189,6 +190,18 @@ func (s *Simulator) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Request(nil), s.requests...)
+}
+
+// ReadReceipts returns the read receipts received, typing indicators
+// (Type "typing") included, so tests can assert what the customer saw.
+func (s *Simulator) ReadReceipts() []Request {
+	var out []Request
+	for _, r := range s.Requests() {
+		if r.Outcome == "read" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Accepted returns the sends the simulator accepted (or swallowed by a hang).
@@ -335,7 +348,10 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sr.IsReadReceipt() {
-		rec.Outcome, rec.Type = "read", "read"
+		rec.Outcome, rec.Type, rec.MessageID = "read", "read", sr.MessageID
+		if len(sr.TypingIndicator) > 0 && string(sr.TypingIndicator) != "null" {
+			rec.Type = "typing"
+		}
 		s.record(rec)
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 		return

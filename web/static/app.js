@@ -89,11 +89,66 @@
 			f.addEventListener("change", function () { f.requestSubmit ? f.requestSubmit() : f.submit(); });
 		});
 		$$("[data-countdown]", root).forEach(tickCountdown);
+		$$("form[data-composer] textarea[name=text]", root).forEach(typingSignal);
+		$$("form[data-ia-form]", root).forEach(interactiveForm);
 		var t = $("#thread", root) || (root.id === "thread" ? root : null);
 		if (t && !t._scrolled) { t._scrolled = true; if (!location.hash) t.scrollTop = t.scrollHeight; }
 		if (document.body.getAttribute("data-notify") === "1" && window.Notification && Notification.permission === "default") {
 			document.addEventListener("click", function ask() { Notification.requestPermission(); document.removeEventListener("click", ask); });
 		}
+	}
+	// While an agent writes, tell the customer ("typing…"); the server sends
+	// it at most every 20 s and only where the number allows it.
+	function typingSignal(ta) {
+		if (ta._typing) return;
+		ta._typing = true;
+		var form = ta.form, last = 0;
+		var m = (form.getAttribute("action") || "").match(/^\/conversations\/(\d+)\/send$/);
+		if (!m) return;
+		ta.addEventListener("input", function () {
+			var now = Date.now();
+			if (now - last < 20000 || !ta.value.trim()) return;
+			last = now;
+			fetch("/conversations/" + m[1] + "/typing", { method: "POST", credentials: "same-origin",
+				headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: "" }).catch(function () {});
+		});
+	}
+	// The "buttons, list, location" picker: show the fields of the chosen
+	// kind and a WhatsApp-like preview; the message chosen with "reply"
+	// becomes the reaction's target (or the quoted message).
+	function interactiveForm(form) {
+		if (form._ia) return;
+		form._ia = true;
+		var kind = form.querySelector("[data-ia-kind]");
+		function val(n) { var el = form.querySelector("[name=" + n + "]"); return el ? el.value.trim() : ""; }
+		function render() {
+			var k = kind.value;
+			$$("fieldset[data-ia]", form).forEach(function (fs) {
+				var on = fs.getAttribute("data-ia").split(" ").indexOf(k) >= 0;
+				fs.hidden = !on;
+				$$("input,textarea,select", fs).forEach(function (i) { i.disabled = !on; });
+			});
+			var pv = form.querySelector("[data-ia-preview]");
+			pv.querySelector("[data-pv=header]").textContent = val("header");
+			pv.querySelector("[data-pv=body]").textContent = val("body");
+			pv.querySelector("[data-pv=footer]").textContent = val("footer");
+			var btns = pv.querySelector("[data-pv=buttons]");
+			btns.textContent = "";
+			var labels = [];
+			if (k === "button") labels = [val("b1"), val("b2"), val("b3")].filter(Boolean);
+			if (k === "list" && val("list_button")) labels = ["☰ " + val("list_button")];
+			if (k === "cta_url" && val("cta_text")) labels = ["↗ " + val("cta_text")];
+			if (k === "location_request") labels = ["📍"];
+			labels.forEach(function (l) { var s = document.createElement("span"); s.className = "i-button"; s.textContent = l; btns.appendChild(s); });
+			pv.hidden = ["location", "contacts", "reaction"].indexOf(k) >= 0;
+		}
+		form.addEventListener("input", render);
+		form.addEventListener("change", render);
+		form.addEventListener("submit", function () {
+			var c = $("[data-composer] [name=context]");
+			if (c) form.querySelector("[name=context]").value = c.value;
+		});
+		render();
 	}
 	function tickCountdown(el) {
 		var until = parseInt(el.getAttribute("data-countdown"), 10) * 1000;
@@ -118,6 +173,7 @@
 			var form = $("[data-composer]");
 			if (!form) return;
 			form.querySelector("[name=context]").value = reply.getAttribute("data-reply");
+			$$("[data-ia-form] [name=context]").forEach(function (c) { c.value = reply.getAttribute("data-reply"); });
 			var chip = form.querySelector(".reply-chip");
 			chip.querySelector(".reply-text").textContent = reply.getAttribute("data-reply-text");
 			chip.hidden = false;
