@@ -13,16 +13,16 @@ import (
 // Alarm keys are "<kind>" or "<kind>:<subject>" (a phone number id, a WABA
 // id, a template id); the kind labels the Prometheus gauge.
 const (
-	AlarmQuality      = "quality"       // quality rating YELLOW/RED, or the number FLAGGED
-	AlarmTier         = "tier"          // messaging limit lowered
-	AlarmAccountBan   = "account_ban"   // WABA disabled or scheduled for it
-	AlarmRestriction  = "restriction"   // account restricted or in violation
-	AlarmTemplate     = "template"      // a template paused or disabled
-	AlarmPermissions  = "permissions"   // the token lacks a permission Graph reads need
-	AlarmWebhooks     = "webhooks"      // no webhook for longer than usual
-	AlarmDisk         = "disk"          // the data directory's disk almost full
-	AlarmCertificate  = "certificate"   // certificate renewal failing
-	AlarmBackup       = "backup"        // the backup job failing
+	AlarmQuality      = "quality"     // quality rating YELLOW/RED, or the number FLAGGED
+	AlarmTier         = "tier"        // messaging limit lowered
+	AlarmAccountBan   = "account_ban" // WABA disabled or scheduled for it
+	AlarmRestriction  = "restriction" // account restricted or in violation
+	AlarmTemplate     = "template"    // a template paused or disabled
+	AlarmPermissions  = "permissions" // the token lacks a permission Graph reads need
+	AlarmWebhooks     = "webhooks"    // no webhook for longer than usual
+	AlarmDisk         = "disk"        // the data directory's disk almost full
+	AlarmCertificate  = "certificate" // certificate renewal failing
+	AlarmBackup       = "backup"      // the backup job failing
 	AlarmTokenExpired = "access_token_expired"
 )
 
