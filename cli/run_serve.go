@@ -20,6 +20,7 @@ import (
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/health"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/tlsmgr"
@@ -48,6 +49,7 @@ type node struct {
 	secrets *cloudapi.AppSecrets
 	gw      *gateway.Server
 	panel   *panel.Server
+	health  *health.Monitor
 
 	listeners []*listener
 	stops     []func(context.Context)
@@ -87,6 +89,7 @@ func (n *node) start(ctx context.Context) error {
 		n.startFanout,   // forwards what is stored to the company's systems
 		n.startSending,  // the one Meta client, the outbox and the media fetcher
 		n.startJobs,     // retention, backup, maintenance
+		n.startHealth,   // Graph reads, local checks, alarm mail
 		n.buildFaces,    // the gateway and the panel
 		n.bindListeners, // a port conflict is a clear error before "ready"
 	} {
@@ -234,6 +237,9 @@ func (n *node) startJobs(context.Context) error {
 // it, the media fetcher and the stop replier look for work.
 func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 	n.panel.NotifyIngest(d, res)
+	if res.Events > 0 && n.health != nil {
+		n.health.Kick() // an account or quality webhook may have queued alarm mail
+	}
 	if res.Messages == 0 {
 		return
 	}
