@@ -120,3 +120,12 @@ func WriteCostCSV(w http.ResponseWriter, rows []store.CostRow) {
 	}
 	cw.Flush()
 }
+
+// countPricing counts the pricing objects of a newly stored delivery.
+func (m *Metrics) countPricing(d *store.Delivery) {
+	for i := range d.Statuses {
+		if p, ok := store.ParsePricing(d.Statuses[i].Pricing); ok {
+			m.priced.WithLabelValues(p.Category, p.Type, strconv.FormatBool(p.Billable)).Inc()
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -95,6 +96,15 @@ func TestCostsFromPricing(t *testing.T) {
 	if st != 200 || !strings.HasPrefix(string(body), "month,phone_number_id,category,country_code,agent,messages,billable,cost,currency\n") ||
 		!strings.Contains(string(body), ",marketing,49,apikey:") || !strings.Contains(string(body), ",1,1,0.1131,EUR\n") {
 		t.Fatalf("csv: %d %s", st, body)
+	}
+	resp, err := http.Get(g.Internal.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(mb), `pforte_priced_messages_total{billable="true",category="agent_reply",type="regular"} 1`) {
+		t.Fatalf("metrics lack the priced counter:\n%s", mb)
 	}
 	if st, body = g.API(t, "GET", "/api/v1/costs?from=2026-13", nil); st != 400 || !strings.Contains(string(body), "from") {
 		t.Fatalf("bad month: %d %s", st, body)
