@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -376,4 +378,26 @@ func rateFor(rates []Rate, cc, category string) (Rate, bool) {
 // FormatMicros prints an amount in millionths as a decimal with four places.
 func FormatMicros(m int64) string {
 	return strconv.FormatFloat(float64(m)/1e6, 'f', 4, 64)
+}
+
+// WriteCostCSV writes the cost report as CSV: the same file from the API
+// and the panel.
+func WriteCostCSV(w io.Writer, rows []CostRow) error {
+	cw := csv.NewWriter(w)
+	head := []string{"month", "phone_number_id", "category", "country_code"}
+	for _, d := range CostDimensions {
+		head = append(head, d.Name)
+	}
+	cw.Write(append(head, "messages", "billable", "cost", "currency"))
+	for _, c := range rows {
+		rec := []string{c.Month, c.PhoneNumberID, c.Category, c.CountryCode}
+		rec = append(rec, c.Dims...)
+		cost := ""
+		if c.RateKnown {
+			cost = FormatMicros(c.CostMicros)
+		}
+		cw.Write(append(rec, strconv.Itoa(c.Messages), strconv.Itoa(c.Billable), cost, c.Currency))
+	}
+	cw.Flush()
+	return cw.Error()
 }

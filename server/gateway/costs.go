@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"strconv"
@@ -76,7 +75,7 @@ func (s *Server) apiCosts(w http.ResponseWriter, r *http.Request) {
 	if q.Get("format") == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 		w.Header().Set("Content-Disposition", `attachment; filename="pforte-kosten-`+from+`-`+to+`.csv"`)
-		WriteCostCSV(w, rows)
+		store.WriteCostCSV(w, rows)
 		return
 	}
 	out := struct {
@@ -98,27 +97,6 @@ func (s *Server) apiCosts(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, j)
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// WriteCostCSV writes the cost report as CSV (the panel's export is the
-// same file).
-func WriteCostCSV(w http.ResponseWriter, rows []store.CostRow) {
-	cw := csv.NewWriter(w)
-	head := []string{"month", "phone_number_id", "category", "country_code"}
-	for _, d := range store.CostDimensions {
-		head = append(head, d.Name)
-	}
-	cw.Write(append(head, "messages", "billable", "cost", "currency"))
-	for _, c := range rows {
-		rec := []string{c.Month, c.PhoneNumberID, c.Category, c.CountryCode}
-		rec = append(rec, c.Dims...)
-		cost := ""
-		if c.RateKnown {
-			cost = store.FormatMicros(c.CostMicros)
-		}
-		cw.Write(append(rec, strconv.Itoa(c.Messages), strconv.Itoa(c.Billable), cost, c.Currency))
-	}
-	cw.Flush()
 }
 
 // countPricing counts the pricing objects of a newly stored delivery.

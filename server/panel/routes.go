@@ -93,5 +93,10 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		{"GET /health", admins, noBody, s.healthPage},
+		{"POST /health/smtp", admins, shortForm, s.healthSMTP},
+		{"GET /costs", admins, noBody, s.costsPage},
+		{"GET /costs.csv", admins, noBody, s.costsCSV},
+		{"POST /costs/rates", admins, longForm, s.costsRates},
 	}
 }

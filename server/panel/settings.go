@@ -40,6 +40,14 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 	for _, n := range nums {
 		vm.Numbers = append(vm.Numbers, numberVM(n))
 	}
+	hs, err := s.store.NumberHealths(ctx)
+	if err != nil {
+		return vm, err
+	}
+	vm.Storage = map[string]web.NumberHealthVM{}
+	for _, h := range hs {
+		vm.Storage[h.PhoneNumberID] = numberHealthVM(ctx, h)
+	}
 	keys, err := s.store.APIKeys(ctx)
 	if err != nil {
 		return vm, err
