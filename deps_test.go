@@ -31,12 +31,13 @@ var allowed = map[string][]string{
 	"server/privacy":    {"store", "server/cloudapi"},
 	"server/simulator":  {"server/cloudapi"},
 	"server/campaign":   {"store", "server/cloudapi", "server/outbox"},
+	"server/health":     {"store", "server/cloudapi"},
 	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign"},
-	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign"},
+	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign", "server/health"},
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
-		"server/simulator", "server/campaign"},
+		"server/simulator", "server/campaign", "server/health"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
-		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign"},
+		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign", "server/health"},
 	"": {"cli"}, // main only hands over
 }
 

@@ -39,6 +39,10 @@ type doctor struct {
 	trust   *x509.CertPool // extra roots for the served certificate
 	out     []finding
 	now     func() time.Time
+	// numbers and storedToken are read from the database, for the data
+	// residency check.
+	numbers     []string
+	storedToken string
 }
 
 func (d *doctor) ok(format string, a ...any) {
@@ -82,6 +86,11 @@ func cmdDoctor(ctx context.Context, args []string, env envLookup, stdout, stderr
 		d.checkListeners(ctx)
 		d.checkCertificate(ctx)
 		d.checkMeta(ctx)
+		token := d.storedToken // the panel's token wins, as in serve
+		if token == "" {
+			token = cfg.AccessToken
+		}
+		d.checkStorage(ctx, token, d.numbers)
 	}
 	return d.report(stdout)
 }
@@ -178,6 +187,14 @@ func (d *doctor) checkDataDir(ctx context.Context) {
 		return
 	}
 	d.ok("database opens and passes the integrity check (SQLite %s)", store.SQLiteVersion())
+	if hs, err := st.NumberHealths(ctx); err == nil {
+		for _, h := range hs {
+			d.numbers = append(d.numbers, h.PhoneNumberID)
+		}
+	}
+	if tok, ok, err := st.Secret(ctx, store.SettingAccessToken); err == nil && ok {
+		d.storedToken = string(tok)
+	}
 }
 
 func (d *doctor) checkDNS(ctx context.Context) {

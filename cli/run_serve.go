@@ -21,6 +21,7 @@ import (
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/fanout"
 	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/health"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/tlsmgr"
@@ -51,6 +52,7 @@ type node struct {
 	secrets   *cloudapi.AppSecrets
 	gw        *gateway.Server
 	panel     *panel.Server
+	health    *health.Monitor
 
 	listeners []*listener
 	stops     []func(context.Context)
@@ -93,6 +95,7 @@ func (n *node) start(ctx context.Context) error {
 		n.startSending,  // the one Meta client, the outbox and the media fetcher
 		n.startJobs,     // retention, backup, maintenance
 		n.startHistory,  // the coexistence chat history, imported quietly in the background
+		n.startHealth,   // Graph reads, local checks, alarm mail
 		n.buildFaces,    // the gateway and the panel
 		n.bindListeners, // a port conflict is a clear error before "ready"
 	} {
@@ -268,6 +271,9 @@ func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 		case n.historyKick <- struct{}{}:
 		default:
 		}
+	}
+	if res.Events > 0 && n.health != nil {
+		n.health.Kick() // an account or quality webhook may have queued alarm mail
 	}
 	if res.Messages == 0 {
 		return

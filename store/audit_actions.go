@@ -71,6 +71,8 @@ const (
 	AuditCampaignDone         AuditAction = "campaign.done"
 	AuditOptInEntry           AuditAction = "optin.entry"
 	AuditCampaignSettings     AuditAction = "campaign.settings"
+	AuditSMTPChange           AuditAction = "settings.smtp"
+	AuditPricingRates         AuditAction = "settings.pricing_rates"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -87,6 +89,7 @@ var AuditActions = []AuditAction{
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
 	AuditCampaignCreate, AuditCampaignStart, AuditCampaignPause, AuditCampaignAutoPause, AuditCampaignResume, AuditCampaignCancel,
 	AuditCampaignDone, AuditOptInEntry, AuditCampaignSettings,
+	AuditSMTPChange, AuditPricingRates,
 }
 
 // consentAction is the audit key of a consent record's action.

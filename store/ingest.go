@@ -184,9 +184,26 @@ func ingest(tx *Tx, d *Delivery, sum []byte, res *IngestResult) error {
 				return err
 			}
 		}
+		if isHealthField(e.Field) {
+			if err := applyHealth(tx, &e, now); err != nil {
+				return err
+			}
+		}
 		res.Events++
 	}
-	return nil
+	return noteWebhook(tx, deliveryNumbers(d), now)
+}
+
+// deliveryNumbers are the business numbers a delivery speaks for.
+func deliveryNumbers(d *Delivery) map[string]bool {
+	out := map[string]bool{}
+	for i := range d.Messages {
+		out[d.Messages[i].Number.PhoneNumberID] = true
+	}
+	for i := range d.Events {
+		out[d.Events[i].PhoneNumberID] = true
+	}
+	return out
 }
 
 // redelivery tells whether these exact bytes were stored before, and how

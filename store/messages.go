@@ -183,9 +183,10 @@ func (s *Store) ContactMessages(ctx context.Context, contactID int64, p Page) (m
 
 // StatusHistory is one receipt of a message.
 type StatusHistory struct {
-	Status string
-	TS     int64
-	Errors []byte
+	Status  string
+	TS      int64
+	Errors  []byte
+	Pricing []byte // Meta's pricing object, on the receipt that carried it
 }
 
 // MessageStatuses returns a message's receipts, oldest first.

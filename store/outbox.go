@@ -551,21 +551,15 @@ type Alarm struct {
 	Count    int
 }
 
-// RaiseAlarm records (or repeats) an alarm.
+// RaiseAlarm records (or repeats) an alarm; the first raise queues a mail.
 func (s *Store) RaiseAlarm(ctx context.Context, key, message string) error {
-	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec(`INSERT INTO alarms(key, message, raised_at) VALUES (?, ?, ?)
-			ON CONFLICT(key) DO UPDATE SET message = excluded.message, count = count + 1`, key, message, time.Now().Unix())
-		return err
-	})
+	return s.RaiseAlarmAt(ctx, key, message, time.Now())
 }
 
-// ClearAlarm removes an alarm whose condition ended.
+// ClearAlarm removes an alarm whose condition ended (with a resolution
+// mail when it stood).
 func (s *Store) ClearAlarm(ctx context.Context, key string) error {
-	return s.Write(ctx, func(tx *Tx) error {
-		_, err := tx.Exec("DELETE FROM alarms WHERE key = ?", key)
-		return err
-	})
+	return s.ClearAlarmAt(ctx, key, "Behoben: "+key, time.Now())
 }
 
 // Alarms lists the current alarms, oldest first.

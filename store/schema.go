@@ -49,6 +49,7 @@ var migrations = []migration{
 	{version: 441, name: "double opt-in", sql: schema441OptIn}, // optin.go
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
+	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -709,4 +710,59 @@ CREATE TABLE history_chunks (
 	imported_at     INTEGER
 );
 CREATE INDEX history_chunks_pending ON history_chunks(state, phase, chunk_order) WHERE state = 'pending';
+`
+
+// schema470Health is migration 470: what Meta says about each business
+// number's health (webhooks and periodic Graph reads), the alarm e-mails
+// waiting to go out, and each sent message's pricing in columns that the
+// cost page can group by.
+const schema470Health = `
+-- One row per business number: the newest of each attribute, from webhooks
+-- (phone_number_quality_update, account_update, business_capability_update)
+-- and from GET /{phone_number_id}. No personal data.
+CREATE TABLE number_health (
+	phone_number_id      TEXT PRIMARY KEY,
+	waba_id              TEXT NOT NULL DEFAULT '',
+	quality_rating       TEXT NOT NULL DEFAULT '',
+	messaging_limit_tier TEXT NOT NULL DEFAULT '',
+	throughput           TEXT NOT NULL DEFAULT '',
+	name_status          TEXT NOT NULL DEFAULT '',
+	verified_name        TEXT NOT NULL DEFAULT '',
+	account_status       TEXT NOT NULL DEFAULT '',
+	storage_status       TEXT NOT NULL DEFAULT '',
+	storage_region       TEXT NOT NULL DEFAULT '',
+	last_webhook_at      INTEGER,
+	read_at              INTEGER,
+	read_error           TEXT NOT NULL DEFAULT '',
+	updated_at           INTEGER NOT NULL
+);
+
+-- Alarm e-mails: one when an alarm is raised, one when it clears. Sent
+-- rows are kept 30 days for the panel, then deleted by the mailer.
+CREATE TABLE alarm_mails (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	alarm_key       TEXT NOT NULL,
+	kind            TEXT NOT NULL CHECK (kind IN ('raised', 'resolved')),
+	message         TEXT NOT NULL,
+	created_at      INTEGER NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at INTEGER NOT NULL,
+	sent_at         INTEGER,
+	last_error      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX alarm_mails_pending ON alarm_mails(next_attempt_at) WHERE sent_at IS NULL;
+
+-- Rates per country calling code and pricing category, in the admin's
+-- currency per message, with the date the admin (or the shipped default)
+-- took them from Meta's rate card.
+CREATE TABLE pricing_rates (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	country_code TEXT NOT NULL,
+	category     TEXT NOT NULL,
+	currency     TEXT NOT NULL DEFAULT 'EUR',
+	rate_micros  INTEGER NOT NULL CHECK (rate_micros >= 0),
+	valid_from   TEXT NOT NULL,
+	updated_at   INTEGER NOT NULL,
+	UNIQUE (country_code, category)
+);
 `

@@ -83,7 +83,7 @@ func (s *Store) pageStatuses(ctx context.Context, page []*Message) (map[string][
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := s.rdb.QueryContext(ctx, `SELECT wamid, status, ts, errors FROM message_statuses
+	rows, err := s.rdb.QueryContext(ctx, `SELECT wamid, status, ts, errors, pricing FROM message_statuses
 		WHERE wamid IN (SELECT value FROM json_each(?)) ORDER BY ts, id`, jsonArray(ids))
 	if err != nil {
 		return nil, err
@@ -92,11 +92,11 @@ func (s *Store) pageStatuses(ctx context.Context, page []*Message) (map[string][
 	for rows.Next() {
 		var wamid string
 		var h StatusHistory
-		var errs sql.NullString
-		if err := rows.Scan(&wamid, &h.Status, &h.TS, &errs); err != nil {
+		var errs, pricing sql.NullString
+		if err := rows.Scan(&wamid, &h.Status, &h.TS, &errs, &pricing); err != nil {
 			return nil, err
 		}
-		h.Errors = bytesOf(errs)
+		h.Errors, h.Pricing = bytesOf(errs), bytesOf(pricing)
 		out[wamid] = append(out[wamid], h)
 	}
 	return out, rows.Err()

@@ -103,6 +103,8 @@ var auditActions = map[string]string{
 	"campaign.done":            "Kampagne abgeschlossen",
 	"optin.entry":              "Opt-in-Einstieg gespeichert",
 	"campaign.settings":        "Kampagnen-Einstellungen geändert",
+	"settings.smtp":            "Mailserver für Alarme geändert",
+	"settings.pricing_rates":   "Preistabelle geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -511,6 +511,9 @@ type SettingsVM struct {
 	SubscriptionNote string
 	Alarms           []AlarmVM
 	SendingOff       bool // no access token when Pforte started
+	// Storage says per phone number id whether Meta's Local Storage is on,
+	// as the health monitor last read it from GET /{id}/settings.
+	Storage map[string]NumberHealthVM
 }
 
 // DeliveryVM is a line of the webhook delivery log.

@@ -364,7 +364,7 @@ func TestAutoPause(t *testing.T) {
 				if err := e.Sim.PostTemplateStatus(e.ctx, simulator.Template{ID: 1, Name: "angebot", Language: "de", Category: "MARKETING"}, "PAUSED"); err != nil {
 					t.Fatal(err)
 				}
-			} else if err := e.Sim.PostQualityUpdate(e.ctx, "FLAGGED", "TIER_1K"); err != nil {
+			} else if err := e.Sim.PostQualityUpdate(e.ctx, "FLAGGED", "TIER_1K", ""); err != nil {
 				t.Fatal(err)
 			}
 			if err := e.Campaigns.SendRound(e.ctx); err != nil {

@@ -29,6 +29,9 @@ type MessageJSON struct {
 	Payload       json.RawMessage `json:"payload"`
 	Extra         json.RawMessage `json:"extra,omitempty"`
 	Delivery      *DeliveryJSON   `json:"delivery,omitempty"`
+	// Pricing is what Meta reported the message costs (outbound only,
+	// once a status webhook carried it).
+	Pricing *store.Pricing `json:"pricing,omitempty"`
 }
 
 // ContactRef names a message's customer.
@@ -120,6 +123,10 @@ func (s *Server) apiMessageGet(w http.ResponseWriter, r *http.Request) {
 			s.apiStoreError(w, err, "message")
 			return
 		}
+		if err := s.addPricing(r.Context(), []*MessageJSON{&j}); err != nil {
+			s.apiStoreError(w, err, "message")
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, j)
 }
@@ -181,6 +188,14 @@ func (s *Server) apiContactMessages(w http.ResponseWriter, r *http.Request) {
 	page := MessagePage{Data: make([]MessageJSON, 0, len(msgs))}
 	for _, m := range msgs {
 		page.Data = append(page.Data, messageJSON(m))
+	}
+	refs := make([]*MessageJSON, len(page.Data))
+	for i := range page.Data {
+		refs[i] = &page.Data[i]
+	}
+	if err := s.addPricing(r.Context(), refs); err != nil {
+		s.apiStoreError(w, err, "messages")
+		return
 	}
 	if next > 0 {
 		page.Next = strconv.FormatInt(next, 10)

@@ -25,6 +25,7 @@ type Metrics struct {
 	commitBatch   prometheus.Histogram
 	commitLatency prometheus.Histogram
 	commitErrors  prometheus.Counter
+	priced        *prometheus.CounterVec
 }
 
 // NewMetrics creates and registers the collectors on reg.
@@ -79,6 +80,11 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	reg.MustRegister(m.deliveries, m.verifications, m.duplicates, m.parseErrors, m.unreadable, m.messages, m.statuses, m.events,
 		m.ackLatency, m.commitBatch, m.commitLatency, m.commitErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.priced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pforte_priced_messages_total",
+		Help: "Pricing objects Meta reported on status webhooks, by category (as Meta names it), pricing type and billable.",
+	}, []string{"category", "type", "billable"})
+	reg.MustRegister(m.priced)
 	return m
 }
 

@@ -268,6 +268,7 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	defer tmp.Discard()
 	gotFile := false
+	var head headBuffer // the file's first bytes, for sniffing its type
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
@@ -287,7 +288,8 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 		case "file":
 			gotFile = true
 			filename, partType = p.FileName(), p.Header.Get("Content-Type")
-			n, err := io.Copy(tmp, io.LimitReader(p, cloudapi.MaxDocument+1))
+			head.Reset()
+			n, err := io.Copy(io.MultiWriter(tmp, &head), io.LimitReader(p, cloudapi.MaxDocument+1))
 			if err != nil {
 				writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The file could not be read."))
 				return
@@ -307,8 +309,23 @@ func (s *Server) proxyUpload(w http.ResponseWriter, r *http.Request) {
 		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter file is required."))
 		return
 	}
-	if typ == "" {
+	if typ == "" || cloudapi.IsMediaKind(typ) {
+		// Meta judges the file part's own type, not the field: SDKs send
+		// no type, or the kind (type=image). Take the part's Content-Type,
+		// sniff the bytes when it says nothing, and refuse what Meta refuses
+		// in Meta's words.
 		typ = partType
+		if mt, _, err := mime.ParseMediaType(typ); err != nil || mt == "" || mt == "application/octet-stream" {
+			typ = cloudapi.SniffMIME(head.b, filename)
+		}
+		if !cloudapi.UploadSupported(typ) {
+			received, _, _ := mime.ParseMediaType(typ)
+			if received == "" {
+				received = "application/octet-stream"
+			}
+			writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, cloudapi.UnsupportedFileMessage(received), ""))
+			return
+		}
 	}
 	if mt, _, err := mime.ParseMediaType(typ); typ == "" || err != nil || !strings.Contains(mt, "/") {
 		writeGraphError(w, cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", "The parameter type must be the file's MIME type, e.g. image/jpeg."))
@@ -487,3 +504,16 @@ func (s *Server) serveStoredFile(w http.ResponseWriter, r *http.Request, m *stor
 	setFileHeaders(w, m.MimeType, name)
 	http.ServeContent(w, r, "", st.ModTime(), f)
 }
+
+// headBuffer keeps the first 512 bytes written to it (what
+// http.DetectContentType looks at) and drops the rest.
+type headBuffer struct{ b []byte }
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	if room := 512 - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (h *headBuffer) Reset() { h.b = h.b[:0] }

@@ -43,6 +43,7 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("POST /api/v1/messages", s.apiKey(store.ScopeSend, s.apiMessageSend))
 	mux.Handle("POST /api/v1/messages/{id}/retry", s.apiKey(store.ScopeSend, s.apiMessageRetry))
 	mux.Handle("GET /api/v1/messages/{id}/media", s.apiKey(store.ScopeRead, s.apiMessageMedia))
+	mux.Handle("GET /api/v1/costs", s.apiKey(store.ScopeAdmin, s.apiCosts))
 	mux.HandleFunc("GET /api/v1/openapi.json", s.apiOpenAPI)
 	// The Graph-compatible proxy: Meta's paths, an API key instead of the token.
 	mux.Handle("POST /{version}/{phone_number_id}/messages", s.graphKey(store.ScopeSend, s.proxySend))

@@ -93,6 +93,8 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 	s.metrics.events.Add(float64(res.Events))
 	if res.Duplicate {
 		s.metrics.duplicates.Inc()
+	} else {
+		s.metrics.countPricing(d)
 	}
 	s.metrics.ackLatency.Observe(time.Since(start).Seconds())
 	if s.cfg.OnIngest != nil {

@@ -123,6 +123,11 @@ func panelRoutes(convID, labelID, otherUserID, cannedID, keyID int64) []route {
 		{"POST", fmt.Sprintf("/users/%d/logout", otherUserID), "A", nil},
 		{"POST", fmt.Sprintf("/users/%d/invite", otherUserID), "A", nil},
 		{"GET", "/audit", "AU", nil},
+		{"GET", "/health", "A", nil},
+		{"POST", "/health/smtp", "A", url.Values{"host": {"mail.example.de"}, "port": {"587"}, "security": {"starttls"}, "from": {"pforte@example.de"}, "to": {"ops@example.de"}}},
+		{"GET", "/costs", "A", nil},
+		{"GET", "/costs.csv", "A", nil},
+		{"POST", "/costs/rates", "A", url.Values{"rates": {"49,marketing,EUR,0.1131,2025-07-01"}}},
 		{"POST", "/logout-all", "AGU", nil},
 	}
 }

@@ -105,5 +105,10 @@ func (s *Server) routeTable() []route {
 		{"POST /conversations/{id}/typing", agents, shortForm, s.typing},
 		{"POST /settings/numbers/signals", admins, shortForm, s.settingsSignals},
 		{"POST /conversations/{id}/interactive", agents, longForm, s.sendInteractive},
+		{"GET /health", admins, noBody, s.healthPage},
+		{"POST /health/smtp", admins, shortForm, s.healthSMTP},
+		{"GET /costs", admins, noBody, s.costsPage},
+		{"GET /costs.csv", admins, noBody, s.costsCSV},
+		{"POST /costs/rates", admins, longForm, s.costsRates},
 	}
 }

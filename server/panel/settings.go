@@ -40,6 +40,14 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 	if err := s.numberSignalsVM(ctx, nums, &vm); err != nil {
 		return vm, err
 	}
+	hs, err := s.store.NumberHealths(ctx)
+	if err != nil {
+		return vm, err
+	}
+	vm.Storage = map[string]web.NumberHealthVM{}
+	for _, h := range hs {
+		vm.Storage[h.PhoneNumberID] = numberHealthVM(ctx, h)
+	}
 	keys, err := s.store.APIKeys(ctx)
 	if err != nil {
 		return vm, err

@@ -315,6 +315,9 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 			if len(h.Errors) > 0 {
 				st["errors"] = rawOrNil(h.Errors)
 			}
+			if len(h.Pricing) > 0 {
+				st["pricing"] = rawOrNil(h.Pricing) // what Meta charged for the message
+			}
 			statuses = append(statuses, st)
 		}
 		id := m.WAMID

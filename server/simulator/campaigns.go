@@ -143,18 +143,3 @@ func (s *Simulator) customerMessage(ctx context.Context, c Customer, msg map[str
 	}
 	return wamid, err
 }
-
-// PostQualityUpdate sends Meta's phone_number_quality_update for the
-// simulator's number (e.g. event FLAGGED when quality fell to red, and
-// the messaging limit tier such as TIER_1K).
-func (s *Simulator) PostQualityUpdate(ctx context.Context, event, currentLimit string) error {
-	o := s.snapshot()
-	b, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{"id": o.WABAID, "time": time.Now().Unix(),
-		"changes": []any{map[string]any{"field": "phone_number_quality_update", "value": map[string]any{
-			"display_phone_number": o.DisplayPhoneNumber, "event": event, "current_limit": currentLimit}}}}}})
-	st, err := s.PostWebhook(ctx, b)
-	if err == nil && st != http.StatusOK {
-		err = fmt.Errorf("simulator: webhook answered %d", st)
-	}
-	return err
-}

@@ -117,6 +117,7 @@ type Simulator struct {
 	closed      bool
 	statusCtx   context.Context
 	stopStatus  context.CancelFunc
+	number      *NumberState // nil: defaultNumberState
 }
 
 // New creates a simulator.
@@ -223,6 +224,7 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /{version}/{media_id}", s.handleMediaGet)
 	mux.HandleFunc("DELETE /{version}/{media_id}", s.handleMediaDelete)
 	mux.HandleFunc("GET /lookaside/{media_id}", s.handleDownload)
+	mux.HandleFunc("GET /{version}/{pnid}/settings", s.handleSettings)
 	// Control endpoints for people testing by hand (not part of Meta's API).
 	mux.HandleFunc("POST /_simulator/faults", s.handleFault)
 	mux.HandleFunc("GET /_simulator/requests", s.handleRequests)
@@ -596,6 +598,10 @@ func (s *Simulator) handleMediaGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("media_id")
+	if id == s.snapshot().PhoneNumberID {
+		s.numberFields(w, r) // GET /{phone_number_id} shares the path shape
+		return
+	}
 	s.mu.Lock()
 	m, ok := s.media[id]
 	s.mu.Unlock()
