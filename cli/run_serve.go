@@ -83,6 +83,7 @@ func (n *node) start(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
 		n.startTLS,      // certificate files are checked before the data directory is touched
 		n.openStore,     // everything below writes to it
+		n.startReplica,  // the off-site copy; its stop ships the last commits before the store closes
 		n.startDemo,     // the simulator stands in for Meta before anything calls it
 		n.startFanout,   // forwards what is stored to the company's systems
 		n.startSending,  // the one Meta client, the outbox and the media fetcher

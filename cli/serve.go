@@ -60,8 +60,9 @@ type serveConfig struct {
 	WebhookMTLSCN  string
 	TLSReload      time.Duration
 
-	Fanout fanoutConfig
-	Jobs   jobsConfig
+	Fanout  fanoutConfig
+	Jobs    jobsConfig
+	Replica replicaConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
@@ -110,6 +111,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.Fanout.RetryMax, "fanout-retry-max", time.Hour, "longest wait between retries of a forward")
 	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
 	c.Jobs.flags(fs)
+	c.Replica.flags(fs)
 	return fs, c
 }
 
@@ -198,6 +200,9 @@ func (c *serveConfig) validate() error {
 		return settingError("data-dir", c.DataDir, "must not be empty")
 	}
 	if err := c.Jobs.validate(); err != nil {
+		return err
+	}
+	if err := c.Replica.validate(); err != nil {
 		return err
 	}
 	return c.Sending.validate()
