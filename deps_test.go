@@ -36,7 +36,8 @@ var allowed = map[string][]string{
 		"server/simulator"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
 		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/replica"},
-	"server/replica": {}, // Litestream and the bucket; knows the data directory only by the layout cli hands it
+	// Litestream and the bucket; knows the data directory only by the layout cli hands it.
+	"server/replica": {},
 	"": {"cli"}, // main only hands over
 }
 
