@@ -36,9 +36,10 @@ var allowed = map[string][]string{
 		"server/simulator"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
 		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/replica"},
+	"": {"cli"}, // main only hands over
+
 	// Litestream and the bucket; knows the data directory only by the layout cli hands it.
 	"server/replica": {},
-	"": {"cli"}, // main only hands over
 }
 
 // TestDependencyDirection keeps the layering above: every import of a
