@@ -87,6 +87,7 @@ type Replicator struct {
 	mu          sync.Mutex
 	st          Status
 	sideSeen    map[string]string // name → "size/mtime" last uploaded
+	sidesInit   bool              // the first look is done: a tombstone change from here on is an erasure
 	behindSince time.Time
 }
 
@@ -228,12 +229,12 @@ func (r *Replicator) syncSideFiles(ctx context.Context) {
 			r.log.Error("replica: upload", "file", name, "err", err)
 			continue
 		}
-		first := r.sideSeen[name] == ""
 		r.sideSeen[name] = sig
-		if name == r.lay.TombstoneFile && !first {
+		if name == r.lay.TombstoneFile && r.sidesInit {
 			erased = true
 		}
 	}
+	r.sidesInit = true
 	if erased {
 		r.afterErasure(ctx)
 	}

@@ -1,0 +1,288 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/pforte/pforte/server/cloudapi"
+	"github.com/pforte/pforte/server/replica"
+	"github.com/pforte/pforte/store"
+)
+
+// s3Server is a real S3 HTTP server (gofakes3, in memory) on loopback.
+type s3Server struct {
+	backend *s3mem.Backend
+	url     string
+}
+
+func startS3(t *testing.T, bucket string) *s3Server {
+	t.Helper()
+	b := s3mem.New()
+	if err := b.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(b).Server())
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test-access")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	// Litestream's S3 client cannot combine its own HTTP client with a
+	// CA bundle from the environment; the test server is plain HTTP.
+	t.Setenv("AWS_CA_BUNDLE", "")
+	return &s3Server{backend: b, url: srv.URL}
+}
+
+// objects returns every object's key and bytes in the bucket.
+func (s *s3Server) objects(t *testing.T, bucket string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	list, err := s.backend.ListBucket(bucket, &gofakes3.Prefix{}, gofakes3.ListBucketPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range list.Contents {
+		o, err := s.backend.GetObject(bucket, c.Key, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(o.Contents)
+		o.Contents.Close()
+		out[c.Key] = b
+	}
+	return out
+}
+
+// runPforte runs one pforte command as a child process.
+func runPforte(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("pforte %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func waitReplica(t *testing.T, dir string, what string, ok func(*replica.Status) bool) *replica.Status {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, _ := replica.ReadStatus(dir)
+		if st != nil && ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica: %s did not happen in 60s; last status %+v", what, st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func canaryBody(waID, wamid, text string) []byte {
+	return fmt.Appendf(nil, `{"object":"whatsapp_business_account","entry":[{"id":"318824617705293","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"4930123456","phone_number_id":"412095873361844"},"contacts":[{"profile":{"name":"Kanarienvogel"},"wa_id":%q}],"messages":[{"from":%q,"id":%q,"timestamp":"1790000000","type":"text","text":{"body":%q}}]}}]}]}`,
+		waID, waID, wamid, text)
+}
+
+func postWebhook(t *testing.T, c *child, secret string, body []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "http://"+c.public+"/webhook", bytes.NewReader(body))
+	req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign([]byte(secret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("webhook: %d", resp.StatusCode)
+	}
+}
+
+// TestReplicaSurvivesSIGKILLAndErasure replicates to a real S3 server
+// while many senders deliver, kills "pforte serve" with SIGKILL, and
+// restores onto fresh data directories: every acknowledged message is
+// there, the bucket holds no plaintext, and a point-in-time restore from
+// before an erasure does not bring the erased customer back.
+func TestReplicaSurvivesSIGKILLAndErasure(t *testing.T) {
+	s3 := startS3(t, "pforte")
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		t.Fatal(err)
+	}
+	url := "s3://pforte/eu-1?endpoint=" + s3.url + "&region=eu-central-1"
+	secret := "replica-secret"
+	c := startChild(t, dir, secret, "--replica-url", url, "--replica-key-file", key,
+		"--replica-sync-interval", "100ms", "--replica-media-interval", "200ms")
+	t.Cleanup(func() {
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+		waitReplica(t, dir, "replicator exit", func(s *replica.Status) bool { return s.Stopped })
+		if t.Failed() {
+			t.Logf("serve's output:\n%s", c.stderr.String())
+		}
+	})
+
+	// A customer who will be erased, with an unmistakable text.
+	const canary = "KANARIE-7f3a9c-erased-text"
+	const canaryWaID = "4917099990001"
+	postWebhook(t, c, secret, canaryBody(canaryWaID, "wamid.canary.1", canary))
+	// A media file, as the media fetcher would leave it.
+	media := []byte("KANARIE-media-bytes-" + strings.Repeat("x", 5000))
+	mediaName := sha256Hex(media)
+	os.MkdirAll(filepath.Join(dir, store.MediaDirName), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, store.MediaDirName, mediaName), media, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitReplica(t, dir, "first sync", func(s *replica.Status) bool {
+		return !s.LastSync.IsZero() && s.RemoteTXID > 0 && s.LagSeconds == 0 && s.MediaFiles == 1
+	})
+	time.Sleep(300 * time.Millisecond)
+	beforeErasure := time.Now().UTC()
+	time.Sleep(1100 * time.Millisecond)
+
+	out := runPforte(t, "erase", "--data-dir", dir, "--contact", canaryWaID, "--yes", "--reason", "test")
+	t.Logf("erase: %s", out)
+	waitReplica(t, dir, "snapshot after the erasure", func(s *replica.Status) bool { return !s.LastErasureSnapshot.IsZero() })
+
+	// Load, then SIGKILL the primary in the middle of it.
+	var (
+		mu    sync.Mutex
+		acked []string
+		seq   int
+	)
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				mu.Lock()
+				ids := make([]string, 5)
+				for i := range ids {
+					seq++
+					ids[i] = fmt.Sprintf("wamid.replica.%d", seq)
+				}
+				mu.Unlock()
+				body := batchBody(ids)
+				req, _ := http.NewRequest("POST", "http://"+c.public+"/webhook", bytes.NewReader(body))
+				req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign([]byte(secret), body))
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					acked = append(acked, ids...)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(1500 * time.Millisecond)
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+	stop()
+	wg.Wait()
+	// The replicator notices its parent is gone and ships the rest.
+	waitReplica(t, dir, "final sync after SIGKILL", func(s *replica.Status) bool { return s.Stopped })
+	if len(acked) < 50 {
+		t.Fatalf("only %d messages acknowledged; the load did not reach the server", len(acked))
+	}
+
+	// Nothing in the bucket is readable without the key.
+	objs := s3.objects(t, "pforte")
+	if len(objs) < 3 {
+		t.Fatalf("bucket holds only %d objects", len(objs))
+	}
+	for k, b := range objs {
+		for _, plain := range []string{canary, "KANARIE-media-bytes", "Nachricht", "Crash Test", "4915112345678"} {
+			if bytes.Contains(b, []byte(plain)) {
+				t.Fatalf("object %s holds plaintext %q", k, plain)
+			}
+		}
+	}
+	if _, ok := objs["eu-1/pforte/media/"+mediaName]; !ok {
+		t.Fatalf("media file not in the bucket under its hash; keys: %v", keysOf(objs))
+	}
+
+	// Newest state onto a fresh machine.
+	fresh := filepath.Join(t.TempDir(), "restored")
+	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", fresh)
+	t.Logf("restore: %s", out)
+	st, err := store.Open(context.Background(), fresh, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.IntegrityCheck(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for _, id := range acked {
+		if _, err := st.MessageByWAMID(context.Background(), id); err != nil {
+			missing++
+		}
+	}
+	if _, err := st.MessageByWAMID(context.Background(), "wamid.canary.1"); err == nil {
+		t.Error("newest restore holds the erased customer's message")
+	}
+	st.Close()
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged messages missing from the restore", missing, len(acked))
+	}
+	t.Logf("%d acknowledged messages, all restored", len(acked))
+	if b, err := os.ReadFile(filepath.Join(fresh, store.MediaDirName, mediaName)); err != nil || !bytes.Equal(b, media) {
+		t.Fatalf("media not restored: %v", err)
+	}
+
+	// Point in time before the erasure: the canary row is in that state,
+	// and the restore must erase it again before anything can use it.
+	pit := filepath.Join(t.TempDir(), "pit")
+	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", pit,
+		"--timestamp", beforeErasure.Format(time.RFC3339Nano))
+	t.Logf("point-in-time restore: %s", out)
+	if !strings.Contains(out, "1 erased customers were in it and were erased again") {
+		t.Fatalf("the point-in-time restore did not find and erase the canary again: %s", out)
+	}
+	st, err = store.Open(context.Background(), pit, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.MessageByWAMID(context.Background(), "wamid.canary.1"); err == nil {
+		t.Fatal("point-in-time restore brought the erased customer's message back")
+	}
+	if _, err := st.MessageByWAMID(context.Background(), acked[0]); err == nil {
+		t.Fatal("point-in-time restore holds a message from after its time")
+	}
+}
+
+func keysOf(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
