@@ -82,6 +82,7 @@ func cmdDoctor(ctx context.Context, args []string, env envLookup, stdout, stderr
 		d.checkListeners(ctx)
 		d.checkCertificate(ctx)
 		d.checkMeta(ctx)
+		d.checkReplica()
 	}
 	return d.report(stdout)
 }

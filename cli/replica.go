@@ -397,3 +397,32 @@ func restoreFromReplica(ctx context.Context, dataDir string, c *replicaConfig, a
 		res.Took.Round(time.Millisecond))
 	return nil
 }
+
+// checkReplica reports the off-site replica's state from the running
+// replicator's status file.
+func (d *doctor) checkReplica() {
+	c := d.cfg.Replica
+	if !c.enabled() {
+		d.skip("no off-site replica (PFORTE_REPLICA_URL, see docs/replication.md): if this machine is lost, what came since the last copied backup is lost")
+		return
+	}
+	st, err := replica.ReadStatus(d.cfg.DataDir)
+	if err != nil {
+		d.fail("delete the damaged status file; the replicator writes a new one", "replica status: %v", err)
+		return
+	}
+	if st == nil {
+		d.warn("start pforte serve with the replica settings", "off-site replica %s is configured but has not run yet", redactURL(c.URL))
+		return
+	}
+	if ok, why := st.Healthy(d.now(), c.MaxLag); !ok {
+		d.fail("check the bucket's address, credentials and reachability (pforte replica status); local operation goes on and the replica catches up",
+			"off-site replica %s: %s", st.Target, why)
+		return
+	}
+	enc := "encrypted"
+	if !st.Encrypted {
+		enc = "NOT encrypted"
+	}
+	d.ok("off-site replica %s is current (last sync %s, %s, %d media files)", st.Target, st.LastSync.Format(time.RFC3339), enc, st.MediaFiles)
+}
