@@ -18,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"filippo.io/age"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	"github.com/superfly/ltx"
 
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/replica"
@@ -285,4 +287,141 @@ func keysOf(m map[string][]byte) []string {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// decodedBucket decrypts every object in the bucket with the replica key
+// and decodes the LTX files into their database pages, so a test can look
+// for content the way someone holding the key would.
+func decodedBucket(t *testing.T, s3 *s3Server, bucket, keyFile string) map[string][]byte {
+	t.Helper()
+	id, err := replica.LoadIdentity(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for k, b := range s3.objects(t, bucket) {
+		if strings.HasSuffix(k, "lease.json") {
+			continue
+		}
+		isLTX := strings.HasSuffix(k, ".ltx")
+		body := b
+		if isLTX {
+			body = b[ltx.HeaderSize:]
+		}
+		r, err := age.Decrypt(bytes.NewReader(body), id)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		plain, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		if !isLTX {
+			out[k] = plain
+			continue
+		}
+		dec := ltx.NewDecoder(bytes.NewReader(plain))
+		if err := dec.DecodeHeader(); err != nil {
+			t.Fatalf("%s: %v", k, err)
+		}
+		var pages bytes.Buffer
+		data := make([]byte, dec.Header().PageSize)
+		for {
+			var ph ltx.PageHeader
+			if err := dec.DecodePage(&ph, data); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s: %v", k, err)
+			}
+			pages.Write(data)
+		}
+		out[k] = pages.Bytes()
+	}
+	return out
+}
+
+func holding(objs map[string][]byte, s string) []string {
+	var out []string
+	for k, b := range objs {
+		if bytes.Contains(b, []byte(s)) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// TestReplicaErasureLeavesBucketAfterRetention erases a customer and
+// checks that after the replica retention (short here) no object in the
+// bucket holds their text any more, read with the key; before the
+// erasure the same scan finds it, so the scan itself is shown to work.
+// The metrics report the sync.
+func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
+	s3 := startS3(t, "pforte")
+	dir := t.TempDir()
+	key := filepath.Join(t.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		t.Fatal(err)
+	}
+	url := "s3://pforte/x?endpoint=" + s3.url + "&region=eu-central-1"
+	secret := "replica-secret"
+	internal := freeAddr(t)
+	const retention = 3 * time.Second
+	c := startChild(t, dir, secret, "--internal-addr", internal, "--replica-url", url, "--replica-key-file", key,
+		"--replica-sync-interval", "100ms", "--replica-media-interval", "200ms",
+		"--replica-retention", retention.String(), "--replica-retention-check", "250ms")
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve's output:\n%s", c.stderr.String())
+		}
+	})
+	const canary = "KANARIE-retention-4b1d77"
+	const canaryWaID = "4917099990002"
+	postWebhook(t, c, secret, canaryBody(canaryWaID, "wamid.canary.2", canary))
+	media := []byte("KANARIE-media-of-the-erased-" + strings.Repeat("y", 3000))
+	os.MkdirAll(filepath.Join(dir, store.MediaDirName), 0o700)
+	mediaName := sha256Hex(media)
+	if err := os.WriteFile(filepath.Join(dir, store.MediaDirName, mediaName), media, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitReplica(t, dir, "first sync", func(s *replica.Status) bool {
+		return s.RemoteTXID > 0 && s.LagSeconds == 0 && s.MediaFiles == 1
+	})
+	if got := holding(decodedBucket(t, s3, "pforte", key), canary); len(got) == 0 {
+		t.Fatal("control: the replicated pages do not hold the canary before the erasure; the scan proves nothing")
+	}
+	resp, err := http.Get("http://" + internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(metrics, []byte("pforte_replica_last_sync_timestamp_seconds 1.")) || !bytes.Contains(metrics, []byte("pforte_replica_lag_seconds 0")) {
+		t.Fatalf("metrics do not show the sync:\n%s", grepLines(string(metrics), "pforte_replica"))
+	}
+
+	// The erasure also removes the customer's media file.
+	os.Remove(filepath.Join(dir, store.MediaDirName, mediaName))
+	runPforte(t, "erase", "--data-dir", dir, "--contact", canaryWaID, "--yes", "--reason", "test")
+	erasedAt := time.Now()
+	waitReplica(t, dir, "snapshot after the erasure", func(s *replica.Status) bool { return !s.LastErasureSnapshot.IsZero() })
+	// Keep writing, as a live gateway does.
+	for i := range 5 {
+		postWebhook(t, c, secret, batchBody([]string{fmt.Sprintf("wamid.after.%d", i)}))
+		time.Sleep(200 * time.Millisecond)
+	}
+	deadline := erasedAt.Add(retention + 20*time.Second)
+	for {
+		objs := decodedBucket(t, s3, "pforte", key)
+		left := append(holding(objs, canary), holding(objs, "KANARIE-media-of-the-erased")...)
+		if len(left) == 0 {
+			t.Logf("no erased byte left in the bucket %s after the erasure (retention %s)", time.Since(erasedAt).Round(100*time.Millisecond), retention)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s after the erasure (retention %s) the bucket still holds the erased customer in %v", time.Since(erasedAt).Round(time.Second), retention, left)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
