@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -423,5 +424,143 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 			t.Fatalf("%s after the erasure (retention %s) the bucket still holds the erased customer in %v", time.Since(erasedAt).Round(time.Second), retention, left)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// ingestLoad posts webhook batches from senders concurrent clients for d
+// and returns the acknowledged messages per second and the p99 latency.
+func ingestLoad(tb testing.TB, c *child, secret, prefix string, senders int, d time.Duration, tick func()) (perSec float64, p99 time.Duration, acked []string) {
+	var (
+		mu   sync.Mutex
+		lats []time.Duration
+		seq  int
+	)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: senders}}
+	defer client.CloseIdleConnections()
+	ctx, stop := context.WithTimeout(context.Background(), d)
+	defer stop()
+	var wg sync.WaitGroup
+	for range senders {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				mu.Lock()
+				ids := make([]string, 5)
+				for i := range ids {
+					seq++
+					ids[i] = fmt.Sprintf("%s.%d", prefix, seq)
+				}
+				mu.Unlock()
+				body := batchBody(ids)
+				req, _ := http.NewRequest("POST", "http://"+c.public+"/webhook", bytes.NewReader(body))
+				req.Header.Set(cloudapi.SignatureHeader, cloudapi.Sign([]byte(secret), body))
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					mu.Lock()
+					lats = append(lats, time.Since(t0))
+					acked = append(acked, ids...)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	if tick != nil {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				tick()
+				time.Sleep(100 * time.Millisecond)
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(lats)
+	if len(lats) == 0 {
+		tb.Fatal("nothing acknowledged")
+	}
+	return float64(len(acked)) / d.Seconds(), lats[len(lats)*99/100], acked
+}
+
+// BenchmarkReplicaIngest measures webhook ingest with replication off and
+// on (encrypted, to an in-process S3 server) in one run, alternating,
+// the replica's lag under that load, and the restore of the result.
+//
+//	go test -tags '...' -run '^$' -bench ReplicaIngest -benchtime 1x ./cli
+func BenchmarkReplicaIngest(b *testing.B) {
+	s3b := s3mem.New()
+	if err := s3b.CreateBucket("pforte"); err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(gofakes3.New(s3b).Server())
+	defer srv.Close()
+	b.Setenv("AWS_ACCESS_KEY_ID", "k")
+	b.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	b.Setenv("AWS_CA_BUNDLE", "")
+	key := filepath.Join(b.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		b.Fatal(err)
+	}
+	const secret, senders, d = "bench-secret", 16, 8 * time.Second
+	for range b.N {
+		var rate [2]float64
+		var p99 [2]time.Duration
+		var maxLag float64
+		var url, onDir string
+		var onAcked int
+		for round := range 4 { // off, on, off, on
+			on := round%2 == 1
+			dir := b.TempDir()
+			var extra []string
+			if on {
+				url = fmt.Sprintf("s3://pforte/r%d?endpoint=%s&region=eu-central-1", round, srv.URL)
+				extra = []string{"--replica-url", url, "--replica-key-file", key}
+				onDir = dir
+			}
+			c := startChildTB(b, dir, secret, extra...)
+			var tick func()
+			if on {
+				tick = func() {
+					if st, _ := replica.ReadStatus(dir); st != nil && st.LagSeconds > maxLag {
+						maxLag = st.LagSeconds
+					}
+				}
+			}
+			r, p, acked := ingestLoad(b, c, secret, fmt.Sprintf("wamid.bench.%d", round), senders, d, tick)
+			if on {
+				onAcked = len(acked)
+			}
+			i := 0
+			if on {
+				i = 1
+			}
+			rate[i] += r / 2
+			p99[i] = max(p99[i], p)
+			c.cmd.Process.Signal(syscall.SIGTERM)
+			c.cmd.Wait()
+		}
+		// Restore the last replicated run onto a fresh directory.
+		fi, _ := os.Stat(filepath.Join(onDir, store.DBFile))
+		t0 := time.Now()
+		cmd := exec.Command(os.Args[0], "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", filepath.Join(b.TempDir(), "r"))
+		cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("restore: %v\n%s", err, out)
+		}
+		restore := time.Since(t0)
+		b.ReportMetric(rate[0], "msgs/s-off")
+		b.ReportMetric(rate[1], "msgs/s-on")
+		b.ReportMetric(100*(rate[1]-rate[0])/rate[0], "throughput-change-%")
+		b.ReportMetric(float64(p99[0].Microseconds())/1000, "p99-ms-off")
+		b.ReportMetric(float64(p99[1].Microseconds())/1000, "p99-ms-on")
+		b.ReportMetric(maxLag, "max-lag-s")
+		b.ReportMetric(restore.Seconds(), "restore-s")
+		if fi != nil {
+			b.ReportMetric(float64(fi.Size())/(1<<20), "restored-db-MB")
+		}
+		b.ReportMetric(float64(onAcked), "msgs-restored")
+		b.ReportMetric(0, "ns/op")
 	}
 }

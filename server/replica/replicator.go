@@ -88,7 +88,7 @@ type Replicator struct {
 	st          Status
 	sideSeen    map[string]string // name → "size/mtime" last uploaded
 	sidesInit   bool              // the first look is done: a tombstone change from here on is an erasure
-	behindSince time.Time
+	pending     []seenTX // local transactions not yet in the bucket, oldest first
 }
 
 // New prepares a replicator; Run starts it.
@@ -141,7 +141,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.writeStatus()
 
 	var wg sync.WaitGroup
-	wg.Go(func() { r.loop(ctx, r.cfg.SyncInterval, r.observe) })
+	wg.Go(func() { r.loop(ctx, max(r.cfg.SyncInterval/4, 50*time.Millisecond), r.observe) })
 	wg.Go(func() { r.loop(ctx, r.cfg.MediaInterval, r.syncFiles) })
 	wg.Go(func() { r.loop(ctx, r.cfg.RetentionCheck, r.enforceRetention) })
 	// Small files and erasures are looked at often: they are cheap.
@@ -187,7 +187,8 @@ func (r *Replicator) set(f func(*Status)) {
 	f(&r.st)
 }
 
-// observe records how far the replica is behind.
+// observe records how far the replica is behind: the lag is the age of
+// the oldest local transaction the bucket does not hold yet.
 func (r *Replicator) observe(context.Context) {
 	now := time.Now().UTC()
 	local, err := r.db.Pos()
@@ -195,20 +196,27 @@ func (r *Replicator) observe(context.Context) {
 	r.set(func(s *Status) {
 		s.Updated = now
 		s.LocalTXID, s.RemoteTXID = uint64(local.TXID), uint64(remote.TXID)
-		inSync := err == nil && local.TXID == remote.TXID
-		if inSync {
-			s.LastSync = now
-			r.behindSince = time.Time{}
-		} else if r.behindSince.IsZero() {
-			r.behindSince = now
+		if err == nil && (len(r.pending) == 0 || r.pending[len(r.pending)-1].txid < uint64(local.TXID)) {
+			r.pending = append(r.pending, seenTX{uint64(local.TXID), now})
+		}
+		for len(r.pending) > 0 && r.pending[0].txid <= uint64(remote.TXID) {
+			r.pending = r.pending[1:]
 		}
 		s.LagSeconds = 0
-		if !r.behindSince.IsZero() {
-			s.LagSeconds = now.Sub(r.behindSince).Seconds()
+		if len(r.pending) > 0 {
+			s.LagSeconds = now.Sub(r.pending[0].at).Seconds()
+		} else if err == nil {
+			s.LastSync = now
 		}
 		s.LastError, s.LastErrorAt = r.errLog.get()
 	})
 	r.writeStatus()
+}
+
+// seenTX is when a local transaction id was first observed.
+type seenTX struct {
+	txid uint64
+	at   time.Time
 }
 
 // syncSideFiles uploads the small files when they changed; a changed
