@@ -84,11 +84,11 @@ type Replicator struct {
 	db     *litestream.DB
 	ls     *litestream.Store
 
-	mu          sync.Mutex
-	st          Status
-	sideSeen    map[string]string // name → "size/mtime" last uploaded
-	sidesInit   bool              // the first look is done: a tombstone change from here on is an erasure
-	pending     []seenTX // local transactions not yet in the bucket, oldest first
+	mu        sync.Mutex
+	st        Status
+	sideSeen  map[string]string // name → "size/mtime" last uploaded
+	sidesInit bool              // the first look is done: a tombstone change from here on is an erasure
+	pending   []seenTX          // local transactions not yet in the bucket, oldest first
 }
 
 // New prepares a replicator; Run starts it.
