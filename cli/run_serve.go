@@ -256,6 +256,9 @@ func (n *node) buildFaces(ctx context.Context) error {
 	}
 	n.secrets = cloudapi.NewAppSecrets(given)
 	processing, location := cfg.Jobs.processing(cfg.Domain), cfg.Jobs.location
+	if cfg.Replica.enabled() {
+		processing.Replica, processing.ReplicaRetention, processing.ReplicaEncrypted = redactURL(cfg.Replica.URL), cfg.Replica.Retention, cfg.Replica.KeyFile != ""
+	}
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia}, n.st, n.log, n.metrics)
