@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,8 @@ type replicaConfig struct {
 	MediaInterval  time.Duration
 	RetentionCheck time.Duration
 	MaxLag         time.Duration
+	Lease          bool
+	LeaseTTL       time.Duration
 }
 
 func (c *replicaConfig) flags(fs *flag.FlagSet) {
@@ -40,6 +43,8 @@ func (c *replicaConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MediaInterval, "replica-media-interval", 30*time.Second, "how often media files are compared with the bucket")
 	fs.DurationVar(&c.RetentionCheck, "replica-retention-check", 0, "how often expired history is deleted (default: a quarter of the retention, at most 1h)")
 	fs.DurationVar(&c.MaxLag, "replica-max-lag", 5*time.Minute, "replica behind longer than this raises an alarm")
+	fs.BoolVar(&c.Lease, "replica-lease", false, "hold a lease in the bucket (s3 only): serve refuses to start while another instance holds it, and stops if it loses it")
+	fs.DurationVar(&c.LeaseTTL, "replica-lease-ttl", 2*time.Minute, "how long the lease lasts without renewal; a bucket unreachable this long stops serve")
 }
 
 func (c *replicaConfig) enabled() bool { return c.URL != "" }
@@ -60,6 +65,9 @@ func (c *replicaConfig) validate() error {
 			return settingError(se.Name, "…", se.Msg)
 		}
 		return err
+	}
+	if c.Lease && c.LeaseTTL < 3*time.Second {
+		return settingError("replica-lease-ttl", c.LeaseTTL.String(), "want at least 3s")
 	}
 	if c.MaxLag < time.Second {
 		return settingError("replica-max-lag", c.MaxLag.String(), "want at least 1s")
@@ -154,10 +162,35 @@ func (n *node) startReplica(ctx context.Context) error {
 		return nil
 	}
 	s := &replicaSupervisor{cfg: &n.cfg.Replica, dataDir: n.cfg.DataDir, log: n.log.With("part", "replica"), stderr: n.stderr, st: n.st}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	if n.cfg.Replica.Lease {
+		// Before the outbox starts: only the lease holder may send.
+		host, _ := os.Hostname()
+		owner := fmt.Sprintf("%s:%d", host, os.Getpid())
+		le, err := replica.AcquireLease(ctx, n.cfg.Replica.lib(), owner, n.cfg.Replica.LeaseTTL, n.log)
+		if err != nil {
+			cancel()
+			if errors.Is(err, replica.ErrLeaseHeld) {
+				return fmt.Errorf("%w; it may still be sending: stop it first, or wait until its lease expires", err)
+			}
+			return err
+		}
+		n.log.Info("holding the replica lease", "owner", owner, "ttl", n.cfg.Replica.LeaseTTL)
+		leaseDone := make(chan struct{})
+		go func() {
+			defer close(leaseDone)
+			le.Keep(runCtx, func(err error) {
+				// Another instance may take over now: stop before it sends.
+				n.log.Error("lost the replica lease; stopping so that two instances never send", "err", err)
+				syscall.Kill(os.Getpid(), syscall.SIGTERM)
+			})
+		}()
+		n.onStop(func(context.Context) { cancel(); <-leaseDone })
+	}
 	if err := s.spawn(); err != nil {
+		cancel()
 		return fmt.Errorf("replica: start: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)

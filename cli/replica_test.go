@@ -564,3 +564,59 @@ func BenchmarkReplicaIngest(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	}
 }
+
+// TestReplicaLeaseKeepsTwoInstancesFromRunning: while one instance holds
+// the lease in the bucket a second refuses to start (so it cannot send),
+// also right after the first was killed; once the lease expired the
+// second starts.
+func TestReplicaLeaseKeepsTwoInstancesFromRunning(t *testing.T) {
+	s3 := startS3(t, "pforte")
+	key := filepath.Join(t.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		t.Fatal(err)
+	}
+	url := "s3://pforte/lease?endpoint=" + s3.url + "&region=eu-central-1"
+	const ttl = 4 * time.Second
+	flags := []string{"--replica-url", url, "--replica-key-file", key, "--replica-lease", "--replica-lease-ttl", ttl.String()}
+	a := startChild(t, t.TempDir(), "s", flags...)
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		a.cmd.Wait()
+	})
+	second := func() (string, error) {
+		dir := t.TempDir()
+		args := append([]string{"serve", "--data-dir", dir, "--http-addr", freeAddr(t), "--internal-addr", freeAddr(t),
+			"--app-secret", "s", "--verify-token", "vt"}, flags...)
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			return out.String(), err
+		case <-time.After(8 * time.Second):
+			cmd.Process.Signal(syscall.SIGTERM)
+			<-done
+			return out.String(), nil // it ran
+		}
+	}
+	out, err := second()
+	if err == nil || !strings.Contains(out, "another instance holds the lease") {
+		t.Fatalf("a second instance started while the first holds the lease: %v\n%s", err, out)
+	}
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	a.cmd.Wait()
+	killed := time.Now()
+	if out, err := second(); err == nil || !strings.Contains(out, "another instance holds the lease") {
+		t.Fatalf("a second instance started right after the first was killed, inside its lease: %s", out)
+	}
+	time.Sleep(time.Until(killed.Add(ttl + time.Second)))
+	if out, err := second(); err != nil || !strings.Contains(out, "holding the replica lease") {
+		t.Fatalf("after the lease expired the second instance did not take over: %v\n%s", err, out)
+	}
+}
