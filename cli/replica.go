@@ -459,3 +459,96 @@ func (d *doctor) checkReplica() {
 	}
 	d.ok("off-site replica %s is current (last sync %s, %s, %d media files)", st.Target, st.LastSync.Format(time.RFC3339), enc, st.MediaFiles)
 }
+
+// cmdStandby keeps a data directory a current copy of the replica until
+// stopped; "pforte promote" turns it into a primary.
+func cmdStandby(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("standby", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(env), "standby data directory (its own, empty at first)")
+	var c replicaConfig
+	c.flags(fs)
+	from := fs.String("from-replica", "", "replica URL to follow (as the primary's --replica-url)")
+	every := fs.Duration("interval", 10*time.Second, "how often keys, tombstones and media are refreshed")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	if *from != "" {
+		c.URL = *from
+	}
+	if c.URL == "" {
+		return settingError("from-replica", "", "give the primary's replica URL")
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		return err
+	}
+	lock, err := os.OpenFile(filepath.Join(*dataDir, standbyLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return fmt.Errorf("a standby already runs on %s", *dataDir)
+	}
+	if err := os.WriteFile(filepath.Join(*dataDir, standbyPID), []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	log := newLogger(stderr, "info", "text").With("part", "standby")
+	log.Info("following the replica", "target", redactURL(c.URL), "data_dir", *dataDir)
+	return replica.Standby(ctx, *dataDir, c.lib(), replicaLayout(), *every, log)
+}
+
+const (
+	standbyLock = "standby.lock"
+	standbyPID  = "standby.pid"
+)
+
+// cmdPromote stops the standby on a data directory and makes its copy the
+// database: erasures and decisions re-applied, as after any restore.
+func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
+	dataDir := fs.String("data-dir", defaultDataDir(env), "the standby's data directory")
+	if err := parseFlags(fs, args, env); err != nil {
+		return err
+	}
+	followed := filepath.Join(*dataDir, replica.StandbyDB)
+	if _, err := os.Stat(followed); err != nil {
+		return settingError("data-dir", *dataDir, "holds no standby copy (run pforte standby there first)")
+	}
+	// Stop the standby and wait until it let go of the directory.
+	if b, err := os.ReadFile(filepath.Join(*dataDir, standbyPID)); err == nil {
+		var pid int
+		if _, err := fmt.Sscan(string(b), &pid); err == nil && pid > 0 {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	lock, err := os.OpenFile(filepath.Join(*dataDir, standbyLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			lock.Close()
+			return errors.New("the standby did not stop within 30s; stop it (systemctl stop pforte-standby) and run promote again")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	res, err := store.Restore(ctx, *dataDir, followed, store.RestoreOptions{Actor: store.ActorCLI})
+	lock.Close()
+	if err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	matches, _ := filepath.Glob(followed + "*")
+	for _, m := range matches {
+		os.Remove(m)
+	}
+	os.Remove(filepath.Join(*dataDir, standbyPID))
+	os.Remove(filepath.Join(*dataDir, standbyLock))
+	fmt.Fprintf(stdout, "promoted %s: %d erased customers were erased again (%d tombstones known), %d decisions re-applied.\n"+
+		"Now start pforte serve on it with --replica-lease: it starts as soon as the old primary's lease has expired, never while it may still send.\n",
+		*dataDir, res.Reerased, res.Tombstones, res.Decisions)
+	return nil
+}

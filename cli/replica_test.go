@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/benbjohnson/litestream"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/superfly/ltx"
@@ -619,4 +620,113 @@ func TestReplicaLeaseKeepsTwoInstancesFromRunning(t *testing.T) {
 	if out, err := second(); err != nil || !strings.Contains(out, "holding the replica lease") {
 		t.Fatalf("after the lease expired the second instance did not take over: %v\n%s", err, out)
 	}
+}
+
+// TestReplicaStandbyPromote follows a primary with "pforte standby" on a
+// second directory, kills the primary, promotes the standby with one
+// command and starts it: every acknowledged message is there, the erased
+// customer is not, and the promoted instance starts only after the dead
+// primary's lease expired.
+func TestReplicaStandbyPromote(t *testing.T) {
+	s3 := startS3(t, "pforte")
+	key := filepath.Join(t.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		t.Fatal(err)
+	}
+	url := "s3://pforte/ha?endpoint=" + s3.url + "&region=eu-central-1"
+	const ttl = 10 * time.Second
+	flags := []string{"--replica-url", url, "--replica-key-file", key, "--replica-lease", "--replica-lease-ttl", ttl.String(),
+		"--replica-sync-interval", "100ms", "--replica-media-interval", "200ms"}
+	primary := t.TempDir()
+	secret := "ha-secret"
+	a := startChild(t, primary, secret, flags...)
+	t.Cleanup(func() {
+		a.cmd.Process.Kill()
+		a.cmd.Wait()
+	})
+	standbyDir := filepath.Join(t.TempDir(), "standby")
+	sb := exec.Command(os.Args[0], "standby", "--from-replica", url, "--replica-key-file", key, "--data-dir", standbyDir, "--interval", "300ms")
+	sb.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+	var sbOut bytes.Buffer
+	sb.Stdout, sb.Stderr = &sbOut, &sbOut
+	if err := sb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sbDone := make(chan error, 1)
+	go func() { sbDone <- sb.Wait() }()
+	t.Cleanup(func() {
+		sb.Process.Kill()
+		if t.Failed() {
+			t.Logf("standby output:\n%s", sbOut.String())
+		}
+	})
+
+	const canaryWaID = "4917099990003"
+	postWebhook(t, a, secret, canaryBody(canaryWaID, "wamid.canary.3", "KANARIE-standby"))
+	_, _, acked := ingestLoad(t, a, secret, "wamid.ha", 4, 2*time.Second, nil)
+	runPforte(t, "erase", "--data-dir", primary, "--contact", canaryWaID, "--yes", "--reason", "test")
+	_, _, more := ingestLoad(t, a, secret, "wamid.ha2", 4, time.Second, nil)
+	acked = append(acked, more...)
+	a.cmd.Process.Signal(syscall.SIGKILL)
+	a.cmd.Wait()
+	killed := time.Now()
+	final := waitReplica(t, primary, "final sync after SIGKILL", func(s *replica.Status) bool { return s.Stopped })
+
+	// The standby catches up to the primary's last transaction.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		b, _ := os.ReadFile(litestream.TXIDPath(filepath.Join(standbyDir, replica.StandbyDB)))
+		if txid, err := ltx.ParseTXID(strings.TrimSpace(string(b))); err == nil && uint64(txid) >= final.RemoteTXID {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("standby did not reach transaction %d in 60s (has %q)", final.RemoteTXID, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // one more refresh of tombstones and media
+	out := runPforte(t, "promote", "--data-dir", standbyDir)
+	t.Logf("promote: %s", out)
+	select {
+	case <-sbDone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the standby process did not stop on promote")
+	}
+
+	// Inside the dead primary's lease the promoted instance refuses to run.
+	if time.Since(killed) > ttl-time.Second {
+		t.Fatalf("promotion took %s, longer than the lease; raise the test's TTL", time.Since(killed))
+	}
+	{
+		args := []string{"serve", "--data-dir", standbyDir, "--http-addr", freeAddr(t), "--internal-addr", freeAddr(t), "--app-secret", secret, "--verify-token", "vt"}
+		cmd := exec.Command(os.Args[0], append(args, flags...)...)
+		cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+		b, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(b), "another instance holds the lease") {
+			t.Fatalf("promoted instance started inside the old primary's lease: %v\n%s", err, b)
+		}
+	}
+	time.Sleep(time.Until(killed.Add(ttl + time.Second)))
+	c := startChild(t, standbyDir, secret, flags...)
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+
+	st, err := store.Open(context.Background(), standbyDir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	missing := 0
+	for _, id := range acked {
+		if _, err := st.MessageByWAMID(context.Background(), id); err != nil {
+			missing++
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged messages missing after promotion", missing, len(acked))
+	}
+	if _, err := st.MessageByWAMID(context.Background(), "wamid.canary.3"); err == nil {
+		t.Fatal("the promoted standby holds the erased customer's message")
+	}
+	t.Logf("%d acknowledged messages present after promotion", len(acked))
 }
