@@ -37,8 +37,12 @@ var allowed = map[string][]string{
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
 		"server/simulator", "server/campaign", "server/health"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
-		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign", "server/health"},
+		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign", "server/health",
+		"server/replica"},
 	"": {"cli"}, // main only hands over
+
+	// Litestream and the bucket; knows the data directory only by the layout cli hands it.
+	"server/replica": {},
 }
 
 // TestDependencyDirection keeps the layering above: every import of a

@@ -78,11 +78,22 @@ func cmdRestore(ctx context.Context, args []string, env envLookup, stdout, stder
 	from := fs.String("from", "", "backup file to restore (required)")
 	pass := fs.String("backup-passphrase", "", "passphrase of an encrypted backup")
 	passFile := fs.String("backup-passphrase-file", "", "read the passphrase from this file")
+	var rc replicaConfig
+	rc.flags(fs)
+	fromReplica := fs.String("from-replica", "", "restore from this off-site replica URL instead of a backup file (onto an empty --data-dir)")
+	at := fs.String("timestamp", "", "with --from-replica: the point in time to restore (RFC 3339); default the newest state")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
+	if *fromReplica != "" {
+		if *from != "" {
+			return settingError("from", *from, "give either --from or --from-replica")
+		}
+		rc.URL = *fromReplica
+		return restoreFromReplica(ctx, *dataDir, &rc, *at, stdout, stderr)
+	}
 	if *from == "" {
-		return settingError("from", *from, "give the backup file")
+		return settingError("from", *from, "give the backup file (or --from-replica URL)")
 	}
 	if _, err := os.Stat(*from); err != nil {
 		return settingError("from", *from, "cannot read it")

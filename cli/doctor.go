@@ -91,6 +91,7 @@ func cmdDoctor(ctx context.Context, args []string, env envLookup, stdout, stderr
 			token = cfg.AccessToken
 		}
 		d.checkStorage(ctx, token, d.numbers)
+		d.checkReplica()
 	}
 	return d.report(stdout)
 }

@@ -69,6 +69,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdSimulate(ctx, args, env, stdout, stderr)
 	case "doctor":
 		err = cmdDoctor(ctx, args, env, stdout, stderr)
+	case "replicate":
+		err = cmdReplicate(ctx, args, env, stdin, stderr)
+	case "replica":
+		err = cmdReplica(ctx, args, env, stdout, stderr)
+	case "standby":
+		err = cmdStandby(ctx, args, env, stdout, stderr)
+	case "promote":
+		err = cmdPromote(ctx, args, env, stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args, env, stdout)
 	case "help", "-h", "--help":
@@ -109,6 +117,12 @@ Commands:
   retention run [--dry-run]  apply the retention policies now, or list what would go
   backup [--out FILE]        consistent, checked snapshot of the database (encrypted with a passphrase)
   restore --from FILE        replace the database with a backup; erasures since are applied again
+  restore --from-replica URL [--timestamp T] --data-dir D
+                             restore the off-site replica (database, media, keys) onto an empty data dir
+  replica keygen|status      encryption key and state of the off-site replica (see docs/replication.md)
+  standby --from-replica URL --data-dir D
+                             keep D a current copy of the replica (a second machine)
+  promote --data-dir D       stop the standby on D and make its copy the database
   records [--format json]    the record of processing activities (Art. 30) from the live settings
   version                    print version, commit, build tags and SQLite version
 

@@ -90,6 +90,7 @@ func (n *node) start(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
 		n.startTLS,      // certificate files are checked before the data directory is touched
 		n.openStore,     // everything below writes to it
+		n.startReplica,  // the off-site copy; its stop ships the last commits before the store closes
 		n.startDemo,     // the simulator stands in for Meta before anything calls it
 		n.startFanout,   // forwards what is stored to the company's systems
 		n.startSending,  // the one Meta client, the outbox and the media fetcher
@@ -299,6 +300,9 @@ func (n *node) buildFaces(ctx context.Context) error {
 	}
 	n.secrets = cloudapi.NewAppSecrets(given)
 	processing, location := cfg.Jobs.processing(cfg.Domain), cfg.Jobs.location
+	if cfg.Replica.enabled() {
+		processing.Replica, processing.ReplicaRetention, processing.ReplicaEncrypted = redactURL(cfg.Replica.URL), cfg.Replica.Retention, cfg.Replica.KeyFile != ""
+	}
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns}, n.st, n.log, n.metrics)

@@ -64,6 +64,7 @@ type serveConfig struct {
 	Jobs   jobsConfig
 	// Campaign tunes campaigns (cli/campaigns.go).
 	Campaign campaignConfig
+	Replica  replicaConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
@@ -113,6 +114,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.Fanout.MaxInFlight, "fanout-concurrency", 16, "forwards in flight at once across all subscriptions (one per subscription)")
 	c.Jobs.flags(fs)
 	c.Campaign.flags(fs)
+	c.Replica.flags(fs)
 	return fs, c
 }
 
@@ -201,6 +203,9 @@ func (c *serveConfig) validate() error {
 		return settingError("data-dir", c.DataDir, "must not be empty")
 	}
 	if err := c.Jobs.validate(); err != nil {
+		return err
+	}
+	if err := c.Replica.validate(); err != nil {
 		return err
 	}
 	return c.Sending.validate()

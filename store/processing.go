@@ -45,6 +45,11 @@ type ProcessingContext struct {
 	Host         string // where Pforte runs, e.g. the domain
 	BackupKeep   int
 	BackupMaxAge time.Duration
+	// Replica is the off-site replica's target (no credentials) and
+	// ReplicaRetention its history; empty when there is none.
+	Replica          string
+	ReplicaRetention time.Duration
+	ReplicaEncrypted bool
 }
 
 // RecordsOfProcessing builds the record from the live retention settings.
@@ -89,7 +94,7 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 		return nil, err
 	}
 	local := "auf " + host + "; Meta hält Nachrichteninhalte vorübergehend bis zu 30 Tage / on " + host + "; Meta keeps message content transiently for up to 30 days"
-	return &ProcessingRecords{
+	rec := &ProcessingRecords{
 		GeneratedAt: pc.Now.UTC(),
 		Controller:  pc.Controller,
 		Activities: []ProcessingActivity{
@@ -172,7 +177,20 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 		},
 		Note: "Ausgangspunkt für das Verzeichnis von Verarbeitungstätigkeiten; vom Verantwortlichen zu prüfen und zu ergänzen. " +
 			"A starting point for the record of processing activities; the controller must review and complete it.",
-	}, nil
+	}
+	if pc.Replica != "" {
+		enc := "clientseitig mit age verschlüsselt, der Anbieter hält nur Chiffretext / age-encrypted on the server, the provider holds ciphertext only"
+		if !pc.ReplicaEncrypted {
+			enc = "UNVERSCHLÜSSELT (--replica-unencrypted) / NOT encrypted"
+		}
+		h := int(pc.ReplicaRetention.Hours())
+		rec.Processors = append(rec.Processors, Processor{Name: "(Speicheranbieter der Off-site-Replik eintragen / enter the replica's storage provider): " + pc.Replica,
+			Role: "Off-site-Replik von Datenbank und Medien / off-site replica of database and media"})
+		rec.Measures = append(rec.Measures, fmt.Sprintf("Laufende Off-site-Replik (%s); nach einer Löschung ist spätestens nach %d h + 1 h kein gelöschtes Byte mehr in der Replik; "+
+			"Wiederherstellungen wenden Löschungen erneut an / continuous off-site replica (%s); at most %d h + 1 h after an erasure no erased byte remains in it; restores re-apply erasures",
+			enc, h, enc, h))
+	}
+	return rec, nil
 }
 
 // campaignActivity describes marketing campaigns and the double opt-in
