@@ -62,6 +62,20 @@ const (
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
 	AuditTemplateCategory     AuditAction = "template.category"
+	// Single sign-on and passkeys (issue 19).
+	AuditSSOLogin         AuditAction = "sso.login"
+	AuditSSOLink          AuditAction = "sso.link"
+	AuditSSOUserCreate    AuditAction = "sso.user_create"
+	AuditSSORole          AuditAction = "sso.role"
+	AuditSSORefused       AuditAction = "sso.refused"
+	AuditSSOSessionEnded  AuditAction = "sso.session_ended"
+	AuditSSOSettings      AuditAction = "sso.settings"
+	AuditSSOLogout        AuditAction = "sso.logout"
+	AuditPasswordLoginOff AuditAction = "login.password_off"
+	AuditPasskeyAdd       AuditAction = "passkey.add"
+	AuditPasskeyRemove    AuditAction = "passkey.remove"
+	AuditPasskeyClone     AuditAction = "passkey.clone"
+	AuditPasskeyFailed    AuditAction = "passkey.failed"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -76,6 +90,8 @@ var AuditActions = []AuditAction{
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
+	AuditSSOLogin, AuditSSOLink, AuditSSOUserCreate, AuditSSORole, AuditSSORefused, AuditSSOSessionEnded, AuditSSOSettings,
+	AuditSSOLogout, AuditPasswordLoginOff, AuditPasskeyAdd, AuditPasskeyRemove, AuditPasskeyClone, AuditPasskeyFailed,
 }
 
 // consentAction is the audit key of a consent record's action.
