@@ -12,18 +12,18 @@ import (
 // Settings keys of single sign-on (OIDC). The client secret is kept
 // sealed (SetSecret); the rest is plain.
 const (
-	SettingSSOIssuer        = "sso.issuer"
-	SettingSSOClientID      = "sso.client_id"
-	SettingSSOClientSecret  = "sso.client_secret" // sealed
-	SettingSSODomains       = "sso.domains"       // allowed e-mail domains, space separated; empty: any
-	SettingSSOJIT           = "sso.jit"           // "1": create unknown users on first login
-	SettingSSODefaultRole   = "sso.default_role"  // role of a user no mapping line names; empty: refused
-	SettingSSORoleClaim     = "sso.role_claim"    // claim holding groups or roles, e.g. "groups"
-	SettingSSORoleMap       = "sso.role_map"      // lines "group=role"
-	SettingSSORecheck       = "sso.recheck_minutes"
-	SettingSSOPasswordOff   = "sso.password_off"   // "1": password login only for the break-glass admin
-	SettingSSOBreakGlass    = "sso.break_glass"    // user id of the break-glass admin
-	SettingSSOButtonLabel   = "sso.button_label"   // e.g. "Microsoft 365"
+	SettingSSOIssuer       = "sso.issuer"
+	SettingSSOClientID     = "sso.client_id"
+	SettingSSOClientSecret = "sso.client_secret" // sealed
+	SettingSSODomains      = "sso.domains"       // allowed e-mail domains, space separated; empty: any
+	SettingSSOJIT          = "sso.jit"           // "1": create unknown users on first login
+	SettingSSODefaultRole  = "sso.default_role"  // role of a user no mapping line names; empty: refused
+	SettingSSORoleClaim    = "sso.role_claim"    // claim holding groups or roles, e.g. "groups"
+	SettingSSORoleMap      = "sso.role_map"      // lines "group=role"
+	SettingSSORecheck      = "sso.recheck_minutes"
+	SettingSSOPasswordOff  = "sso.password_off" // "1": password login only for the break-glass admin
+	SettingSSOBreakGlass   = "sso.break_glass"  // user id of the break-glass admin
+	SettingSSOButtonLabel  = "sso.button_label" // e.g. "Microsoft 365"
 )
 
 // Identity links a panel account to one provider's subject.
@@ -350,6 +350,37 @@ func (s *Store) DeletePasskey(ctx context.Context, userID, id int64, audit ...Au
 	}
 	if err != nil {
 		return fmt.Errorf("store: delete passkey: %w", err)
+	}
+	return nil
+}
+
+// SetSettings stores several plain settings and sealed secrets in one
+// commit (a settings form either applies whole or not at all). A nil
+// secret value leaves that secret as it is.
+func (s *Store) SetSettings(ctx context.Context, plain map[string]string, secrets map[string][]byte, audit ...AuditEntry) error {
+	sealed := map[string]string{}
+	for k, v := range secrets {
+		if v == nil {
+			continue
+		}
+		b, err := s.Seal(v, "setting:"+k)
+		if err != nil {
+			return err
+		}
+		sealed[k] = secretPrefix + fmt.Sprintf("%x", b)
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		for _, m := range []map[string]string{plain, sealed} {
+			for k, v := range m {
+				if err := setSettingTx(tx, k, v); err != nil {
+					return err
+				}
+			}
+		}
+		return auditAll(tx, audit, "settings:sso")
+	})
+	if err != nil {
+		return fmt.Errorf("store: set settings: %w", err)
 	}
 	return nil
 }

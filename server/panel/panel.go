@@ -67,6 +67,9 @@ type Config struct {
 	Processing store.ProcessingContext
 	// Jobs shows and starts the scheduled jobs; nil without a scheduler.
 	Jobs jobs.Runner
+	// SSOHTTPClient carries the requests to the single sign-on provider
+	// (discovery, keys, tokens); nil uses a client with a 10 s timeout.
+	SSOHTTPClient *http.Client
 }
 
 // Sender sends a message typed in the panel. Main wires the outbox in;
@@ -170,6 +173,8 @@ type panelState struct {
 	lastSweep   atomic.Int64 // unix seconds of the last expired-session sweep
 	dash        dashCache
 	noSuchUser  func() string // see noSuchUserHash
+	sso         ssoState      // logins under way at the provider (sso.go)
+	webauthn    ceremonies    // passkey challenges under way (passkey.go)
 }
 
 type enrolment struct {
@@ -197,6 +202,8 @@ func newPanelState(cfg Config) *panelState {
 		enrolments:  map[int64]enrolment{},
 		staticFiles: web.StaticHandler(),
 	}
+	p.sso.flows = map[string]pendingFlow{}
+	p.webauthn.m = map[string]ceremony{}
 	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))
