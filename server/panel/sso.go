@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-		"net/http"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -676,4 +676,3 @@ func validIssuer(s string) bool {
 	}
 	return false
 }
-
