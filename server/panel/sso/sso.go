@@ -77,6 +77,7 @@ func Reason(err error) string {
 // Client talks to one discovered provider.
 type Client struct {
 	cfg        Config
+	provider   *oidc.Provider
 	hc         *http.Client
 	verifier   *oidc.IDTokenVerifier
 	oauth      oauth2.Config
@@ -102,7 +103,7 @@ func Discover(ctx context.Context, cfg Config, hc *http.Client) (*Client, error)
 		EndSession string `json:"end_session_endpoint"`
 	}
 	_ = p.Claims(&extra) // optional: a provider without it gets a local logout only
-	c := &Client{cfg: cfg, hc: hc, endSession: extra.EndSession, google: cfg.Issuer == "https://accounts.google.com"}
+	c := &Client{cfg: cfg, provider: p, hc: hc, endSession: extra.EndSession, google: cfg.Issuer == "https://accounts.google.com"}
 	c.verifier = p.VerifierContext(oidc.ClientContext(context.Background(), hc), &oidc.Config{ClientID: cfg.ClientID})
 	scopes := []string{oidc.ScopeOpenID, "email", "profile"}
 	if !c.google { // Google refuses offline_access; it wants access_type=offline
@@ -201,6 +202,22 @@ func (c *Client) verify(ctx context.Context, tok *oauth2.Token) (*verified, erro
 	var all map[string]any
 	if err := idt.Claims(&all); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadToken, err)
+	}
+	// Providers that follow OIDC Core 5.4 strictly put e-mail, name and
+	// often groups into the userinfo answer rather than the ID token when
+	// an access token is issued; what the ID token lacks is taken from
+	// there, for the same subject only.
+	if _, ok := all["email"]; !ok && tok.AccessToken != "" && c.provider.UserInfoEndpoint() != "" {
+		if ui, err := c.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err == nil && ui.Subject == idt.Subject {
+			var more map[string]any
+			if ui.Claims(&more) == nil {
+				for k, v := range more {
+					if _, ok := all[k]; !ok {
+						all[k] = v
+					}
+				}
+			}
+		}
 	}
 	cl := Claims{Subject: idt.Subject, Email: str(all["email"]), Name: str(all["name"]), Groups: strs(all[c.cfg.RoleClaim])}
 	// email_verified is the standard claim; Entra ID sends xms_edov
