@@ -300,9 +300,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
 	if provider != "" {
 		// RP-initiated logout: the provider ends its session too and
-		// sends the browser back to the login page.
-		allowFormTarget(w, provider)
-		http.Redirect(w, r, provider, http.StatusSeeOther)
+		// sends the browser back to the login page. A forwarding page,
+		// not a redirect: the submitting page's CSP (form-action 'self')
+		// would block a form's redirect to another origin.
+		s.bare(w, r, http.StatusOK, web.T(r.Context(), "Sie sind abgemeldet."), web.ProviderLogout(provider))
 		return
 	}
 	setFlash(w, web.T(r.Context(), "Sie sind abgemeldet."))

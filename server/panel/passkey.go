@@ -184,12 +184,14 @@ func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
 	opts, data, err := rp.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()),
 		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
@@ -219,6 +221,7 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
@@ -284,11 +287,13 @@ func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 	rp, err := s.relyingParty(r)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
 	opts, data, err := rp.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
@@ -312,6 +317,7 @@ func (s *Server) passkeyCheck(w http.ResponseWriter, r *http.Request, c ceremony
 	ctx := r.Context()
 	rp, err := s.relyingParty(r)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return nil, nil, false
 	}
@@ -414,11 +420,13 @@ func (s *Server) passkey2FABegin(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
 	opts, data, err := rp.BeginLogin(wu)
 	if err != nil {
+		s.log.Warn("passkey ceremony not started", "err", err)
 		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 		return
 	}
