@@ -892,7 +892,7 @@ func SSOSettings(vm SSOSettingsVM) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var57 string
-		templ_7745c5c3_Var57, templ_7745c5c3_Err = templ.JoinStringErrs(T(ctx, "Gruppenzuordnung (eine Zeile je Gruppe: Gruppe=admin, Gruppe=agent oder Gruppe=auditor)"))
+		templ_7745c5c3_Var57, templ_7745c5c3_Err = templ.JoinStringErrs(T(ctx, "Gruppenzuordnung (eine Zeile je Gruppe: Gruppe=Admin, Gruppe=Agent oder Gruppe=Auditor)"))
 		if templ_7745c5c3_Err != nil {
 			return templ.Error{Err: templ_7745c5c3_Err, FileName: `sso.templ`, Line: 114, Col: 109}
 		}
@@ -900,7 +900,7 @@ func SSOSettings(vm SSOSettingsVM) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "</span> <textarea name=\"role_map\" rows=\"4\" placeholder=\"pforte-admins=admin\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 74, "</span> <textarea name=\"role_map\" rows=\"4\" placeholder=\"pforte-admins=Admin\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -601,11 +601,11 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	roleMap, err := sso.ParseRoleMap(vm.RoleMap)
 	if errors.Is(err, sso.ErrNoAdmin) {
-		fail("Die Gruppenzuordnung gibt keiner Gruppe die Rolle admin. So verlöre Pforte bei den nächsten Anmeldungen alle Administratoren; bitte ergänzen Sie eine Zeile „Gruppe=admin“. Nichts wurde gespeichert.", "mapping_no_admin")
+		fail("Die Gruppenzuordnung gibt keiner Gruppe die Rolle Admin. So verlöre Pforte bei den nächsten Anmeldungen alle Administratoren; bitte ergänzen Sie eine Zeile „Gruppe=Admin“. Nichts wurde gespeichert.", "mapping_no_admin")
 		return
 	}
 	if err != nil {
-		fail("Jede Zeile der Gruppenzuordnung hat die Form „Gruppe=admin“, „Gruppe=agent“ oder „Gruppe=auditor“.", "")
+		fail("Jede Zeile der Gruppenzuordnung hat die Form „Gruppe=Admin“, „Gruppe=Agent“ oder „Gruppe=Auditor“.", "")
 		return
 	}
 	if vm.PasswordOff {

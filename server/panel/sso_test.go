@@ -280,7 +280,7 @@ func TestSSOSettingsRefusals(t *testing.T) {
 		t.Fatalf("wrong issuer: %d", p.status)
 	}
 	p = e.admin.post("/settings/sso", url.Values{"issuer": {e.op.Issuer}, "client_id": {opClientID}, "role_map": {"staff=agent"}, "recheck": {"10"}})
-	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "keiner Gruppe die Rolle admin") {
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "keiner Gruppe die Rolle Admin") {
 		t.Fatalf("mapping without admin: %d", p.status)
 	}
 	if v, _, _ := e.g.Store.Setting(ctx, store.SettingSSOIssuer); v != e.op.Issuer {
