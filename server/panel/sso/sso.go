@@ -314,7 +314,7 @@ func ParseRoleMap(text string) ([]Mapping, error) {
 		if !ok || group == "" || !slices.Contains(Roles, role) {
 			return nil, fmt.Errorf("%w: line %d: %q", ErrMapping, i+1, line)
 		}
-		admin = admin || role == "admin"
+		admin = admin || role == Roles[0] // Roles is ordered by privilege
 		out = append(out, Mapping{Group: group, Role: role})
 	}
 	if len(out) > 0 && !admin {
