@@ -42,7 +42,7 @@ type opUser struct {
 const opClientID, opSecret = "pforte-panel", "op-client-secret"
 
 // startOP starts a provider whose client may redirect to pforteBase.
-func startOP(t *testing.T, pforteBase string) *testOP {
+func startOP(t testing.TB, pforteBase string) *testOP {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -198,7 +198,7 @@ func (s *opStorage) GetClientByClientID(ctx context.Context, id string) (op.Clie
 // signInAtOP follows a Pforte /login/sso redirect (loc) through the provider's
 // login page as user and returns the URL the provider sends the browser
 // back to (Pforte's callback with code and state).
-func signInAtOP(t *testing.T, hc *http.Client, loc, user string) string {
+func signInAtOP(t testing.TB, hc *http.Client, loc, user string) string {
 	t.Helper()
 	for range 10 {
 		if strings.Contains(loc, "/login/sso/callback") {

@@ -421,13 +421,21 @@ func (s *Server) ssoSignIn(w http.ResponseWriter, r *http.Request, set *ssoSetti
 // session must end (the provider refused, or cannot be asked).
 func (s *Server) ssoRecheck(r *http.Request, sess *store.Session, user *store.User, now time.Time) bool {
 	ctx := r.Context()
+	// Between re-checks only the interval is read (one row, not the
+	// whole configuration and its sealed secret).
+	every := defaultRecheck
+	if v, _, err := s.store.Setting(ctx, store.SettingSSORecheck); err == nil {
+		if m, err := strconv.Atoi(v); err == nil && m > 0 {
+			every = time.Duration(m) * time.Minute
+		}
+	}
+	if now.Unix()-sess.SSOCheckedAt < int64(every.Seconds()) {
+		return true
+	}
 	set, err := s.ssoSettings(ctx, r)
 	if err != nil {
 		s.log.Warn("sso settings not read", "err", err)
 		return true // the database is the problem, not the account
-	}
-	if now.Unix()-sess.SSOCheckedAt < int64(set.recheck.Seconds()) {
-		return true
 	}
 	end := func(reason string, err error) bool {
 		d := map[string]any{"reason": reason}

@@ -28,7 +28,7 @@ func localGateway(t *testing.T) (*testenv.Gateway, string) {
 }
 
 // configureSSO stores a provider configuration as the settings page would.
-func configureSSO(t *testing.T, st *store.Store, o *testOP) {
+func configureSSO(t testing.TB, st *store.Store, o *testOP) {
 	t.Helper()
 	ctx := context.Background()
 	if err := st.SetSettings(ctx, map[string]string{store.SettingSSOIssuer: o.Issuer, store.SettingSSOClientID: o.ClientID,
