@@ -3,9 +3,9 @@ package panel_test
 import (
 	"context"
 	"html"
-	"regexp"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
