@@ -335,3 +335,31 @@ func TestSSOUnreachableAndPasswordOff(t *testing.T) {
 		t.Fatalf("provider down, passwords off: %d", p.status)
 	}
 }
+
+// TestSSOLastAdminKeepsRole: when the provider's groups would take admin
+// rights from the last admin, the login goes ahead with the role kept,
+// and the refusal is audited.
+func TestSSOLastAdminKeepsRole(t *testing.T) {
+	e := newSSOEnv(t, nil)
+	ctx := context.Background()
+	e.op.AddUser("anna", "anna@example.de", true, "pforte-admins")
+	b := newBrowser(t, e.base)
+	if p, _ := e.ssoLogin(t, b, "anna"); p.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", p.status)
+	}
+	chefin, _ := e.g.Store.UserByEmail(ctx, "chefin@example.de")
+	if err := e.g.Store.SetRole(ctx, chefin.ID, store.RoleAgent); err != nil {
+		t.Fatal(err)
+	}
+	e.op.SetGroups("anna", "pforte-agents")
+	if p, _ := e.ssoLogin(t, b, "anna"); p.status != http.StatusSeeOther {
+		t.Fatalf("login of the last admin: %d", p.status)
+	}
+	anna, _ := e.g.Store.UserByEmail(ctx, "anna@example.de")
+	if anna.Role != store.RoleAdmin || !hasRefusal(t, e.g.Store, "last_admin") {
+		t.Fatalf("last admin: role %s, refusals %v", anna.Role, refusals(t, e.g.Store))
+	}
+	if n := len(auditActions(t, e.g.Store)[store.AuditSSORole]); n != 0 {
+		t.Fatalf("a role change was audited that did not happen: %d", n)
+	}
+}
