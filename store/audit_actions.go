@@ -73,6 +73,20 @@ const (
 	AuditCampaignSettings     AuditAction = "campaign.settings"
 	AuditSMTPChange           AuditAction = "settings.smtp"
 	AuditPricingRates         AuditAction = "settings.pricing_rates"
+	// Single sign-on and passkeys (issue 19).
+	AuditSSOLogin         AuditAction = "sso.login"
+	AuditSSOLink          AuditAction = "sso.link"
+	AuditSSOUserCreate    AuditAction = "sso.user_create"
+	AuditSSORole          AuditAction = "sso.role"
+	AuditSSORefused       AuditAction = "sso.refused"
+	AuditSSOSessionEnded  AuditAction = "sso.session_ended"
+	AuditSSOSettings      AuditAction = "sso.settings"
+	AuditSSOLogout        AuditAction = "sso.logout"
+	AuditPasswordLoginOff AuditAction = "login.password_off"
+	AuditPasskeyAdd       AuditAction = "passkey.add"
+	AuditPasskeyRemove    AuditAction = "passkey.remove"
+	AuditPasskeyClone     AuditAction = "passkey.clone"
+	AuditPasskeyFailed    AuditAction = "passkey.failed"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -90,6 +104,8 @@ var AuditActions = []AuditAction{
 	AuditCampaignCreate, AuditCampaignStart, AuditCampaignPause, AuditCampaignAutoPause, AuditCampaignResume, AuditCampaignCancel,
 	AuditCampaignDone, AuditOptInEntry, AuditCampaignSettings,
 	AuditSMTPChange, AuditPricingRates,
+	AuditSSOLogin, AuditSSOLink, AuditSSOUserCreate, AuditSSORole, AuditSSORefused, AuditSSOSessionEnded, AuditSSOSettings,
+	AuditSSOLogout, AuditPasswordLoginOff, AuditPasskeyAdd, AuditPasskeyRemove, AuditPasskeyClone, AuditPasskeyFailed,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -50,6 +50,7 @@ var migrations = []migration{
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
+	{version: 490, name: "single sign-on identities and passkeys", sql: schema490SSOPasskeys}, // sso.go
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -765,4 +766,42 @@ CREATE TABLE pricing_rates (
 	updated_at   INTEGER NOT NULL,
 	UNIQUE (country_code, category)
 );
+`
+
+// schema490SSOPasskeys is migration 490: single sign-on and passkeys.
+// user_identities links an account to one provider's subject (issuer +
+// sub: the only stable key an OIDC provider promises); passkeys keeps
+// each WebAuthn credential's public key and signature counter (a counter
+// going backwards means a cloned authenticator). Both hang off users with
+// ON DELETE CASCADE. A session started through a provider keeps that
+// provider's refresh token and ID token sealed, to re-check the account
+// at the provider and to end the provider's session at logout.
+const schema490SSOPasskeys = `
+CREATE TABLE user_identities (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	issuer        TEXT NOT NULL,
+	subject       TEXT NOT NULL,
+	email         TEXT NOT NULL DEFAULT '',   -- as the provider last reported it
+	created_at    INTEGER NOT NULL,
+	last_login_at INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (issuer, subject)
+);
+CREATE INDEX user_identities_user ON user_identities(user_id);
+
+CREATE TABLE passkeys (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+	name          TEXT NOT NULL,
+	credential_id BLOB NOT NULL UNIQUE,
+	credential    TEXT NOT NULL,              -- JSON: public key, sign counter, flags, transports
+	created_at    INTEGER NOT NULL,
+	last_used_at  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX passkeys_user ON passkeys(user_id);
+
+ALTER TABLE sessions ADD COLUMN sso_identity_id INTEGER REFERENCES user_identities(id) ON DELETE CASCADE;
+ALTER TABLE sessions ADD COLUMN sso_refresh BLOB;    -- sealed refresh token
+ALTER TABLE sessions ADD COLUMN sso_id_token BLOB;   -- sealed ID token, the hint for RP-initiated logout
+ALTER TABLE sessions ADD COLUMN sso_checked_at INTEGER NOT NULL DEFAULT 0;
 `

@@ -19,6 +19,9 @@ type Session struct {
 	LastSeenAt int64
 	IP         string
 	UserAgent  string
+	SSO        bool // started through the single sign-on provider (sso.go)
+	// SSOCheckedAt is when the provider last confirmed the account.
+	SSOCheckedAt int64
 }
 
 // HashToken is how session and invite tokens are stored and looked up.
@@ -59,12 +62,13 @@ func (s *Store) CreateSession(ctx context.Context, token string, sess Session, r
 func (s *Store) SessionByToken(ctx context.Context, token string) (*Session, *User, error) {
 	var sess Session
 	row := s.rdb.QueryRowContext(ctx, `SELECT s.id, s.user_id, s.mfa_pending, s.created_at, s.last_seen_at, s.ip, s.user_agent,
-		u.id, u.email, u.name, u.role, u.password_hash, u.totp_secret, u.totp_enabled, u.totp_last_step, u.recovery_codes, u.lang, u.notify, u.disabled_at IS NOT NULL, u.created_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, HashToken(token))
+		u.id, u.email, u.name, u.role, u.password_hash, u.totp_secret, u.totp_enabled, u.totp_last_step, u.recovery_codes, u.lang, u.notify, u.disabled_at IS NOT NULL, u.created_at,
+		s.sso_identity_id IS NOT NULL, s.sso_checked_at, (SELECT count(*) FROM passkeys p WHERE p.user_id = u.id) FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, HashToken(token))
 	var u User
 	var codes string
 	err := row.Scan(&sess.ID, &sess.UserID, &sess.MFAPending, &sess.CreatedAt, &sess.LastSeenAt, &sess.IP, &sess.UserAgent,
 		&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.TOTPEnabled, &u.TOTPLastStep,
-		&codes, &u.Lang, &u.Notify, &u.Disabled, &u.CreatedAt)
+		&codes, &u.Lang, &u.Notify, &u.Disabled, &u.CreatedAt, &sess.SSO, &sess.SSOCheckedAt, &u.Passkeys)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil, ErrNotFound
 	}

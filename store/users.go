@@ -45,7 +45,12 @@ type User struct {
 	Notify        bool
 	Disabled      bool
 	CreatedAt     int64
+	Passkeys      int // registered passkeys (sso.go)
 }
+
+// HasSecondFactor reports whether the account can prove a second factor:
+// an authenticator app or a passkey.
+func (u *User) HasSecondFactor() bool { return u.TOTPEnabled || u.Passkeys > 0 }
 
 // DisplayName is the name, or the e-mail address when no name is set.
 func (u *User) DisplayName() string {
@@ -55,13 +60,14 @@ func (u *User) DisplayName() string {
 	return u.Email
 }
 
-const userColumns = `id, email, name, role, password_hash, totp_secret, totp_enabled, totp_last_step, recovery_codes, lang, notify, disabled_at IS NOT NULL, created_at`
+const userColumns = `id, email, name, role, password_hash, totp_secret, totp_enabled, totp_last_step, recovery_codes, lang, notify, disabled_at IS NOT NULL, created_at,
+	(SELECT count(*) FROM passkeys p WHERE p.user_id = users.id)`
 
 func scanUser(r scanner) (*User, error) {
 	var u User
 	var codes string
 	if err := r.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash, &u.TOTPSecret, &u.TOTPEnabled, &u.TOTPLastStep,
-		&codes, &u.Lang, &u.Notify, &u.Disabled, &u.CreatedAt); err != nil {
+		&codes, &u.Lang, &u.Notify, &u.Disabled, &u.CreatedAt, &u.Passkeys); err != nil {
 		return nil, err
 	}
 	u.RecoveryCodes = strings.Fields(codes)

@@ -105,6 +105,20 @@ var auditActions = map[string]string{
 	"campaign.settings":        "Kampagnen-Einstellungen geändert",
 	"settings.smtp":            "Mailserver für Alarme geändert",
 	"settings.pricing_rates":   "Preistabelle geändert",
+	// Single sign-on and passkeys.
+	"sso.login":          "Anmeldung über Single Sign-on",
+	"sso.link":           "Konto mit Single-Sign-on-Identität verknüpft",
+	"sso.user_create":    "Konto bei der ersten Single-Sign-on-Anmeldung angelegt",
+	"sso.role":           "Rolle aus der Gruppenzuordnung des Anmeldedienstes geändert",
+	"sso.refused":        "Single-Sign-on-Anmeldung abgelehnt",
+	"sso.session_ended":  "Sitzung beendet: Anmeldedienst lehnt das Konto ab",
+	"sso.settings":       "Single-Sign-on-Einstellungen geändert",
+	"sso.logout":         "Abmeldung auch beim Anmeldedienst",
+	"login.password_off": "Passwort-Anmeldung abgelehnt (nur noch Single Sign-on)",
+	"passkey.add":        "Passkey hinzugefügt",
+	"passkey.remove":     "Passkey entfernt",
+	"passkey.clone":      "Passkey abgelehnt: Signaturzähler rückwärts (möglicher Klon)",
+	"passkey.failed":     "Passkey-Anmeldung fehlgeschlagen",
 }
 
 // auditActor names who acted: a person, an API key, the system.

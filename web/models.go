@@ -59,6 +59,14 @@ type AuthForm struct {
 	// Retention lists the retention periods a fresh install applies,
 	// shown read-only on the first-run page.
 	Retention []RetentionVM
+	// Sign-in without a password (sso.templ): the company's provider,
+	// passkeys, and a passkey as the second factor.
+	SSO         bool
+	SSOLabel    string
+	PasswordOff bool
+	Passkey     bool
+	Passkey2FA  bool
+	TOTP        bool // the account has an authenticator app (second-factor page)
 }
 
 // InboxFilter is the inbox's current selection, kept in links.

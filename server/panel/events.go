@@ -62,7 +62,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		if err != nil || sess.ID != v.session.ID || s.sessionOver(sess, u, s.now()) || !mayStream(u) {
 			return false
 		}
-		if !u.TOTPEnabled && s.require2FA(ctx) {
+		if !u.HasSecondFactor() && !sess.SSO && s.require2FA(ctx) {
 			return false
 		}
 		user = u

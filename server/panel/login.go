@@ -46,6 +46,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if msg := takeFlash(w, r); msg != "" {
 		f.Info = msg
 	}
+	s.loginAlternatives(r, &f, nil)
 	s.bare(w, r, http.StatusOK, web.T(r.Context(), "Anmelden"), web.LoginForm(f))
 }
 
@@ -65,6 +66,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	form := web.AuthForm{Email: email}
 	fail := func(status int, msg string) {
 		form.Error = web.T(ctx, msg)
+		s.loginAlternatives(r, &form, nil)
 		s.bare(w, r, status, web.T(ctx, "Anmelden"), web.LoginForm(form))
 	}
 	if len(email) > 254 || len(pw) > 1024 {
@@ -104,23 +106,30 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, loginErr)
 		return
 	}
+	if s.passwordLoginRefused(ctx, r, u) {
+		// Only the break-glass admin still logs in with a password; the
+		// right password is told apart only after it was checked.
+		s.audit(r, store.AuditEntry{Actor: store.UserActor(u.ID), Action: store.AuditPasswordLoginOff, Target: "email:" + email, IP: ip})
+		fail(http.StatusForbidden, "Die Anmeldung mit Passwort ist abgeschaltet. Bitte melden Sie sich mit Ihrem Firmenkonto an.")
+		return
+	}
 	s.panel.login.success(at)
 	s.sweepSessions(ctx)
 	// A fresh token at every login; the browser's old session (if any) is
 	// deleted in the same commit, so a planted cookie is worth nothing.
 	token := newToken()
 	action := store.AuditLoginSuccess
-	if u.TOTPEnabled {
+	if u.HasSecondFactor() {
 		action = store.AuditLoginPasswordOK
 	}
-	_, err = s.store.CreateSession(ctx, token, store.Session{UserID: u.ID, MFAPending: u.TOTPEnabled, IP: ip, UserAgent: shortUA(r.UserAgent()), CreatedAt: now.Unix()},
+	_, err = s.store.CreateSession(ctx, token, store.Session{UserID: u.ID, MFAPending: u.HasSecondFactor(), IP: ip, UserAgent: shortUA(r.UserAgent()), CreatedAt: now.Unix()},
 		s.sessionToken(r), store.AuditEntry{Actor: store.UserActor(u.ID), Action: action, IP: ip})
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
 	s.setSessionCookie(w, r, token)
-	if u.TOTPEnabled {
+	if u.HasSecondFactor() {
 		redirect(w, r, "/login/2fa")
 		return
 	}
@@ -227,7 +236,7 @@ func (s *Server) totpPage(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
-	s.bare(w, r, http.StatusOK, web.T(r.Context(), "Bestätigungscode"), web.TwoFactorForm(web.AuthForm{}))
+	s.bare(w, r, http.StatusOK, web.T(r.Context(), "Bestätigungscode"), web.TwoFactorForm(web.AuthForm{Passkey2FA: v.user.Passkeys > 0, TOTP: v.user.TOTPEnabled}))
 }
 
 func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
@@ -240,7 +249,7 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
 	ip, now := tlsmgr.ClientIP(r), s.now()
 	at := s.attemptFor(r, v.user.Email, v.user)
 	fail := func(status int, msg string) {
-		s.bare(w, r, status, web.T(ctx, "Bestätigungscode"), web.TwoFactorForm(web.AuthForm{Error: web.T(ctx, msg)}))
+		s.bare(w, r, status, web.T(ctx, "Bestätigungscode"), web.TwoFactorForm(web.AuthForm{Error: web.T(ctx, msg), Passkey2FA: v.user.Passkeys > 0, TOTP: v.user.TOTPEnabled}))
 	}
 	if scope := s.panel.login.blocked(at, now); scope != scopeNone {
 		s.auditThrottled(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditLoginThrottled, Target: "totp", IP: ip}, scope)
@@ -273,14 +282,30 @@ func (s *Server) totpSubmit(w http.ResponseWriter, r *http.Request) {
 
 // logout ends this browser's session and tells it to forget site data.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	provider := ""
 	if v := viewerOf(r); v != nil {
-		if err := s.store.DeleteSession(r.Context(), v.token, store.AuditEntry{Actor: v.actor(), Action: store.AuditLogout, Target: v.actor().String(), IP: tlsmgr.ClientIP(r)}); err != nil {
+		audits := []store.AuditEntry{{Actor: v.actor(), Action: store.AuditLogout, Target: v.actor().String(), IP: tlsmgr.ClientIP(r)}}
+		if v.session.SSO {
+			// Read before the session (and its ID token) is deleted.
+			if provider = s.ssoLogoutURL(r, v.session); provider != "" {
+				audits = append(audits, store.AuditEntry{Actor: v.actor(), Action: store.AuditSSOLogout, Target: v.actor().String(), IP: tlsmgr.ClientIP(r)})
+			}
+		}
+		if err := s.store.DeleteSession(r.Context(), v.token, audits...); err != nil {
 			s.storeFail(w, r, err)
 			return
 		}
 	}
 	s.clearSessionCookie(w, r)
 	w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
+	if provider != "" {
+		// RP-initiated logout: the provider ends its session too and
+		// sends the browser back to the login page. A forwarding page,
+		// not a redirect: the submitting page's CSP (form-action 'self')
+		// would block a form's redirect to another origin.
+		s.bare(w, r, http.StatusOK, web.T(r.Context(), "Sie sind abgemeldet."), web.ProviderLogout(provider))
+		return
+	}
 	setFlash(w, web.T(r.Context(), "Sie sind abgemeldet."))
 	redirect(w, r, "/login")
 }

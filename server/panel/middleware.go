@@ -124,6 +124,16 @@ func (s *Server) loadSession(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
+		if sess.SSO && !s.ssoRecheck(r.WithContext(ctx), sess, user, now) {
+			// The provider no longer vouches for the account (disabled,
+			// deleted, token revoked) or cannot be asked: the session ends.
+			if err := s.store.DeleteSession(ctx, token); err != nil {
+				s.log.Warn("session not deleted", "err", err)
+			}
+			s.clearSessionCookie(w, r)
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
 		if now.Unix()-sess.LastSeenAt >= 60 && r.URL.Path != eventsPath {
 			// At most one write a minute per session keeps the idle clock.
 			if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
@@ -165,7 +175,7 @@ func (s *Server) requireRole(roles roleSet, next http.Handler) http.Handler {
 			s.goTo(w, r, "/login/2fa")
 			return
 		}
-		if !strings.HasPrefix(r.URL.Path, "/account") && !v.user.TOTPEnabled && s.require2FA(r.Context()) {
+		if !strings.HasPrefix(r.URL.Path, "/account") && !v.user.HasSecondFactor() && !v.session.SSO && s.require2FA(r.Context()) {
 			s.goTo(w, r, "/account/2fa")
 			return
 		}

@@ -71,6 +71,9 @@ type Config struct {
 	Processing store.ProcessingContext
 	// Jobs shows and starts the scheduled jobs; nil without a scheduler.
 	Jobs jobs.Runner
+	// SSOHTTPClient carries the requests to the single sign-on provider
+	// (discovery, keys, tokens); nil uses a client with a 10 s timeout.
+	SSOHTTPClient *http.Client
 }
 
 // Sender sends a message typed in the panel. Main wires the outbox in;
@@ -180,7 +183,9 @@ type panelState struct {
 	noSuchUser  func() string // see noSuchUserHash
 
 	// read receipts and typing sent to Meta (signals.go)
-	signals chatSignalState
+	signals  chatSignalState
+	sso      ssoState   // logins under way at the provider (sso.go)
+	webauthn ceremonies // passkey challenges under way (passkey.go)
 }
 
 type enrolment struct {
@@ -208,6 +213,8 @@ func newPanelState(cfg Config) *panelState {
 		enrolments:  map[int64]enrolment{},
 		staticFiles: web.StaticHandler(),
 	}
+	p.sso.flows = map[string]pendingFlow{}
+	p.webauthn.m = map[string]ceremony{}
 	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))

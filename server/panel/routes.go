@@ -110,5 +110,18 @@ func (s *Server) routeTable() []route {
 		{"GET /costs", admins, noBody, s.costsPage},
 		{"GET /costs.csv", admins, noBody, s.costsCSV},
 		{"POST /costs/rates", admins, longForm, s.costsRates},
+		// Single sign-on and passkeys (sso.go, passkey.go).
+		{"GET /login/sso", anyone, noBody, s.ssoStart},
+		{"GET " + ssoCallbackPath, anyone, noBody, s.ssoCallback},
+		{"POST /login/passkey/begin", anyone, noBody, s.passkeyLoginBegin},
+		{"POST /login/passkey", anyone, shortForm, s.passkeyLoginFinish},
+		{"POST /login/2fa/passkey/begin", anyone, noBody, s.passkey2FABegin},
+		{"POST /login/2fa/passkey", anyone, shortForm, s.passkey2FAFinish},
+		{"GET /account/passkeys", everyone, noBody, s.passkeysPage},
+		{"POST /account/passkeys/begin", everyone, noBody, s.passkeyRegisterBegin},
+		{"POST /account/passkeys", everyone, shortForm, s.passkeyRegisterFinish},
+		{"POST /account/passkeys/{id}/delete", everyone, shortForm, s.passkeyDelete},
+		{"GET /settings/sso", admins, noBody, s.ssoSettingsPage},
+		{"POST /settings/sso", admins, longForm, s.ssoSettingsSave},
 	}
 }
