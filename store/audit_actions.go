@@ -62,6 +62,8 @@ const (
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
 	AuditTemplateCategory     AuditAction = "template.category"
+	AuditAutomationChange     AuditAction = "automation.change"
+	AuditBotHandover          AuditAction = "conversation.bot"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -76,6 +78,7 @@ var AuditActions = []AuditAction{
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
+	AuditAutomationChange, AuditBotHandover,
 }
 
 // consentAction is the audit key of a consent record's action.

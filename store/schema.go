@@ -45,6 +45,7 @@ var migrations = []migration{
 	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
+	{version: 450, name: "automations", sql: schema450Automations},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -615,4 +616,32 @@ CREATE INDEX templates_name ON templates(name);
 // them.
 const schema410SealedSubscriptionSecrets = `
 ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
+`
+
+// schema450Automations is migration 450: business hours and automatic
+// replies per business number (automation_settings holds each setting as
+// the JSON the API takes, so the API, the panel and the worker read one
+// shape), a record of every automatic message (rate limits, "welcome
+// once", the dashboard's cost), and the bot-handover flag. Rows of
+// automation_sends go with their message (retention) and conversation
+// (erasure); the settings hold no personal data.
+const schema450Automations = `
+CREATE TABLE automation_settings (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id) ON DELETE CASCADE,
+	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting')),
+	spec               TEXT NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	UNIQUE (business_number_id, kind)
+);
+CREATE TABLE automation_sends (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	conversation_id    INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	message_id         INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+	rule               TEXT NOT NULL,
+	trigger_message_id INTEGER,
+	created_at         INTEGER NOT NULL
+);
+CREATE INDEX automation_sends_conversation ON automation_sends(conversation_id, rule, created_at);
+ALTER TABLE conversations ADD COLUMN bot_active INTEGER NOT NULL DEFAULT 0;
 `

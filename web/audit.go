@@ -94,6 +94,8 @@ var auditActions = map[string]string{
 	"user.password_reset":      "Passwort zurückgesetzt",
 	"user.email_change":        "E-Mail-Adresse geändert",
 	"template.category":        "Vorlagenkategorie festgelegt",
+	"automation.change":        "Automatisierung geändert",
+	"conversation.bot":         "Bot-Übergabe geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

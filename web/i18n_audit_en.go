@@ -47,6 +47,8 @@ func init() {
 		"Bestätigung mit aktuellem Passwort gedrosselt":                      "Confirmation with the current password throttled",
 		"Passwort zurückgesetzt":                                             "Password reset",
 		"Vorlagenkategorie festgelegt":                                       "Template category set",
+		"Automatisierung geändert":                                           "Automation changed",
+		"Bot-Übergabe geändert":                                              "Bot handover changed",
 		"E-Mail-Adresse geändert":                                            "E-mail address changed",
 		"Löschfrist geändert":                                                "Retention period changed",
 		"Bereinigung nach Löschfristen":                                      "Clean-up by retention periods",

@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AutomationKind names one automation setting of a business number; stored
+// in automation_settings.kind and, for replies, automation_sends.rule.
+type AutomationKind string
+
+// Automation settings.
+const (
+	AutoHours   AutomationKind = "hours"   // business hours (not a reply)
+	AutoWelcome AutomationKind = "welcome" // first message ever, with the Art. 13 notice
+	AutoAway    AutomationKind = "away"    // outside business hours
+	AutoWaiting AutomationKind = "waiting" // no agent answer within N minutes
+)
+
+// AutoReplyKinds are the automatic replies, in the order they go out.
+var AutoReplyKinds = []AutomationKind{AutoWelcome, AutoAway, AutoWaiting}
+
+// Valid reports whether k is a known automatic reply.
+func (k AutomationKind) Valid() bool {
+	return k == AutoWelcome || k == AutoAway || k == AutoWaiting
+}
+
+// autoActorPrefix marks outbox actors of automatic messages: the actor
+// says which rule sent it, like a user actor says who.
+const autoActorPrefix = "system:auto:"
+
+// AutoActor is the outbox actor of a message a rule sent.
+func AutoActor(k AutomationKind) Actor { return Actor(autoActorPrefix + string(k)) }
+
+// AutoRule is the rule behind an AutoActor.
+func (a Actor) AutoRule() (AutomationKind, bool) {
+	k, ok := strings.CutPrefix(string(a), autoActorPrefix)
+	return AutomationKind(k), ok
+}
+
+// AutomationSetting is one stored setting: the JSON the API takes.
+type AutomationSetting struct {
+	PhoneNumberID string
+	Kind          AutomationKind
+	Spec          string
+	UpdatedAt     int64
+}
+
+// SetAutomation stores a number's setting (already checked by the
+// caller) and audits it in the same commit. An unknown number is
+// ErrNotFound and nothing is written.
+func (s *Store) SetAutomation(ctx context.Context, actor Actor, pnid string, kind AutomationKind, spec string, now time.Time) error {
+	detail, _ := json.Marshal(map[string]any{"kind": kind, "spec": json.RawMessage(spec)})
+	err := s.Write(ctx, func(tx *Tx) error {
+		var numberID int64
+		if err := tx.QueryRow("SELECT id FROM business_numbers WHERE phone_number_id = ?", pnid).Scan(&numberID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if _, err := tx.Exec(`INSERT INTO automation_settings(business_number_id, kind, spec, updated_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (business_number_id, kind) DO UPDATE SET spec = excluded.spec, updated_at = excluded.updated_at`,
+			numberID, kind, spec, now.Unix()); err != nil {
+			return err
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditAutomationChange, Target: "number:" + pnid, Detail: string(detail)})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("store: automation setting: %w", err)
+	}
+	return nil
+}
+
+// Automation returns one setting of a number; ErrNotFound when unset.
+func (s *Store) Automation(ctx context.Context, pnid string, kind AutomationKind) (AutomationSetting, error) {
+	a := AutomationSetting{PhoneNumberID: pnid, Kind: kind}
+	err := s.rdb.QueryRowContext(ctx, `SELECT a.spec, a.updated_at FROM automation_settings a
+		JOIN business_numbers b ON b.id = a.business_number_id WHERE b.phone_number_id = ? AND a.kind = ?`, pnid, kind).Scan(&a.Spec, &a.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, fmt.Errorf("store: automation setting: %w", err)
+	}
+	return a, nil
+}
+
+// Automations returns every stored setting, for the worker's rule cache.
+func (s *Store) Automations(ctx context.Context) ([]AutomationSetting, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT b.phone_number_id, a.kind, a.spec, a.updated_at FROM automation_settings a
+		JOIN business_numbers b ON b.id = a.business_number_id ORDER BY a.id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: automation settings: %w", err)
+	}
+	defer rows.Close()
+	var out []AutomationSetting
+	for rows.Next() {
+		var a AutomationSetting
+		if err := rows.Scan(&a.PhoneNumberID, &a.Kind, &a.Spec, &a.UpdatedAt); err != nil {
+			return nil, fmt.Errorf("store: automation settings: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// AutomationsVersion changes whenever a setting is saved: the worker
+// reloads its rules only then.
+func (s *Store) AutomationsVersion(ctx context.Context) (string, error) {
+	var n, last int64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT count(*), coalesce(max(updated_at * 1000000 + id), 0) FROM automation_settings").Scan(&n, &last); err != nil {
+		return "", fmt.Errorf("store: automation settings: %w", err)
+	}
+	return strconv.FormatInt(n, 10) + ":" + strconv.FormatInt(last, 10), nil
+}
+
+// AutoCandidate is an inbound message the automations look at, with what
+// they need to know about its customer and conversation.
+type AutoCandidate struct {
+	MessageID      int64
+	ConversationID int64
+	ContactID      int64
+	PhoneNumberID  string
+	WAMID          string
+	Type           string
+	Text           string
+	Group          bool  // sent in a group chat
+	TS             int64 // Meta's timestamp, unix seconds
+	WaID, UserID   string
+	Name           string
+	BotActive      bool // an external bot answers this conversation
+	StopWord       bool // the message opted the customer out
+	FirstEver      bool // the customer's first message to any number
+	WelcomedBefore bool // a welcome went to this customer before
+	Status         string
+}
+
+// settingAutomationCursor holds the id of the last inbound message the
+// automation worker has looked at.
+const settingAutomationCursor = "automation.cursor"
+
+// AutomationCursor is where the worker resumes. On first use it starts
+// after the newest message, so history is never answered.
+func (s *Store) AutomationCursor(ctx context.Context) (int64, error) {
+	v, ok, err := s.Setting(ctx, settingAutomationCursor)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
+		return strconv.ParseInt(v, 10, 64)
+	}
+	var max int64
+	if err := s.rdb.QueryRowContext(ctx, "SELECT coalesce(max(id), 0) FROM messages").Scan(&max); err != nil {
+		return 0, fmt.Errorf("store: automation cursor: %w", err)
+	}
+	return max, s.SetAutomationCursor(ctx, max)
+}
+
+// SetAutomationCursor records that messages up to id were looked at.
+func (s *Store) SetAutomationCursor(ctx context.Context, id int64) error {
+	return s.SetSetting(ctx, settingAutomationCursor, strconv.FormatInt(id, 10))
+}
+
+// AutomationCandidates returns inbound messages after id, oldest first.
+func (s *Store) AutomationCandidates(ctx context.Context, after int64, limit int) ([]AutoCandidate, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT m.id, m.conversation_id, c.contact_id, b.phone_number_id, coalesce(m.wamid, ''), m.type,
+			coalesce(m.text, ''), m.group_id IS NOT NULL, m.ts, coalesce(k.wa_id, ''), coalesce(k.user_id, ''), k.name, c.bot_active, c.status,
+			EXISTS (SELECT 1 FROM consent_records r WHERE r.contact_id = c.contact_id AND r.evidence = 'message:' || m.wamid),
+			NOT EXISTS (SELECT 1 FROM conversations pc JOIN messages p ON p.conversation_id = pc.id
+				WHERE pc.contact_id = c.contact_id AND p.direction = 'inbound' AND p.id < m.id),
+			EXISTS (SELECT 1 FROM conversations pc JOIN automation_sends a ON a.conversation_id = pc.id
+				WHERE pc.contact_id = c.contact_id AND a.rule = 'welcome')
+		FROM messages m
+		JOIN conversations c ON c.id = m.conversation_id
+		JOIN business_numbers b ON b.id = c.business_number_id
+		JOIN contacts k ON k.id = c.contact_id
+		WHERE m.id > ? AND m.direction = 'inbound' ORDER BY m.id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: automation candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []AutoCandidate
+	for rows.Next() {
+		var c AutoCandidate
+		if err := rows.Scan(&c.MessageID, &c.ConversationID, &c.ContactID, &c.PhoneNumberID, &c.WAMID, &c.Type, &c.Text, &c.Group, &c.TS,
+			&c.WaID, &c.UserID, &c.Name, &c.BotActive, &c.Status, &c.StopWord, &c.FirstEver, &c.WelcomedBefore); err != nil {
+			return nil, fmt.Errorf("store: automation candidates: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// LastAutomatic is when a rule last wrote in a conversation (unix
+// seconds, 0 for never), and how many automatic messages of any rule went
+// there since the given time: the rate limit and the loop guard.
+func (s *Store) LastAutomatic(ctx context.Context, convID int64, rule AutomationKind, since int64) (last int64, recent int, err error) {
+	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce(max(CASE WHEN rule = ? THEN created_at END), 0), count(CASE WHEN created_at >= ? THEN 1 END)
+		FROM automation_sends WHERE conversation_id = ?`, rule, since, convID).Scan(&last, &recent)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: automatic messages: %w", err)
+	}
+	return last, recent, nil
+}
+
+// RecordAutomatic marks a stored outbound message as sent by a rule. A
+// second call for the same message changes nothing.
+func (s *Store) RecordAutomatic(ctx context.Context, convID, messageID int64, rule AutomationKind, triggerID int64, now time.Time) error {
+	var trig any
+	if triggerID > 0 {
+		trig = triggerID
+	}
+	err := s.Write(ctx, func(tx *Tx) error {
+		_, err := tx.Exec(`INSERT INTO automation_sends(conversation_id, message_id, rule, trigger_message_id, created_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING`, convID, messageID, rule, trig, now.Unix())
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: record automatic message: %w", err)
+	}
+	return nil
+}
+
+// AutomaticRules says which of the given messages a rule sent, and which.
+func (s *Store) AutomaticRules(ctx context.Context, msgIDs []int64) (map[int64]AutomationKind, error) {
+	out := map[int64]AutomationKind{}
+	if len(msgIDs) == 0 {
+		return out, nil
+	}
+	ids, _ := json.Marshal(msgIDs)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT message_id, rule FROM automation_sends WHERE message_id IN (SELECT value FROM json_each(?))`, string(ids))
+	if err != nil {
+		return nil, fmt.Errorf("store: automatic messages: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var rule AutomationKind
+		if err := rows.Scan(&id, &rule); err != nil {
+			return nil, fmt.Errorf("store: automatic messages: %w", err)
+		}
+		out[id] = rule
+	}
+	return out, rows.Err()
+}
+
+// UnansweredConversation is an open conversation whose customer's last
+// message has had no answer from a person.
+type UnansweredConversation struct {
+	ConversationID int64
+	LastInboundAt  int64
+	WaID, UserID   string
+	Name           string
+}
+
+// UnansweredConversations lists a number's open conversations whose
+// customer last wrote between from and to (unix seconds), that no person
+// or API client answered since, and that got no waiting reply since.
+// Automatic messages do not count as an answer; bot conversations are left
+// to the bot.
+func (s *Store) UnansweredConversations(ctx context.Context, pnid string, from, to int64) ([]UnansweredConversation, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.last_inbound_at, coalesce(k.wa_id, ''), coalesce(k.user_id, ''), k.name
+		FROM conversations c
+		JOIN business_numbers b ON b.id = c.business_number_id
+		JOIN contacts k ON k.id = c.contact_id
+		WHERE b.phone_number_id = ? AND c.status = 'open' AND c.bot_active = 0 AND c.last_inbound_at BETWEEN ? AND ?
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.ts >= c.last_inbound_at
+			AND NOT EXISTS (SELECT 1 FROM automation_sends a WHERE a.message_id = m.id))
+		AND NOT EXISTS (SELECT 1 FROM automation_sends a WHERE a.conversation_id = c.id AND a.rule = 'waiting' AND a.created_at >= c.last_inbound_at)
+		ORDER BY c.last_inbound_at`, pnid, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: unanswered conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []UnansweredConversation
+	for rows.Next() {
+		var u UnansweredConversation
+		if err := rows.Scan(&u.ConversationID, &u.LastInboundAt, &u.WaID, &u.UserID, &u.Name); err != nil {
+			return nil, fmt.Errorf("store: unanswered conversations: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SetBotActive marks a conversation as answered by an external bot (on)
+// or hands it back to people; audited in the same commit. It reports
+// whether the flag changed.
+func (s *Store) SetBotActive(ctx context.Context, actor Actor, convID int64, on bool, now time.Time) (changed bool, err error) {
+	err = s.Write(ctx, func(tx *Tx) error {
+		var cur bool
+		if err := tx.QueryRow("SELECT bot_active FROM conversations WHERE id = ?", convID).Scan(&cur); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		if cur == on {
+			return nil
+		}
+		changed = true
+		if _, err := tx.Exec("UPDATE conversations SET bot_active = ?, updated_at = ? WHERE id = ?", on, now.Unix(), convID); err != nil {
+			return err
+		}
+		return AuditTx(tx, AuditEntry{TS: now.Unix(), Actor: actor, Action: AuditBotHandover, Target: fmt.Sprintf("conversation:%d", convID),
+			Detail: fmt.Sprintf(`{"bot_active":%t}`, on)})
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: bot handover: %w", err)
+	}
+	return changed, nil
+}
+
+// BotActive reports whether an external bot answers the conversation.
+func (s *Store) BotActive(ctx context.Context, convID int64) (bool, error) {
+	var on bool
+	err := s.rdb.QueryRowContext(ctx, "SELECT bot_active FROM conversations WHERE id = ?", convID).Scan(&on)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, ErrNotFound
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: bot handover: %w", err)
+	}
+	return on, nil
+}
+
+// clearBotTx hands a conversation back to people when one of them acts
+// in it (sends or assigns); the bot hears of it through the audit entry's
+// fan-out-free record (AuditBotHandover with actor the person).
+func clearBotTx(tx *Tx, convID int64, actor Actor, now int64) error {
+	res, err := tx.Exec("UPDATE conversations SET bot_active = 0 WHERE id = ? AND bot_active = 1", convID)
+	if err != nil {
+		return fmt.Errorf("store: bot handover: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	return AuditTx(tx, AuditEntry{TS: now, Actor: actor, Action: AuditBotHandover, Target: fmt.Sprintf("conversation:%d", convID),
+		Detail: `{"bot_active":false}`})
+}
