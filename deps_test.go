@@ -30,13 +30,14 @@ var allowed = map[string][]string{
 	"server/fanout":     {"store", "server/cloudapi"},
 	"server/privacy":    {"store", "server/cloudapi"},
 	"server/simulator":  {"server/cloudapi"},
-	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy"},
-	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy"},
+	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/automation"},
+	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/automation"},
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
-		"server/simulator"},
+		"server/simulator", "server/automation"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
-		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator"},
-	"": {"cli"}, // main only hands over
+		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/automation"},
+	"server/automation": {"store", "server/cloudapi", "server/outbox"},
+	"":                  {"cli"}, // main only hands over
 }
 
 // TestDependencyDirection keeps the layering above: every import of a
