@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
@@ -44,6 +46,7 @@ type node struct {
 	client  *cloudapi.Client
 	sending *sending
 	replier *outbox.StopReplier
+	auto    *automation.Worker
 	sched   *jobs.Scheduler
 	secrets *cloudapi.AppSecrets
 	gw      *gateway.Server
@@ -210,6 +213,12 @@ func (n *node) startSending(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(context.Background())
 	n.replier = outbox.StartStopReplier(rctx, n.st, snd.sender, n.log.With("part", "consent"))
 	n.onStop(func(context.Context) { cancel(); <-n.replier.Done() })
+	// Automatic replies (business hours, welcome, away, waiting) read what
+	// was stored after a cursor; the ingest hook only wakes them.
+	actx, acancel := context.WithCancel(context.Background())
+	n.auto = automation.New(n.st, snd.sender, n.log.With("part", "automation"), automation.Options{})
+	n.auto.Start(actx)
+	n.onStop(func(context.Context) { acancel(); <-n.auto.Done() })
 	return nil
 }
 
@@ -242,6 +251,9 @@ func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 	}
 	if n.replier != nil {
 		n.replier.Kick()
+	}
+	if n.auto != nil {
+		n.auto.Kick()
 	}
 }
 

@@ -351,3 +351,22 @@ func clearBotTx(tx *Tx, convID int64, actor Actor, now int64) error {
 	return AuditTx(tx, AuditEntry{TS: now, Actor: actor, Action: AuditBotHandover, Target: fmt.Sprintf("conversation:%d", convID),
 		Detail: `{"bot_active":false}`})
 }
+
+// ConversationOf finds the conversation of a business number with a
+// customer (by phone number or business-scoped user id).
+func (s *Store) ConversationOf(ctx context.Context, pnid, contactKey string) (int64, error) {
+	c, err := s.ContactByKey(ctx, contactKey)
+	if err != nil {
+		return 0, err
+	}
+	var id int64
+	err = s.rdb.QueryRowContext(ctx, `SELECT c.id FROM conversations c JOIN business_numbers b ON b.id = c.business_number_id
+		WHERE b.phone_number_id = ? AND c.contact_id = ?`, pnid, c.ID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: conversation: %w", err)
+	}
+	return id, nil
+}

@@ -266,11 +266,22 @@ func (h *Hours) NextOpening(t time.Time) (time.Time, bool) {
 		}
 		for _, r := range h.week[day.Weekday()] {
 			dy, dm, dd := day.Date()
-			// A start in the spring-forward gap (02:30) means the first
-			// wall-clock minute after it; time.Date normalises it so.
 			start := time.Date(dy, dm, dd, r.Start/60, r.Start%60, 0, 0, h.loc)
-			if start.After(t) && h.Open(start) {
-				return start, true
+			// When the clock falls back, the start may exist twice; time.Date
+			// may pick the later one.
+			for _, c := range []time.Time{start.Add(-time.Hour), start} {
+				if c.After(t) && c.In(h.loc).Hour()*60+c.In(h.loc).Minute() == r.Start && h.Open(c) {
+					return c, true
+				}
+			}
+			if !h.Open(start) {
+				// The start fell into the spring-forward gap: the range opens
+				// at the first wall-clock minute that exists.
+				for c := start.Add(-time.Hour).Truncate(time.Minute); c.Before(start.Add(time.Hour)); c = c.Add(time.Minute) {
+					if c.After(t) && h.Open(c) {
+						return c, true
+					}
+				}
 			}
 		}
 	}

@@ -57,6 +57,12 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("DELETE /api/v1/subscriptions/{id}", s.apiKey(store.ScopeAdmin, s.apiSubscriptionDelete))
 	mux.Handle("POST /api/v1/subscriptions/{id}/replay", s.apiKey(store.ScopeAdmin, s.apiSubscriptionReplay))
 	mux.Handle("GET /api/v1/subscriptions/{id}/dead-letters", s.apiKey(store.ScopeAdmin, s.apiSubscriptionDeadLetters))
+	mux.Handle("GET /api/v1/numbers/{phone_number_id}/business-hours", s.apiKey(store.ScopeRead, s.apiHoursGet))
+	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/business-hours", s.apiKey(store.ScopeAdmin, s.apiHoursPut))
+	mux.Handle("GET /api/v1/numbers/{phone_number_id}/auto-replies/{kind}", s.apiKey(store.ScopeRead, s.apiAutoReplyGet))
+	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/auto-replies/{kind}", s.apiKey(store.ScopeAdmin, s.apiAutoReplyPut))
+	mux.Handle("GET /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeRead, s.apiBotGet))
+	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeSend, s.apiBotPut))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.graphFallback(mux)
 }

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
@@ -54,6 +56,9 @@ type Config struct {
 	// (acknowledged): the one hook through which the panel's live events,
 	// the media fetcher and the stop replier learn of new data.
 	OnIngest func(*store.Delivery, store.IngestResult)
+	// Automations reads and saves business hours and automatic replies;
+	// New makes one on the store when nil.
+	Automations *automation.Settings
 }
 
 // Server serves the machine face of both listeners.
@@ -76,6 +81,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	}
 	if cfg.Secrets == nil {
 		cfg.Secrets = cloudapi.NewAppSecrets(cfg.AppSecrets)
+	}
+	if cfg.Automations == nil {
+		cfg.Automations = automation.NewSettings(st, nil)
 	}
 	return &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now, secrets: cfg.Secrets}
 }
