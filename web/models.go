@@ -78,6 +78,7 @@ type InboxVM struct {
 	Numbers  []NumberVM
 	Labels   []LabelVM
 	Selected *ConversationVM // nil on the list-only page
+	Hours    []HoursStateVM  // numbers outside their business hours now
 }
 
 // InboxCounts are the badges beside the filters.
@@ -136,6 +137,8 @@ type ConversationVM struct {
 	Composer      ComposerVM
 	Restricted    bool // Art. 18: nothing may be sent
 	SecureLinks   SecureLinksVM
+	BotActive     bool   // an external bot answers; automations rest
+	Hours         string // "Außerhalb der Geschäftszeiten, öffnet Mo 08:00."
 }
 
 // AgentVM is someone a conversation can be assigned to.

@@ -36,6 +36,12 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 		Number: web.NumberVM{ID: cs.NumberID, PhoneNumberID: cs.PhoneNumberID, Display: "+" + cs.DisplayNumber}, Thread: thread,
 		Restricted: cs.Restricted,
 	}
+	if c.BotActive, err = s.store.BotActive(ctx, cs.ID); err != nil {
+		return nil, err
+	}
+	if c.Hours, err = s.hoursLine(ctx, cs.PhoneNumberID); err != nil {
+		return nil, err
+	}
 	if cs.LastInboundAt > 0 {
 		c.WindowExpires = store.WindowEnds(cs.LastInboundAt)
 		c.WindowOpen = store.WindowOpen(cs.LastInboundAt, s.now())

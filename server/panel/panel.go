@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/a-h/templ"
 
 	"github.com/pforte/pforte/jobs"
@@ -67,6 +69,9 @@ type Config struct {
 	Processing store.ProcessingContext
 	// Jobs shows and starts the scheduled jobs; nil without a scheduler.
 	Jobs jobs.Runner
+	// Automations reads and saves business hours and automatic replies
+	// (the same checks as the API); New makes one on the store when nil.
+	Automations *automation.Settings
 }
 
 // Sender sends a message typed in the panel. Main wires the outbox in;

@@ -93,5 +93,8 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		{"GET /automations", admins, noBody, s.automationsPage},
+		{"POST /automations/{number}/hours", admins, longForm, s.automationHours},
+		{"POST /automations/{number}/replies/{kind}", admins, longForm, s.automationReply},
 	}
 }
