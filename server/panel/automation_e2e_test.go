@@ -38,7 +38,9 @@ func TestBrowserAwayReplyAt22(t *testing.T) {
 	}
 	clk := &fakeClock{now: time.Date(2026, 6, 1, 22, 0, 0, 0, loc)} // Monday 22:00
 	sg := testenv.NewSending(t, testenv.SendingOptions{Options: testenv.Options{
-		Setup: func(st *store.Store, _ *gateway.Config, p *panel.Config) { p.Automations = automation.NewSettings(st, clk.Now) },
+		Setup: func(st *store.Store, _ *gateway.Config, p *panel.Config) {
+			p.Automations = automation.NewSettings(st, clk.Now)
+		},
 	}})
 	g := sg.Gateway
 	ctx := context.Background()
