@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -348,8 +349,48 @@ func clearBotTx(tx *Tx, convID int64, actor Actor, now int64) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
-	return AuditTx(tx, AuditEntry{TS: now, Actor: actor, Action: AuditBotHandover, Target: fmt.Sprintf("conversation:%d", convID),
-		Detail: `{"bot_active":false}`})
+	if err := AuditTx(tx, AuditEntry{TS: now, Actor: actor, Action: AuditBotHandover, Target: fmt.Sprintf("conversation:%d", convID),
+		Detail: `{"bot_active":false}`}); err != nil {
+		return err
+	}
+	return queueHandoverEvent(tx, convID, actor, now)
+}
+
+// HandoverField is the webhook field of the event the bot's fan-out
+// subscription gets when a person takes a conversation over.
+const HandoverField = "pforte_bot_handover"
+
+// queueHandoverEvent tells the subscriptions that forward "other" events
+// that a person took over: a delivery in Meta's webhook shape (object
+// "pforte"), stored and forwarded like any other, so it is signed,
+// retried, replayable, and found by erasure by the customer's number.
+func queueHandoverEvent(tx *Tx, convID int64, actor Actor, now int64) error {
+	var pnid, waID, userID string
+	if err := tx.QueryRow(`SELECT b.phone_number_id, coalesce(k.wa_id, ''), coalesce(k.user_id, '') FROM conversations c
+		JOIN business_numbers b ON b.id = c.business_number_id JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`, convID).Scan(&pnid, &waID, &userID); err != nil {
+		return fmt.Errorf("store: bot handover event: %w", err)
+	}
+	value := map[string]any{"phone_number_id": pnid, "conversation_id": convID, "bot_active": false, "by": actor, "timestamp": now}
+	if waID != "" {
+		value["wa_id"] = waID
+	}
+	if userID != "" {
+		value["user_id"] = userID
+	}
+	body, err := json.Marshal(map[string]any{"object": "pforte", "entry": []any{map[string]any{"id": pnid,
+		"changes": []any{map[string]any{"field": HandoverField, "value": value}}}}})
+	if err != nil {
+		return fmt.Errorf("store: bot handover event: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	d := &Delivery{Body: body, ReceivedAt: time.Unix(now, 0)}
+	id, _, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, fanout_events, by_hash) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT DO NOTHING`, sum[:], body, now, int(EventOther))
+	if err != nil || id == 0 {
+		return err // the same event in the same second is already queued
+	}
+	var res IngestResult
+	return enqueueFanout(tx, d, EventOther, id, &res)
 }
 
 // ConversationOf finds the conversation of a business number with a
