@@ -9,7 +9,7 @@ import (
 
 func textSend(pnid, waID, text string, actor Actor, now time.Time) OutboundSend {
 	return OutboundSend{PhoneNumberID: pnid, WaID: waID, PairKey: pnid + ":" + waID, Type: "text", Text: &text,
-		Body: []byte(`{"messaging_product":"whatsapp","to":"` + waID + `","type":"text","text":{"body":"` + text + `"}}`),
+		Body:        []byte(`{"messaging_product":"whatsapp","to":"` + waID + `","type":"text","text":{"body":"` + text + `"}}`),
 		CheckWindow: true, Actor: actor, Now: now}
 }
 
