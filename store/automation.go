@@ -411,3 +411,34 @@ func (s *Store) ConversationOf(ctx context.Context, pnid, contactKey string) (in
 	}
 	return id, nil
 }
+
+// AutomationCost is what one rule sent since a time, and how many of
+// those messages Meta reported as billable (pricing.billable in any of
+// their receipts): Meta's webhooks carry no prices, only this flag and a
+// category.
+type AutomationCost struct {
+	Rule     AutomationKind
+	Sent     int
+	Billable int
+}
+
+// AutomationCosts lists, per rule, the automatic messages since a time.
+func (s *Store) AutomationCosts(ctx context.Context, since time.Time) ([]AutomationCost, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT a.rule, count(*),
+			coalesce(sum(EXISTS (SELECT 1 FROM messages m JOIN message_statuses st ON st.wamid = m.wamid
+				WHERE m.id = a.message_id AND json_extract(st.pricing, '$.billable') IN (1, 'true'))), 0)
+		FROM automation_sends a WHERE a.created_at >= ? GROUP BY a.rule ORDER BY a.rule`, since.Unix())
+	if err != nil {
+		return nil, fmt.Errorf("store: automation costs: %w", err)
+	}
+	defer rows.Close()
+	var out []AutomationCost
+	for rows.Next() {
+		var c AutomationCost
+		if err := rows.Scan(&c.Rule, &c.Sent, &c.Billable); err != nil {
+			return nil, fmt.Errorf("store: automation costs: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

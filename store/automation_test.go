@@ -76,3 +76,38 @@ func TestBotHandoverClearsAndNotifies(t *testing.T) {
 		t.Fatalf("deliveries naming the erased customer: %d", n)
 	}
 }
+
+// The dashboard's automation cost counts what each rule sent and what
+// Meta's receipts say was billed.
+func TestAutomationCostsFromReceipts(t *testing.T) {
+	s := openDP(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	seed(t, s, seedMsg{Number: "100", WaID: "4915112345678", Name: "Erika", WAMID: "wamid.c1", Text: "Hallo", TS: now.Unix()}, now)
+	conv, err := s.ConversationOf(ctx, "100", "4915112345678")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, billable := range []bool{true, false} {
+		out, err := s.EnqueueSend(ctx, textSend("100", "4915112345678", "Wir sind gleich da", AutoActor(AutoAway), now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wamid := "wamid.auto" + string(rune('a'+i))
+		if err := s.AcceptOutbound(ctx, out.ID, wamid, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordAutomatic(ctx, conv, out.MessageID, AutoAway, 0, now); err != nil {
+			t.Fatal(err)
+		}
+		pricing := []byte(`{"billable":` + map[bool]string{true: "true", false: "false"}[billable] + `,"pricing_model":"PMP","category":"service"}`)
+		if _, err := s.Ingest(ctx, &Delivery{Body: []byte("status " + wamid), ReceivedAt: now,
+			Statuses: []StatusUpdate{{WAMID: wamid, Status: "delivered", TS: now.Unix(), Recipient: Party{WaID: "4915112345678"}, Pricing: pricing}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	costs, err := s.AutomationCosts(ctx, now.Add(-time.Hour))
+	if err != nil || len(costs) != 1 || costs[0] != (AutomationCost{Rule: AutoAway, Sent: 2, Billable: 1}) {
+		t.Fatalf("costs: %+v %v", costs, err)
+	}
+}

@@ -433,6 +433,13 @@ type DashboardVM struct {
 	CertExpiry        time.Time
 	CertError         string
 	Alarms            []AlarmVM
+	Automations       []AutomationCostVM // automatic messages in the last 30 days, per rule
+}
+
+// AutomationCostVM is what one automatic reply sent and Meta billed.
+type AutomationCostVM struct {
+	Rule           string
+	Sent, Billable int
 }
 
 // AlarmVM is a standing problem Pforte raised (e.g. an expired token).

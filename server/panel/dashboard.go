@@ -113,6 +113,14 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
+	costs, err := s.store.AutomationCosts(ctx, s.now().Add(-30*24*time.Hour))
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, c := range costs {
+		vm.Automations = append(vm.Automations, web.AutomationCostVM{Rule: ruleLabel(ctx, c.Rule), Sent: c.Sent, Billable: c.Billable})
+	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
 }
 
