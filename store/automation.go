@@ -22,14 +22,15 @@ const (
 	AutoWelcome AutomationKind = "welcome" // first message ever, with the Art. 13 notice
 	AutoAway    AutomationKind = "away"    // outside business hours
 	AutoWaiting AutomationKind = "waiting" // no agent answer within N minutes
+	AutoNudge   AutomationKind = "nudge"   // asks the customer to answer before the window closes
 )
 
 // AutoReplyKinds are the automatic replies, in the order they go out.
-var AutoReplyKinds = []AutomationKind{AutoWelcome, AutoAway, AutoWaiting}
+var AutoReplyKinds = []AutomationKind{AutoWelcome, AutoAway, AutoWaiting, AutoNudge}
 
 // Valid reports whether k is a known automatic reply.
 func (k AutomationKind) Valid() bool {
-	return k == AutoWelcome || k == AutoAway || k == AutoWaiting
+	return k == AutoWelcome || k == AutoAway || k == AutoWaiting || k == AutoNudge
 }
 
 // autoActorPrefix marks outbox actors of automatic messages: the actor
@@ -439,6 +440,77 @@ func (s *Store) AutomationCosts(ctx context.Context, since time.Time) ([]Automat
 			return nil, fmt.Errorf("store: automation costs: %w", err)
 		}
 		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// WindowReminder is an assigned conversation whose customer waits for an
+// answer while the 24-hour window runs out.
+type WindowReminder struct {
+	ConversationID int64
+	Name           string
+	WaID, UserID   string
+	WindowEnds     time.Time
+}
+
+// WindowReminders lists the open conversations assigned to a person whose
+// customer wrote last (no answer from a person since) and whose window
+// closes within lead of now (store.WindowEnds, the one window rule).
+func (s *Store) WindowReminders(ctx context.Context, userID int64, now time.Time, lead time.Duration) ([]WindowReminder, error) {
+	from := now.Add(-WindowLength).Unix()
+	to := now.Add(lead - WindowLength).Unix()
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.last_inbound_at, k.name, coalesce(k.wa_id, ''), coalesce(k.user_id, '')
+		FROM conversations c JOIN contacts k ON k.id = c.contact_id
+		WHERE c.assignee_id = ? AND c.status = 'open' AND c.last_inbound_at > ? AND c.last_inbound_at <= ?
+		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.ts >= c.last_inbound_at
+			AND NOT EXISTS (SELECT 1 FROM automation_sends a WHERE a.message_id = m.id))
+		ORDER BY c.last_inbound_at`, userID, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: window reminders: %w", err)
+	}
+	defer rows.Close()
+	var out []WindowReminder
+	for rows.Next() {
+		var r WindowReminder
+		var last int64
+		if err := rows.Scan(&r.ConversationID, &last, &r.Name, &r.WaID, &r.UserID); err != nil {
+			return nil, fmt.Errorf("store: window reminders: %w", err)
+		}
+		if !WindowOpen(last, now) {
+			continue
+		}
+		r.WindowEnds = WindowEnds(last)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// NudgeCandidates lists a number's open conversations where a person (or
+// an API client) wrote after the customer's last message, whose window
+// closes within lead, and that got no nudge in this window.
+func (s *Store) NudgeCandidates(ctx context.Context, pnid string, now time.Time, lead time.Duration) ([]UnansweredConversation, error) {
+	from := now.Add(-WindowLength).Unix()
+	to := now.Add(lead - WindowLength).Unix()
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.last_inbound_at, coalesce(k.wa_id, ''), coalesce(k.user_id, ''), k.name
+		FROM conversations c
+		JOIN business_numbers b ON b.id = c.business_number_id
+		JOIN contacts k ON k.id = c.contact_id
+		WHERE b.phone_number_id = ? AND c.status = 'open' AND c.bot_active = 0 AND c.last_inbound_at > ? AND c.last_inbound_at <= ?
+		AND EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'outbound' AND m.ts >= c.last_inbound_at
+			AND NOT EXISTS (SELECT 1 FROM automation_sends a WHERE a.message_id = m.id))
+		AND NOT EXISTS (SELECT 1 FROM automation_sends a WHERE a.conversation_id = c.id AND a.rule = 'nudge' AND a.created_at >= c.last_inbound_at)
+		ORDER BY c.last_inbound_at`, pnid, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("store: nudge candidates: %w", err)
+	}
+	defer rows.Close()
+	var out []UnansweredConversation
+	for rows.Next() {
+		var u UnansweredConversation
+		if err := rows.Scan(&u.ConversationID, &u.LastInboundAt, &u.WaID, &u.UserID, &u.Name); err != nil {
+			return nil, fmt.Errorf("store: nudge candidates: %w", err)
+		}
+		out = append(out, u)
 	}
 	return out, rows.Err()
 }

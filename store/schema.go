@@ -629,7 +629,7 @@ const schema450Automations = `
 CREATE TABLE automation_settings (
 	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
 	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id) ON DELETE CASCADE,
-	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting')),
+	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting', 'nudge')),
 	spec               TEXT NOT NULL,
 	updated_at         INTEGER NOT NULL,
 	UNIQUE (business_number_id, kind)

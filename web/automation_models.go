@@ -1,5 +1,10 @@
 package web
 
+import (
+	"context"
+	"time"
+)
+
 // AutomationsVM is the automations page.
 type AutomationsVM struct {
 	Numbers []NumberVM
@@ -30,11 +35,20 @@ type StateVM struct{ Code, Name string }
 // ReplyFormVM is one automatic reply's form.
 type ReplyFormVM struct {
 	Kind, Title, Hint, Variables string
+	AfterLabel                   string // waiting and nudge: what the time means
 	Enabled                      bool
 	Text, TextEN                 string
 	MinInterval, After           string
 	PrivacyURL                   string
 	Error                        string
+}
+
+// ReminderVM is an assigned conversation whose window runs out while the
+// customer waits.
+type ReminderVM struct {
+	ConversationID int64
+	Name           string
+	Ends           string
 }
 
 // HoursStateVM is a number's business hours state in the inbox.
@@ -43,3 +57,6 @@ type HoursStateVM struct {
 	Text   string
 	Open   bool
 }
+
+// Clock formats a time as messages show it (today's time, else date and time).
+func Clock(ctx context.Context, t time.Time) string { return clock(ctx, t) }

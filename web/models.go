@@ -71,14 +71,15 @@ type InboxFilter struct {
 
 // InboxVM is the inbox page.
 type InboxVM struct {
-	Filter   InboxFilter
-	Counts   InboxCounts
-	List     []ConvRowVM
-	Next     string // cursor of the next page
-	Numbers  []NumberVM
-	Labels   []LabelVM
-	Selected *ConversationVM // nil on the list-only page
-	Hours    []HoursStateVM  // numbers outside their business hours now
+	Filter    InboxFilter
+	Counts    InboxCounts
+	List      []ConvRowVM
+	Next      string // cursor of the next page
+	Numbers   []NumberVM
+	Labels    []LabelVM
+	Selected  *ConversationVM // nil on the list-only page
+	Hours     []HoursStateVM  // numbers outside their business hours now
+	Reminders []ReminderVM    // the viewer's conversations whose window closes soon
 }
 
 // InboxCounts are the badges beside the filters.

@@ -22,6 +22,7 @@ const (
 	DefaultInterval = 12 * time.Hour
 	MaxInterval     = 30 * 24 * time.Hour
 	DefaultWaiting  = 15 * time.Minute
+	DefaultNudge    = time.Hour // before the window closes
 	maxText         = 4096 // Meta's limit of a text message body
 )
 
@@ -60,6 +61,10 @@ var defaultTexts = map[store.AutomationKind][2]string{
 		"Danke für Ihre Geduld, {{name}}! Wir haben Ihre Nachricht erhalten und melden uns so schnell wie möglich.",
 		"Thank you for your patience, {{name}}! We have your message and will answer as soon as we can.",
 	},
+	store.AutoNudge: {
+		"Bitte antworten Sie kurz, damit wir Ihnen weiter schreiben können.",
+		"Please send us a short reply so that we can keep writing to you.",
+	},
 }
 
 var (
@@ -72,6 +77,7 @@ var variables = map[store.AutomationKind][]string{
 	store.AutoWelcome: {"name", "privacy_url", "next_opening"},
 	store.AutoAway:    {"name", "next_opening"},
 	store.AutoWaiting: {"name"},
+	store.AutoNudge:   {"name"},
 }
 
 // ParseReply decodes and checks a reply's settings.
@@ -91,8 +97,8 @@ func ParseReply(kind store.AutomationKind, body []byte) (*Reply, error) {
 // NewReply checks a reply's settings.
 func NewReply(kind store.AutomationKind, spec ReplySpec) (*Reply, error) {
 	if !kind.Valid() {
-		return nil, bad("kind", "Unbekannte automatische Antwort %q; erlaubt sind welcome, away, waiting.",
-			"Unknown automatic reply %q; allowed are welcome, away, waiting.", kind)
+		return nil, bad("kind", "Unbekannte automatische Antwort %q; erlaubt sind welcome, away, waiting, nudge.",
+			"Unknown automatic reply %q; allowed are welcome, away, waiting, nudge.", kind)
 	}
 	r := &Reply{Kind: kind, Enabled: spec.Enabled, Text: strings.TrimSpace(spec.Text), TextEN: strings.TrimSpace(spec.TextEN),
 		MinInterval: DefaultInterval, PrivacyURL: strings.TrimSpace(spec.PrivacyURL)}
@@ -136,8 +142,19 @@ func NewReply(kind store.AutomationKind, spec ReplySpec) (*Reply, error) {
 			}
 			r.After = d
 		}
+	} else if kind == store.AutoNudge {
+		r.After = DefaultNudge
+		if spec.After != "" {
+			d, err := time.ParseDuration(spec.After)
+			if err != nil || d < 10*time.Minute || d > 12*time.Hour {
+				return nil, bad("after", "Vorlauf vor dem Ende des 24-Stunden-Fensters zwischen 10m und 12h angeben (Beispiel: 1h).",
+					"Give the lead before the 24-hour window ends between 10m and 12h (example: 1h).")
+			}
+			r.After = d
+		}
 	} else if spec.After != "" {
-		return nil, bad("after", "Eine Wartezeit gibt es nur bei der Warte-Antwort (waiting).", "Only the waiting reply has a waiting time.")
+		return nil, bad("after", "Eine Wartezeit gibt es nur bei der Warte-Antwort (waiting) und der Erinnerung (nudge).",
+			"Only the waiting and nudge replies have a time.")
 	}
 	if kind == store.AutoWelcome {
 		if r.PrivacyURL == "" && r.Enabled {
@@ -169,7 +186,7 @@ func contains(list []string, s string) bool {
 // Spec is the reply as the API shows it.
 func (r *Reply) Spec() ReplySpec {
 	s := ReplySpec{Enabled: r.Enabled, Text: r.Text, TextEN: r.TextEN, MinInterval: r.MinInterval.String(), PrivacyURL: r.PrivacyURL}
-	if r.Kind == store.AutoWaiting {
+	if r.Kind == store.AutoWaiting || r.Kind == store.AutoNudge {
 		s.After = r.After.String()
 	}
 	return s

@@ -54,8 +54,8 @@ func (s *Settings) SetHours(ctx context.Context, actor store.Actor, pnid string,
 // (off) when unset.
 func (s *Settings) Reply(ctx context.Context, pnid string, kind store.AutomationKind) (*Reply, error) {
 	if !kind.Valid() {
-		return nil, bad("kind", "Unbekannte automatische Antwort %q; erlaubt sind welcome, away, waiting.",
-			"Unknown automatic reply %q; allowed are welcome, away, waiting.", kind)
+		return nil, bad("kind", "Unbekannte automatische Antwort %q; erlaubt sind welcome, away, waiting, nudge.",
+			"Unknown automatic reply %q; allowed are welcome, away, waiting, nudge.", kind)
 	}
 	if _, err := s.numberKnown(ctx, pnid); err != nil {
 		return nil, err

@@ -163,6 +163,20 @@ func (w *Worker) inbound(ctx context.Context, rules Rules) error {
 func (w *Worker) waiting(ctx context.Context, rules Rules) error {
 	now := w.opts.Now()
 	for pnid, nr := range rules {
+		if r := nr.Replies[store.AutoNudge]; r != nil && r.Enabled {
+			// Inside the window, whatever the hours: afterwards only a
+			// template could reach the customer.
+			list, err := w.st.NudgeCandidates(ctx, pnid, now, r.After)
+			if err != nil {
+				return err
+			}
+			for _, u := range list {
+				if err := w.reply(ctx, rules, store.AutoNudge, u.ConversationID, 0, recipient{pnid, u.WaID, u.UserID, u.Name},
+					fmt.Sprintf("auto-nudge-%d-%d", u.ConversationID, u.LastInboundAt)); err != nil {
+					return err
+				}
+			}
+		}
 		r := nr.Replies[store.AutoWaiting]
 		if r == nil || !r.Enabled || (nr.Hours != nil && !nr.Hours.Open(now)) {
 			continue

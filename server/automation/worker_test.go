@@ -392,3 +392,50 @@ func auditCount(t *testing.T, st *store.Store, action store.AuditAction) int {
 	}
 	return n
 }
+
+// Before the window closes: the assigned person is reminded while the
+// customer waits; once the person wrote, the customer gets the nudge
+// inside the window, once; a fresh window gets none.
+func TestWindowReminderAndNudge(t *testing.T) {
+	r := newRig(t, time.Now())
+	ctx := context.Background()
+	r.mustPut(t, "/auto-replies/nudge", `{"enabled": true, "after": "1h"}`)
+	if _, st, err := r.g.Sim.WriteLine(ctx, anna, simulator.Line{Text: "Können Sie mir das Angebot schicken?", Ago: 23*time.Hour + 10*time.Minute}); err != nil || st != 200 {
+		t.Fatalf("write: %d %v", st, err)
+	}
+	r.write(t, tom, "text", "Hello")
+	agent := addAgent(t, r.g.Store)
+	for _, c := range []simulator.Customer{anna, tom} {
+		conv, err := r.g.Store.ConversationOf(ctx, r.pnid, c.WaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.g.Store.Assign(ctx, conv, agent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rem, err := r.g.Store.WindowReminders(ctx, agent, time.Now(), 2*time.Hour)
+	if err != nil || len(rem) != 1 || rem[0].Name != "Anna" || time.Until(rem[0].WindowEnds) > time.Hour {
+		t.Fatalf("reminders: %+v %v", rem, err)
+	}
+	r.run(t)
+	if got := r.sent(t, anna.WaID); len(got) != 0 {
+		t.Fatalf("nudged while the customer waits for us: %q", got)
+	}
+	for _, c := range []simulator.Customer{anna, tom} {
+		if _, err := r.g.Sender.Enqueue(ctx, outboxTextBy(r.pnid, c.WaID, "Hier ist das Angebot.", store.UserActor(agent))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rem, _ := r.g.Store.WindowReminders(ctx, agent, time.Now(), 2*time.Hour); len(rem) != 0 {
+		t.Fatalf("reminded after the answer: %+v", rem)
+	}
+	r.run(t)
+	r.run(t)
+	if got := r.sent(t, anna.WaID); len(got) != 2 || got[1] != "nudge: Bitte antworten Sie kurz, damit wir Ihnen weiter schreiben können." {
+		t.Fatalf("nudge: %q", got)
+	}
+	if got := r.sent(t, tom.WaID); len(got) != 1 {
+		t.Fatalf("nudged a fresh window: %q", got)
+	}
+}

@@ -148,6 +148,13 @@ func replyForm(ctx context.Context, rep *automation.Reply) web.ReplyFormVM {
 		f.Hint = web.T(ctx, "Wenn während der Geschäftszeiten niemand innerhalb der Wartezeit antwortet.")
 		f.Variables = web.T(ctx, "Variablen: {{name}}")
 		f.After = rep.After.String()
+		f.AfterLabel = web.T(ctx, "Senden, wenn niemand antwortet innerhalb von")
+	case store.AutoNudge:
+		f.Title = web.T(ctx, "Bitte um Antwort vor Fensterende")
+		f.Hint = web.T(ctx, "Hat zuletzt jemand aus dem Team geschrieben und läuft das 24-Stunden-Fenster bald ab, bittet diese Nachricht den Kunden um eine kurze Antwort, damit Sie ihm weiter frei schreiben können. Einmal je Fenster.")
+		f.Variables = web.T(ctx, "Variablen: {{name}}")
+		f.After = rep.After.String()
+		f.AfterLabel = web.T(ctx, "Senden so lange vor Fensterende")
 	}
 	return f
 }
@@ -243,8 +250,31 @@ func ruleLabel(ctx context.Context, rule store.AutomationKind) string {
 		return web.T(ctx, "Abwesenheitsnotiz")
 	case store.AutoWaiting:
 		return web.T(ctx, "Warte-Antwort")
+	case store.AutoNudge:
+		return web.T(ctx, "Bitte um Antwort vor Fensterende")
 	}
 	return string(rule)
+}
+
+// reminderLead is how long before a window closes the assigned person is
+// reminded that the customer still waits.
+const reminderLead = 2 * time.Hour
+
+// reminders are the viewer's conversations whose window runs out soon.
+func (s *Server) reminders(ctx context.Context, userID int64) ([]web.ReminderVM, error) {
+	list, err := s.store.WindowReminders(ctx, userID, s.now(), reminderLead)
+	if err != nil {
+		return nil, err
+	}
+	var out []web.ReminderVM
+	for _, r := range list {
+		name := r.Name
+		if name == "" {
+			name = "+" + r.WaID
+		}
+		out = append(out, web.ReminderVM{ConversationID: r.ConversationID, Name: name, Ends: web.Clock(ctx, r.WindowEnds)})
+	}
+	return out, nil
 }
 
 // hoursLine is the inbox's line about a number outside its hours; empty

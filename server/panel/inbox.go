@@ -79,6 +79,9 @@ func (s *Server) inboxVM(ctx context.Context, v *viewer, f web.InboxFilter, befo
 	for _, l := range labels {
 		vm.Labels = append(vm.Labels, web.LabelVM{ID: l.ID, Name: l.Name, Color: l.Color})
 	}
+	if vm.Reminders, err = s.reminders(ctx, v.user.ID); err != nil {
+		return vm, err
+	}
 	return vm, nil
 }
 
