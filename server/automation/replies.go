@@ -23,7 +23,7 @@ const (
 	MaxInterval     = 30 * 24 * time.Hour
 	DefaultWaiting  = 15 * time.Minute
 	DefaultNudge    = time.Hour // before the window closes
-	maxText         = 4096 // Meta's limit of a text message body
+	maxText         = 4096      // Meta's limit of a text message body
 )
 
 // ReplySpec is the API's and the store's shape of one automatic reply.
