@@ -23,6 +23,7 @@ const (
 	AutoAway    AutomationKind = "away"    // outside business hours
 	AutoWaiting AutomationKind = "waiting" // no agent answer within N minutes
 	AutoNudge   AutomationKind = "nudge"   // asks the customer to answer before the window closes
+	AutoCSAT    AutomationKind = "csat"    // satisfaction survey when a conversation is closed
 )
 
 // AutoReplyKinds are the automatic replies, in the order they go out.
@@ -145,6 +146,7 @@ type AutoCandidate struct {
 	FirstEver      bool // the customer's first message to any number
 	WelcomedBefore bool // a welcome went to this customer before
 	Status         string
+	SurveyAnswer   bool // the answer to a satisfaction survey
 }
 
 // settingAutomationCursor holds the id of the last inbound message the
@@ -181,7 +183,8 @@ func (s *Store) AutomationCandidates(ctx context.Context, after int64, limit int
 			NOT EXISTS (SELECT 1 FROM conversations pc JOIN messages p ON p.conversation_id = pc.id
 				WHERE pc.contact_id = c.contact_id AND p.direction = 'inbound' AND p.id < m.id),
 			EXISTS (SELECT 1 FROM conversations pc JOIN automation_sends a ON a.conversation_id = pc.id
-				WHERE pc.contact_id = c.contact_id AND a.rule = 'welcome')
+				WHERE pc.contact_id = c.contact_id AND a.rule = 'welcome'),
+			m.type IN ('interactive', 'button') AND instr(coalesce(m.payload, ''), '"`+SurveyPrefix+`') > 0
 		FROM messages m
 		JOIN conversations c ON c.id = m.conversation_id
 		JOIN business_numbers b ON b.id = c.business_number_id
@@ -195,7 +198,7 @@ func (s *Store) AutomationCandidates(ctx context.Context, after int64, limit int
 	for rows.Next() {
 		var c AutoCandidate
 		if err := rows.Scan(&c.MessageID, &c.ConversationID, &c.ContactID, &c.PhoneNumberID, &c.WAMID, &c.Type, &c.Text, &c.Group, &c.TS,
-			&c.WaID, &c.UserID, &c.Name, &c.BotActive, &c.Status, &c.StopWord, &c.FirstEver, &c.WelcomedBefore); err != nil {
+			&c.WaID, &c.UserID, &c.Name, &c.BotActive, &c.Status, &c.StopWord, &c.FirstEver, &c.WelcomedBefore, &c.SurveyAnswer); err != nil {
 			return nil, fmt.Errorf("store: automation candidates: %w", err)
 		}
 		out = append(out, c)
@@ -513,4 +516,167 @@ func (s *Store) NudgeCandidates(ctx context.Context, pnid string, now time.Time,
 		out = append(out, u)
 	}
 	return out, rows.Err()
+}
+
+// SurveyPrefix starts the id of a survey's buttons: "csat:<survey>:<score>".
+const SurveyPrefix = "csat:"
+
+// queueSurveyTx asks for a satisfaction survey when a conversation on a
+// number with the survey on is closed (once while one is outstanding).
+func queueSurveyTx(tx *Tx, convID, now int64) error {
+	_, err := tx.Exec(`INSERT INTO csat_surveys(conversation_id, assignee_id, closed_at)
+		SELECT c.id, c.assignee_id, ? FROM conversations c
+		WHERE c.id = ? AND c.bot_active = 0
+		AND EXISTS (SELECT 1 FROM automation_settings a WHERE a.business_number_id = c.business_number_id AND a.kind = 'csat'
+			AND json_extract(a.spec, '$.enabled'))
+		AND NOT EXISTS (SELECT 1 FROM csat_surveys s WHERE s.conversation_id = c.id AND s.state IN ('pending', 'sent'))`, now, convID)
+	if err != nil {
+		return fmt.Errorf("store: survey: %w", err)
+	}
+	return nil
+}
+
+// surveyAnswer reads "csat:<survey>:<score>" from a button, list or
+// template quick-reply answer.
+func surveyAnswer(m *InboundMessage) (survey, score int64, ok bool) {
+	if m.Type != "interactive" && m.Type != "button" {
+		return 0, 0, false
+	}
+	var p struct {
+		ButtonReply struct{ ID string } `json:"button_reply"`
+		ListReply   struct{ ID string } `json:"list_reply"`
+		Payload     string              `json:"payload"`
+	}
+	if json.Unmarshal(m.Payload, &p) != nil {
+		return 0, 0, false
+	}
+	id := p.ButtonReply.ID + p.ListReply.ID + p.Payload
+	rest, found := strings.CutPrefix(id, SurveyPrefix)
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, ":")
+	survey, err1 := strconv.ParseInt(a, 10, 64)
+	score, err2 := strconv.ParseInt(b, 10, 64)
+	return survey, score, found && err1 == nil && err2 == nil
+}
+
+// recordSurveyAnswer stores a survey's answer in the ingest transaction
+// and reports whether the message was nothing but that answer (which then
+// does not reopen the conversation). A text right after an answer becomes
+// the survey's comment — and, being text, reopens as usual.
+func recordSurveyAnswer(tx *Tx, convID int64, m *InboundMessage, now int64) (bool, error) {
+	if survey, score, ok := surveyAnswer(m); ok {
+		res, err := tx.Exec(`UPDATE csat_surveys SET state = 'answered', score = ?, answered_at = ?
+			WHERE id = ? AND conversation_id = ? AND state IN ('sent', 'answered') AND ? BETWEEN 1 AND max_score`, score, now, survey, convID, score)
+		if err != nil {
+			return false, fmt.Errorf("store: survey answer: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		return n > 0, nil
+	}
+	if m.Type == "text" && m.Text.Valid && m.Text.String != "" {
+		if _, err := tx.Exec(`UPDATE csat_surveys SET comment = ? WHERE conversation_id = ? AND state = 'answered' AND comment IS NULL
+			AND answered_at >= ?`, m.Text.String, convID, now-3600); err != nil {
+			return false, fmt.Errorf("store: survey comment: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// Survey is a satisfaction survey waiting to be sent.
+type Survey struct {
+	ID             int64
+	ConversationID int64
+	PhoneNumberID  string
+	WaID, UserID   string
+	Name           string
+	LastInboundAt  int64
+	Status         string // the conversation's status now
+}
+
+// PendingSurveys lists surveys to send, oldest first.
+func (s *Store) PendingSurveys(ctx context.Context, limit int) ([]Survey, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT s.id, s.conversation_id, b.phone_number_id, coalesce(k.wa_id, ''), coalesce(k.user_id, ''), k.name,
+			coalesce(c.last_inbound_at, 0), c.status
+		FROM csat_surveys s JOIN conversations c ON c.id = s.conversation_id
+		JOIN business_numbers b ON b.id = c.business_number_id JOIN contacts k ON k.id = c.contact_id
+		WHERE s.state = 'pending' ORDER BY s.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: surveys: %w", err)
+	}
+	defer rows.Close()
+	var out []Survey
+	for rows.Next() {
+		var v Survey
+		if err := rows.Scan(&v.ID, &v.ConversationID, &v.PhoneNumberID, &v.WaID, &v.UserID, &v.Name, &v.LastInboundAt, &v.Status); err != nil {
+			return nil, fmt.Errorf("store: surveys: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// FinishSurvey marks a survey sent (with its message and scale) or, with
+// messageID 0, skipped.
+func (s *Store) FinishSurvey(ctx context.Context, id, messageID int64, maxScore int) error {
+	err := s.Write(ctx, func(tx *Tx) error {
+		if messageID == 0 {
+			_, err := tx.Exec("UPDATE csat_surveys SET state = 'skipped' WHERE id = ? AND state = 'pending'", id)
+			return err
+		}
+		_, err := tx.Exec("UPDATE csat_surveys SET state = 'sent', message_id = ?, max_score = ? WHERE id = ? AND state = 'pending'", messageID, maxScore, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: survey: %w", err)
+	}
+	return nil
+}
+
+// SurveyResult is the satisfaction of one agent or number.
+type SurveyResult struct {
+	Key      string // the agent's name or the number's phone number id
+	Answered int
+	Percent  float64 // mean of score/max_score, 0–100
+}
+
+// SurveyResults are the answered surveys since a time, per agent and per
+// number.
+func (s *Store) SurveyResults(ctx context.Context, since time.Time) (perAgent, perNumber []SurveyResult, err error) {
+	q := func(key string) ([]SurveyResult, error) {
+		rows, err := s.rdb.QueryContext(ctx, `SELECT `+key+`, count(*), avg(100.0 * s.score / s.max_score)
+			FROM csat_surveys s JOIN conversations c ON c.id = s.conversation_id
+			JOIN business_numbers b ON b.id = c.business_number_id LEFT JOIN users u ON u.id = s.assignee_id
+			WHERE s.state = 'answered' AND s.answered_at >= ? GROUP BY 1 ORDER BY 1`, since.Unix())
+		if err != nil {
+			return nil, fmt.Errorf("store: survey results: %w", err)
+		}
+		defer rows.Close()
+		var out []SurveyResult
+		for rows.Next() {
+			var r SurveyResult
+			if err := rows.Scan(&r.Key, &r.Answered, &r.Percent); err != nil {
+				return nil, fmt.Errorf("store: survey results: %w", err)
+			}
+			out = append(out, r)
+		}
+		return out, rows.Err()
+	}
+	if perAgent, err = q(`coalesce(nullif(u.name, ''), u.email, '')`); err != nil {
+		return nil, nil, err
+	}
+	perNumber, err = q(`b.phone_number_id`)
+	return perAgent, perNumber, err
+}
+
+// Survey returns a survey's state, score and comment (for tests and the API).
+func (s *Store) SurveyOf(ctx context.Context, convID int64) (state string, score int, comment string, err error) {
+	var sc sql.NullInt64
+	var cm sql.NullString
+	err = s.rdb.QueryRowContext(ctx, `SELECT state, score, comment FROM csat_surveys WHERE conversation_id = ? ORDER BY id DESC LIMIT 1`, convID).Scan(&state, &sc, &cm)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, "", ErrNotFound
+	}
+	return state, int(sc.Int64), cm.String, err
 }

@@ -397,6 +397,9 @@ func (s *Store) SetConversationStatus(ctx context.Context, convID int64, status 
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
+		if status == "closed" {
+			return queueSurveyTx(tx, convID, time.Now().Unix())
+		}
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {

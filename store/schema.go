@@ -629,7 +629,7 @@ const schema450Automations = `
 CREATE TABLE automation_settings (
 	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
 	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id) ON DELETE CASCADE,
-	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting', 'nudge')),
+	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting', 'nudge', 'csat')),
 	spec               TEXT NOT NULL,
 	updated_at         INTEGER NOT NULL,
 	UNIQUE (business_number_id, kind)
@@ -644,4 +644,20 @@ CREATE TABLE automation_sends (
 );
 CREATE INDEX automation_sends_conversation ON automation_sends(conversation_id, rule, created_at);
 ALTER TABLE conversations ADD COLUMN bot_active INTEGER NOT NULL DEFAULT 0;
+-- Satisfaction surveys: one per close of a conversation on a number with
+-- the survey on. The answer (score, optional comment) goes with the
+-- conversation (retention of closed conversations, erasure).
+CREATE TABLE csat_surveys (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	assignee_id     INTEGER,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'answered', 'skipped')),
+	message_id      INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+	score           INTEGER,
+	max_score       INTEGER,
+	comment         TEXT,
+	closed_at       INTEGER NOT NULL,
+	answered_at     INTEGER
+);
+CREATE INDEX csat_surveys_state ON csat_surveys(state, conversation_id);
 `

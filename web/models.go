@@ -435,6 +435,14 @@ type DashboardVM struct {
 	CertError         string
 	Alarms            []AlarmVM
 	Automations       []AutomationCostVM // automatic messages in the last 30 days, per rule
+	Satisfaction      []SatisfactionVM   // answered surveys in the last 30 days, per agent and number
+}
+
+// SatisfactionVM is one line of survey results.
+type SatisfactionVM struct {
+	Who      string // "Agentin Lea" or "Rufnummer +49 30 …"
+	Answered int
+	Percent  int
 }
 
 // AutomationCostVM is what one automatic reply sent and Meta billed.

@@ -11,6 +11,7 @@ import (
 type NumberRules struct {
 	Hours   *Hours // nil: no business hours set (always open, no away reply)
 	Replies map[store.AutomationKind]*Reply
+	CSAT    *CSAT // satisfaction survey on close; nil when unset
 }
 
 // Rules are every number's automations, by phone number id.
@@ -36,6 +37,13 @@ func Compile(settings []store.AutomationSetting) (Rules, []error) {
 				continue
 			}
 			nr.Hours = h
+		case store.AutoCSAT:
+			c, err := ParseCSAT([]byte(s.Spec))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			nr.CSAT = c
 		default:
 			r, err := ParseReply(s.Kind, []byte(s.Spec))
 			if err != nil {
@@ -62,7 +70,7 @@ var answerable = map[string]bool{
 // per message with the rules in memory.
 func (rules Rules) Decide(c *store.AutoCandidate, now time.Time) []store.AutomationKind {
 	nr := rules[c.PhoneNumberID]
-	if nr == nil || c.Group || c.BotActive || c.StopWord || !answerable[c.Type] {
+	if nr == nil || c.Group || c.BotActive || c.StopWord || c.SurveyAnswer || !answerable[c.Type] {
 		return nil
 	}
 	var out []store.AutomationKind

@@ -129,6 +129,9 @@ func (w *Worker) RunOnce(ctx context.Context) error {
 	if err := w.inbound(ctx, rules); err != nil {
 		return err
 	}
+	if err := w.surveys(ctx, rules); err != nil {
+		return err
+	}
 	return w.waiting(ctx, rules)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -437,5 +438,118 @@ func TestWindowReminderAndNudge(t *testing.T) {
 	}
 	if got := r.sent(t, tom.WaID); len(got) != 1 {
 		t.Fatalf("nudged a fresh window: %q", got)
+	}
+}
+
+var surveyID = regexp.MustCompile(`csat:(\d+):`)
+
+// lastSurvey is the survey id in the newest message of the given type
+// that reached the simulator.
+func (r *rig) lastSurvey(t *testing.T, typ string) string {
+	t.Helper()
+	var id string
+	testenv.Eventually(t, 10*time.Second, "the survey at Meta", func() bool {
+		for _, q := range r.g.Sim.Accepted() {
+			if m := surveyID.FindSubmatch(q.Body); q.Type == typ && m != nil {
+				id = string(m[1])
+			}
+		}
+		return id != ""
+	})
+	return id
+}
+
+func (r *rig) status(t *testing.T, waID string) string {
+	t.Helper()
+	conv, err := r.g.Store.ConversationOf(context.Background(), r.pnid, waID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.g.Store.ConversationByID(context.Background(), conv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Status
+}
+
+// The survey goes out when a conversation is closed: buttons inside the
+// window, the approved template outside; a button answer is recorded and
+// does not reopen, a text after it is the comment and does; results per
+// number and agent. An unapproved template is refused and nothing saved.
+func TestSatisfactionSurveyInAndOutsideWindow(t *testing.T) {
+	r := newRig(t, time.Now())
+	ctx := context.Background()
+	st, b := r.put(t, "/csat", `{"enabled": true, "template": "zufriedenheit", "template_language": "de"}`)
+	if st != 400 || !strings.Contains(b, `"field":"template"`) || !strings.Contains(b, "nicht von Meta freigegeben") {
+		t.Fatalf("unapproved template: %d %s", st, b)
+	}
+	if _, got := r.g.API(t, "GET", "/api/v1/numbers/"+r.pnid+"/csat", nil); !strings.Contains(string(got), `"enabled":false`) {
+		t.Fatalf("refused survey saved: %s", got)
+	}
+	r.g.ApproveTemplate(t, "zufriedenheit", "de", "UTILITY")
+	r.mustPut(t, "/csat", `{"enabled": true, "template": "zufriedenheit", "template_language": "de"}`)
+	agent := addAgent(t, r.g.Store)
+
+	r.write(t, anna, "text", "Danke für die Hilfe")
+	if _, st, err := r.g.Sim.WriteLine(ctx, tom, simulator.Line{Text: "Thanks", Ago: 25 * time.Hour}); err != nil || st != 200 {
+		t.Fatalf("write: %d %v", st, err)
+	}
+	for _, c := range []simulator.Customer{anna, tom} {
+		conv, err := r.g.Store.ConversationOf(ctx, r.pnid, c.WaID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.g.Store.Assign(ctx, conv, agent); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.g.Store.SetConversationStatus(ctx, conv, "closed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.run(t)
+	// Inside the window: reply buttons.
+	id := r.lastSurvey(t, "interactive")
+	if got := r.sent(t, anna.WaID); len(got) != 1 || !strings.HasPrefix(got[0], "csat:") {
+		t.Fatalf("Anna: %q", got)
+	}
+	if _, st, err := r.g.Sim.WriteLine(ctx, anna, simulator.Line{Kind: "button_reply", ReplyID: "csat:" + id + ":2", Text: "👍"}); err != nil || st != 200 {
+		t.Fatalf("answer: %d %v", st, err)
+	}
+	annaConv, _ := r.g.Store.ConversationOf(ctx, r.pnid, anna.WaID)
+	if state, score, _, err := r.g.Store.SurveyOf(ctx, annaConv); err != nil || state != "answered" || score != 2 {
+		t.Fatalf("survey: %s %d %v", state, score, err)
+	}
+	if s := r.status(t, anna.WaID); s != "closed" {
+		t.Fatalf("the button answer reopened the conversation: %s", s)
+	}
+	r.write(t, anna, "text", "Sehr freundlich, danke!")
+	if _, _, comment, _ := r.g.Store.SurveyOf(ctx, annaConv); comment != "Sehr freundlich, danke!" {
+		t.Fatalf("comment: %q", comment)
+	}
+	if s := r.status(t, anna.WaID); s != "open" {
+		t.Fatalf("a text did not reopen: %s", s)
+	}
+	// Outside the window: the approved template with payloads, best first.
+	tid := r.lastSurvey(t, "template")
+	var tbody string
+	for _, q := range r.g.Sim.Accepted() {
+		if q.Type == "template" {
+			tbody = string(q.Body)
+		}
+	}
+	if !strings.Contains(tbody, `"index":"0","parameters":[{"payload":"csat:`+tid+`:2"`) && !strings.Contains(tbody, `"payload":"csat:`+tid+`:2"`) {
+		t.Fatalf("template body: %s", tbody)
+	}
+	if _, st, err := r.g.Sim.WriteLine(ctx, tom, simulator.Line{Kind: "button", ReplyID: "csat:" + tid + ":1", Text: "Nicht gut"}); err != nil || st != 200 {
+		t.Fatalf("answer: %d %v", st, err)
+	}
+	if s := r.status(t, tom.WaID); s != "closed" {
+		t.Fatalf("the template answer reopened: %s", s)
+	}
+	r.run(t) // survey answers get no automatic reply of their own
+	perAgent, perNumber, err := r.g.Store.SurveyResults(ctx, time.Now().Add(-time.Hour))
+	if err != nil || len(perNumber) != 1 || perNumber[0].Answered != 2 || perNumber[0].Percent != 75 ||
+		len(perAgent) != 1 || perAgent[0].Key != "Agentin" {
+		t.Fatalf("results: %+v %+v %v", perAgent, perNumber, err)
 	}
 }

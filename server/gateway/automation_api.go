@@ -146,3 +146,25 @@ func (s *Server) numberExists(ctx context.Context, w http.ResponseWriter, pnid s
 	return false
 }
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func (s *Server) apiCSATGet(w http.ResponseWriter, r *http.Request) {
+	c, err := s.automations().CSAT(r.Context(), r.PathValue("phone_number_id"))
+	if err != nil {
+		s.automationError(w, err, "business number")
+		return
+	}
+	writeJSON(w, http.StatusOK, c.CSATSpec)
+}
+
+func (s *Server) apiCSATPut(w http.ResponseWriter, r *http.Request) {
+	body, ok := readAPIBody(w, r)
+	if !ok {
+		return
+	}
+	c, err := s.automations().SetCSAT(r.Context(), actorOf(r), r.PathValue("phone_number_id"), body)
+	if err != nil {
+		s.automationError(w, err, "business number")
+		return
+	}
+	writeJSON(w, http.StatusOK, c.CSATSpec)
+}

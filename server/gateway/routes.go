@@ -63,6 +63,8 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/auto-replies/{kind}", s.apiKey(store.ScopeAdmin, s.apiAutoReplyPut))
 	mux.Handle("GET /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeRead, s.apiBotGet))
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeSend, s.apiBotPut))
+	mux.Handle("GET /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeRead, s.apiCSATGet))
+	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeAdmin, s.apiCSATPut))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.graphFallback(mux)
 }

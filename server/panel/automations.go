@@ -252,6 +252,8 @@ func ruleLabel(ctx context.Context, rule store.AutomationKind) string {
 		return web.T(ctx, "Warte-Antwort")
 	case store.AutoNudge:
 		return web.T(ctx, "Bitte um Antwort vor Fensterende")
+	case store.AutoCSAT:
+		return web.T(ctx, "Zufriedenheitsumfrage")
 	}
 	return string(rule)
 }
