@@ -680,3 +680,34 @@ func (s *Store) SurveyOf(ctx context.Context, convID int64) (state string, score
 	}
 	return state, int(sc.Int64), cm.String, err
 }
+
+// SurveyRecord is one satisfaction survey of a customer, for the export.
+type SurveyRecord struct {
+	PhoneNumberID string
+	State         string
+	Score, Max    int
+	Comment       string
+	ClosedAt      int64
+	AnsweredAt    int64
+}
+
+// SurveysOfContact lists a customer's satisfaction surveys (Art. 15).
+func (s *Store) SurveysOfContact(ctx context.Context, contactID int64) ([]SurveyRecord, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT b.phone_number_id, s.state, coalesce(s.score, 0), coalesce(s.max_score, 0), coalesce(s.comment, ''),
+			s.closed_at, coalesce(s.answered_at, 0)
+		FROM csat_surveys s JOIN conversations c ON c.id = s.conversation_id JOIN business_numbers b ON b.id = c.business_number_id
+		WHERE c.contact_id = ? ORDER BY s.id`, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("store: surveys: %w", err)
+	}
+	defer rows.Close()
+	var out []SurveyRecord
+	for rows.Next() {
+		var r SurveyRecord
+		if err := rows.Scan(&r.PhoneNumberID, &r.State, &r.Score, &r.Max, &r.Comment, &r.ClosedAt, &r.AnsweredAt); err != nil {
+			return nil, fmt.Errorf("store: surveys: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,9 +1,12 @@
 package automation_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"regexp"
 	"strconv"
@@ -11,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pforte/pforte/server/privacy"
 
 	"github.com/pforte/pforte/server/automation"
 	"github.com/pforte/pforte/server/outbox"
@@ -528,6 +533,32 @@ func TestSatisfactionSurveyInAndOutsideWindow(t *testing.T) {
 	}
 	if s := r.status(t, anna.WaID); s != "open" {
 		t.Fatalf("a text did not reopen: %s", s)
+	}
+	// The subject access export holds the answer and the comment.
+	contact, err := r.g.Store.ContactByKey(ctx, anna.WaID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zipped bytes.Buffer
+	if _, err := privacy.ExportContact(ctx, r.g.Store, contact, &zipped, privacy.ExportOptions{Now: time.Now(), Actor: store.ActorCLI}); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(zipped.Bytes()), int64(zipped.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range zr.File {
+		if f.Name != "data.json" {
+			continue
+		}
+		rc, _ := f.Open()
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		found = strings.Contains(string(data), `"comment":"Sehr freundlich, danke!"`) && strings.Contains(string(data), `"score":2`)
+	}
+	if !found {
+		t.Fatal("the export lacks the survey answer")
 	}
 	// Outside the window: the approved template with payloads, best first.
 	tid := r.lastSurvey(t, "template")
