@@ -13,6 +13,16 @@ type AutomationsVM struct {
 	Hours   HoursFormVM
 	States  []StateVM
 	Replies []ReplyFormVM
+	CSAT    CSATFormVM
+}
+
+// CSATFormVM is the satisfaction survey form.
+type CSATFormVM struct {
+	Enabled                    bool
+	Scale                      string
+	Question, QuestionEN       string
+	Template, TemplateLanguage string
+	Error                      string
 }
 
 // HoursFormVM is the business hours form, as stored or as typed.

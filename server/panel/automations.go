@@ -95,6 +95,18 @@ func (s *Server) renderAutomations(w http.ResponseWriter, r *http.Request, statu
 			vm.Replies = append(vm.Replies, f)
 		}
 	}
+	if vm.Number != "" {
+		c, err := s.cfg.Automations.CSAT(ctx, vm.Number)
+		if err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
+		vm.CSAT = web.CSATFormVM{Enabled: c.Enabled, Scale: c.Scale, Question: c.Question, QuestionEN: c.QuestionEN, Template: c.Template,
+			TemplateLanguage: c.TemplateLanguage}
+		if csat := csatFormOf(r.Context()); csat != nil {
+			vm.CSAT = *csat
+		}
+	}
 	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Automatisierung"), Nav: "automations"}, web.Automations(vm))
 }
 
@@ -292,4 +304,36 @@ func (s *Server) hoursLine(ctx context.Context, pnid string) (string, error) {
 		return "", err
 	}
 	return hoursStatus(ctx, st, set.Now(), h), nil
+}
+
+type csatFormKey struct{}
+
+func csatFormOf(ctx context.Context) *web.CSATFormVM {
+	f, _ := ctx.Value(csatFormKey{}).(*web.CSATFormVM)
+	return f
+}
+
+// automationCSAT saves the satisfaction survey form; an unapproved
+// template or bad input shows the form again as typed.
+func (s *Server) automationCSAT(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), viewerOf(r)
+	number := r.PathValue("number")
+	spec := automation.CSATSpec{Enabled: r.PostFormValue("enabled") != "", Scale: r.PostFormValue("scale"),
+		Question: r.PostFormValue("question"), QuestionEN: strings.TrimSpace(r.PostFormValue("question_en")),
+		Template: strings.TrimSpace(r.PostFormValue("template")), TemplateLanguage: strings.TrimSpace(r.PostFormValue("template_language"))}
+	body, _ := json.Marshal(spec)
+	_, err := s.cfg.Automations.SetCSAT(ctx, v.actor(), number, body)
+	if err == nil {
+		setFlash(w, web.T(ctx, "Zufriedenheitsumfrage gespeichert."))
+		redirect(w, r, "/automations?number="+number+"#csat")
+		return
+	}
+	var ie *automation.InputError
+	if !errors.As(err, &ie) {
+		s.storeFail(w, r, err)
+		return
+	}
+	form := &web.CSATFormVM{Enabled: spec.Enabled, Scale: spec.Scale, Question: spec.Question, QuestionEN: spec.QuestionEN,
+		Template: spec.Template, TemplateLanguage: spec.TemplateLanguage, Error: inputMessage(ctx, ie)}
+	s.renderAutomations(w, r.WithContext(context.WithValue(ctx, csatFormKey{}, form)), http.StatusUnprocessableEntity, number, nil, "", nil)
 }

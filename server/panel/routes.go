@@ -96,5 +96,6 @@ func (s *Server) routeTable() []route {
 		{"GET /automations", admins, noBody, s.automationsPage},
 		{"POST /automations/{number}/hours", admins, longForm, s.automationHours},
 		{"POST /automations/{number}/replies/{kind}", admins, longForm, s.automationReply},
+		{"POST /automations/{number}/csat", admins, longForm, s.automationCSAT},
 	}
 }
