@@ -110,4 +110,13 @@ func TestBrowserAwayReplyAt22(t *testing.T) {
 	waitText(t, tab, `[data-testid=thread]`, "Wir sind ab Di 08:00 wieder für Sie da.")
 	waitText(t, tab, `.msg.out .author`, "Automatisch: Abwesenheitsnotiz")
 	waitText(t, tab, `[data-testid=inbox-hours]`, "öffnet Di 08:00")
+	shot(t, tab, "30-automation-conversation")
+	// On a phone the page is one column and every form is reachable.
+	do(t, tab, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Navigate(g.Public.URL+"/automations"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=csat]`)))
+	wide, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if err != nil || wide {
+		t.Fatalf("the automations page scrolls sideways on a phone: %v %v", wide, err)
+	}
+	shot(t, tab, "31-phone-automations")
 }
