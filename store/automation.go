@@ -563,25 +563,30 @@ func surveyAnswer(m *InboundMessage) (survey, score int64, ok bool) {
 
 // recordSurveyAnswer stores a survey's answer in the ingest transaction
 // and reports whether the message was nothing but that answer (which then
-// does not reopen the conversation). A text right after an answer becomes
-// the survey's comment — and, being text, reopens as usual.
+// does not reopen the conversation). Other messages cost nothing here.
 func recordSurveyAnswer(tx *Tx, convID int64, m *InboundMessage, now int64) (bool, error) {
-	if survey, score, ok := surveyAnswer(m); ok {
-		res, err := tx.Exec(`UPDATE csat_surveys SET state = 'answered', score = ?, answered_at = ?
-			WHERE id = ? AND conversation_id = ? AND state IN ('sent', 'answered') AND ? BETWEEN 1 AND max_score`, score, now, survey, convID, score)
-		if err != nil {
-			return false, fmt.Errorf("store: survey answer: %w", err)
-		}
-		n, _ := res.RowsAffected()
-		return n > 0, nil
+	survey, score, ok := surveyAnswer(m)
+	if !ok {
+		return false, nil
 	}
-	if m.Type == "text" && m.Text.Valid && m.Text.String != "" {
-		if _, err := tx.Exec(`UPDATE csat_surveys SET comment = ? WHERE conversation_id = ? AND state = 'answered' AND comment IS NULL
-			AND answered_at >= ?`, m.Text.String, convID, now-3600); err != nil {
-			return false, fmt.Errorf("store: survey comment: %w", err)
-		}
+	res, err := tx.Exec(`UPDATE csat_surveys SET state = 'answered', score = ?, answered_at = ?
+		WHERE id = ? AND conversation_id = ? AND state IN ('sent', 'answered') AND ? BETWEEN 1 AND max_score`, score, now, survey, convID, score)
+	if err != nil {
+		return false, fmt.Errorf("store: survey answer: %w", err)
 	}
-	return false, nil
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// recordSurveyComment keeps a text that follows a survey's answer within
+// an hour as its comment (once per conversation and delivery, one index
+// probe); being text, it reopens the conversation as usual.
+func recordSurveyComment(tx *Tx, convID int64, text string, now int64) error {
+	if _, err := tx.Exec(`UPDATE csat_surveys SET comment = ? WHERE conversation_id = ? AND state = 'answered' AND comment IS NULL
+		AND answered_at >= ?`, text, convID, now-3600); err != nil {
+		return fmt.Errorf("store: survey comment: %w", err)
+	}
+	return nil
 }
 
 // Survey is a satisfaction survey waiting to be sent.

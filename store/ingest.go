@@ -224,7 +224,8 @@ type convUpdate struct {
 	id          int64
 	added       int
 	lastInbound int64
-	reopen      bool // a message other than a survey's button answer came
+	reopen      bool   // a message other than a survey's button answer came
+	firstText   string // the delivery's first text: a survey's comment, if one was just answered
 }
 
 func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
@@ -251,6 +252,9 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 	}
 	if !answered {
 		cu.reopen = true
+	}
+	if cu.firstText == "" && m.Type == "text" && m.Text.Valid {
+		cu.firstText = m.Text.String
 	}
 	if m.Media != nil {
 		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
@@ -314,6 +318,11 @@ func (b *batch) updateConversations(tx *Tx, now int64) error {
 				last_inbound_at = max(coalesce(last_inbound_at, 0), ?), last_message_at = max(last_message_at, ?), updated_at = ?
 			WHERE id = ?`, cu.added, cu.reopen, cu.lastInbound, cu.lastInbound, now, cu.id); err != nil {
 			return fmt.Errorf("store: conversation update: %w", err)
+		}
+		if cu.firstText != "" {
+			if err := recordSurveyComment(tx, cu.id, cu.firstText, now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
