@@ -32,13 +32,16 @@ var allowed = map[string][]string{
 	"server/simulator":  {"server/cloudapi"},
 	"server/campaign":   {"store", "server/cloudapi", "server/outbox"},
 	"server/health":     {"store", "server/cloudapi"},
-	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign"},
-	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign", "server/health", "server/panel/sso"},
+	"server/automation": {"store", "server/cloudapi", "server/outbox"},
+	"server/gateway": {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign",
+		"server/automation"},
+	"server/panel": {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign",
+		"server/health", "server/panel/sso", "server/automation"},
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
-		"server/simulator", "server/campaign", "server/health"},
+		"server/simulator", "server/campaign", "server/health", "server/automation"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
 		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign", "server/health",
-		"server/replica"},
+		"server/replica", "server/automation"},
 	"": {"cli"}, // main only hands over
 
 	// Litestream and the bucket; knows the data directory only by the layout cli hands it.

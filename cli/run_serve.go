@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
@@ -48,6 +50,7 @@ type node struct {
 	replier *outbox.StopReplier
 	// campaigns sends campaigns and runs the double opt-in beside the outbox.
 	campaigns *campaign.Engine
+	auto      *automation.Worker
 	sched     *jobs.Scheduler
 	secrets   *cloudapi.AppSecrets
 	gw        *gateway.Server
@@ -232,6 +235,12 @@ func (n *node) startSending(ctx context.Context) error {
 		return err
 	}
 	n.onStop(func(context.Context) { ccancel(); n.campaigns.Wait() })
+	// Automatic replies (business hours, welcome, away, waiting) read what
+	// was stored after a cursor; the ingest hook only wakes them.
+	actx, acancel := context.WithCancel(context.Background())
+	n.auto = automation.New(n.st, snd.sender, n.log.With("part", "automation"), automation.Options{})
+	n.auto.Start(actx)
+	n.onStop(func(context.Context) { acancel(); <-n.auto.Done() })
 	return nil
 }
 
@@ -287,6 +296,9 @@ func (n *node) onIngest(d *store.Delivery, res store.IngestResult) {
 	}
 	if n.campaigns != nil {
 		n.campaigns.Kick()
+	}
+	if n.auto != nil {
+		n.auto.Kick()
 	}
 }
 

@@ -87,6 +87,8 @@ const (
 	AuditPasskeyRemove    AuditAction = "passkey.remove"
 	AuditPasskeyClone     AuditAction = "passkey.clone"
 	AuditPasskeyFailed    AuditAction = "passkey.failed"
+	AuditAutomationChange AuditAction = "automation.change"
+	AuditBotHandover      AuditAction = "conversation.bot"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -106,6 +108,7 @@ var AuditActions = []AuditAction{
 	AuditSMTPChange, AuditPricingRates,
 	AuditSSOLogin, AuditSSOLink, AuditSSOUserCreate, AuditSSORole, AuditSSORefused, AuditSSOSessionEnded, AuditSSOSettings,
 	AuditSSOLogout, AuditPasswordLoginOff, AuditPasskeyAdd, AuditPasskeyRemove, AuditPasskeyClone, AuditPasskeyFailed,
+	AuditAutomationChange, AuditBotHandover,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -367,6 +367,12 @@ func (s *Store) Assign(ctx context.Context, convID, userID int64, audit ...Audit
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
+		if userID > 0 && len(audit) > 0 {
+			// A person assigning takes the conversation over from a bot.
+			if err := clearBotTx(tx, convID, audit[0].Actor, time.Now().Unix()); err != nil {
+				return err
+			}
+		}
 		return auditAll(tx, audit, fmt.Sprintf("conversation:%d", convID))
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -390,6 +396,9 @@ func (s *Store) SetConversationStatus(ctx context.Context, convID int64, status 
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
+		}
+		if status == "closed" {
+			return queueSurveyTx(tx, convID, time.Now().Unix())
 		}
 		return nil
 	})

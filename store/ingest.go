@@ -250,6 +250,8 @@ type convUpdate struct {
 	id          int64
 	added       int
 	lastInbound int64
+	reopen      bool   // a message other than a survey's button answer came
+	firstText   string // the delivery's first text: a survey's comment, if one was just answered
 }
 
 func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) (bool, error) {
@@ -275,6 +277,16 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 	}
 	cu.added++
 	cu.lastInbound = max(cu.lastInbound, m.TS)
+	answered, err := recordSurveyAnswer(tx, cu.id, m, now)
+	if err != nil {
+		return false, err
+	}
+	if !answered {
+		cu.reopen = true
+	}
+	if cu.firstText == "" && m.Type == "text" && m.Text.Valid {
+		cu.firstText = m.Text.String
+	}
 	if m.Media != nil {
 		if _, err := tx.Exec(`INSERT INTO media(message_id, media_id, mime_type, sha256, filename) VALUES (?, ?, ?, ?, ?)`,
 			msgID, m.Media.MediaID, m.Media.MimeType, m.Media.SHA256, m.Media.Filename); err != nil {
@@ -353,11 +365,17 @@ func (b *batch) resolve(tx *Tx, m *InboundMessage, now int64) (contactID int64, 
 // customer-service window forward once per delivery.
 func (b *batch) updateConversations(tx *Tx, now int64) error {
 	for _, cu := range b.order {
-		// A customer writing again reopens a closed conversation.
-		if _, err := tx.Exec(`UPDATE conversations SET unread = unread + ?, status = 'open',
+		// A customer writing again reopens a closed conversation; a
+		// satisfaction survey's button answer alone does not.
+		if _, err := tx.Exec(`UPDATE conversations SET unread = unread + ?, status = CASE WHEN ? THEN 'open' ELSE status END,
 				last_inbound_at = max(coalesce(last_inbound_at, 0), ?), last_message_at = max(last_message_at, ?), updated_at = ?
-			WHERE id = ?`, cu.added, cu.lastInbound, cu.lastInbound, now, cu.id); err != nil {
+			WHERE id = ?`, cu.added, cu.reopen, cu.lastInbound, cu.lastInbound, now, cu.id); err != nil {
 			return fmt.Errorf("store: conversation update: %w", err)
+		}
+		if cu.firstText != "" {
+			if err := recordSurveyComment(tx, cu.id, cu.firstText, now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -187,6 +187,12 @@ func enqueue(tx *Tx, o *OutboundSend) (*Outbound, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: conversation: %w", err)
 	}
+	if _, person := o.Actor.UserID(); person {
+		// A person writing takes the conversation over from a bot.
+		if err := clearBotTx(tx, convID, o.Actor, now); err != nil {
+			return nil, err
+		}
+	}
 	var text sql.NullString
 	if o.Text != nil {
 		text = sql.NullString{String: *o.Text, Valid: true}

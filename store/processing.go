@@ -161,6 +161,18 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Retention:      []string{days(RetainAudit)},
 				Location:       "auf " + host,
 			},
+			{
+				Name:       "Automatische Antworten / automatic replies",
+				Purpose:    "Begrüßung mit Datenschutzhinweis (Art. 13), Abwesenheits- und Warte-Antworten nach Geschäftszeiten / welcome with the privacy notice (Art. 13), away and waiting replies by business hours",
+				LegalBasis: "Art. 6 Abs. 1 lit. b und f DSGVO; Art. 13 (Informationspflicht) / Art. 6(1)(b), (f); Art. 13 GDPR",
+				Subjects:   "Kunden, die schreiben (nur wenn eine Antwort eingeschaltet ist) / customers who write (only when a reply is on)",
+				DataCategories: []string{"Profilname (Variable {{name}}), Zeitpunkt und Regel jeder automatischen Nachricht; keine Profilbildung, keine Entscheidung nach Art. 22 / " +
+					"profile name, time and rule of each automatic message; no profiling, no Art. 22 decision"},
+				Recipients:   []string{meta},
+				ThirdCountry: thirdCountry,
+				Retention:    []string{"wie Nachrichten / like messages: " + days(RetainMessages)},
+				Location:     local,
+			},
 		},
 		Processors: []Processor{
 			{Name: "Meta Platforms Ireland Ltd.", Role: "WhatsApp Business Cloud API (Auftragsverarbeiter / processor)"},

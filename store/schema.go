@@ -51,6 +51,7 @@ var migrations = []migration{
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
 	{version: 490, name: "single sign-on identities and passkeys", sql: schema490SSOPasskeys}, // sso.go
+	{version: 450, name: "automations", sql: schema450Automations},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -804,4 +805,48 @@ ALTER TABLE sessions ADD COLUMN sso_identity_id INTEGER REFERENCES user_identiti
 ALTER TABLE sessions ADD COLUMN sso_refresh BLOB;    -- sealed refresh token
 ALTER TABLE sessions ADD COLUMN sso_id_token BLOB;   -- sealed ID token, the hint for RP-initiated logout
 ALTER TABLE sessions ADD COLUMN sso_checked_at INTEGER NOT NULL DEFAULT 0;
+`
+
+// schema450Automations is migration 450: business hours and automatic
+// replies per business number (automation_settings holds each setting as
+// the JSON the API takes, so the API, the panel and the worker read one
+// shape), a record of every automatic message (rate limits, "welcome
+// once", the dashboard's cost), and the bot-handover flag. Rows of
+// automation_sends go with their message (retention) and conversation
+// (erasure); the settings hold no personal data.
+const schema450Automations = `
+CREATE TABLE automation_settings (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	business_number_id INTEGER NOT NULL REFERENCES business_numbers(id) ON DELETE CASCADE,
+	kind               TEXT NOT NULL CHECK (kind IN ('hours', 'welcome', 'away', 'waiting', 'nudge', 'csat')),
+	spec               TEXT NOT NULL,
+	updated_at         INTEGER NOT NULL,
+	UNIQUE (business_number_id, kind)
+);
+CREATE TABLE automation_sends (
+	id                 INTEGER PRIMARY KEY AUTOINCREMENT,
+	conversation_id    INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	message_id         INTEGER NOT NULL UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+	rule               TEXT NOT NULL,
+	trigger_message_id INTEGER,
+	created_at         INTEGER NOT NULL
+);
+CREATE INDEX automation_sends_conversation ON automation_sends(conversation_id, rule, created_at);
+ALTER TABLE conversations ADD COLUMN bot_active INTEGER NOT NULL DEFAULT 0;
+-- Satisfaction surveys: one per close of a conversation on a number with
+-- the survey on. The answer (score, optional comment) goes with the
+-- conversation (retention of closed conversations, erasure).
+CREATE TABLE csat_surveys (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+	assignee_id     INTEGER,
+	state           TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'answered', 'skipped')),
+	message_id      INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+	score           INTEGER,
+	max_score       INTEGER,
+	comment         TEXT,
+	closed_at       INTEGER NOT NULL,
+	answered_at     INTEGER
+);
+CREATE INDEX csat_surveys_state ON csat_surveys(state, conversation_id);
 `

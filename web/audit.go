@@ -119,6 +119,8 @@ var auditActions = map[string]string{
 	"passkey.remove":     "Passkey entfernt",
 	"passkey.clone":      "Passkey abgelehnt: Signaturzähler rückwärts (möglicher Klon)",
 	"passkey.failed":     "Passkey-Anmeldung fehlgeschlagen",
+	"automation.change":  "Automatisierung geändert",
+	"conversation.bot":   "Bot-Übergabe geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -49,6 +49,8 @@ func init() {
 		"Vorlagenkategorie festgelegt":                                       "Template category set",
 		"Mailserver für Alarme geändert":                                     "Alarm mail server changed",
 		"Preistabelle geändert":                                              "Rate table changed",
+		"Automatisierung geändert":                                           "Automation changed",
+		"Bot-Übergabe geändert":                                              "Bot handover changed",
 		"E-Mail-Adresse geändert":                                            "E-mail address changed",
 		"Löschfrist geändert":                                                "Retention period changed",
 		"Bereinigung nach Löschfristen":                                      "Clean-up by retention periods",

@@ -79,13 +79,15 @@ type InboxFilter struct {
 
 // InboxVM is the inbox page.
 type InboxVM struct {
-	Filter   InboxFilter
-	Counts   InboxCounts
-	List     []ConvRowVM
-	Next     string // cursor of the next page
-	Numbers  []NumberVM
-	Labels   []LabelVM
-	Selected *ConversationVM // nil on the list-only page
+	Filter    InboxFilter
+	Counts    InboxCounts
+	List      []ConvRowVM
+	Next      string // cursor of the next page
+	Numbers   []NumberVM
+	Labels    []LabelVM
+	Selected  *ConversationVM // nil on the list-only page
+	Hours     []HoursStateVM  // numbers outside their business hours now
+	Reminders []ReminderVM    // the viewer's conversations whose window closes soon
 }
 
 // InboxCounts are the badges beside the filters.
@@ -159,6 +161,8 @@ type ConversationVM struct {
 	SecureLinks   SecureLinksVM
 	// Participants of a group conversation (nil for a 1:1 conversation).
 	Participants []string
+	BotActive    bool   // an external bot answers; automations rest
+	Hours        string // "Außerhalb der Geschäftszeiten, öffnet Mo 08:00."
 }
 
 // AgentVM is someone a conversation can be assigned to.
@@ -477,6 +481,21 @@ type DashboardVM struct {
 	CertExpiry        time.Time
 	CertError         string
 	Alarms            []AlarmVM
+	Automations       []AutomationCostVM // automatic messages in the last 30 days, per rule
+	Satisfaction      []SatisfactionVM   // answered surveys in the last 30 days, per agent and number
+}
+
+// SatisfactionVM is one line of survey results.
+type SatisfactionVM struct {
+	Who      string // "Agentin Lea" or "Rufnummer +49 30 …"
+	Answered int
+	Percent  int
+}
+
+// AutomationCostVM is what one automatic reply sent and Meta billed.
+type AutomationCostVM struct {
+	Rule           string
+	Sent, Billable int
 }
 
 // AlarmVM is a standing problem Pforte raised (e.g. an expired token).

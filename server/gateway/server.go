@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/jobs"
@@ -58,6 +60,9 @@ type Config struct {
 	// Campaigns runs campaigns and the double opt-in; nil answers the
 	// campaign routes with 503.
 	Campaigns *campaign.Engine
+	// Automations reads and saves business hours and automatic replies;
+	// New makes one on the store when nil.
+	Automations *automation.Settings
 }
 
 // Server serves the machine face of both listeners.
@@ -80,6 +85,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger, m *Metrics) *Server {
 	}
 	if cfg.Secrets == nil {
 		cfg.Secrets = cloudapi.NewAppSecrets(cfg.AppSecrets)
+	}
+	if cfg.Automations == nil {
+		cfg.Automations = automation.NewSettings(st, nil)
 	}
 	return &Server{cfg: cfg, store: st, log: log, metrics: m, now: time.Now, secrets: cfg.Secrets}
 }

@@ -41,6 +41,12 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 			return nil, err
 		}
 	}
+	if c.BotActive, err = s.store.BotActive(ctx, cs.ID); err != nil {
+		return nil, err
+	}
+	if c.Hours, err = s.hoursLine(ctx, cs.PhoneNumberID); err != nil {
+		return nil, err
+	}
 	if cs.LastInboundAt > 0 {
 		c.WindowExpires = store.WindowEnds(cs.LastInboundAt)
 		c.WindowOpen = store.WindowOpen(cs.LastInboundAt, s.now())

@@ -113,6 +113,29 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
+	costs, err := s.store.AutomationCosts(ctx, s.now().Add(-30*24*time.Hour))
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, c := range costs {
+		vm.Automations = append(vm.Automations, web.AutomationCostVM{Rule: ruleLabel(ctx, c.Rule), Sent: c.Sent, Billable: c.Billable})
+	}
+	perAgent, perNumber, err := s.store.SurveyResults(ctx, s.now().Add(-30*24*time.Hour))
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	for _, a := range perAgent {
+		who := a.Key
+		if who == "" {
+			who = web.T(ctx, "niemand zugewiesen")
+		}
+		vm.Satisfaction = append(vm.Satisfaction, web.SatisfactionVM{Who: web.Tf(ctx, "Mitarbeiter/in %s", who), Answered: a.Answered, Percent: int(a.Percent + 0.5)})
+	}
+	for _, n := range perNumber {
+		vm.Satisfaction = append(vm.Satisfaction, web.SatisfactionVM{Who: web.Tf(ctx, "Rufnummer %s", n.Key), Answered: n.Answered, Percent: int(n.Percent + 0.5)})
+	}
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Übersicht"), Nav: "dashboard"}, web.Dashboard(vm))
 }
 

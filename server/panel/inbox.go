@@ -66,6 +66,11 @@ func (s *Server) inboxVM(ctx context.Context, v *viewer, f web.InboxFilter, befo
 	}
 	for _, n := range nums {
 		vm.Numbers = append(vm.Numbers, numberVM(n))
+		if text, err := s.hoursLine(ctx, n.PhoneNumberID); err != nil {
+			return vm, err
+		} else if text != "" {
+			vm.Hours = append(vm.Hours, web.HoursStateVM{Number: numberVM(n).Display, Text: text})
+		}
 	}
 	labels, err := s.store.Labels(ctx)
 	if err != nil {
@@ -73,6 +78,9 @@ func (s *Server) inboxVM(ctx context.Context, v *viewer, f web.InboxFilter, befo
 	}
 	for _, l := range labels {
 		vm.Labels = append(vm.Labels, web.LabelVM{ID: l.ID, Name: l.Name, Color: l.Color})
+	}
+	if vm.Reminders, err = s.reminders(ctx, v.user.ID); err != nil {
+		return vm, err
 	}
 	return vm, nil
 }

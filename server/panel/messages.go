@@ -71,6 +71,14 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 	if err != nil {
 		return t, err
 	}
+	// Automatic messages say so, with the rule that sent them.
+	auto, err := s.store.AutomaticRules(ctx, outIDs)
+	if err != nil {
+		return t, err
+	}
+	for id, rule := range auto {
+		authors[id] = web.Tf(ctx, "Automatisch: %s", ruleLabel(ctx, rule))
+	}
 	var bodies map[string]string // template texts, to show what a template said
 	for _, m := range msgs {
 		if m.Type == "template" && bodies == nil {

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/a-h/templ"
 
 	"github.com/pforte/pforte/jobs"
@@ -74,6 +76,9 @@ type Config struct {
 	// SSOHTTPClient carries the requests to the single sign-on provider
 	// (discovery, keys, tokens); nil uses a client with a 10 s timeout.
 	SSOHTTPClient *http.Client
+	// Automations reads and saves business hours and automatic replies
+	// (the same checks as the API); New makes one on the store when nil.
+	Automations *automation.Settings
 }
 
 // Sender sends a message typed in the panel. Main wires the outbox in;

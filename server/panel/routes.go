@@ -123,5 +123,9 @@ func (s *Server) routeTable() []route {
 		{"POST /account/passkeys/{id}/delete", everyone, shortForm, s.passkeyDelete},
 		{"GET /settings/sso", admins, noBody, s.ssoSettingsPage},
 		{"POST /settings/sso", admins, longForm, s.ssoSettingsSave},
+		{"GET /automations", admins, noBody, s.automationsPage},
+		{"POST /automations/{number}/hours", admins, longForm, s.automationHours},
+		{"POST /automations/{number}/replies/{kind}", admins, longForm, s.automationReply},
+		{"POST /automations/{number}/csat", admins, longForm, s.automationCSAT},
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pforte/pforte/server/automation"
+
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
@@ -31,6 +33,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) *Server {
 		cfg.Secrets = cloudapi.NewAppSecrets(nil)
 	}
 	s := &Server{store: st, log: log, now: time.Now}
+	if cfg.Automations == nil {
+		cfg.Automations = automation.NewSettings(st, func() time.Time { return s.now() })
+	}
 	s.panel = newPanelState(cfg)
 	s.cfg = s.panel.cfg
 	s.panel.throttled = newThrottledAudit(s.writeAudit)

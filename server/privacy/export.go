@@ -287,6 +287,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 		{"labels", func() (any, error) { return e.labelsJSON(ctx) }},
 		{"audit", func() (any, error) { return e.auditJSON(ctx) }},
 		{"campaigns", func() (any, error) { return e.campaignsJSON(ctx) }},
+		{"satisfaction_surveys", func() (any, error) { return e.surveysJSON(ctx) }},
 	}
 	if _, err := io.WriteString(w, "{\n"); err != nil {
 		return err
@@ -591,4 +592,24 @@ func (e *exporter) manifestJSON(_ context.Context, w io.Writer) error {
 	return json.NewEncoder(w).Encode(map[string]any{"format": ExportFormat, "generated_at": e.opts.Now.UTC().Format(time.RFC3339),
 		"files": e.manifest, "messages": e.stats.Messages, "media_files": e.stats.MediaFiles,
 		"media_mismatches": e.stats.MediaMismatches, "media_missing": e.stats.MediaMissing})
+}
+
+// surveysJSON lists the customer's satisfaction surveys and answers.
+func (e *exporter) surveysJSON(ctx context.Context) (any, error) {
+	recs, err := e.s.SurveysOfContact(ctx, e.c.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(recs))
+	for _, r := range recs {
+		j := map[string]any{"phone_number_id": r.PhoneNumberID, "state": r.State, "closed_at": rfc3339(r.ClosedAt)}
+		if r.AnsweredAt > 0 {
+			j["score"], j["max_score"], j["answered_at"] = r.Score, r.Max, rfc3339(r.AnsweredAt)
+		}
+		if r.Comment != "" {
+			j["comment"] = r.Comment
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }

@@ -143,6 +143,10 @@ type Line struct {
 	Text  string        // the text, or a file's caption
 	Ago   time.Duration // written this long ago (its timestamp and window)
 	Place *Place        // where, for a location
+	// ReplyID answers an interactive message (kinds button_reply and
+	// list_reply: the button's or row's id; kind button: a template's
+	// quick-reply payload); Text is the button's title.
+	ReplyID string
 }
 
 // Place is a shared location.
@@ -227,6 +231,24 @@ func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *Fi
 		}
 		msg["type"] = kind
 		msg[kind] = obj
+	case "button_reply", "list_reply":
+		if line == nil {
+			return "", 0, fmt.Errorf("simulator: %s needs a Line with ReplyID", kind)
+		}
+		msg["type"] = "interactive"
+		msg["interactive"] = map[string]any{"type": kind, kind: map[string]string{"id": line.ReplyID, "title": line.Text}}
+		if lastSent != "" {
+			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
+		}
+	case "button":
+		if line == nil {
+			return "", 0, fmt.Errorf("simulator: button needs a Line with ReplyID")
+		}
+		msg["type"] = "button"
+		msg["button"] = map[string]string{"payload": line.ReplyID, "text": line.Text}
+		if lastSent != "" {
+			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
+		}
 	case "location":
 		p := Place{Latitude: 52.520008 + rand.Float64()/100, Longitude: 13.404954 + rand.Float64()/100,
 			Name: "Abholstation", Address: "Beispielstraße 1, 10115 Berlin"}
