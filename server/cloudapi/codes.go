@@ -37,6 +37,7 @@ const (
 	CodeTemplatePaused      ErrorCode = 132015 // template paused for low quality
 	CodeTemplateDisabled    ErrorCode = 132016 // template permanently disabled
 	CodeNumberNotRegistered ErrorCode = 133010 // phone number not registered for Cloud API
+	CodeTemplateParamFormat ErrorCode = 132012 // template parameter format does not match the template
 )
 
 // Subcodes (error_subcode) Pforte answers with or looks at.
