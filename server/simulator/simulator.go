@@ -63,7 +63,7 @@ type Options struct {
 	// (default "reject").
 	RejectMarker string
 	Logger       *slog.Logger
-	Client    *http.Client
+	Client       *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
