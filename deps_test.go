@@ -30,12 +30,13 @@ var allowed = map[string][]string{
 	"server/fanout":     {"store", "server/cloudapi"},
 	"server/privacy":    {"store", "server/cloudapi"},
 	"server/simulator":  {"server/cloudapi"},
-	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy"},
-	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy"},
+	"server/templates":  {"store", "server/cloudapi"},
+	"server/gateway":    {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/templates"},
+	"server/panel":      {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/templates"},
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
-		"server/simulator"},
+		"server/simulator", "server/templates"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
-		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator"},
+		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/templates"},
 	"": {"cli"}, // main only hands over
 }
 

@@ -62,6 +62,11 @@ const (
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
 	AuditTemplateCategory     AuditAction = "template.category"
+	AuditTemplateCreate       AuditAction = "template.create"
+	AuditTemplateEdit         AuditAction = "template.edit"
+	AuditTemplateDelete       AuditAction = "template.delete"
+	AuditTemplateSync         AuditAction = "template.sync"
+	AuditConversationStart    AuditAction = "conversation.start"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -76,6 +81,7 @@ var AuditActions = []AuditAction{
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
+	AuditTemplateCreate, AuditTemplateEdit, AuditTemplateDelete, AuditTemplateSync, AuditConversationStart,
 }
 
 // consentAction is the audit key of a consent record's action.

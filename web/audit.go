@@ -94,6 +94,11 @@ var auditActions = map[string]string{
 	"user.password_reset":      "Passwort zurückgesetzt",
 	"user.email_change":        "E-Mail-Adresse geändert",
 	"template.category":        "Vorlagenkategorie festgelegt",
+	"template.create":          "Vorlage bei Meta eingereicht",
+	"template.edit":            "Vorlage bei Meta geändert",
+	"template.delete":          "Vorlage bei Meta gelöscht",
+	"template.sync":            "Vorlagen mit Meta abgeglichen",
+	"conversation.start":       "Unterhaltung begonnen",
 }
 
 // auditActor names who acted: a person, an API key, the system.
