@@ -316,5 +316,11 @@ func (d *demoRun) seedAndWrite(ctx context.Context) {
 		st := d.sim.RunCustomers(ctx, simulator.Load{Rate: 10, Count: 15, Customers: demoStreamCustomers})
 		d.log.Info("demo: first customers wrote in", "messages", st.OK)
 	}
+	if d.tpl != nil && d.st != nil {
+		// The number (and its account) is known now: list the templates.
+		if _, err := d.tpl.Sync(ctx, store.ActorSystem); err != nil {
+			d.log.Warn("demo: template sync failed", "err", err)
+		}
+	}
 	d.sim.RunCustomers(ctx, simulator.Load{Rate: 0.25, Duration: 365 * 24 * time.Hour, Customers: demoStreamCustomers})
 }

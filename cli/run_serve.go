@@ -22,6 +22,7 @@ import (
 	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
 )
@@ -44,6 +45,7 @@ type node struct {
 	client  *cloudapi.Client
 	sending *sending
 	replier *outbox.StopReplier
+	tpl     *templates.Manager
 	sched   *jobs.Scheduler
 	secrets *cloudapi.AppSecrets
 	gw      *gateway.Server
@@ -206,6 +208,10 @@ func (n *node) startSending(ctx context.Context) error {
 	if snd.sender == nil {
 		return nil
 	}
+	// Templates are listed from Meta on start, hourly (jobs), on demand
+	// and after every template webhook (the gateway kicks it).
+	n.tpl = templates.New(n.st, n.client, templates.Options{Logger: n.log})
+	n.onStop(func(context.Context) { n.tpl.Close() })
 	// Customers who write a stop word get one confirmation through the outbox.
 	rctx, cancel := context.WithCancel(context.Background())
 	n.replier = outbox.StartStopReplier(rctx, n.st, snd.sender, n.log.With("part", "consent"))
@@ -214,6 +220,15 @@ func (n *node) startSending(ctx context.Context) error {
 }
 
 func (n *node) startJobs(context.Context) error {
+	if n.tpl != nil {
+		n.cfg.Jobs.templateSync = func(ctx context.Context) (string, error) {
+			r, err := n.tpl.Sync(ctx, store.ActorSystem)
+			return fmt.Sprintf("%d listed, %d new, %d deleted", r.Listed, r.Added, r.Deleted), err
+		}
+		if !n.cfg.Demo { // the demo syncs once its number is known (demo_seed.go)
+			n.tpl.SyncSoon()
+		}
+	}
 	sched, err := n.cfg.Jobs.scheduler(n.st, n.cfg.DataDir, n.log)
 	if err != nil {
 		return err
@@ -257,10 +272,10 @@ func (n *node) buildFaces(ctx context.Context) error {
 	processing, location := cfg.Jobs.processing(cfg.Domain), cfg.Jobs.location
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
-		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia}, n.st, n.log, n.metrics)
+		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Templates: n.tpl}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
-		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}}, n.st, n.log)
+		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}
@@ -406,6 +421,7 @@ func (n *node) announce() {
 	if n.demo != nil {
 		// The simulator's customers write to the public listener.
 		n.demo.st = n.st
+		n.demo.tpl = n.tpl
 		n.demo.run(webhook, internal, n.secrets.Given()[0])
 	}
 }

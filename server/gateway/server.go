@@ -16,6 +16,7 @@ import (
 	"github.com/pforte/pforte/jobs"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/store"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	// (acknowledged): the one hook through which the panel's live events,
 	// the media fetcher and the stop replier learn of new data.
 	OnIngest func(*store.Delivery, store.IngestResult)
+	// Templates syncs and manages message templates at Meta; nil answers
+	// the managing routes with 503 (the list still works).
+	Templates *templates.Manager
 }
 
 // Server serves the machine face of both listeners.

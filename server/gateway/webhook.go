@@ -98,6 +98,13 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.OnIngest != nil {
 		s.cfg.OnIngest(d, res)
 	}
+	if s.cfg.Templates != nil && res.Events > 0 {
+		// A template webhook says something changed: list the account's
+		// templates again for the whole picture (components, examples).
+		for _, waba := range store.TemplateAccounts(d) {
+			s.cfg.Templates.Kick(waba)
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok")
 }

@@ -93,5 +93,11 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		{"POST /templates/sync", admins, shortForm, s.templateSync},
+		{"POST /templates/new", admins, attachmentForm, s.templateCreate},
+		{"POST /templates/library", admins, shortForm, s.templateFromLibrary},
+		{"POST /templates/delete", admins, shortForm, s.templateDelete},
+		{"GET /conversations/new", agents, noBody, s.newConversationPage},
+		{"POST /conversations/new", agents, longForm, s.newConversationSubmit},
 	}
 }

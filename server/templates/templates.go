@@ -470,3 +470,22 @@ func (m *Manager) UploadSample(ctx context.Context, filename, mimeType string, d
 	}
 	return h, nil
 }
+
+// SyncSoon lists every account's templates in the background (on start);
+// Close waits for it.
+func (m *Manager) SyncSoon() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if _, err := m.Sync(ctx, store.ActorSystem); err != nil {
+			m.log.Warn("template sync on start failed", "err", err)
+		}
+	}()
+}
