@@ -324,6 +324,10 @@ func CheckTemplateParams(cs []Component, payload []byte) *ParamError {
 		if e := checkNamed("header", s.HeaderParams, header); e != nil {
 			return e
 		}
+		if header != nil && len(header.Parameters) == 1 && strings.ToLower(header.Parameters[0].Type) != "text" {
+			return &ParamError{Code: CodeTemplateParamFormat, Field: "template.components[header].parameters[0].type",
+				Details: fmt.Sprintf("the template's header is text: the header parameter must be of type text, not %q", header.Parameters[0].Type)}
+		}
 	default:
 		want := map[string]string{HeaderImage: "image", HeaderVideo: "video", HeaderGIF: "video", HeaderDocument: "document", HeaderLocation: "location"}[s.HeaderFormat]
 		if header == nil || len(header.Parameters) != 1 {

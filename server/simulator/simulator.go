@@ -237,7 +237,6 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("GET /{version}/{waba}/message_templates", s.handleTemplateList)
 	mux.HandleFunc("POST /{version}/{waba}/message_templates", s.handleTemplateCreate)
 	mux.HandleFunc("DELETE /{version}/{waba}/message_templates", s.handleTemplateDelete)
-	mux.HandleFunc("GET /{version}/message_template_library", s.handleTemplateLibrary)
 	mux.HandleFunc("POST /{version}/{app}/uploads", s.handleUploadStart)
 	mux.HandleFunc("POST /{version}/{id}", s.handleObjectPost)
 	// Control endpoints for people testing by hand (not part of Meta's API).
@@ -590,6 +589,10 @@ func (s *Simulator) handleMediaGet(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("media_id")
 	if strings.HasPrefix(id, "upload:") {
 		s.handleUploadStatus(w, r, id)
+		return
+	}
+	if id == "message_template_library" { // GET /message_template_library
+		s.handleTemplateLibrary(w, r)
 		return
 	}
 	if !s.authorised(w, r) {

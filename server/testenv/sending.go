@@ -17,6 +17,7 @@ import (
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/store"
 )
 
@@ -29,9 +30,11 @@ type SendingGateway struct {
 	Client   *cloudapi.Client
 	Sender   *outbox.Sender
 	Fetcher  *mediafetch.Fetcher
-	cancel   context.CancelFunc
-	done     chan struct{}
-	start    func()
+	// Templates syncs and manages the simulator's templates.
+	Templates *templates.Manager
+	cancel    context.CancelFunc
+	done      chan struct{}
+	start     func()
 
 	mu    sync.Mutex
 	calls []GraphCall
@@ -63,6 +66,8 @@ type SendingOptions struct {
 	// Paused leaves the outbox worker stopped until Start is called, so a
 	// test can fill the outbox first.
 	Paused bool
+	// Templates adjusts the templates manager (its clock, debounce).
+	Templates templates.Options
 }
 
 // Token is the access token the test simulator expects.
@@ -100,6 +105,15 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 		}
 		sg.Sender = outbox.New(opts.Sender, st, sg.Client, log, nil)
 		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
+		topts := opts.Templates
+		if topts.Logger == nil {
+			topts.Logger = log
+		}
+		if topts.Debounce == 0 {
+			topts.Debounce = 20 * time.Millisecond
+		}
+		sg.Templates = templates.New(st, sg.Client, topts)
+		cfg.Templates, pcfg.Templates = sg.Templates, sg.Templates
 		cfg.Sender = sg.Sender
 		cfg.OnIngest = func(_ *store.Delivery, res store.IngestResult) {
 			if res.Messages > 0 {
@@ -154,6 +168,7 @@ func (sg *SendingGateway) Stop() {
 		<-sg.done
 	}
 	sg.cancel = nil
+	sg.Templates.Close()
 	sg.Sim.Close()
 	sg.GraphAPI.Close()
 }
