@@ -406,7 +406,7 @@ func checkNamed(part string, want []string, c *sendComponent) *ParamError {
 				return &ParamError{Code: CodeTemplateParamCount, Field: fmt.Sprintf("%s.parameters[%d].parameter_name", field, i),
 					Details: fmt.Sprintf("%s: the template has no parameter named %q (it has %s)", part, p.ParameterName, strings.Join(want, ", "))}
 			}
-		} else if p.ParameterName != "" {
+		} else if p.ParameterName != "" && !slices.Contains(want, p.ParameterName) {
 			return &ParamError{Code: CodeTemplateParamCount, Field: fmt.Sprintf("%s.parameters[%d].parameter_name", field, i),
 				Details: fmt.Sprintf("%s: the template's placeholders are numbered; parameter_name %q is not expected", part, p.ParameterName)}
 		}

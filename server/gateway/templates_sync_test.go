@@ -265,7 +265,8 @@ func TestTemplateCreateEditDeleteAPI(t *testing.T) {
 		{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Keine Werbung"},{"type":"URL","text":"Verfolgen","url":"https://example.de/t/{{1}}","example":["10482"]},
 			{"type":"PHONE_NUMBER","text":"Anrufen","phone_number":"+493023125100"},{"type":"COPY_CODE","example":"KAFFEE10"}]}]}`
 	code, m := apiJSON("POST", "/api/v1/templates", full)
-	if code != 201 || m["status"] != "PENDING" || m["id"] == "" {
+	// Meta may have approved it by the time the answer is written.
+	if code != 201 || m["status"] != "PENDING" && m["status"] != "APPROVED" || m["id"] == "" {
 		t.Fatalf("create: %d %v", code, m)
 	}
 	testenv.Eventually(t, 5*time.Second, "the review approving it", func() bool {
@@ -291,7 +292,7 @@ func TestTemplateCreateEditDeleteAPI(t *testing.T) {
 
 	// Edit: new components, reviewed again.
 	code, m = apiJSON("POST", "/api/v1/templates/lieferung_unterwegs/de", `{"components":[{"type":"BODY","text":"Guten Tag {{vorname}}, Paket {{nummer}} kommt heute.","example":{"body_text_named_params":[{"param_name":"vorname","example":"Uta"},{"param_name":"nummer","example":"1"}]}}]}`)
-	if code != 200 || m["status"] != "PENDING" {
+	if code != 200 || m["status"] != "PENDING" && m["status"] != "APPROVED" {
 		t.Fatalf("edit: %d %v", code, m)
 	}
 	testenv.Eventually(t, 5*time.Second, "the edit approved and listed", func() bool {
