@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,14 @@ var demoTemplates = []simulator.Template{
 		Body: "Guten Tag {{1}}, Ihre Bestellung {{2}} liegt ab sofort in unserem Laden zur Abholung bereit (Mo–Fr 8–18 Uhr, Sa 9–14 Uhr)."},
 	{ID: 730000000000003, Name: "rueckruf_termin", Language: "de", Category: "UTILITY",
 		Body: "Hallo {{name}}, wie besprochen rufen wir Sie am {{termin}} zurück. Ihr Team der " + demoShop},
+	// With header, footer and buttons, as templates created in the panel
+	// look; the picker previews them like WhatsApp.
+	{ID: 730000000000004, Name: "verkostung_einladung", Language: "de", Category: "UTILITY",
+		Body: "Hallo {{1}}, wir laden Sie herzlich zur Kaffeeverkostung am {{2}} in unseren Laden ein.",
+		Components: json.RawMessage(`[{"type":"HEADER","format":"TEXT","text":"Einladung zur Verkostung"},
+			{"type":"BODY","text":"Hallo {{1}}, wir laden Sie herzlich zur Kaffeeverkostung am {{2}} in unseren Laden ein.","example":{"body_text":[["Uta","Samstag, 14 Uhr"]]}},
+			{"type":"FOOTER","text":"` + demoShop + `"},
+			{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Ich komme"},{"type":"QUICK_REPLY","text":"Leider nicht"}]}]`)},
 }
 
 var demoLabels = []store.Label{

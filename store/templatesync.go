@@ -65,20 +65,35 @@ func (s *Store) SyncTemplates(ctx context.Context, waba string, list []SyncedTem
 	ts := now.Unix()
 	err := s.Write(ctx, func(tx *Tx) error {
 		res.Added, res.Deleted = 0, 0
-		var listed [][2]string
+		// What the account has now (not deleted), to count additions and
+		// find what the listing lacks without a query per template.
+		live := map[[2]string]bool{}
+		rows, err := tx.Query("SELECT name, language FROM templates WHERE waba_id = ? AND deleted_at = 0", waba)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k [2]string
+			if err := rows.Scan(&k[0], &k[1]); err != nil {
+				rows.Close()
+				return err
+			}
+			live[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
 		for _, t := range list {
 			name, lang := strings.TrimSpace(t.Name), strings.TrimSpace(t.Language)
 			if name == "" || lang == "" {
 				continue
 			}
-			var exists bool
-			if err := tx.QueryRow("SELECT EXISTS (SELECT 1 FROM templates WHERE waba_id = ? AND name = ? AND language = ? AND deleted_at = 0)",
-				waba, name, lang).Scan(&exists); err != nil {
-				return err
-			}
-			if !exists {
+			k := [2]string{name, lang}
+			if !live[k] {
 				res.Added++
 			}
+			delete(live, k)
 			cat := strings.ToUpper(strings.TrimSpace(t.Category))
 			_, err := tx.Exec(`INSERT INTO templates(waba_id, name, language, template_id, status, reason, detail, status_at,
 					category, category_by, category_at, quality, quality_at, components, components_at, updated_at,
@@ -107,17 +122,15 @@ func (s *Store) SyncTemplates(ctx context.Context, waba string, list []SyncedTem
 			if err != nil {
 				return err
 			}
-			listed = append(listed, [2]string{name, lang})
 		}
-		r, err := tx.Exec(`UPDATE templates SET deleted_at = ?1, status = 'DELETED', status_at = max(status_at, ?1), updated_at = max(updated_at, ?1)
-			WHERE waba_id = ?2 AND deleted_at = 0
-			AND NOT EXISTS (SELECT 1 FROM json_each(?3) l
-				WHERE json_extract(l.value, '$[0]') = templates.name AND json_extract(l.value, '$[1]') = templates.language)`, ts, waba, jsonDetail(listed))
-		if err != nil {
-			return err
+		// Whatever the complete listing lacks is gone at Meta.
+		for k := range live {
+			if _, err := tx.Exec(`UPDATE templates SET deleted_at = ?1, status = 'DELETED', status_at = max(status_at, ?1), updated_at = max(updated_at, ?1)
+				WHERE waba_id = ?2 AND name = ?3 AND language = ?4 AND deleted_at = 0`, ts, waba, k[0], k[1]); err != nil {
+				return err
+			}
+			res.Deleted++
 		}
-		n, _ := r.RowsAffected()
-		res.Deleted = int(n)
 		for i := range audit {
 			audit[i].Detail = jsonDetail(map[string]any{"listed": res.Listed, "added": res.Added, "deleted": res.Deleted})
 		}
