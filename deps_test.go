@@ -33,15 +33,16 @@ var allowed = map[string][]string{
 	"server/campaign":   {"store", "server/cloudapi", "server/outbox"},
 	"server/health":     {"store", "server/cloudapi"},
 	"server/automation": {"store", "server/cloudapi", "server/outbox"},
+	"server/templates":  {"store", "server/cloudapi"},
 	"server/gateway": {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign",
-		"server/automation"},
+		"server/automation", "server/templates"},
 	"server/panel": {"store", "web", "jobs", "server/cloudapi", "server/tlsmgr", "server/outbox", "server/privacy", "server/campaign",
-		"server/health", "server/panel/sso", "server/automation"},
+		"server/health", "server/panel/sso", "server/automation", "server/templates"},
 	"server/testenv": {"store", "server/cloudapi", "server/gateway", "server/panel", "server/outbox", "server/mediafetch",
-		"server/simulator", "server/campaign", "server/health", "server/automation"},
+		"server/simulator", "server/campaign", "server/health", "server/automation", "server/templates"},
 	"cli": {"store", "jobs", "server/cloudapi", "server/tlsmgr", "server/gateway", "server/panel", "server/outbox",
 		"server/mediafetch", "server/fanout", "server/privacy", "server/simulator", "server/campaign", "server/health",
-		"server/replica", "server/automation"},
+		"server/replica", "server/automation", "server/templates"},
 	"": {"cli"}, // main only hands over
 
 	// Litestream and the bucket; knows the data directory only by the layout cli hands it.

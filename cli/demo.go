@@ -13,6 +13,7 @@ import (
 
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/store"
 )
 
@@ -63,6 +64,8 @@ type demoRun struct {
 	// st is where the demo seeds its shop (labels, canned replies, the
 	// story); set by serve once the store is open.
 	st *store.Store
+	// tpl lists the simulator's templates once the demo number is known.
+	tpl *templates.Manager
 }
 
 // startDemo starts the fake Graph API and points the gateway at it with a

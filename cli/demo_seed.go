@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,14 @@ var demoTemplates = []simulator.Template{
 		Body: "Guten Tag {{1}}, Ihre Bestellung {{2}} liegt ab sofort in unserem Laden zur Abholung bereit (Mo–Fr 8–18 Uhr, Sa 9–14 Uhr)."},
 	{ID: 730000000000003, Name: "rueckruf_termin", Language: "de", Category: "UTILITY",
 		Body: "Hallo {{name}}, wie besprochen rufen wir Sie am {{termin}} zurück. Ihr Team der " + demoShop},
+	// With header, footer and buttons, as templates created in the panel
+	// look; the picker previews them like WhatsApp.
+	{ID: 730000000000004, Name: "verkostung_einladung", Language: "de", Category: "UTILITY",
+		Body: "Hallo {{1}}, wir laden Sie herzlich zur Kaffeeverkostung am {{2}} in unseren Laden ein.",
+		Components: json.RawMessage(`[{"type":"HEADER","format":"TEXT","text":"Einladung zur Verkostung"},
+			{"type":"BODY","text":"Hallo {{1}}, wir laden Sie herzlich zur Kaffeeverkostung am {{2}} in unseren Laden ein.","example":{"body_text":[["Uta","Samstag, 14 Uhr"]]}},
+			{"type":"FOOTER","text":"` + demoShop + `"},
+			{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Ich komme"},{"type":"QUICK_REPLY","text":"Leider nicht"}]}]`)},
 }
 
 var demoLabels = []store.Label{
@@ -315,6 +324,12 @@ func (d *demoRun) seedAndWrite(ctx context.Context) {
 	if !seeded {
 		st := d.sim.RunCustomers(ctx, simulator.Load{Rate: 10, Count: 15, Customers: demoStreamCustomers})
 		d.log.Info("demo: first customers wrote in", "messages", st.OK)
+	}
+	if d.tpl != nil && d.st != nil {
+		// The number (and its account) is known now: list the templates.
+		if _, err := d.tpl.Sync(ctx, store.ActorSystem); err != nil {
+			d.log.Warn("demo: template sync failed", "err", err)
+		}
 	}
 	d.sim.RunCustomers(ctx, simulator.Load{Rate: 0.25, Duration: 365 * 24 * time.Hour, Customers: demoStreamCustomers})
 }

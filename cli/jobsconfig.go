@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"flag"
 	"log/slog"
 	"net/url"
@@ -24,8 +25,10 @@ type jobsConfig struct {
 	Passphrase      string
 	PassphraseFile  string
 	PublicURL       string
+	TemplateSpec    string
 
-	location *time.Location
+	location     *time.Location
+	templateSync func(context.Context) (string, error)
 }
 
 func (c *jobsConfig) flags(fs *flag.FlagSet) {
@@ -38,6 +41,7 @@ func (c *jobsConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.BackupMaxAge, "backup-max-age", 30*24*time.Hour, "older scheduled backups are deleted")
 	fs.StringVar(&c.Passphrase, "backup-passphrase", "", "encrypt backups with this passphrase (age); prefer the variable or a file")
 	fs.StringVar(&c.PassphraseFile, "backup-passphrase-file", "", "read the backup passphrase from this file")
+	fs.StringVar(&c.TemplateSpec, "template-sync-schedule", "7 * * * *", `when message templates are listed from Meta (cron; "off" disables)`)
 	fs.StringVar(&c.PublicURL, "public-url", "", "how customers reach the public listener, for secure links (default https://<first --domain>)")
 }
 
@@ -77,7 +81,7 @@ func (c *jobsConfig) scheduler(st *store.Store, dataDir string, log *slog.Logger
 	}
 	return jobs.New(st, jobs.Config{Location: c.location, RetentionSpec: c.RetentionSpec, BackupSpec: c.BackupSpec,
 		MaintenanceSpec: c.MaintenanceSpec, BackupDir: dir, BackupKeep: c.BackupKeep, BackupMaxAge: c.BackupMaxAge,
-		Passphrase: c.Passphrase, Logger: log})
+		Passphrase: c.Passphrase, Logger: log, TemplateSync: c.templateSync, TemplateSyncSpec: c.TemplateSpec})
 }
 
 func (c *jobsConfig) processing(domain string) store.ProcessingContext {

@@ -79,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdPromote(ctx, args, env, stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args, env, stdout)
+	case "templates":
+		err = cmdTemplates(ctx, args, env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -115,6 +117,7 @@ Commands:
                              Art. 15/20 export of one customer (JSON, CSV, media, summary)
   erase --contact ID --yes   Art. 17 erasure of one customer (restricted while a legal hold lasts)
   retention run [--dry-run]  apply the retention policies now, or list what would go
+  templates sync             list every account's message templates from Meta now
   backup [--out FILE]        consistent, checked snapshot of the database (encrypted with a passphrase)
   restore --from FILE        replace the database with a backup; erasures since are applied again
   restore --from-replica URL [--timestamp T] --data-dir D

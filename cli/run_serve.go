@@ -26,6 +26,7 @@ import (
 	"github.com/pforte/pforte/server/health"
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
 )
@@ -51,6 +52,7 @@ type node struct {
 	// campaigns sends campaigns and runs the double opt-in beside the outbox.
 	campaigns *campaign.Engine
 	auto      *automation.Worker
+	tpl       *templates.Manager
 	sched     *jobs.Scheduler
 	secrets   *cloudapi.AppSecrets
 	gw        *gateway.Server
@@ -219,6 +221,10 @@ func (n *node) startSending(ctx context.Context) error {
 	if snd.sender == nil {
 		return nil
 	}
+	// Templates are listed from Meta on start, hourly (jobs), on demand
+	// and after every template webhook (the gateway kicks it).
+	n.tpl = templates.New(n.st, n.client, templates.Options{Logger: n.log})
+	n.onStop(func(context.Context) { n.tpl.Close() })
 	// Customers who write a stop word get one confirmation through the outbox.
 	rctx, cancel := context.WithCancel(context.Background())
 	n.replier = outbox.StartStopReplier(rctx, n.st, snd.sender, n.log.With("part", "consent"))
@@ -245,6 +251,15 @@ func (n *node) startSending(ctx context.Context) error {
 }
 
 func (n *node) startJobs(context.Context) error {
+	if n.tpl != nil {
+		n.cfg.Jobs.templateSync = func(ctx context.Context) (string, error) {
+			r, err := n.tpl.Sync(ctx, store.ActorSystem)
+			return fmt.Sprintf("%d listed, %d new, %d deleted", r.Listed, r.Added, r.Deleted), err
+		}
+		if !n.cfg.Demo { // the demo syncs once its number is known (demo_seed.go)
+			n.tpl.SyncSoon()
+		}
+	}
 	sched, err := n.cfg.Jobs.scheduler(n.st, n.cfg.DataDir, n.log)
 	if err != nil {
 		return err
@@ -317,10 +332,10 @@ func (n *node) buildFaces(ctx context.Context) error {
 	}
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
-		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns}, n.st, n.log, n.metrics)
+		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns, Templates: n.tpl}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender, Campaigns: n.campaigns,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
-		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}}, n.st, n.log)
+		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}
@@ -466,6 +481,7 @@ func (n *node) announce() {
 	if n.demo != nil {
 		// The simulator's customers write to the public listener.
 		n.demo.st = n.st
+		n.demo.tpl = n.tpl
 		n.demo.run(webhook, internal, n.secrets.Given()[0])
 	}
 }

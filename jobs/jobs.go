@@ -23,6 +23,7 @@ const (
 	Retention   = "retention"
 	Backup      = "backup"
 	Maintenance = "maintenance"
+	Templates   = "templates"
 )
 
 // Config is the scheduler's settings. Specs are standard 5-field cron
@@ -38,6 +39,10 @@ type Config struct {
 	// Passphrase, if set, encrypts every backup with age (scrypt).
 	Passphrase string
 	JobTimeout time.Duration // a job's context ends after this (default 2 h)
+	// TemplateSync lists the message templates of every account from
+	// Meta; nil leaves the job out (no access token, no Meta to ask).
+	TemplateSync     func(context.Context) (string, error)
+	TemplateSyncSpec string // default "7 * * * *", hourly
 	// Now is the jobs' clock; tests move it.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -89,6 +94,7 @@ func New(st *store.Store, cfg Config) (*Scheduler, error) {
 	def(&cfg.RetentionSpec, "30 3 * * *")
 	def(&cfg.BackupSpec, "0 2 * * *")
 	def(&cfg.MaintenanceSpec, "15 4 * * *")
+	def(&cfg.TemplateSyncSpec, "7 * * * *")
 	if cfg.BackupDir == "" {
 		cfg.BackupDir = filepath.Join(st.Dir(), "backups")
 	}
@@ -125,11 +131,16 @@ func New(st *store.Store, cfg Config) (*Scheduler, error) {
 		Backup:      s.backup,
 		Maintenance: s.maintenance,
 	}
-	for _, j := range []struct{ name, spec, setting string }{
+	specs := []struct{ name, spec, setting string }{
 		{Retention, cfg.RetentionSpec, "retention-schedule"},
 		{Backup, cfg.BackupSpec, "backup-schedule"},
 		{Maintenance, cfg.MaintenanceSpec, "maintenance-schedule"},
-	} {
+	}
+	if cfg.TemplateSync != nil {
+		s.jobs[Templates] = cfg.TemplateSync
+		specs = append(specs, struct{ name, spec, setting string }{Templates, cfg.TemplateSyncSpec, "template-sync-schedule"})
+	}
+	for _, j := range specs {
 		if j.spec == "off" {
 			s.adhoc[j.name] = s.chain.Then(s.job(j.name))
 			continue

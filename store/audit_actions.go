@@ -74,21 +74,26 @@ const (
 	AuditSMTPChange           AuditAction = "settings.smtp"
 	AuditPricingRates         AuditAction = "settings.pricing_rates"
 	// Single sign-on and passkeys (issue 19).
-	AuditSSOLogin         AuditAction = "sso.login"
-	AuditSSOLink          AuditAction = "sso.link"
-	AuditSSOUserCreate    AuditAction = "sso.user_create"
-	AuditSSORole          AuditAction = "sso.role"
-	AuditSSORefused       AuditAction = "sso.refused"
-	AuditSSOSessionEnded  AuditAction = "sso.session_ended"
-	AuditSSOSettings      AuditAction = "sso.settings"
-	AuditSSOLogout        AuditAction = "sso.logout"
-	AuditPasswordLoginOff AuditAction = "login.password_off"
-	AuditPasskeyAdd       AuditAction = "passkey.add"
-	AuditPasskeyRemove    AuditAction = "passkey.remove"
-	AuditPasskeyClone     AuditAction = "passkey.clone"
-	AuditPasskeyFailed    AuditAction = "passkey.failed"
-	AuditAutomationChange AuditAction = "automation.change"
-	AuditBotHandover      AuditAction = "conversation.bot"
+	AuditSSOLogin          AuditAction = "sso.login"
+	AuditSSOLink           AuditAction = "sso.link"
+	AuditSSOUserCreate     AuditAction = "sso.user_create"
+	AuditSSORole           AuditAction = "sso.role"
+	AuditSSORefused        AuditAction = "sso.refused"
+	AuditSSOSessionEnded   AuditAction = "sso.session_ended"
+	AuditSSOSettings       AuditAction = "sso.settings"
+	AuditSSOLogout         AuditAction = "sso.logout"
+	AuditPasswordLoginOff  AuditAction = "login.password_off"
+	AuditPasskeyAdd        AuditAction = "passkey.add"
+	AuditPasskeyRemove     AuditAction = "passkey.remove"
+	AuditPasskeyClone      AuditAction = "passkey.clone"
+	AuditPasskeyFailed     AuditAction = "passkey.failed"
+	AuditAutomationChange  AuditAction = "automation.change"
+	AuditBotHandover       AuditAction = "conversation.bot"
+	AuditTemplateCreate    AuditAction = "template.create"
+	AuditTemplateEdit      AuditAction = "template.edit"
+	AuditTemplateDelete    AuditAction = "template.delete"
+	AuditTemplateSync      AuditAction = "template.sync"
+	AuditConversationStart AuditAction = "conversation.start"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -109,6 +114,7 @@ var AuditActions = []AuditAction{
 	AuditSSOLogin, AuditSSOLink, AuditSSOUserCreate, AuditSSORole, AuditSSORefused, AuditSSOSessionEnded, AuditSSOSettings,
 	AuditSSOLogout, AuditPasswordLoginOff, AuditPasskeyAdd, AuditPasskeyRemove, AuditPasskeyClone, AuditPasskeyFailed,
 	AuditAutomationChange, AuditBotHandover,
+	AuditTemplateCreate, AuditTemplateEdit, AuditTemplateDelete, AuditTemplateSync, AuditConversationStart,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -45,13 +45,14 @@ var migrations = []migration{
 	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
+	{version: 420, name: "templates synced from Meta", sql: schema420TemplateSync}, // templatesync.go
 	{version: 440, name: "campaigns", sql: schema440Campaigns}, // campaigns.go
 	{version: 441, name: "double opt-in", sql: schema441OptIn}, // optin.go
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
+	{version: 450, name: "automations", sql: schema450Automations},
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
 	{version: 490, name: "single sign-on identities and passkeys", sql: schema490SSOPasskeys}, // sso.go
-	{version: 450, name: "automations", sql: schema450Automations},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -849,4 +850,17 @@ CREATE TABLE csat_surveys (
 	answered_at     INTEGER
 );
 CREATE INDEX csat_surveys_state ON csat_surveys(state, conversation_id);
+`
+
+// schema420TemplateSync is migration 420: templates are listed from Meta
+// (GET /{waba_id}/message_templates) rather than only learnt from
+// webhooks. A template that disappears at Meta keeps its row with
+// deleted_at set, since sent messages still name it. Still no personal
+// data, still never purged by retention (see schema400Templates).
+const schema420TemplateSync = `
+ALTER TABLE templates ADD COLUMN parameter_format TEXT NOT NULL DEFAULT '';  -- POSITIONAL or NAMED
+ALTER TABLE templates ADD COLUMN library_name TEXT NOT NULL DEFAULT '';      -- Meta's library template it was made from
+ALTER TABLE templates ADD COLUMN synced_at INTEGER NOT NULL DEFAULT 0;       -- unix seconds of the last listing that had it
+ALTER TABLE templates ADD COLUMN deleted_at INTEGER NOT NULL DEFAULT 0;      -- unix seconds it was found gone at Meta (or deleted from Pforte)
+CREATE INDEX templates_waba ON templates(waba_id, deleted_at);
 `

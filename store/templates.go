@@ -29,11 +29,17 @@ type Template struct {
 	UpdatedAt  int64
 	Body       string   // recorded text with {{1}} or {{name}} placeholders
 	Params     []string // placeholders in Body, in order of first use
+	// From the sync with Meta (migration 420).
+	TemplateID      string // Meta's id
+	ParameterFormat string // POSITIONAL or NAMED
+	Library         string // Meta's library template it was made from
+	SyncedAt        int64  // unix seconds of the last listing that had it; 0 never listed
+	DeletedAt       int64  // unix seconds it was found gone at Meta; 0 while it exists
 }
 
 // Usable reports whether Meta lets the template be sent.
 func (t *Template) Usable() bool {
-	return t.Status == "APPROVED" || t.Status == "REINSTATED" || t.Status == "UNPAUSED"
+	return t.DeletedAt == 0 && (t.Status == "APPROVED" || t.Status == "REINSTATED" || t.Status == "UNPAUSED")
 }
 
 var placeholderRe = regexp.MustCompile(`\{\{\s*([A-Za-z0-9_]+)\s*\}\}`)
@@ -268,18 +274,15 @@ func templateCategoryTx(tx *Tx, waba, name, lang string) (string, error) {
 // recorded text. A template Meta reported for several accounts is shown
 // once, as its newest report says.
 func (s *Store) Templates(ctx context.Context) ([]*Template, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT waba_id, name, language, category, category_by, status, reason, detail, quality,
-		coalesce(components, ''), status_at, updated_at FROM templates ORDER BY status_at, updated_at, id`)
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+templateCols+` FROM templates ORDER BY status_at, updated_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: templates: %w", err)
 	}
 	defer rows.Close()
 	byKey := map[string]*Template{}
 	for rows.Next() {
-		t := &Template{}
-		var statusAt int64
-		if err := rows.Scan(&t.WABAID, &t.Name, &t.Language, &t.Category, &t.CategoryBy, &t.Status, &t.Reason, &t.Detail, &t.Quality,
-			&t.Components, &statusAt, &t.UpdatedAt); err != nil {
+		t, statusAt, err := scanTemplate(rows)
+		if err != nil {
 			return nil, fmt.Errorf("store: templates: %w", err)
 		}
 		if statusAt > 0 {

@@ -121,6 +121,11 @@ var auditActions = map[string]string{
 	"passkey.failed":     "Passkey-Anmeldung fehlgeschlagen",
 	"automation.change":  "Automatisierung geändert",
 	"conversation.bot":   "Bot-Übergabe geändert",
+	"template.create":    "Vorlage bei Meta eingereicht",
+	"template.edit":      "Vorlage bei Meta geändert",
+	"template.delete":    "Vorlage bei Meta gelöscht",
+	"template.sync":      "Vorlagen mit Meta abgeglichen",
+	"conversation.start": "Unterhaltung begonnen",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -249,6 +249,43 @@ type TemplateVM struct {
 	Params     []string
 	Usable     bool
 	UpdatedAt  time.Time
+	// From Meta's components (templates synced or created from Pforte).
+	WABAID       string
+	HeaderFormat string // "", TEXT, IMAGE, VIDEO, GIF, DOCUMENT, LOCATION
+	HeaderText   string
+	HeaderParams []string
+	Footer       string
+	Buttons      []TemplateButtonVM
+	Quality      string
+	Library      string
+	SyncedAt     time.Time
+	Deleted      bool
+	Editable     bool // Meta allows edits in this status
+}
+
+// TemplateButtonVM is one button of a template.
+type TemplateButtonVM struct {
+	Index    int
+	Type     string // QUICK_REPLY, URL, PHONE_NUMBER, COPY_CODE, …
+	Text     string
+	URL      string
+	Phone    string
+	Param    bool // takes a value at send time (URL suffix, coupon code)
+	CopyCode bool
+}
+
+// HeaderMedia is the media kind of a media header ("image", "video",
+// "document"), "" otherwise.
+func (t TemplateVM) HeaderMedia() string {
+	switch t.HeaderFormat {
+	case "IMAGE":
+		return "image"
+	case "VIDEO", "GIF":
+		return "video"
+	case "DOCUMENT":
+		return "document"
+	}
+	return ""
 }
 
 // Key identifies a template in forms.
@@ -434,6 +471,44 @@ type WindowVM struct {
 type TemplatesVM struct {
 	Templates []TemplateVM
 	CanEdit   bool
+	// CanManage: sending is set up, so templates can be synced with and
+	// submitted to Meta.
+	CanManage bool
+	Error     string // why the last action failed (German, with Meta's reason)
+	Notice    string
+	Library   []LibraryVM
+	Accounts  []string // WABA ids of the configured numbers
+}
+
+// LibraryVM is a template of Meta's library.
+type LibraryVM struct {
+	Name     string
+	Language string
+	Category string
+	Body     string
+}
+
+// NewConversationVM is the "Neue Unterhaltung" page.
+type NewConversationVM struct {
+	Numbers   []NumberOptionVM
+	Contacts  []ContactOptionVM
+	Templates []TemplateVM // usable ones, with their WABAID
+	Error     string
+	// What was typed, shown again after an error.
+	Phone, ContactKey, NumberID, TemplateKey string
+}
+
+// NumberOptionVM is a business number to send from.
+type NumberOptionVM struct {
+	PhoneNumberID string
+	Display       string
+	WABAID        string
+}
+
+// ContactOptionVM is an existing contact to write to.
+type ContactOptionVM struct {
+	Key   string // wa_id
+	Label string
 }
 
 // SearchVM is the search results page.

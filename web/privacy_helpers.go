@@ -10,6 +10,8 @@ func jobLabel(ctx context.Context, name string) string {
 		return T(ctx, "Sicherung")
 	case "maintenance":
 		return T(ctx, "Wartung der Datenbank")
+	case "templates":
+		return T(ctx, "Vorlagen mit Meta abgleichen")
 	}
 	return name
 }

@@ -1,8 +1,11 @@
 package cloudapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -59,6 +62,22 @@ type OutTemplate struct {
 	Components []OutComponent `json:"components,omitempty"`
 	Language   OutLanguage    `json:"language"`
 	Name       string         `json:"name"`
+	// Full, when set, replaces Components: header, body and buttons
+	// (TemplateMessageFilled).
+	Full []any `json:"-"`
+}
+
+// MarshalJSON writes Full as the components when it is set.
+func (t OutTemplate) MarshalJSON() ([]byte, error) {
+	type plain OutTemplate
+	if t.Full == nil {
+		return json.Marshal(plain(t))
+	}
+	return json.Marshal(struct {
+		Components []any       `json:"components"`
+		Language   OutLanguage `json:"language"`
+		Name       string      `json:"name"`
+	}{t.Full, t.Language, t.Name})
 }
 
 // OutLanguage names a template's language.
@@ -203,4 +222,56 @@ func isDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// TemplateFill is what a person filled into a template: the header's
+// text parameter or media link, the body's parameters, and a parameter per
+// button that takes one (URL suffix, coupon code), by button index.
+type TemplateFill struct {
+	HeaderText   *TemplateParam
+	HeaderMedia  string // "image", "video" or "document"
+	HeaderLink   string // https link to the header's file
+	Body         []TemplateParam
+	ButtonParams map[int]string
+	CopyCode     map[int]bool // which of ButtonParams are coupon codes
+}
+
+// TemplateMessageFilled builds a template message with header, body and
+// button parameters as Meta's send body wants them.
+func TemplateMessageFilled(to Recipient, name, language string, f TemplateFill) (*Outbound, error) {
+	m, err := TemplateMessage(to, name, language, f.Body)
+	if err != nil {
+		return nil, err
+	}
+	var comps []any
+	if f.HeaderText != nil {
+		p := map[string]string{"type": "text", "text": f.HeaderText.Value}
+		if !isDigits(f.HeaderText.Name) {
+			p["parameter_name"] = f.HeaderText.Name
+		}
+		comps = append(comps, map[string]any{"type": "header", "parameters": []any{p}})
+	} else if f.HeaderMedia != "" {
+		comps = append(comps, map[string]any{"type": "header", "parameters": []any{
+			map[string]any{"type": f.HeaderMedia, f.HeaderMedia: map[string]string{"link": f.HeaderLink}}}})
+	}
+	for _, c := range m.Template.Components {
+		comps = append(comps, c)
+	}
+	idx := make([]int, 0, len(f.ButtonParams))
+	for i := range f.ButtonParams {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	for _, i := range idx {
+		v := f.ButtonParams[i]
+		if f.CopyCode[i] {
+			comps = append(comps, map[string]any{"type": "button", "sub_type": "copy_code", "index": strconv.Itoa(i),
+				"parameters": []any{map[string]string{"type": "coupon_code", "coupon_code": v}}})
+		} else {
+			comps = append(comps, map[string]any{"type": "button", "sub_type": "url", "index": strconv.Itoa(i),
+				"parameters": []any{map[string]string{"type": "text", "text": v}}})
+		}
+	}
+	m.Template.Full = comps
+	return m, nil
 }

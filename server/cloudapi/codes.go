@@ -38,6 +38,7 @@ const (
 	CodeTemplateDisabled    ErrorCode = 132016 // template permanently disabled
 	CodeNumberNotRegistered ErrorCode = 133010 // phone number not registered for Cloud API
 	CodeMarketingExperiment ErrorCode = 130472 // customer is in Meta's marketing message experiment group
+	CodeTemplateParamFormat ErrorCode = 132012 // template parameter format does not match the template
 )
 
 // Subcodes (error_subcode) Pforte answers with or looks at.

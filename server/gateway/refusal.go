@@ -47,6 +47,17 @@ func refusalOf(method string, err error) (refusal, bool) {
 	case errors.Is(err, outbox.ErrTooLarge):
 		r.apiStatus, r.apiCode = http.StatusRequestEntityTooLarge, "too_large"
 		r.graph = cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeMediaUpload, "Media upload error", ref.Details)
+	case errors.Is(err, outbox.ErrTemplateParams):
+		// Meta's own code for the mismatch (132000, 132012, 132001).
+		r.apiStatus, r.apiCode = http.StatusBadRequest, "invalid_template_parameters"
+		title := "Number of parameters does not match the expected number of params"
+		switch ref.Param.Code {
+		case cloudapi.CodeTemplateParamFormat:
+			title = "Parameter format does not match format in the created template"
+		case cloudapi.CodeTemplateNotFound:
+			title = "Template name does not exist in the translation"
+		}
+		r.graph = cloudapi.NewError(http.StatusBadRequest, ref.Param.Code, title, ref.Details)
 	default: // outbox.ErrInvalid
 		r.apiStatus, r.apiCode = http.StatusBadRequest, "invalid_message"
 		r.graph = cloudapi.NewError(http.StatusBadRequest, cloudapi.CodeInvalidParameter, "Invalid parameter", ref.Details)

@@ -75,6 +75,13 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeSend, s.apiBotPut))
 	mux.Handle("GET /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeRead, s.apiCSATGet))
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeAdmin, s.apiCSATPut))
+	mux.Handle("GET /api/v1/templates", s.apiKey(store.ScopeRead, s.apiTemplateList))
+	mux.Handle("POST /api/v1/templates", s.apiKey(store.ScopeAdmin, s.apiTemplateCreate))
+	mux.Handle("POST /api/v1/templates/sync", s.apiKey(store.ScopeAdmin, s.apiTemplateSync))
+	mux.Handle("GET /api/v1/templates/library", s.apiKey(store.ScopeAdmin, s.apiTemplateLibrary))
+	mux.Handle("POST /api/v1/templates/samples", s.apiKey(store.ScopeAdmin, s.apiTemplateSample))
+	mux.Handle("POST /api/v1/templates/{name}/{language}", s.apiKey(store.ScopeAdmin, s.apiTemplateEdit))
+	mux.Handle("DELETE /api/v1/templates/{name}", s.apiKey(store.ScopeAdmin, s.apiTemplateDelete))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.graphFallback(mux)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/store"
 )
 
@@ -63,6 +64,9 @@ type Config struct {
 	// Automations reads and saves business hours and automatic replies;
 	// New makes one on the store when nil.
 	Automations *automation.Settings
+	// Templates syncs and manages message templates at Meta; nil answers
+	// the managing routes with 503 (the list still works).
+	Templates *templates.Manager
 }
 
 // Server serves the machine face of both listeners.

@@ -100,6 +100,15 @@ func (s *Server) webhookReceive(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.OnIngest != nil {
 		s.cfg.OnIngest(d, res)
 	}
+	if s.cfg.Templates != nil && len(d.Events) > 0 {
+		// A template webhook says something changed: list the account's
+		// templates again for the whole picture (components, examples).
+		// Also for a body stored before: two reviews ending in the same
+		// second send the same bytes.
+		for _, waba := range store.TemplateAccounts(d) {
+			s.cfg.Templates.Kick(waba)
+		}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, "ok")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/store"
 )
 
@@ -31,6 +32,9 @@ var (
 	ErrRestricted = errors.New("outbox: customer restricted")
 	// ErrTooLarge: a file over Meta's limit for its kind.
 	ErrTooLarge = errors.New("outbox: file too large for its kind")
+	// ErrTemplateParams: a template's parameters do not fit the template
+	// as Pforte last listed it from Meta (missing, extra, wrong kind).
+	ErrTemplateParams = errors.New("outbox: template parameters do not match the template")
 )
 
 // Refusal is a message or file the outbox refused before calling Meta.
@@ -42,7 +46,10 @@ type Refusal struct {
 	// Kind, Size and Max describe a file (ErrTooLarge).
 	Kind      string
 	Size, Max int64
-	cause     error // the store's typed error, if any
+	// Param says how a template's parameters differ (ErrTemplateParams):
+	// Meta's code and the field.
+	Param *cloudapi.ParamError
+	cause error // the store's typed error, if any
 }
 
 func (r *Refusal) Error() string { return r.Reason.Error() + ": " + r.Details }

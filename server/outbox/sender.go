@@ -298,6 +298,9 @@ func (s *Sender) Enqueue(ctx context.Context, req Request) (*store.Outbound, err
 	if sr.IsReadReceipt() {
 		return nil, invalid("Read receipts are sent at once through the Graph-compatible endpoint, not queued.")
 	}
+	if err := s.checkTemplate(ctx, req.PhoneNumberID, sr); err != nil {
+		return nil, err
+	}
 	out, err := s.enqueue(ctx, o)
 	if err != nil {
 		return nil, err
@@ -327,6 +330,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (*Result, error) {
 	}
 	if sr.IsReadReceipt() {
 		return s.readReceipt(ctx, req)
+	}
+	if err := s.checkTemplate(ctx, req.PhoneNumberID, sr); err != nil {
+		return nil, err
 	}
 	o.StartSending = true
 	// The caller hears nothing before Meta's answer is stored durably, and

@@ -39,11 +39,15 @@ func sendBody(m Message, mediaID string) ([]byte, error) {
 		if m.Template == nil {
 			return nil, errors.New("panel: template missing")
 		}
-		params := make([]cloudapi.TemplateParam, 0, len(m.Template.Params))
-		for _, p := range m.Template.Params {
-			params = append(params, cloudapi.TemplateParam{Name: p.Name, Value: p.Value})
+		t := m.Template
+		fill := cloudapi.TemplateFill{HeaderMedia: t.HeaderMedia, HeaderLink: t.HeaderLink, ButtonParams: t.Buttons, CopyCode: t.CopyCode}
+		for _, p := range t.Params {
+			fill.Body = append(fill.Body, cloudapi.TemplateParam{Name: p.Name, Value: p.Value})
 		}
-		out, err = cloudapi.TemplateMessage(to, m.Template.Name, m.Template.Language, params)
+		if t.Header != nil {
+			fill.HeaderText = &cloudapi.TemplateParam{Name: t.Header.Name, Value: t.Header.Value}
+		}
+		out, err = cloudapi.TemplateMessageFilled(to, t.Name, t.Language, fill)
 	default:
 		return nil, errors.New("panel: unknown message type " + m.Type)
 	}

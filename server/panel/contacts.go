@@ -237,20 +237,6 @@ func snippetParts(s string) []web.SnippetPart {
 	return out
 }
 
-func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	tpls, err := s.store.Templates(ctx)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	vm := web.TemplatesVM{CanEdit: viewerOf(r).user.Role == store.RoleAdmin}
-	for _, t := range tpls {
-		vm.Templates = append(vm.Templates, templateVM(t))
-	}
-	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Vorlagen"), Nav: "templates"}, web.Templates(vm))
-}
-
 func (s *Server) templateText(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
 	name, lang, body := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("language")), r.PostFormValue("body")

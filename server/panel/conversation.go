@@ -2,6 +2,7 @@ package panel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -99,23 +100,14 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 	for _, cr := range canned {
 		c.Composer.Canned = append(c.Composer.Canned, web.CannedVM{ID: cr.ID, Title: cr.Title, Body: cr.Body})
 	}
-	tpls, err := s.store.Templates(ctx)
-	if err != nil {
+	waba, err := s.store.WABAOf(ctx, cs.PhoneNumberID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	for _, t := range tpls {
-		c.Composer.Templates = append(c.Composer.Templates, templateVM(t))
+	if c.Composer.Templates, err = s.sendableTemplates(ctx, waba); err != nil {
+		return nil, err
 	}
 	return c, nil
-}
-
-func templateVM(t *store.Template) web.TemplateVM {
-	vm := web.TemplateVM{Name: t.Name, Language: t.Language, Category: t.Category, CategoryBy: t.CategoryBy, Status: t.Status, Reason: t.Reason, Detail: t.Detail,
-		Body: t.Body, Params: t.Params, Usable: t.Usable()}
-	if t.UpdatedAt > 0 {
-		vm.UpdatedAt = time.Unix(t.UpdatedAt, 0)
-	}
-	return vm
 }
 
 // conversation renders the inbox with one conversation open and marks it read.

@@ -88,7 +88,11 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 				return t, err
 			}
 			for _, tp := range tpls {
-				bodies[tp.Name+"|"+tp.Language] = tp.Body
+				body := tp.Body
+				if body == "" { // a template listed from Meta: its components' body
+					body = templateVM(tp).Body
+				}
+				bodies[tp.Name+"|"+tp.Language] = body
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/outbox"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
@@ -79,6 +80,9 @@ type Config struct {
 	// Automations reads and saves business hours and automatic replies
 	// (the same checks as the API); New makes one on the store when nil.
 	Automations *automation.Settings
+	// Templates syncs and manages templates at Meta; nil without an
+	// access token (the templates page then only shows what is known).
+	Templates *templates.Manager
 }
 
 // Sender sends a message typed in the panel. Main wires the outbox in;
@@ -116,11 +120,21 @@ type File struct {
 	Content io.Reader
 }
 
-// Template is a template with its body parameters, in placeholder order.
+// Template is a template with its body parameters, in placeholder order,
+// and what its header and buttons take.
 type Template struct {
 	Name     string
 	Language string
 	Params   []Param
+	// Header is the text header's placeholder, if it has one.
+	Header *Param
+	// HeaderMedia ("image", "video", "document") and HeaderLink fill a
+	// media header.
+	HeaderMedia, HeaderLink string
+	// Buttons are the values of buttons that take one (URL suffix, coupon
+	// code), by button index; CopyCode marks coupon codes.
+	Buttons  map[int]string
+	CopyCode map[int]bool
 }
 
 // Param is one filled-in placeholder; Name is the placeholder's name

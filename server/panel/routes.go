@@ -127,5 +127,11 @@ func (s *Server) routeTable() []route {
 		{"POST /automations/{number}/hours", admins, longForm, s.automationHours},
 		{"POST /automations/{number}/replies/{kind}", admins, longForm, s.automationReply},
 		{"POST /automations/{number}/csat", admins, longForm, s.automationCSAT},
+		{"POST /templates/sync", admins, shortForm, s.templateSync},
+		{"POST /templates/new", admins, attachmentForm, s.templateCreate},
+		{"POST /templates/library", admins, shortForm, s.templateFromLibrary},
+		{"POST /templates/delete", admins, shortForm, s.templateDelete},
+		{"GET /conversations/new", agents, noBody, s.newConversationPage},
+		{"POST /conversations/new", agents, longForm, s.newConversationSubmit},
 	}
 }

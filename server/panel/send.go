@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -150,6 +151,7 @@ const (
 	noConsentNoSend       = "Nicht gesendet: Meta stuft diese Vorlage als Werbung (MARKETING) ein, und die Person hat nicht in Werbung eingewilligt oder hat widerrufen. Erfassen Sie zuerst eine Einwilligung auf der Kontaktseite."
 	unknownNumberNoSend   = "Nicht gesendet: Die Absendernummer dieser Unterhaltung ist keine Geschäftsnummer dieses Pforte. Fügen Sie sie unter Einstellungen hinzu."
 	invalidNoSend         = "Nicht gesendet: Meta würde diese Nachricht nicht annehmen (%s)."
+	templateParamsNoSend  = "Nicht gesendet: Die Angaben passen nicht zur Vorlage, wie Meta sie zuletzt gemeldet hat (%s)."
 )
 
 // sendRefusal is the one place that words why a send from the panel
@@ -171,6 +173,8 @@ func sendRefusal(ctx context.Context, err error) (int, string) {
 		return http.StatusConflict, web.T(ctx, unknownNumberNoSend)
 	case errors.Is(err, outbox.ErrTooLarge) && errors.As(err, &ref):
 		return http.StatusRequestEntityTooLarge, web.T(ctx, mediaTooLarge(ref.Kind))
+	case errors.Is(err, outbox.ErrTemplateParams) && errors.As(err, &ref):
+		return http.StatusUnprocessableEntity, web.Tf(ctx, templateParamsNoSend, ref.Param.Details)
 	case errors.Is(err, outbox.ErrInvalid) && errors.As(err, &ref):
 		return http.StatusUnprocessableEntity, web.Tf(ctx, invalidNoSend, ref.Details)
 	}
@@ -191,30 +195,25 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	name, lang, _ := strings.Cut(r.PostFormValue("template"), "|")
-	tpls, err := s.store.Templates(ctx)
+	waba, err := s.store.WABAOf(ctx, cs.PhoneNumberID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.storeFail(w, r, err)
+		return
+	}
+	tpls, err := s.sendableTemplates(ctx, waba)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
-	var tpl *store.Template
-	for _, t := range tpls {
-		if t.Name == name && t.Language == lang {
-			tpl = t
-		}
-	}
-	if tpl == nil || !tpl.Usable() {
+	i := slices.IndexFunc(tpls, func(t web.TemplateVM) bool { return t.Key() == r.PostFormValue("template") })
+	if i < 0 || !tpls[i].Usable {
 		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Diese Vorlage ist nicht genehmigt und kann nicht gesendet werden."))
 		return
 	}
-	pt := &Template{Name: tpl.Name, Language: tpl.Language}
-	for _, p := range tpl.Params {
-		val := strings.TrimSpace(r.PostFormValue("p_" + p))
-		if val == "" || len(val) > 1000 || strings.ContainsAny(val, "\n\t") {
-			s.renderConversation(w, r, http.StatusUnprocessableEntity, web.Tf(ctx, "Bitte füllen Sie den Platzhalter {{%s}} aus (eine Zeile).", p))
-			return
-		}
-		pt.Params = append(pt.Params, Param{Name: p, Value: val})
+	pt, problem := templateFill(r, tpls[i])
+	if problem != "" {
+		s.renderConversation(w, r, http.StatusUnprocessableEntity, problem)
+		return
 	}
 	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID, ToGroupID: cs.Contact.GroupID,
 		AgentID: v.user.ID, Type: "template", Template: pt}

@@ -56,8 +56,17 @@ type Options struct {
 	// Campaign makes template sends fail, get replies and opt-outs at
 	// realistic rates (see Campaign); the zero value changes nothing.
 	Campaign Campaign
-	Logger   *slog.Logger
-	Client   *http.Client
+	// TemplatePageSize is how many templates one listing page holds
+	// (default 25, as Meta's default).
+	TemplatePageSize int
+	// ReviewDelay is how long a new or edited template stays PENDING
+	// before the review ends (default 100 ms).
+	ReviewDelay time.Duration
+	// RejectMarker: the review rejects templates whose name contains it
+	// (default "reject").
+	RejectMarker string
+	Logger       *slog.Logger
+	Client       *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
@@ -118,6 +127,12 @@ type Simulator struct {
 	statusCtx   context.Context
 	stopStatus  context.CancelFunc
 	number      *NumberState // nil: defaultNumberState
+
+	templates      []*storedTemplate
+	nextTemplateID int64
+	templateLists  int
+	uploads        map[string]*uploadSession
+	handles        map[string]bool
 }
 
 // New creates a simulator.
@@ -140,12 +155,24 @@ func New(opts Options) *Simulator {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.TemplatePageSize <= 0 {
+		opts.TemplatePageSize = 25
+	}
+	if opts.ReviewDelay <= 0 {
+		opts.ReviewDelay = 100 * time.Millisecond
+	}
+	if opts.RejectMarker == "" {
+		opts.RejectMarker = DefaultRejectMarker
+	}
 	if opts.Client == nil {
 		opts.Client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Simulator{opts: opts, log: opts.Logger, media: map[string]*mediaObject{}, windows: map[string]time.Time{},
-		sentTo: map[string][]string{}, inbound: map[string][]string{}, statusCtx: ctx, stopStatus: cancel}
+	s := &Simulator{opts: opts, log: opts.Logger, media: map[string]*mediaObject{}, windows: map[string]time.Time{},
+		sentTo: map[string][]string{}, inbound: map[string][]string{}, statusCtx: ctx, stopStatus: cancel,
+		uploads: map[string]*uploadSession{}, handles: map[string]bool{}, nextTemplateID: 1000}
+	s.seedTemplates()
+	return s
 }
 
 // Options returns the simulator's settings.
@@ -225,6 +252,11 @@ func (s *Simulator) Handler() http.Handler {
 	mux.HandleFunc("DELETE /{version}/{media_id}", s.handleMediaDelete)
 	mux.HandleFunc("GET /lookaside/{media_id}", s.handleDownload)
 	mux.HandleFunc("GET /{version}/{pnid}/settings", s.handleSettings)
+	mux.HandleFunc("GET /{version}/{waba}/message_templates", s.handleTemplateList)
+	mux.HandleFunc("POST /{version}/{waba}/message_templates", s.handleTemplateCreate)
+	mux.HandleFunc("DELETE /{version}/{waba}/message_templates", s.handleTemplateDelete)
+	mux.HandleFunc("POST /{version}/{app}/uploads", s.handleUploadStart)
+	mux.HandleFunc("POST /{version}/{id}", s.handleObjectPost)
 	// Control endpoints for people testing by hand (not part of Meta's API).
 	mux.HandleFunc("POST /_simulator/faults", s.handleFault)
 	mux.HandleFunc("GET /_simulator/requests", s.handleRequests)
@@ -304,6 +336,7 @@ var errorTitles = map[cloudapi.ErrorCode][2]string{
 	cloudapi.CodeMaintenance:         {"Account in maintenance mode", "Business Account is in maintenance mode."},
 	cloudapi.CodeTemplateParamCount:  {"Number of parameters does not match the expected number of params", "body: number of localizable_params does not match the expected number of params"},
 	cloudapi.CodeTemplateNotFound:    {"Template name does not exist in the translation", "template name does not exist in the language"},
+	cloudapi.CodeTemplateParamFormat: {"Parameter format does not match format in the created template", "header: parameter type does not match the template's header format"},
 	cloudapi.CodeNumberNotRegistered: {"Account not registered", "Account not registered"},
 	cloudapi.CodePolicyBlocked:       {"Temporarily blocked for policies violations", "The WhatsApp Business Account associated with the app has been restricted or disabled for violating a platform policy."},
 }
@@ -594,10 +627,18 @@ func (s *Simulator) Media(id string) ([]byte, bool) {
 }
 
 func (s *Simulator) handleMediaGet(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("media_id")
+	if strings.HasPrefix(id, "upload:") {
+		s.handleUploadStatus(w, r, id)
+		return
+	}
+	if id == "message_template_library" { // GET /message_template_library
+		s.handleTemplateLibrary(w, r)
+		return
+	}
 	if !s.authorised(w, r) {
 		return
 	}
-	id := r.PathValue("media_id")
 	if id == s.snapshot().PhoneNumberID {
 		s.numberFields(w, r) // GET /{phone_number_id} shares the path shape
 		return

@@ -20,6 +20,9 @@ type Template struct {
 	Language string // Meta's code, e.g. "de" or "en_US"
 	Category string // MARKETING, UTILITY or AUTHENTICATION
 	Body     string // text with {{1}} or {{name}} placeholders
+	// Components, if set, are Meta's components (header, buttons, …);
+	// otherwise the template is its body alone.
+	Components json.RawMessage
 }
 
 // TemplateStatus is an event of Meta's message_template_status_update
@@ -60,36 +63,28 @@ func (s *Simulator) templateError(sr *cloudapi.SendRequest) cloudapi.ErrorCode {
 		Language struct {
 			Code string `json:"code"`
 		} `json:"language"`
-		Components []struct {
-			Type       string `json:"type"`
-			Parameters []struct {
-				Name string `json:"parameter_name"`
-			} `json:"parameters"`
-		} `json:"components"`
 	}
 	if json.Unmarshal(sr.Payload, &p) != nil {
 		return cloudapi.CodeInvalidParameter
 	}
-	i := slices.IndexFunc(s.opts.Templates, func(t Template) bool { return t.Name == p.Name && t.Language == p.Language.Code })
+	s.mu.Lock()
+	i := slices.IndexFunc(s.templates, func(t *storedTemplate) bool {
+		return t.Name == p.Name && t.Language == p.Language.Code && t.Status == "APPROVED"
+	})
+	var comps json.RawMessage
+	if i >= 0 {
+		comps = s.templates[i].Components
+	}
+	s.mu.Unlock()
 	if i < 0 {
 		return cloudapi.CodeTemplateNotFound
 	}
-	want := s.opts.Templates[i].Params()
-	var got []string
-	for _, c := range p.Components {
-		if c.Type == "body" {
-			for _, prm := range c.Parameters {
-				got = append(got, prm.Name)
-			}
-		}
+	cs, err := cloudapi.ParseComponents(comps)
+	if err != nil {
+		return cloudapi.CodeInvalidParameter
 	}
-	if len(got) != len(want) {
-		return cloudapi.CodeTemplateParamCount
-	}
-	for _, w := range want {
-		if !isNumber(w) && !slices.Contains(got, w) {
-			return cloudapi.CodeTemplateParamCount
-		}
+	if e := cloudapi.CheckTemplateParams(cs, sr.Payload); e != nil {
+		return e.Code
 	}
 	return 0
 }

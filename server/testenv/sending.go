@@ -18,6 +18,7 @@ import (
 	"github.com/pforte/pforte/server/outbox"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/simulator"
+	"github.com/pforte/pforte/server/templates"
 	"github.com/pforte/pforte/store"
 )
 
@@ -32,6 +33,8 @@ type SendingGateway struct {
 	Fetcher  *mediafetch.Fetcher
 	// Campaigns is the campaign engine, when SendingOptions.Campaign is set.
 	Campaigns *campaign.Engine
+	// Templates syncs and manages the simulator's templates.
+	Templates *templates.Manager
 	cancel    context.CancelFunc
 	done      chan struct{}
 	start     func()
@@ -68,6 +71,8 @@ type SendingOptions struct {
 	Paused bool
 	// Campaign, if set, runs the campaign engine with this configuration.
 	Campaign *campaign.Config
+	// Templates adjusts the templates manager (its clock, debounce).
+	Templates templates.Options
 }
 
 // Token is the access token the test simulator expects.
@@ -105,6 +110,17 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 		}
 		sg.Sender = outbox.New(opts.Sender, st, sg.Client, log, nil)
 		sg.Fetcher = mediafetch.New(opts.Media, st, sg.Client, log, nil)
+		topts := opts.Templates
+		if topts.Logger == nil {
+			topts.Logger = log
+		}
+		if topts.Debounce == 0 {
+			// Template webhooks list the account again only where a test
+			// asks for it: other tests count the calls that reach Meta.
+			topts.Debounce = time.Hour
+		}
+		sg.Templates = templates.New(st, sg.Client, topts)
+		cfg.Templates, pcfg.Templates = sg.Templates, sg.Templates
 		cfg.Sender = sg.Sender
 		if opts.Campaign != nil {
 			sg.Campaigns = campaign.New(*opts.Campaign, st, sg.Sender, log)
@@ -174,6 +190,7 @@ func (sg *SendingGateway) Stop() {
 		<-sg.done
 	}
 	sg.cancel = nil
+	sg.Templates.Close()
 	sg.Sim.Close()
 	sg.GraphAPI.Close()
 }

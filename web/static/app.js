@@ -247,16 +247,30 @@
 	});
 	function preview(form) {
 		$$("[data-tpl]", form).forEach(function (fs) {
-			var p = fs.querySelector("[data-preview]");
-			if (!p) return;
-			var text = fs.getAttribute("data-body");
-			$$("[data-param]", fs).forEach(function (i) {
-				var v = i.value.trim();
-				if (v) text = text.split("{{" + i.getAttribute("data-param") + "}}").join(v);
+			$$("[data-fill]", fs).forEach(function (el) {
+				var part = el.getAttribute("data-fill");
+				var text = el.getAttribute("data-text") || "";
+				$$("[data-param][data-part='" + part + "']", fs).forEach(function (i) {
+					var v = i.value.trim();
+					if (v) text = text.split("{{" + i.getAttribute("data-param") + "}}").join(v);
+				});
+				el.textContent = text;
 			});
-			p.textContent = text;
 		});
 	}
+	// A new conversation offers only the templates of the chosen number's account.
+	function filterTemplates(sel) {
+		var form = sel.form, opt = sel.options[sel.selectedIndex];
+		var waba = opt ? opt.getAttribute("data-waba") : "";
+		$$("[data-tpl-select] option[data-waba]", form).forEach(function (o) {
+			o.hidden = o.disabled = !!waba && o.getAttribute("data-waba") !== "" && o.getAttribute("data-waba") !== waba;
+		});
+	}
+	$$("[data-number-select]").forEach(filterTemplates);
+	document.addEventListener("htmx:load", function (e) { $$("[data-number-select]", e.target).forEach(filterTemplates); });
+	document.addEventListener("change", function (e) {
+		if (e.target.matches("[data-number-select]")) filterTemplates(e.target);
+	});
 	function grow(ta) { ta.style && (ta.rows = Math.min(10, Math.max(2, ta.value.split("\n").length))); }
 	function insertAtCursor(ta, s) {
 		if (!ta) return;
