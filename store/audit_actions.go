@@ -62,6 +62,15 @@ const (
 	AuditPasswordReset        AuditAction = "user.password_reset"
 	AuditEmailChange          AuditAction = "user.email_change"
 	AuditTemplateCategory     AuditAction = "template.category"
+	// The address book (contactbook.go, contactimport.go).
+	AuditContactCreate      AuditAction = "contact.create"
+	AuditContactUpdate      AuditAction = "contact.update"
+	AuditContactMerge       AuditAction = "contact.merge"
+	AuditContactImport      AuditAction = "contact.import"
+	AuditContactFieldCreate AuditAction = "contact_field.create"
+	AuditContactFieldUpdate AuditAction = "contact_field.update"
+	AuditContactFieldDelete AuditAction = "contact_field.delete"
+	AuditContactInfoRequest AuditAction = "contact.request_info"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -76,6 +85,8 @@ var AuditActions = []AuditAction{
 	AuditBackupRestore, AuditRetentionPolicy, AuditRetentionRun, AuditSecureLinkCreate, AuditSecureLinkAnswer,
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
+	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
+	AuditContactFieldDelete, AuditContactInfoRequest,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -45,6 +45,7 @@ var migrations = []migration{
 	{version: 390, name: "media found by Meta's id", sql: schema390MediaByMetaID},
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
+	{version: 430, name: "address book: contact details, custom fields, contact labels", sql: schema430AddressBook}, // contactbook.go
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -615,4 +616,39 @@ CREATE INDEX templates_name ON templates(name);
 // them.
 const schema410SealedSubscriptionSecrets = `
 ALTER TABLE subscriptions ADD COLUMN secret_sealed BLOB;
+`
+
+// schema430AddressBook is migration 430: contacts become an address book.
+// E-mail, company and a note live on the contact row, so erasure's DELETE
+// of the row takes them. Admins define custom fields; their values and the
+// labels on a contact hang off contacts with ON DELETE CASCADE, so erasure
+// and merges need no list of their own. Labels reuse the conversations'
+// vocabulary (labels). The indexes serve the list filters: a label's
+// contacts and "field equals value" are one index range each.
+const schema430AddressBook = `
+ALTER TABLE contacts ADD COLUMN email TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN company TEXT NOT NULL DEFAULT '';
+ALTER TABLE contacts ADD COLUMN note TEXT NOT NULL DEFAULT '';
+CREATE TABLE contact_fields (
+	id         INTEGER PRIMARY KEY AUTOINCREMENT,
+	key        TEXT NOT NULL UNIQUE,           -- the API's and the CSV's name: lower case, a-z 0-9 _
+	label      TEXT NOT NULL,                  -- what the panel shows
+	kind       TEXT NOT NULL CHECK (kind IN ('text', 'number', 'date', 'choice')),
+	choices    TEXT NOT NULL DEFAULT '[]',     -- JSON array of strings, for kind choice
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE contact_field_values (
+	contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	field_id   INTEGER NOT NULL REFERENCES contact_fields(id) ON DELETE CASCADE,
+	value      TEXT NOT NULL,                  -- canonical: numbers as written by strconv, dates YYYY-MM-DD
+	PRIMARY KEY (contact_id, field_id)
+) WITHOUT ROWID;
+CREATE INDEX contact_field_values_match ON contact_field_values(field_id, value, contact_id);
+CREATE TABLE contact_labels (
+	contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+	label_id   INTEGER NOT NULL REFERENCES labels(id) ON DELETE CASCADE,
+	PRIMARY KEY (contact_id, label_id)
+) WITHOUT ROWID;
+CREATE INDEX contact_labels_label ON contact_labels(label_id, contact_id);
 `

@@ -94,6 +94,14 @@ var auditActions = map[string]string{
 	"user.password_reset":      "Passwort zurückgesetzt",
 	"user.email_change":        "E-Mail-Adresse geändert",
 	"template.category":        "Vorlagenkategorie festgelegt",
+	"contact.create":           "Kontakt angelegt",
+	"contact.update":           "Kontakt geändert",
+	"contact.merge":            "Kontakte zusammengeführt",
+	"contact.import":           "Kontakte importiert",
+	"contact_field.create":     "Kontaktfeld angelegt",
+	"contact_field.update":     "Kontaktfeld geändert",
+	"contact_field.delete":     "Kontaktfeld gelöscht",
+	"contact.request_info":     "Telefonnummer erfragt",
 }
 
 // auditActor names who acted: a person, an API key, the system.
