@@ -528,6 +528,9 @@ func (s *Store) CreateContact(ctx context.Context, in ContactInput, actor Actor,
 }
 
 func wrapContactErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
 	var fe *FieldError
 	if errors.As(err, &fe) || errors.Is(err, ErrNotFound) {
 		return err
