@@ -61,7 +61,7 @@ type ImportResult struct {
 const (
 	MaxImportRows   = 200_000
 	MaxImportErrors = 1000
-	importBatch     = 500
+	importBatch     = 2000
 )
 
 // ErrImportEmpty is returned for a file without data rows.
@@ -89,8 +89,9 @@ func (s *Store) ImportContacts(ctx context.Context, scan func(fn func(ImportRow)
 		return nil, err
 	}
 	res := &ImportResult{}
-	seen := map[string]int{} // identifier -> first line
-	newLabels := map[string]bool{}
+	seen := map[string]int{}             // identifier -> first line
+	newLabels := map[string]bool{}       // lower case
+	newLabelNames := map[string]string{} // lower case -> as written first
 	refuse := func(line int, fe *FieldError) {
 		res.Refused++
 		if len(res.Errors) < MaxImportErrors {
@@ -157,6 +158,7 @@ func (s *Store) ImportContacts(ctx context.Context, scan func(fn func(ImportRow)
 				err := s.rdb.QueryRowContext(ctx, "SELECT 1 FROM labels WHERE name = ?", n).Scan(&one)
 				if errors.Is(err, sql.ErrNoRows) {
 					newLabels[strings.ToLower(n)] = true
+					newLabelNames[strings.ToLower(n)] = n
 					res.Labels++
 				} else if err != nil {
 					return err
@@ -174,7 +176,27 @@ func (s *Store) ImportContacts(ctx context.Context, scan func(fn func(ImportRow)
 	if res.Refused > 0 || opts.DryRun {
 		return res, nil
 	}
-	// Write pass. The counts are taken again from what the writes find.
+	// Write pass. Labels first, so that rows refer to them by id; the
+	// counts are taken again from what the writes find.
+	labelIDs := map[string]int64{}
+	if err := s.Write(ctx, func(tx *Tx) error {
+		for n := range newLabels {
+			if _, err := tx.Exec("INSERT INTO labels(name, color, created_at) VALUES (?, 'slate', ?) ON CONFLICT (name) DO NOTHING",
+				newLabelNames[n], opts.Now.Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: import labels: %w", err)
+	}
+	labels, err := s.Labels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range labels {
+		labelIDs[strings.ToLower(l.Name)] = l.ID
+	}
 	seen, newLabels = nil, nil
 	var created, updated, consents, written int
 	batch := make([]ImportRow, 0, importBatch)
@@ -183,7 +205,7 @@ func (s *Store) ImportContacts(ctx context.Context, scan func(fn func(ImportRow)
 		err := s.Write(ctx, func(tx *Tx) error {
 			c, u, n = 0, 0, 0
 			for i := range batch {
-				isNew, k, err := importRowTx(tx, defs, &batch[i], opts)
+				isNew, k, err := importRowTx(tx, defs, labelIDs, &batch[i], opts)
 				if err != nil {
 					return fmt.Errorf("line %d: %w", batch[i].Line, err)
 				}
@@ -248,7 +270,7 @@ func (s *Store) importTarget(ctx context.Context, wa, uid string) (int64, bool, 
 }
 
 // importRowTx writes one checked row: insert or fill in, labels, consent.
-func importRowTx(tx *Tx, defs []ContactField, row *ImportRow, opts ImportOptions) (bool, int, error) {
+func importRowTx(tx *Tx, defs []ContactField, labelIDs map[string]int64, row *ImportRow, opts ImportOptions) (bool, int, error) {
 	r, err := checkContact(row.Input, defs)
 	if err != nil {
 		return false, 0, err
@@ -276,7 +298,14 @@ func importRowTx(tx *Tx, defs []ContactField, row *ImportRow, opts ImportOptions
 		return false, 0, err
 	}
 	if isNew {
-		if id, err = insertContactTx(tx, r, opts.Now); err != nil {
+		// The check pass found the identifiers free; a contact a webhook
+		// created since then fails the unique index and stops the import.
+		if id, _, err = tx.Insert(`INSERT INTO contacts(wa_id, user_id, name, email, company, note, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, nullIfEmpty(r.waID), nullIfEmpty(r.userID), str(r.name), str(r.email), str(r.company),
+			str(r.note), opts.Now.Unix(), opts.Now.Unix()); err != nil {
+			return false, 0, err
+		}
+		if err := writeContactExtras(tx, id, r); err != nil {
 			return false, 0, err
 		}
 	} else {
@@ -297,10 +326,11 @@ func importRowTx(tx *Tx, defs []ContactField, row *ImportRow, opts ImportOptions
 		if n = strings.TrimSpace(n); n == "" {
 			continue
 		}
-		if _, err := tx.Exec("INSERT INTO labels(name, color, created_at) VALUES (?, 'slate', ?) ON CONFLICT (name) DO NOTHING", n, opts.Now.Unix()); err != nil {
-			return false, 0, err
+		lid, ok := labelIDs[strings.ToLower(n)]
+		if !ok {
+			return false, 0, fmt.Errorf("label %q vanished during the import", n)
 		}
-		if _, err := tx.Exec("INSERT INTO contact_labels(contact_id, label_id) SELECT ?, id FROM labels WHERE name = ? ON CONFLICT DO NOTHING", id, n); err != nil {
+		if _, err := tx.Exec("INSERT INTO contact_labels(contact_id, label_id) VALUES (?, ?) ON CONFLICT DO NOTHING", id, lid); err != nil {
 			return false, 0, err
 		}
 	}
@@ -309,9 +339,11 @@ func importRowTx(tx *Tx, defs []ContactField, row *ImportRow, opts ImportOptions
 		if ts == 0 {
 			ts = opts.Now.Unix()
 		}
-		rec := ConsentRecord{ContactID: id, Purpose: c.Purpose, Action: c.Action, Source: ImportSource,
-			Evidence: fmt.Sprintf("%s, Zeile %d", opts.FileName, row.Line), Actor: opts.Actor, TS: ts}
-		if err := insertConsent(tx, &rec); err != nil {
+		// One audit entry covers the import's consent records (it names
+		// the file and their number); each record names file and line.
+		if _, err := tx.Exec(`INSERT INTO consent_records(contact_id, purpose, action, source, evidence, actor, ts)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, c.Purpose, c.Action, ImportSource, fmt.Sprintf("%s, Zeile %d", opts.FileName, row.Line),
+			opts.Actor, ts); err != nil {
 			return false, 0, err
 		}
 	}
