@@ -352,6 +352,7 @@ type ContactDetailVM struct {
 	Restricted    bool        // Art. 18 restriction: erasure waits for a legal hold
 	ShowContent   bool        // conversation previews and notes (not for auditors)
 	Consent       ConsentForm // the form to record one; nil-able by CanRecord
+	Book          *ContactBookVM // the address book entry (details, fields, labels)
 }
 
 // ConsentVM is one recorded consent decision.
