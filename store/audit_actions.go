@@ -71,6 +71,7 @@ const (
 	AuditContactFieldUpdate AuditAction = "contact_field.update"
 	AuditContactFieldDelete AuditAction = "contact_field.delete"
 	AuditContactInfoRequest AuditAction = "contact.request_info"
+	AuditContactsExport     AuditAction = "contacts.export"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -86,7 +87,7 @@ var AuditActions = []AuditAction{
 	AuditLegalHoldSet, AuditLegalHoldRelease, AuditContactExport, AuditContactErase, AuditContactEraseRefused,
 	AuditRestrictionLift, AuditDecisionsReplay, AuditReauthFailed, AuditReauthThrottled, AuditPasswordReset, AuditEmailChange, AuditTemplateCategory,
 	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
-	AuditContactFieldDelete, AuditContactInfoRequest,
+	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -102,6 +102,7 @@ var auditActions = map[string]string{
 	"contact_field.update":     "Kontaktfeld geändert",
 	"contact_field.delete":     "Kontaktfeld gelöscht",
 	"contact.request_info":     "Telefonnummer erfragt",
+	"contacts.export":          "Adressbuch exportiert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

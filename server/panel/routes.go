@@ -93,5 +93,19 @@ func (s *Server) routeTable() []route {
 		{"POST /users/{id}/logout", admins, shortForm, s.userLogout},
 		{"POST /users/{id}/invite", admins, shortForm, s.userReinvite},
 		{"GET /audit", auditors, noBody, s.auditPage},
+		// The address book (contactbook.go).
+		{"GET /contacts/new", agents, noBody, s.contactNew},
+		{"POST /contacts/new", agents, longForm, s.contactCreate},
+		{"GET /contacts/{id}/edit", agents, noBody, s.contactEdit},
+		{"POST /contacts/{id}/edit", agents, longForm, s.contactUpdate},
+		{"POST /contacts/{id}/merge", admins, shortForm, s.contactMerge},
+		{"POST /contacts/{id}/request-number", agents, shortForm, s.contactRequestNumber},
+		{"GET /contacts/fields", admins, noBody, s.contactFieldsPage},
+		{"POST /contacts/fields", admins, longForm, s.contactFieldCreate},
+		{"POST /contacts/fields/{id}/delete", admins, shortForm, s.contactFieldDelete},
+		{"GET /contacts/import", admins, noBody, s.contactImportPage},
+		{"POST /contacts/import", admins, attachmentForm, s.contactImportUpload},
+		{"POST /contacts/import/run", admins, longForm, s.contactImportRun},
+		{"POST /contacts/export", admins, shortForm, s.contactExportCSV},
 	}
 }
