@@ -146,6 +146,9 @@ type File struct {
 
 // Open detects the file's encoding and separator and reads its header.
 func Open(name string, src io.ReadSeeker) (*File, error) {
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("addressbook: %w", err)
+	}
 	enc, err := DetectEncoding(src)
 	if err != nil {
 		return nil, err
