@@ -54,11 +54,11 @@ func TestAPIContactsCreatePatchListAndBadInput(t *testing.T) {
 	}
 	// Bad input: 400 naming the field; nothing stored.
 	for body, field := range map[string]string{
-		`{"phone":"0151-ABC"}`:                             "phone",
-		`{"phone":"+4915199999999","email":"x@"}`:          "email",
+		`{"phone":"0151-ABC"}`:                              "phone",
+		`{"phone":"+4915199999999","email":"x@"}`:           "email",
 		`{"phone":"+4915199999999","fields":{"tarif":"X"}}`: "fields.tarif",
 		`{"phone":"+4915199999999","labels":["unbekannt"]}`: "labels",
-		`{"phone":"+49 151 23456789"}`:                     "phone",
+		`{"phone":"+49 151 23456789"}`:                      "phone",
 	} {
 		st, b := apiJSON(t, g, "POST", "/api/v1/contacts", "application/json", []byte(body))
 		var e struct {
