@@ -331,6 +331,11 @@ func TestEraseTakesAddressBookData(t *testing.T) {
 	if _, err := s.EraseContact(ctx, c.WaID, EraseRequest{Actor: "user:1", Reason: "Art. 17", Now: now}); err != nil {
 		t.Fatal(err)
 	}
+	// The search index keeps no token of the erased contact.
+	var hits int
+	if err := s.rdb.QueryRow(`SELECT count(*) FROM contacts_fts WHERE contacts_fts MATCH '"4444444" OR "example"'`).Scan(&hits); err != nil || hits != 0 {
+		t.Fatalf("%d search index hits after erasure (%v)", hits, err)
+	}
 	for _, table := range []string{"contact_field_values", "contact_labels", "contacts"} {
 		var n int
 		s.rdb.QueryRow("SELECT count(*) FROM " + table).Scan(&n)
