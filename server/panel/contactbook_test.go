@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pforte/pforte/server/simulator"
 	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
@@ -216,4 +217,59 @@ func TestBrowserContactImportWithConsent(t *testing.T) {
 		t.Fatalf("the contacts list is %d px wide on a 390 px phone", w)
 	}
 	shot(t, tab, "62-contacts-phone")
+}
+
+// TestRequestNumberThroughTheOutbox: a customer known only by a BSUID is
+// asked for their number with Meta's request_contact_info message; it
+// leaves through the outbox and the simulator accepts it like Meta.
+func TestRequestNumberThroughTheOutbox(t *testing.T) {
+	sg := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{EnforceWindow: true, StatusDelay: -1}})
+	g := sg.Gateway
+	ctx := context.Background()
+	addUser(t, g.Store, "agent@example.de", store.RoleAgent)
+	kim := simulator.Customer{UserID: "DE.1234567890", Name: "kim_k"}
+	if _, st, err := sg.Sim.Write(ctx, kim, "text"); err != nil || st != 200 {
+		t.Fatalf("customer writes: %d %v", st, err)
+	}
+	c, err := g.Store.ContactByKey(ctx, kim.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, g.Public.URL)
+	b.login("agent@example.de")
+	page := b.get(fmt.Sprintf("/contacts/%d", c.ID))
+	if !strings.Contains(page.body, `data-testid="request-number"`) {
+		t.Fatal("no request for the number offered for a BSUID-only contact")
+	}
+	p := b.post(fmt.Sprintf("/contacts/%d/request-number", c.ID), url.Values{"number": {sg.Sim.Options().PhoneNumberID}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("request: %d %s", p.status, p.body)
+	}
+	body := waitSent(t, sg.Sim, "interactive", 1)
+	for _, want := range []string{`"recipient":"DE.1234567890"`, `"type":"request_contact_info"`, `"action":{"name":"request_contact_info"}`, `"body":{"text":"Damit wir Sie`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("sent body lacks %s: %s", want, body)
+		}
+	}
+	// The simulator refuses what Meta refuses: no body text.
+	bad := []byte(`{"messaging_product":"whatsapp","recipient":"DE.1234567890","type":"interactive","interactive":{"type":"request_contact_info","action":{"name":"request_contact_info"}}}`)
+	req, _ := http.NewRequest("POST", sg.GraphAPI.URL+"/v23.0/"+sg.Sim.Options().PhoneNumberID+"/messages", strings.NewReader(string(bad)))
+	req.Header.Set("Authorization", "Bearer "+sg.Sim.Options().AccessToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a request without body text: %d", resp.StatusCode)
+	}
+	log, _ := g.Store.AuditLog(ctx, 0, 20)
+	found := false
+	for _, e := range log {
+		found = found || e.Action == store.AuditContactInfoRequest
+	}
+	if !found {
+		t.Fatal("the request is not audited")
+	}
 }
