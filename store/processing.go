@@ -163,6 +163,7 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Recipients:   []string{"Mitarbeitende mit Zugang zu den Kontakten / staff with access to contacts", "Systeme mit API-Schlüssel / systems with an API key"},
 				ThirdCountry: "nein; nur die Bitte um die Telefonnummer (request_contact_info) geht über Meta / no; only the request for the phone number goes through Meta",
 				Retention: []string{"solange der Kontakt besteht; gelöscht mit dem Kontakt (Art. 17), einschließlich Feldwerten, Labels und Suchindex / as long as the contact exists; erased with it, including field values, labels and search index",
+					"Kontakte ohne Unterhaltung, Einwilligung und Sperre: " + days(RetainClosedConversations) + " nach der letzten Änderung / contacts without conversation, consent or hold: after their last change",
 					"hochgeladene Importdateien: nach dem Import, spätestens nach einer Stunde / uploaded import files: after the import, within an hour at most"},
 				Location: local,
 			},
