@@ -94,6 +94,16 @@ const (
 	AuditTemplateDelete    AuditAction = "template.delete"
 	AuditTemplateSync      AuditAction = "template.sync"
 	AuditConversationStart AuditAction = "conversation.start"
+	// The address book (contactbook.go, contactimport.go).
+	AuditContactCreate      AuditAction = "contact.create"
+	AuditContactUpdate      AuditAction = "contact.update"
+	AuditContactMerge       AuditAction = "contact.merge"
+	AuditContactImport      AuditAction = "contact.import"
+	AuditContactFieldCreate AuditAction = "contact_field.create"
+	AuditContactFieldUpdate AuditAction = "contact_field.update"
+	AuditContactFieldDelete AuditAction = "contact_field.delete"
+	AuditContactInfoRequest AuditAction = "contact.request_info"
+	AuditContactsExport     AuditAction = "contacts.export"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -115,6 +125,8 @@ var AuditActions = []AuditAction{
 	AuditSSOLogout, AuditPasswordLoginOff, AuditPasskeyAdd, AuditPasskeyRemove, AuditPasskeyClone, AuditPasskeyFailed,
 	AuditAutomationChange, AuditBotHandover,
 	AuditTemplateCreate, AuditTemplateEdit, AuditTemplateDelete, AuditTemplateSync, AuditConversationStart,
+	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
+	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -173,6 +173,23 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Retention:    []string{"wie Nachrichten / like messages: " + days(RetainMessages)},
 				Location:     local,
 			},
+			// The address book (contactbook.go): what the company adds to a
+			// contact by hand, by API or by CSV import.
+			{
+				Name:       "Adressbuch / address book",
+				Purpose:    "Kundenkontakte pflegen, filtern und gezielt anschreiben / keep, filter and address customer contacts",
+				LegalBasis: "Art. 6 Abs. 1 lit. b und f DSGVO; importierte Einwilligungen Art. 6 Abs. 1 lit. a, Nachweis Art. 7 Abs. 1 / Art. 6(1)(b), (f); imported consent Art. 6(1)(a), proof Art. 7(1)",
+				Subjects:   "Kunden und Interessenten im Adressbuch / customers and prospects in the address book",
+				DataCategories: []string{"Name, Telefonnummer, E-Mail-Adresse, Firma, Notiz / name, phone number, e-mail address, company, note",
+					"eigene Felder, die das Unternehmen festlegt, und Labels / custom fields the company defines, and labels",
+					"importierte Einwilligungen mit Dateiname und Zeile als Nachweis / imported consent with file name and line as evidence"},
+				Recipients:   []string{"Mitarbeitende mit Zugang zu den Kontakten / staff with access to contacts", "Systeme mit API-Schlüssel / systems with an API key"},
+				ThirdCountry: "nein; nur die Bitte um die Telefonnummer (request_contact_info) geht über Meta / no; only the request for the phone number goes through Meta",
+				Retention: []string{"solange der Kontakt besteht; gelöscht mit dem Kontakt (Art. 17), einschließlich Feldwerten, Labels und Suchindex / as long as the contact exists; erased with it, including field values, labels and search index",
+					"Kontakte ohne Unterhaltung, Einwilligung und Sperre: " + days(RetainClosedConversations) + " nach der letzten Änderung / contacts without conversation, consent or hold: after their last change",
+					"hochgeladene Importdateien: nach dem Import, spätestens nach einer Stunde / uploaded import files: after the import, within an hour at most"},
+				Location: local,
+			},
 		},
 		Processors: []Processor{
 			{Name: "Meta Platforms Ireland Ltd.", Role: "WhatsApp Business Cloud API (Auftragsverarbeiter / processor)"},

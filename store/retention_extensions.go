@@ -2,6 +2,15 @@ package store
 
 // retentionExtensions purge the classes whose tables other parts of Pforte
 // add; see purgeSpec for the parameters.
+//
+// The address book (schema430AddressBook) has no class of its own: its
+// data is part of the contact and kept as long as the contact; erasure
+// (Art. 17) removes it. A contact with no conversation, no consent record
+// and no hold goes with the closed_conversations class, counted from its
+// last change (its field values and labels cascade).
+// Custom field definitions and labels hold no personal data. Uploaded
+// import files are deleted after the import and within an hour at the
+// latest (panel/contactbook.go), and by the spool sweep at start.
 var retentionExtensions = map[string]purgeSpec{
 	// Finished sends keep Meta's request body (failed and unknown ones) and
 	// answer; the message itself stays under the messages policy. Queued

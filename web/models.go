@@ -440,6 +440,9 @@ type ContactDetailVM struct {
 	Restricted    bool        // Art. 18 restriction: erasure waits for a legal hold
 	ShowContent   bool        // conversation previews and notes (not for auditors)
 	Consent       ConsentForm // the form to record one; nil-able by CanRecord
+
+	// Book is the address book entry (details, fields, labels).
+	Book *ContactBookVM
 }
 
 // ConsentVM is one recorded consent decision.

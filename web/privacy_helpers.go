@@ -57,6 +57,8 @@ func consentSource(ctx context.Context, s string) string {
 		return T(ctx, "Stoppwort des Kunden")
 	case "api":
 		return T(ctx, "über die API")
+	case "import":
+		return T(ctx, "Import")
 	}
 	return s
 }

@@ -62,6 +62,8 @@ type ContactJSON struct {
 	CreatedAt    time.Time    `json:"created_at"`
 	UpdatedAt    time.Time    `json:"updated_at"`
 	Windows      []WindowJSON `json:"windows"`
+	// The address book entry (contactbook.go).
+	AddressBook *ContactEntryJSON `json:"address_book,omitempty"`
 }
 
 // WindowJSON is the customer-service window with one business number.
@@ -145,6 +147,10 @@ func (s *Server) apiContactGet(w http.ResponseWriter, r *http.Request) {
 	j := ContactJSON{WaID: optional(c.WaID), UserID: optional(c.UserID), ParentUserID: optional(c.ParentUserID),
 		Username: optional(c.Username), Name: c.Name,
 		CreatedAt: time.Unix(c.CreatedAt, 0).UTC(), UpdatedAt: time.Unix(c.UpdatedAt, 0).UTC(), Windows: []WindowJSON{}}
+	if j.AddressBook, err = s.contactEntry(r, c); err != nil {
+		s.apiStoreError(w, err, "contact")
+		return
+	}
 	now := s.now()
 	for _, win := range wins {
 		j.Windows = append(j.Windows, WindowJSON{PhoneNumberID: win.PhoneNumberID, LastInboundAt: time.Unix(win.LastInboundAt, 0).UTC(),

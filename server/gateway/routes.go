@@ -82,6 +82,15 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("POST /api/v1/templates/samples", s.apiKey(store.ScopeAdmin, s.apiTemplateSample))
 	mux.Handle("POST /api/v1/templates/{name}/{language}", s.apiKey(store.ScopeAdmin, s.apiTemplateEdit))
 	mux.Handle("DELETE /api/v1/templates/{name}", s.apiKey(store.ScopeAdmin, s.apiTemplateDelete))
+	// The address book (contactbook.go).
+	mux.Handle("GET /api/v1/contacts", s.apiKey(store.ScopeRead, s.apiContactList))
+	mux.Handle("POST /api/v1/contacts", s.apiKey(store.ScopeSend, s.apiContactCreate))
+	mux.Handle("PATCH /api/v1/contacts/{id}", s.apiKey(store.ScopeSend, s.apiContactPatch))
+	mux.Handle("POST /api/v1/contacts/import", s.apiKey(store.ScopeAdmin, s.apiContactImport))
+	mux.Handle("GET /api/v1/contacts/export", s.apiKey(store.ScopeAdmin, s.apiContactExportCSV))
+	mux.Handle("GET /api/v1/contact-fields", s.apiKey(store.ScopeRead, s.apiContactFieldList))
+	mux.Handle("POST /api/v1/contact-fields", s.apiKey(store.ScopeAdmin, s.apiContactFieldCreate))
+	mux.Handle("DELETE /api/v1/contact-fields/{id}", s.apiKey(store.ScopeAdmin, s.apiContactFieldDelete))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return s.graphFallback(mux)
 }

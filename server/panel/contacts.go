@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,30 +12,6 @@ import (
 	"github.com/pforte/pforte/store"
 	"github.com/pforte/pforte/web"
 )
-
-func (s *Server) contacts(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	if len(q) > 100 {
-		q = q[:100]
-	}
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 0)
-	const per = 50
-	items, err := s.store.Contacts(ctx, q, per+1, page*per, viewerOf(r).scope()...)
-	if err != nil {
-		s.storeFail(w, r, err)
-		return
-	}
-	vm := web.ContactsVM{Query: q}
-	if len(items) > per {
-		items, vm.NextPage = items[:per], page+1
-	}
-	for _, it := range items {
-		vm.Items = append(vm.Items, contactRow(it))
-	}
-	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Kontakte"), Nav: "contacts"}, web.Contacts(vm))
-}
 
 func contactRow(it store.ContactListItem) web.ContactRowVM {
 	return web.ContactRowVM{Contact: contactVM(it.Contact), Conversations: it.Conversations, LastAt: time.Unix(it.LastMessageAt, 0),
@@ -124,6 +99,10 @@ func (s *Server) renderContact(w http.ResponseWriter, r *http.Request, id int64,
 		vm.Holds = append(vm.Holds, hv)
 	}
 	vm.CanExport, vm.CanErase = role == store.RoleAdmin, role == store.RoleAdmin
+	if vm.Book, err = s.contactBookVM(ctx, v, c, convs); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
 	s.page(w, r, status, web.Chrome{Title: vm.Contact.Display(), Nav: "contacts"}, web.ContactDetail(vm))
 }
 

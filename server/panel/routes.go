@@ -133,5 +133,19 @@ func (s *Server) routeTable() []route {
 		{"POST /templates/delete", admins, shortForm, s.templateDelete},
 		{"GET /conversations/new", agents, noBody, s.newConversationPage},
 		{"POST /conversations/new", agents, longForm, s.newConversationSubmit},
+		// The address book (contactbook.go).
+		{"GET /contacts/new", agents, noBody, s.contactNew},
+		{"POST /contacts/new", agents, longForm, s.contactCreate},
+		{"GET /contacts/{id}/edit", agents, noBody, s.contactEdit},
+		{"POST /contacts/{id}/edit", agents, longForm, s.contactUpdate},
+		{"POST /contacts/{id}/merge", admins, shortForm, s.contactMerge},
+		{"POST /contacts/{id}/request-number", agents, shortForm, s.contactRequestNumber},
+		{"GET /contacts/fields", admins, noBody, s.contactFieldsPage},
+		{"POST /contacts/fields", admins, longForm, s.contactFieldCreate},
+		{"POST /contacts/fields/{id}/delete", admins, shortForm, s.contactFieldDelete},
+		{"GET /contacts/import", admins, noBody, s.contactImportPage},
+		{"POST /contacts/import", admins, attachmentForm, s.contactImportUpload},
+		{"POST /contacts/import/run", admins, longForm, s.contactImportRun},
+		{"POST /contacts/export", admins, shortForm, s.contactExportCSV},
 	}
 }

@@ -285,6 +285,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 		{"conversations", func() (any, error) { return e.conversationsJSON(ctx) }},
 		{"notes", func() (any, error) { return e.notesJSON(ctx) }},
 		{"labels", func() (any, error) { return e.labelsJSON(ctx) }},
+		{"address_book", func() (any, error) { return e.addressBookJSON(ctx) }},
 		{"audit", func() (any, error) { return e.auditJSON(ctx) }},
 		{"campaigns", func() (any, error) { return e.campaignsJSON(ctx) }},
 		{"satisfaction_surveys", func() (any, error) { return e.surveysJSON(ctx) }},
@@ -458,6 +459,30 @@ func (e *exporter) labelsJSON(ctx context.Context) (any, error) {
 		out = append(out, map[string]any{"conversation_id": l.ConversationID, "label": l.Name})
 	}
 	return out, nil
+}
+
+// addressBookJSON is the address book entry: details, custom field values
+// with their labels, and the labels on the contact.
+func (e *exporter) addressBookJSON(ctx context.Context) (any, error) {
+	d, err := e.s.ContactDetails(ctx, e.c.ID)
+	if err != nil {
+		return nil, err
+	}
+	defs, err := e.s.ContactFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fields := []map[string]string{}
+	for _, f := range defs {
+		if v, ok := d.Fields[f.Key]; ok {
+			fields = append(fields, map[string]string{"key": f.Key, "label": f.Label, "value": v})
+		}
+	}
+	labels := []string{}
+	for _, l := range d.Labels {
+		labels = append(labels, l.Name)
+	}
+	return map[string]any{"email": d.Email, "company": d.Company, "note": d.Note, "fields": fields, "labels": labels}, nil
 }
 
 // auditJSON lists audit entries about the contact or its conversations.

@@ -391,6 +391,23 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]bool{"success": true})
 		return
 	}
+	if sr.Type == "interactive" {
+		// Meta checks an interactive message's object before anything else;
+		// request_contact_info needs a body text and its action name, and
+		// interactive messages never go to groups.
+		gerr := cloudapi.CheckRequestContactInfo(sr.Payload)
+		if gerr == nil && sr.RecipientType == "group" {
+			gerr = cloudapi.InvalidParameter("Interactive messages are not supported in groups.")
+		}
+		if gerr != nil {
+			rec.Outcome = "error " + strconv.Itoa(int(cloudapi.CodeInvalidParameter))
+			s.record(rec)
+			gerr.FBTraceID = randomID(12)
+			gerr.Raw = nil
+			writeJSON(w, http.StatusBadRequest, json.RawMessage(gerr.JSON()))
+			return
+		}
+	}
 	to := sr.PairKey()
 	rec.To, rec.Type = to, sr.Type
 	if f := s.takeFault(to); f != nil {
