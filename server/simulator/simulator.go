@@ -53,8 +53,11 @@ type Options struct {
 	// name one of them with the right parameters, as at Meta. Empty
 	// accepts any template.
 	Templates []Template
-	Logger    *slog.Logger
-	Client    *http.Client
+	// PricingCategory, if set, is the category every pricing object names
+	// (e.g. one Meta has not announced, to test unknown categories).
+	PricingCategory string
+	Logger          *slog.Logger
+	Client          *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
