@@ -244,6 +244,7 @@ type CostRow struct {
 	CostMicros    int64 // billable × rate; 0 when no rate is known
 	Currency      string
 	RateKnown     bool
+	rate          int64 // the rate applied, per billable message
 }
 
 // CostReport attributes every message Meta priced, once, to month ×
@@ -282,6 +283,7 @@ func (s *Store) CostReport(ctx context.Context, from, to string) ([]CostRow, err
 	defer rows.Close()
 	type key struct{ month, pnid, cat, cc, dims string }
 	cells := map[key]*CostRow{}
+	parsed, countries := map[string]Pricing{}, map[string]string{}
 	var order []key
 	for rows.Next() {
 		var month, pnid, raw, recipient, pad string
@@ -294,17 +296,27 @@ func (s *Store) CostReport(ctx context.Context, from, to string) ([]CostRow, err
 		if err := rows.Scan(dst...); err != nil {
 			return nil, fmt.Errorf("store: cost report: %w", err)
 		}
-		p, ok := ParsePricing([]byte(raw))
-		if !ok {
-			p = Pricing{Category: "unknown"}
+		// Few distinct pricing objects and recipients repeat across
+		// thousands of rows: parse and match each once.
+		p, seen := parsed[raw]
+		if !seen {
+			var ok bool
+			if p, ok = ParsePricing([]byte(raw)); !ok {
+				p = Pricing{Category: "unknown"}
+			}
+			parsed[raw] = p
 		}
-		cc := countryOf(recipient, rates)
+		cc, seen := countries[recipient]
+		if !seen {
+			cc = countryOf(recipient, rates)
+			countries[recipient] = cc
+		}
 		k := key{month, pnid, p.Category, cc, strings.Join(dv, "\x00")}
 		c := cells[k]
 		if c == nil {
 			c = &CostRow{Month: month, PhoneNumberID: pnid, Category: p.Category, CountryCode: cc, Dims: dv, Currency: "EUR"}
 			if r, ok := rateFor(rates, cc, p.Category); ok {
-				c.RateKnown, c.Currency = true, r.Currency
+				c.RateKnown, c.Currency, c.rate = true, r.Currency, r.RateMicros
 			}
 			cells[k] = c
 			order = append(order, k)
@@ -312,9 +324,7 @@ func (s *Store) CostReport(ctx context.Context, from, to string) ([]CostRow, err
 		c.Messages++
 		if p.Billable {
 			c.Billable++
-			if r, ok := rateFor(rates, cc, p.Category); ok {
-				c.CostMicros += r.RateMicros
-			}
+			c.CostMicros += c.rate
 		}
 	}
 	if err := rows.Err(); err != nil {

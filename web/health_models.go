@@ -54,6 +54,5 @@ type CostsVM struct {
 	RatesText  string            // the rate table, one rate per line
 	RatesDate  string
 	Saved      bool
-	CSVHref    string
 	TotalCount int
 }

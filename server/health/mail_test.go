@@ -96,3 +96,49 @@ func TestQualityDropMailsOnceAndResolves(t *testing.T) {
 		t.Fatalf("alarms left: %+v", alarms)
 	}
 }
+
+// Quality and account webhooks from the simulator go through the real
+// gateway and raise the alarms they mean, on the right number and WABA;
+// their opposites clear them.
+func TestAccountWebhooksRaiseAlarms(t *testing.T) {
+	g := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{StatusDelay: -1}})
+	ctx := context.Background()
+	if _, _, err := g.Sim.Write(ctx, simulator.Customer{WaID: "4915112345678", Name: "Uwe"}, "text"); err != nil {
+		t.Fatal(err)
+	}
+	o := g.Sim.Options()
+	keys := func() map[string]bool {
+		alarms, err := g.Store.Alarms(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, a := range alarms {
+			m[a.Key] = true
+		}
+		return m
+	}
+	if err := g.Sim.PostQualityUpdate(ctx, "FLAGGED", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Sim.PostQualityUpdate(ctx, "DOWNGRADE", "TIER_250", "TIER_2K"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Sim.PostAccountUpdate(ctx, map[string]any{"event": "DISABLED_UPDATE", "ban_info": map[string]any{"waba_ban_state": "SCHEDULE_FOR_DISABLE", "waba_ban_date": "2026-12-24"}}); err != nil {
+		t.Fatal(err)
+	}
+	got := keys()
+	if !got["quality:"+o.PhoneNumberID] || !got["tier:"+o.PhoneNumberID] || !got["account_ban:"+o.WABAID] || len(got) != 3 {
+		t.Fatalf("alarms: %v", got)
+	}
+	h, _ := g.Store.NumberHealthOf(ctx, o.PhoneNumberID)
+	if h.MessagingLimitTier != "TIER_250" {
+		t.Fatalf("health: %+v", h)
+	}
+	g.Sim.PostQualityUpdate(ctx, "UNFLAGGED", "", "")
+	g.Sim.PostQualityUpdate(ctx, "UPGRADE", "TIER_2K", "TIER_250")
+	g.Sim.PostAccountUpdate(ctx, map[string]any{"event": "DISABLED_UPDATE", "ban_info": map[string]any{"waba_ban_state": "REINSTATE"}})
+	if got := keys(); len(got) != 0 {
+		t.Fatalf("alarms after the all-clear: %v", got)
+	}
+}

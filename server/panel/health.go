@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -105,9 +104,11 @@ func (s *Server) healthSMTP(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, "/health")
 }
 
-// costRange reads from/to (YYYY-MM), defaulting to the current month.
+// costRange reads from/to (YYYY-MM) from the query or the form,
+// defaulting to the current month.
 func (s *Server) costRange(r *http.Request) (from, to string, ok bool) {
-	q := r.URL.Query()
+	r.ParseForm()
+	q := r.Form
 	to = q.Get("to")
 	if to == "" {
 		to = s.now().UTC().Format("2006-01")
@@ -140,8 +141,7 @@ func (s *Server) costsPage(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	vm := web.CostsVM{From: from, To: to, Totals: map[string]string{}, RatesDate: store.DefaultRatesDate,
-		CSVHref: "/costs.csv?" + url.Values{"from": {from}, "to": {to}}.Encode()}
+	vm := web.CostsVM{From: from, To: to, Totals: map[string]string{}, RatesDate: store.DefaultRatesDate}
 	totals := map[string]int64{}
 	for _, c := range rows {
 		row := web.CostRowVM{Month: c.Month, PhoneNumberID: c.PhoneNumberID, Category: c.Category, Country: c.CountryCode,
@@ -169,7 +169,8 @@ func (s *Server) costsPage(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Kosten"), Nav: "dashboard"}, web.CostsPage(vm))
 }
 
-// costsCSV is the cost report as a file, the same as /api/v1/costs?format=csv.
+// costsCSV is the cost report as a file, the same as /api/v1/costs?format=csv
+// (a POST, like the contact export: a download, not a page).
 func (s *Server) costsCSV(w http.ResponseWriter, r *http.Request) {
 	from, to, ok := s.costRange(r)
 	if !ok {

@@ -105,7 +105,7 @@ func TestCostsPageRates(t *testing.T) {
 	if p := b.get("/costs?from=2026-13"); p.status != http.StatusBadRequest {
 		t.Fatalf("bad month: %d", p.status)
 	}
-	if p := b.get("/costs.csv"); p.status != 200 || !strings.HasPrefix(p.body, "month,phone_number_id,category,country_code,agent,") {
+	if p := b.post("/costs/export", url.Values{"from": {"2026-01"}}); p.status != 200 || !strings.HasPrefix(p.body, "month,phone_number_id,category,country_code,agent,") {
 		t.Fatalf("csv: %d %q", p.status, p.body)
 	}
 }

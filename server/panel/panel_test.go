@@ -126,7 +126,7 @@ func panelRoutes(convID, labelID, otherUserID, cannedID, keyID int64) []route {
 		{"GET", "/health", "A", nil},
 		{"POST", "/health/smtp", "A", url.Values{"host": {"mail.example.de"}, "port": {"587"}, "security": {"starttls"}, "from": {"pforte@example.de"}, "to": {"ops@example.de"}}},
 		{"GET", "/costs", "A", nil},
-		{"GET", "/costs.csv", "A", nil},
+		{"POST", "/costs/export", "A", url.Values{"from": {"2026-01"}, "to": {"2026-02"}}},
 		{"POST", "/costs/rates", "A", url.Values{"rates": {"49,marketing,EUR,0.1131,2025-07-01"}}},
 		{"POST", "/logout-all", "AGU", nil},
 	}

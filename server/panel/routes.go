@@ -108,7 +108,7 @@ func (s *Server) routeTable() []route {
 		{"GET /health", admins, noBody, s.healthPage},
 		{"POST /health/smtp", admins, shortForm, s.healthSMTP},
 		{"GET /costs", admins, noBody, s.costsPage},
-		{"GET /costs.csv", admins, noBody, s.costsCSV},
+		{"POST /costs/export", admins, shortForm, s.costsCSV},
 		{"POST /costs/rates", admins, longForm, s.costsRates},
 		// Single sign-on and passkeys (sso.go, passkey.go).
 		{"GET /login/sso", anyone, noBody, s.ssoStart},

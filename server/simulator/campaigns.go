@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -43,30 +42,6 @@ func (s *Simulator) SetCampaign(c Campaign) {
 	s.mu.Lock()
 	s.opts.Campaign = c
 	s.mu.Unlock()
-}
-
-// templateCategory is the pricing category of a send: the listed
-// template's category in lower case, utility for unknown templates (as
-// before), service for free-form messages.
-func templateCategory(o Options, sr *cloudapi.SendRequest) string {
-	if !sr.IsTemplate() {
-		return "service"
-	}
-	var t struct {
-		Name string `json:"name"`
-	}
-	json.Unmarshal(sr.Payload, &t)
-	for _, tp := range o.Templates {
-		if tp.Name == t.Name {
-			switch tp.Category {
-			case "MARKETING":
-				return "marketing"
-			case "AUTHENTICATION":
-				return "authentication"
-			}
-		}
-	}
-	return "utility"
 }
 
 // campaignOutcome decides what happens to an accepted send: failed (the

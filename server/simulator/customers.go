@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -377,8 +378,7 @@ func statusWebhook(o Options, pnid string, sr *cloudapi.SendRequest, wamid, stat
 		st["biz_opaque_callback_data"] = sr.BizOpaqueCallbackData
 	}
 	if status == "sent" {
-		cat := templateCategory(o, sr)
-		st["pricing"] = map[string]any{"billable": sr.IsTemplate(), "pricing_model": "PMP", "type": "regular", "category": cat}
+		st["pricing"] = pricingOf(o, sr, now)
 	}
 	return envelope(o, pnid, map[string]any{"statuses": []any{st}})
 }
@@ -497,3 +497,35 @@ func (s *Simulator) RunCustomers(ctx context.Context, l Load) LoadStats {
 	}
 	return st
 }
+
+// pricingOf is the pricing object Meta puts on a message's receipt: a
+// template is charged (type regular) in its category, looked up among
+// the simulator's templates (utility when unknown); other messages are
+// free customer service until 2026-10-01, when Meta starts charging
+// service messages too. Options.PricingCategory overrides the category,
+// to test categories Pforte does not know yet.
+func pricingOf(o Options, sr *cloudapi.SendRequest, now time.Time) map[string]any {
+	cat, typ := "service", "free_customer_service"
+	if !now.Before(serviceBilledFrom) {
+		typ = "regular"
+	}
+	if sr.IsTemplate() {
+		cat, typ = "utility", "regular"
+		var t struct {
+			Name string `json:"name"`
+		}
+		json.Unmarshal(sr.Payload, &t)
+		for _, tpl := range o.Templates {
+			if tpl.Name == t.Name && tpl.Category != "" {
+				cat = strings.ToLower(tpl.Category)
+			}
+		}
+	}
+	if o.PricingCategory != "" {
+		cat = o.PricingCategory
+	}
+	return map[string]any{"billable": typ == "regular", "pricing_model": "PMP", "type": typ, "category": cat}
+}
+
+// serviceBilledFrom is when Meta begins charging service messages.
+var serviceBilledFrom = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)

@@ -65,8 +65,11 @@ type Options struct {
 	// RejectMarker: the review rejects templates whose name contains it
 	// (default "reject").
 	RejectMarker string
-	Logger       *slog.Logger
-	Client       *http.Client
+	// PricingCategory, if set, is the category every pricing object names
+	// (e.g. one Meta has not announced, to test unknown categories).
+	PricingCategory string
+	Logger          *slog.Logger
+	Client          *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
