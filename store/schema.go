@@ -46,6 +46,7 @@ var migrations = []migration{
 	{version: 400, name: "templates known for good", sql: schema400Templates, code: backfillTemplates}, // templates.go
 	{version: 410, name: "subscription secrets sealed", sql: schema410SealedSubscriptionSecrets},
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
+	{version: 461, name: "subscriptions that ask for the chat history", sql: schema461SubscriptionHistory},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -684,4 +685,11 @@ CREATE TABLE history_chunks (
 	imported_at     INTEGER
 );
 CREATE INDEX history_chunks_pending ON history_chunks(state, phase, chunk_order) WHERE state = 'pending';
+`
+
+// schema461SubscriptionHistory is migration 461: event classes beyond the
+// four the events column's CHECK allows (the coexistence history) are kept
+// in events_extra; a subscription's classes are events | events_extra.
+const schema461SubscriptionHistory = `
+ALTER TABLE subscriptions ADD COLUMN events_extra INTEGER NOT NULL DEFAULT 0;
 `

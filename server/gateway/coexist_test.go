@@ -307,3 +307,31 @@ func TestCoexistenceExportAndErasure(t *testing.T) {
 		t.Error("a waiting history chunk still holds an erased person")
 	}
 }
+
+// History is forwarded only to a subscription that asks for it: "all"
+// does not include it, so a sync of thousands of chunks is no storm.
+func TestHistoryFanoutOnlyWhenAsked(t *testing.T) {
+	g := testenv.New(t, testenv.Options{})
+	ctx := context.Background()
+	_, bodies := testenv.Examples(t, "coexistence")
+	for _, in := range []store.SubscriptionInput{
+		{Name: "all", URL: "https://crm.example.com/a", Events: store.EventsAll, Enabled: true},
+		{Name: "history", URL: "https://crm.example.com/h", Events: store.EventMessages | store.EventHistory, Enabled: true},
+	} {
+		if _, _, err := g.Store.CreateSubscription(ctx, store.UserActor(1), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := gateway.ParseDelivery(bodies["history_chunk1"], time.Now())
+	res, err := g.Store.Ingest(ctx, d)
+	if err != nil || res.Fanout != 1 {
+		t.Fatalf("history forwarded to %d subscriptions, want 1 (%v)", res.Fanout, err)
+	}
+	d = gateway.ParseDelivery(bodies["echo_text"], time.Now())
+	if res, err := g.Store.Ingest(ctx, d); err != nil || res.Fanout != 2 {
+		t.Fatalf("echo forwarded to %d subscriptions, want 2 (%v)", res.Fanout, err)
+	}
+	if _, err := store.ParseEvents([]string{"messages", "history"}); err != nil {
+		t.Errorf("history is not a known event name: %v", err)
+	}
+}
