@@ -382,3 +382,33 @@ func (s *Store) GroupParticipants(ctx context.Context, groupContactID int64) ([]
 	}
 	return out, rows.Err()
 }
+
+// Revision is what a message said before an edit or revoke.
+type Revision struct {
+	Kind string // edit or revoke
+	Text string
+	At   int64
+}
+
+// SubjectRevisions returns the earlier texts of a person's messages (in
+// their conversations, and their own group messages), by message id.
+func (s *Store) SubjectRevisions(ctx context.Context, contactID int64) (map[int64][]Revision, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.message_id, r.kind, coalesce(r.text, ''), r.at FROM message_revisions r
+		JOIN messages m ON m.id = r.message_id
+		WHERE m.conversation_id IN (SELECT id FROM conversations WHERE contact_id = ?1) OR m.sender_contact_id = ?1
+		ORDER BY r.message_id, r.at, r.id`, contactID)
+	if err != nil {
+		return nil, fmt.Errorf("store: revisions: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64][]Revision{}
+	for rows.Next() {
+		var id int64
+		var r Revision
+		if err := rows.Scan(&id, &r.Kind, &r.Text, &r.At); err != nil {
+			return nil, fmt.Errorf("store: revisions: %w", err)
+		}
+		out[id] = append(out[id], r)
+	}
+	return out, rows.Err()
+}

@@ -13,4 +13,10 @@ var erasureExtensions = []string{
 	// Campaign recipients: the person leaves every campaign; the row's
 	// status stays so that the campaign's counts do not change.
 	`UPDATE campaign_recipients SET contact_id = NULL, message_id = NULL, params = NULL, country = '' WHERE contact_id = ?`,
+	// A history chunk not yet imported that mentions the person is dropped
+	// whole, like the raw deliveries that mention them; the import would
+	// skip them anyway (tombstones win), but their data must not wait.
+	`DELETE FROM history_chunks WHERE state = 'pending' AND value IS NOT NULL AND (
+		instr(value, (SELECT '"' || wa_id || '"' FROM contacts WHERE id = ?1 AND wa_id IS NOT NULL)) > 0 OR
+		instr(value, (SELECT '"' || user_id || '"' FROM contacts WHERE id = ?1 AND user_id IS NOT NULL)) > 0)`,
 }

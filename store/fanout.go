@@ -61,7 +61,7 @@ func fanoutEvents(d *Delivery) Events {
 // so a delivery is never stored without its fan-out, whatever crashes.
 func enqueueFanout(tx *Tx, d *Delivery, ev Events, deliveryID int64, res *IngestResult) error {
 	r, err := tx.Exec(`INSERT INTO fanout_queue(subscription_id, delivery_id, enqueued_at)
-		SELECT id, ?, ? FROM subscriptions WHERE enabled = 1 AND events & ? <> 0`,
+		SELECT id, ?, ? FROM subscriptions WHERE enabled = 1 AND (events | events_extra) & ? <> 0`,
 		deliveryID, d.ReceivedAt.UnixMilli(), int(ev))
 	if err != nil {
 		return fmt.Errorf("store: fan-out: %w", err)
@@ -270,7 +270,7 @@ func (s *Store) ReplayFanout(ctx context.Context, actor Actor, subID int64, r Re
 		queued = 0
 		var events int
 		var enabled bool
-		err := tx.QueryRow("SELECT events, enabled FROM subscriptions WHERE id = ?", subID).Scan(&events, &enabled)
+		err := tx.QueryRow("SELECT events | events_extra, enabled FROM subscriptions WHERE id = ?", subID).Scan(&events, &enabled)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}

@@ -190,6 +190,20 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 					"hochgeladene Importdateien: nach dem Import, spätestens nach einer Stunde / uploaded import files: after the import, within an hour at most"},
 				Location: local,
 			},
+			{
+				Name: "Koexistenz mit der WhatsApp-Business-App und Gruppen / coexistence with the WhatsApp Business app, and groups",
+				Purpose: "Vom Telefon gesendete Nachrichten und der frühere Chatverlauf erscheinen im Posteingang; Gruppenunterhaltungen / " +
+					"messages sent from the phone and the earlier chat history appear in the inbox; group conversations",
+				LegalBasis: "Art. 6 Abs. 1 lit. b und f DSGVO / Art. 6(1)(b), (f) GDPR",
+				Subjects:   "Kunden, Gruppenmitglieder / customers, group members",
+				DataCategories: []string{"Nachrichten vom Telefon und aus dem Chatverlauf (bis 6 Monate zurück), Namen aus dem Adressbuch des Telefons nur für bekannte Kunden, " +
+					"Gruppenname und Mitglieder, frühere Fassungen bearbeiteter oder gelöschter Nachrichten / messages from the phone and the chat history (up to 6 months back), " +
+					"address-book names for known customers only, group subject and members, earlier versions of edited or deleted messages"},
+				Recipients:   []string{"Mitarbeitende mit Zugang zum Posteingang / staff with inbox access"},
+				ThirdCountry: "wie Kundenkommunikation; die App auf dem Telefon hält die Chats weiterhin selbst / as customer communication; the app on the phone still holds the chats itself",
+				Retention:    []string{days(RetainMessages), "Verlaufsteile bis zur Übernahme (Minuten), dann nur Zählerstände / history chunks until imported (minutes), then counters only"},
+				Location:     "auf " + host,
+			},
 		},
 		Processors: []Processor{
 			{Name: "Meta Platforms Ireland Ltd.", Role: "WhatsApp Business Cloud API (Auftragsverarbeiter / processor)"},

@@ -52,6 +52,7 @@ var migrations = []migration{
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 	{version: 450, name: "automations", sql: schema450Automations},
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
+	{version: 461, name: "subscriptions that ask for the chat history", sql: schema461SubscriptionHistory},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
 	{version: 490, name: "single sign-on identities and passkeys", sql: schema490SSOPasskeys}, // sso.go
 }
@@ -925,4 +926,11 @@ CREATE TRIGGER contacts_fts_upd AFTER UPDATE OF name, email, company, wa_id, use
 	INSERT INTO contacts_fts(rowid, name, email, company, wa_id, user_id, username)
 	VALUES (new.id, new.name, new.email, new.company, new.wa_id, new.user_id, new.username);
 END;
+`
+
+// schema461SubscriptionHistory is migration 461: event classes beyond the
+// four the events column's CHECK allows (the coexistence history) are kept
+// in events_extra; a subscription's classes are events | events_extra.
+const schema461SubscriptionHistory = `
+ALTER TABLE subscriptions ADD COLUMN events_extra INTEGER NOT NULL DEFAULT 0;
 `

@@ -67,6 +67,9 @@ type ReadTarget struct {
 	Signals       ChatSignals
 	Unread        int
 	Group         bool
+	// Restricted: the person's processing is restricted (Art. 18); nothing,
+	// not even a read receipt, goes to Meta about them.
+	Restricted bool
 	// WAMIDs are the customer messages to mark: the newest one (Meta marks
 	// the earlier ones with it), or in a group each unread one, which Meta
 	// requires, newest first and at most 20.
@@ -77,9 +80,10 @@ type ReadTarget struct {
 // messages count: imported history and group events are not Meta's to mark.
 func (s *Store) ReadTargetOf(ctx context.Context, convID int64) (*ReadTarget, error) {
 	var t ReadTarget
-	err := s.rdb.QueryRowContext(ctx, `SELECT n.phone_number_id, n.read_receipts, n.typing_indicator, c.unread, k.group_id IS NOT NULL
+	err := s.rdb.QueryRowContext(ctx, `SELECT n.phone_number_id, n.read_receipts, n.typing_indicator, c.unread, k.group_id IS NOT NULL,
+			EXISTS (SELECT 1 FROM erasure_requests r WHERE r.contact_id = k.id AND r.state = 'restricted')
 		FROM conversations c JOIN business_numbers n ON n.id = c.business_number_id JOIN contacts k ON k.id = c.contact_id WHERE c.id = ?`, convID).
-		Scan(&t.PhoneNumberID, &t.Signals.ReadReceipts, &t.Signals.Typing, &t.Unread, &t.Group)
+		Scan(&t.PhoneNumberID, &t.Signals.ReadReceipts, &t.Signals.Typing, &t.Unread, &t.Group, &t.Restricted)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

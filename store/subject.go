@@ -56,7 +56,8 @@ func (s *Store) EachSubjectMessage(ctx context.Context, contactID int64, fn func
 
 func (s *Store) subjectPage(ctx context.Context, contactID, after int64) ([]*Message, error) {
 	rows, err := s.rdb.QueryContext(ctx, "SELECT "+messageColumns+" "+messageJoins+`
-		WHERE cv.contact_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`, contactID, after, subjectPage)
+		WHERE m.id > ?2 AND (m.conversation_id IN (SELECT id FROM conversations WHERE contact_id = ?1) OR m.sender_contact_id = ?1)
+		ORDER BY m.id LIMIT ?3`, contactID, after, subjectPage) // a member's group messages too
 	if err != nil {
 		return nil, err
 	}

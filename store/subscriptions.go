@@ -296,6 +296,9 @@ func (s *Store) CreateSubscription(ctx context.Context, actor Actor, in Subscrip
 	if in.Events&^eventsKnown != 0 {
 		return nil, "", &InputError{Field: "events", Msg: "unknown event class"}
 	}
+	if in.Events&EventsAll == 0 {
+		return nil, "", &InputError{Field: "events", Msg: "history needs at least one of messages, statuses, errors, other"}
+	}
 	sealed, err := s.sealSecret(in.Secret)
 	if err != nil {
 		return nil, "", err
@@ -303,8 +306,8 @@ func (s *Store) CreateSubscription(ctx context.Context, actor Actor, in Subscrip
 	now := time.Now().UnixMilli()
 	var id int64
 	err = s.Write(ctx, func(tx *Tx) error {
-		if err := tx.QueryRow(`INSERT INTO subscriptions(name, url, secret, secret_sealed, events, enabled, created_at, updated_at)
-			VALUES (?, ?, '', ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.URL, sealed, int(in.Events), in.Enabled, now, now).Scan(&id); err != nil {
+		if err := tx.QueryRow(`INSERT INTO subscriptions(name, url, secret, secret_sealed, events, events_extra, enabled, created_at, updated_at)
+			VALUES (?, ?, '', ?, ?, ?, ?, ?, ?) RETURNING id`, in.Name, in.URL, sealed, int(in.Events&EventsAll), int(in.Events&^EventsAll), in.Enabled, now, now).Scan(&id); err != nil {
 			return fmt.Errorf("store: subscription: %w", err)
 		}
 		return AuditTx(tx, AuditEntry{Actor: actor, Action: AuditSubscriptionCreate, Target: subTarget(id),
@@ -355,10 +358,10 @@ func (s *Store) UpdateSubscription(ctx context.Context, actor Actor, id int64, p
 		sets, args, changed = append(sets, "secret = ''", "secret_sealed = ?"), append(args, sealed), append(changed, "secret")
 	}
 	if p.Events != nil {
-		if *p.Events == 0 || *p.Events&^eventsKnown != 0 {
+		if *p.Events&EventsAll == 0 || *p.Events&^eventsKnown != 0 {
 			return nil, &InputError{Field: "events", Msg: "choose at least one of " + strings.Join(EventNames(), ", ")}
 		}
-		sets, args, changed = append(sets, "events = ?"), append(args, int(*p.Events)), append(changed, "events")
+		sets, args, changed = append(sets, "events = ?", "events_extra = ?"), append(args, int(*p.Events&EventsAll), int(*p.Events&^EventsAll)), append(changed, "events")
 	}
 	if p.Enabled != nil {
 		sets, args, changed = append(sets, "enabled = ?"), append(args, *p.Enabled), append(changed, "enabled")
@@ -405,7 +408,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, actor Actor, id int64) e
 	})
 }
 
-const subscriptionColumns = `s.id, s.name, s.url, s.events, s.enabled, s.created_at, s.updated_at,
+const subscriptionColumns = `s.id, s.name, s.url, s.events | s.events_extra, s.enabled, s.created_at, s.updated_at,
 	s.delivered_total, s.failed_total, s.dead_total, coalesce(s.last_success_at, 0), coalesce(s.last_error_at, 0),
 	coalesce(s.last_error, ''), coalesce(s.last_status, 0),
 	(SELECT count(*) FROM fanout_queue q WHERE q.subscription_id = s.id AND q.state = 'pending'),

@@ -152,13 +152,13 @@ type HistoryImporter struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Step is how many messages one transaction imports (default 50).
+	// Step is how many messages one transaction imports (default 100).
 	Step int
 	// Kick wakes the importer; the gateway's ingest hook sends on it when
 	// a history chunk arrived. Without one it polls every Poll.
 	Kick <-chan struct{}
 	Poll time.Duration
-	// Pause is the rest between two steps (default 10 ms): it leaves the
+	// Pause is the rest between two steps (default 5 ms): it leaves the
 	// store's writer to live webhooks between the import's transactions.
 	Pause time.Duration
 
@@ -187,7 +187,7 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 		if busy && err == nil {
 			pause := h.Pause
 			if pause <= 0 {
-				pause = 10 * time.Millisecond
+				pause = 5 * time.Millisecond
 			}
 			select {
 			case <-ctx.Done():
@@ -210,7 +210,7 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 	step := h.Step
 	if step <= 0 {
-		step = 50
+		step = 100
 	}
 	p, err := h.Store.NextHistoryChunk(ctx)
 	if err != nil || p == nil {

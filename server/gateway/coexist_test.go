@@ -1,14 +1,19 @@
 package gateway_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/privacy"
 	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
@@ -244,5 +249,89 @@ func TestHistoryImportQuietIdempotentTombstonesWin(t *testing.T) {
 	postFixture(t, g, bodies, "history_declined")
 	if prog, _ := g.Store.HistoryImports(ctx); !prog[0].Declined {
 		t.Errorf("declined sync not shown: %+v", prog)
+	}
+}
+
+// A group member's export holds their group messages and the earlier text
+// of an edited message; erasing them removes their group messages and a
+// history chunk still waiting that mentions them.
+func TestCoexistenceExportAndErasure(t *testing.T) {
+	g := testenv.New(t, testenv.Options{})
+	ctx := context.Background()
+	_, bodies := testenv.Examples(t, "coexistence")
+	inbound(t, g, "4915112340005", "wamid.direct1", "Ich komme um 14 Uhr", 1755548000)
+	postFixture(t, g, bodies, "edit_inbound")
+	postFixture(t, g, bodies, "group_message")
+	inbound(t, g, "4915112340002", "wamid.other", "Hallo", 1755548000)
+	postFixture(t, g, bodies, "history_chunk1") // mentions 4915112340002, not imported yet
+
+	c, err := g.Store.ContactByKey(ctx, "4915112340005")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := privacy.ExportContact(ctx, g.Store, c, &buf, privacy.ExportOptions{Now: time.Now(), Actor: store.UserActor(1)}); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data []byte
+	for _, f := range zr.File {
+		if f.Name == "data.json" {
+			r, _ := f.Open()
+			data, _ = io.ReadAll(r)
+		}
+	}
+	for _, want := range []string{`"wamid.group1"`, `"Ich nehme zwei Portionen"`, `"revisions":[{"kind":"edit","replaced_at":`, `"text":"Ich komme um 14 Uhr"`} {
+		if !bytes.Contains(data, []byte(want)) {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+
+	if _, err := g.Store.EraseContact(ctx, "4915112340005", store.EraseRequest{Actor: store.UserActor(1), Reason: "Art. 17"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Store.EraseContact(ctx, "4915112340002", store.EraseRequest{Actor: store.UserActor(1), Reason: "Art. 17"}); err != nil {
+		t.Fatal(err)
+	}
+	db := openRO(t, g)
+	if n := one[int](t, db, "SELECT count(*) FROM messages WHERE wamid = 'wamid.group1'"); n != 0 {
+		t.Error("an erased member's group message survived")
+	}
+	if n := one[int](t, db, "SELECT count(*) FROM message_revisions"); n != 0 {
+		t.Error("an erased person's earlier texts survived")
+	}
+	if n := one[int](t, db, "SELECT count(*) FROM history_chunks WHERE value LIKE '%4915112340002%'"); n != 0 {
+		t.Error("a waiting history chunk still holds an erased person")
+	}
+}
+
+// History is forwarded only to a subscription that asks for it: "all"
+// does not include it, so a sync of thousands of chunks is no storm.
+func TestHistoryFanoutOnlyWhenAsked(t *testing.T) {
+	g := testenv.New(t, testenv.Options{})
+	ctx := context.Background()
+	_, bodies := testenv.Examples(t, "coexistence")
+	for _, in := range []store.SubscriptionInput{
+		{Name: "all", URL: "https://crm.example.com/a", Events: store.EventsAll, Enabled: true},
+		{Name: "history", URL: "https://crm.example.com/h", Events: store.EventMessages | store.EventHistory, Enabled: true},
+	} {
+		if _, _, err := g.Store.CreateSubscription(ctx, store.UserActor(1), in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := gateway.ParseDelivery(bodies["history_chunk1"], time.Now())
+	res, err := g.Store.Ingest(ctx, d)
+	if err != nil || res.Fanout != 1 {
+		t.Fatalf("history forwarded to %d subscriptions, want 1 (%v)", res.Fanout, err)
+	}
+	d = gateway.ParseDelivery(bodies["echo_text"], time.Now())
+	if res, err := g.Store.Ingest(ctx, d); err != nil || res.Fanout != 2 {
+		t.Fatalf("echo forwarded to %d subscriptions, want 2 (%v)", res.Fanout, err)
+	}
+	if _, err := store.ParseEvents([]string{"messages", "history"}); err != nil {
+		t.Errorf("history is not a known event name: %v", err)
 	}
 }

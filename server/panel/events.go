@@ -129,6 +129,10 @@ func (s *Server) NotifyIngest(d *store.Delivery, res store.IngestResult) {
 	for _, st := range d.Statuses {
 		wamids = append(wamids, st.WAMID)
 	}
+	for _, e := range d.Echoes {
+		// Sent from the phone: open panels refresh, nobody is notified.
+		wamids = append(wamids, e.WAMID)
+	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -93,7 +93,7 @@ func (s *Server) markReadAtMeta(ctx context.Context, v *viewer, convID int64) {
 		}
 		return
 	}
-	if t.Unread == 0 || !t.Signals.ReadReceipts {
+	if t.Unread == 0 || !t.Signals.ReadReceipts || t.Restricted {
 		return
 	}
 	var bodies [][]byte

@@ -72,6 +72,9 @@ func ExportContact(ctx context.Context, st *store.Store, c *store.Contact, w io.
 	}
 	e := &exporter{s: st, c: c, opts: opts, zw: zip.NewWriter(w), stats: &ExportStats{}, verified: map[int64]mediaResult{}}
 	var err error
+	if e.revisions, err = st.SubjectRevisions(ctx, c.ID); err != nil {
+		return nil, fmt.Errorf("privacy: export: %w", err)
+	}
 	if e.prog.TotalMessages, e.prog.TotalMediaBytes, err = st.SubjectTotals(ctx, c.ID); err != nil {
 		return nil, fmt.Errorf("privacy: export: %w", err)
 	}
@@ -122,6 +125,8 @@ type exporter struct {
 	prog     ExportProgress
 	verified map[int64]mediaResult // by message id
 	manifest []manifestEntry
+	// revisions are earlier texts of edited or revoked messages, by message id.
+	revisions map[int64][]store.Revision
 }
 
 type mediaResult struct {
@@ -333,6 +338,7 @@ func (e *exporter) dataJSON(ctx context.Context, w io.Writer) error {
 		if len(m.Referral) > 0 {
 			j["referral"] = rawOrNil(m.Referral)
 		}
+		addCoexistence(j, m, e.revisions[m.ID])
 		if m.Text.Valid {
 			j["text"] = m.Text.String
 		}
