@@ -657,6 +657,10 @@ func TestReplicaStandbyPromote(t *testing.T) {
 	go func() { sbDone <- sb.Wait() }()
 	t.Cleanup(func() {
 		sb.Process.Kill()
+		select {
+		case <-sbDone:
+		case <-time.After(5 * time.Second):
+		}
 		if t.Failed() {
 			t.Logf("standby output:\n%s", sbOut.String())
 		}
