@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -656,6 +657,10 @@ func TestReplicaStandbyPromote(t *testing.T) {
 	go func() { sbDone <- sb.Wait() }()
 	t.Cleanup(func() {
 		sb.Process.Kill()
+		select {
+		case <-sbDone:
+		case <-time.After(5 * time.Second):
+		}
 		if t.Failed() {
 			t.Logf("standby output:\n%s", sbOut.String())
 		}
@@ -729,4 +734,62 @@ func TestReplicaStandbyPromote(t *testing.T) {
 		t.Fatal("the promoted standby holds the erased customer's message")
 	}
 	t.Logf("%d acknowledged messages present after promotion", len(acked))
+}
+
+// TestReplicaBucketDownLocalGoesOn: with the bucket unreachable the
+// gateway still acknowledges deliveries, the status and /metrics show the
+// lag and the error, and once the bucket answers the replica catches up.
+func TestReplicaBucketDownLocalGoesOn(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_CA_BUNDLE", "")
+	b := s3mem.New()
+	if err := b.CreateBucket("pforte"); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t) // nothing listens there yet
+	key := filepath.Join(t.TempDir(), "replica.key")
+	if _, err := replica.WriteNewIdentity(key); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	internal := freeAddr(t)
+	url := "s3://pforte/down?endpoint=http://" + addr + "&region=eu-central-1"
+	c := startChild(t, dir, "s", "--internal-addr", internal, "--replica-url", url, "--replica-key-file", key,
+		"--replica-sync-interval", "100ms", "--replica-media-interval", "200ms")
+	t.Cleanup(func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.cmd.Wait()
+		if t.Failed() {
+			t.Logf("serve's output:\n%s", c.stderr.String())
+		}
+	})
+	_, _, acked := ingestLoad(t, c, "s", "wamid.down", 2, time.Second, nil)
+	if len(acked) == 0 {
+		t.Fatal("no delivery acknowledged while the bucket was down")
+	}
+	st := waitReplica(t, dir, "an error and a lag", func(s *replica.Status) bool { return s.LastError != "" && s.LagSeconds > 0.5 })
+	t.Logf("while down: lag %.1fs, error %q", st.LagSeconds, st.LastError)
+	resp, err := http.Get("http://" + internal + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(m, []byte("pforte_replica_lag_seconds")) || bytes.Contains(m, []byte("pforte_replica_lag_seconds 0\n")) {
+		t.Fatalf("metrics do not show the lag:\n%s", grepLines(string(m), "pforte_replica"))
+	}
+
+	// The bucket comes back on the same address.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: gofakes3.New(b).Server()}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	st = waitReplica(t, dir, "catching up", func(s *replica.Status) bool {
+		return s.LagSeconds == 0 && s.RemoteTXID > 0 && s.RemoteTXID == s.LocalTXID
+	})
+	t.Logf("caught up at transaction %d", st.RemoteTXID)
 }

@@ -87,6 +87,7 @@ type Replicator struct {
 	mu        sync.Mutex
 	st        Status
 	sideSeen  map[string]string // name → "size/mtime" last uploaded
+	sideRetry time.Time         // no uploads of small files before this (bucket away)
 	sidesInit bool              // the first look is done: a tombstone change from here on is an erasure
 	pending   []seenTX          // local transactions not yet in the bucket, oldest first
 }
@@ -196,17 +197,26 @@ func (r *Replicator) observe(context.Context) {
 	r.set(func(s *Status) {
 		s.Updated = now
 		s.LocalTXID, s.RemoteTXID = uint64(local.TXID), uint64(remote.TXID)
-		if err == nil && (len(r.pending) == 0 || r.pending[len(r.pending)-1].txid < uint64(local.TXID)) {
+		if err == nil && local.TXID > 0 && (len(r.pending) == 0 || r.pending[len(r.pending)-1].txid < uint64(local.TXID)) {
 			r.pending = append(r.pending, seenTX{uint64(local.TXID), now})
 		}
 		for len(r.pending) > 0 && r.pending[0].txid <= uint64(remote.TXID) {
 			r.pending = r.pending[1:]
 		}
-		s.LagSeconds = 0
-		if len(r.pending) > 0 {
+		// Synced only when the bucket confirmed a position: before the
+		// first successful sync both positions are 0.
+		synced := err == nil && remote.TXID > 0 && remote.TXID >= local.TXID
+		switch {
+		case synced:
+			s.LastSync, s.LagSeconds = now, 0
+		case len(r.pending) > 0:
 			s.LagSeconds = now.Sub(r.pending[0].at).Seconds()
-		} else if err == nil {
-			s.LastSync = now
+		default:
+			since := s.Started
+			if s.LastSync.After(since) {
+				since = s.LastSync
+			}
+			s.LagSeconds = now.Sub(since).Seconds()
 		}
 		s.LastError, s.LastErrorAt = r.errLog.get()
 	})
@@ -223,6 +233,9 @@ type seenTX struct {
 // tombstone list means an erasure: take a snapshot at once, so that the
 // history before it can expire after the retention bound.
 func (r *Replicator) syncSideFiles(ctx context.Context) {
+	if time.Now().Before(r.sideRetry) {
+		return
+	}
 	erased := false
 	for _, name := range r.lay.SideFiles {
 		fi, err := os.Stat(filepath.Join(r.dir, name))
@@ -235,7 +248,8 @@ func (r *Replicator) syncSideFiles(ctx context.Context) {
 		}
 		if err := r.putFile(ctx, path.Join(filesPrefix, name), filepath.Join(r.dir, name)); err != nil {
 			r.log.Error("replica: upload", "file", name, "err", err)
-			continue
+			r.sideRetry = time.Now().Add(5 * time.Second) // the bucket is away; do not hammer it
+			return
 		}
 		r.sideSeen[name] = sig
 		if name == r.lay.TombstoneFile && r.sidesInit {

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -61,11 +62,22 @@ func Standby(ctx context.Context, dir string, cfg Config, lay Layout, every time
 	opt.OutputPath = filepath.Join(dir, StandbyDB)
 	opt.Follow = true
 	opt.FollowInterval = min(every, time.Second)
-	err = rep.Restore(ctx, opt)
-	if ctx.Err() != nil {
-		return nil
+	for {
+		err = rep.Restore(ctx, opt)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// A primary that has not shipped its first snapshot yet: wait.
+		if !errors.Is(err, litestream.ErrNoSnapshots) && !errors.Is(err, litestream.ErrTxNotAvailable) {
+			return err
+		}
+		log.Info("standby: nothing in the replica yet; waiting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(every):
+		}
 	}
-	return err
 }
 
 // refreshFiles overwrites the small files and makes the media folder equal
