@@ -179,37 +179,18 @@ func ReasonText(ctx context.Context, reason string) string {
 	return T(ctx, "Ungültige Eingabe.")
 }
 
-// ImportTargetLabel names a built-in import target.
+// ImportTargetLabel names a built-in import target: the form's fields,
+// plus the targets only an import has.
 func ImportTargetLabel(ctx context.Context, target string) string {
 	switch target {
 	case "":
 		return T(ctx, "– nicht importieren –")
-	case "phone":
-		return T(ctx, "Telefonnummer")
-	case "user_id":
-		return T(ctx, "Unternehmensbezogene WhatsApp-ID (BSUID)")
-	case "name":
-		return T(ctx, "Name")
 	case "first_name":
 		return T(ctx, "Vorname")
 	case "last_name":
 		return T(ctx, "Nachname")
-	case "email":
-		return T(ctx, "E-Mail-Adresse")
-	case "company":
-		return T(ctx, "Firma")
-	case "note":
-		return T(ctx, "Notiz")
-	case "labels":
-		return T(ctx, "Labels")
-	case "consent_marketing":
-		return T(ctx, "Einwilligung Werbung")
-	case "consent_service":
-		return T(ctx, "Einwilligung Kundenservice")
-	case "consent_date":
-		return T(ctx, "Datum der Einwilligung")
 	}
-	return target
+	return FieldLabel(ctx, target)
 }
 
 // FieldLabel names a contact form field in error lists.

@@ -184,15 +184,13 @@ func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	opts, data, err := rp.BeginRegistration(wu, webauthn.WithExclusions(webauthn.Credentials(wu.creds).CredentialDescriptors()),
 		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired))
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	s.putCeremony(w, r, ceremony{kind: ceremonyRegister, userID: v.user.ID, data: *data})
@@ -221,8 +219,7 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	cred, err := rp.FinishRegistration(wu, c.data, r)
@@ -287,14 +284,12 @@ func (s *Server) passkeyDelete(w http.ResponseWriter, r *http.Request) {
 func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 	rp, err := s.relyingParty(r)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	opts, data, err := rp.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	s.putCeremony(w, r, ceremony{kind: ceremonyLogin, data: *data})
@@ -317,8 +312,7 @@ func (s *Server) passkeyCheck(w http.ResponseWriter, r *http.Request, c ceremony
 	ctx := r.Context()
 	rp, err := s.relyingParty(r)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return nil, nil, false
 	}
 	parsed, err := protocol.ParseCredentialRequestResponse(r)
@@ -420,14 +414,12 @@ func (s *Server) passkey2FABegin(w http.ResponseWriter, r *http.Request) {
 	}
 	rp, err := s.relyingParty(r)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	opts, data, err := rp.BeginLogin(wu)
 	if err != nil {
-		s.log.Warn("passkey ceremony not started", "err", err)
-		s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
+		s.passkeyNotStarted(w, r, err)
 		return
 	}
 	s.putCeremony(w, r, ceremony{kind: ceremonySecondFactor, userID: v.user.ID, data: *data})
@@ -459,4 +451,11 @@ func (s *Server) passkey2FAFinish(w http.ResponseWriter, r *http.Request) {
 	s.setSessionCookie(w, r, token)
 	s.setDeviceCookie(w, r, v.user.ID)
 	s.passkeyJSON(w, http.StatusOK, map[string]string{"redirect": "/"})
+}
+
+// passkeyNotStarted answers a ceremony the relying party could not begin
+// (the panel's address is no valid passkey site, or the library refused).
+func (s *Server) passkeyNotStarted(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Warn("passkey ceremony not started", "err", err)
+	s.passkeyError(w, r, http.StatusInternalServerError, "Passkeys sind für diese Adresse nicht möglich.")
 }
