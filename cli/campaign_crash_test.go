@@ -24,7 +24,10 @@ import (
 // request that may have left when the process died): 0 lost.
 func TestCampaignSurvivesSIGKILL(t *testing.T) {
 	const recipients = 1200
-	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1})
+	// Meta knows the template: the template sync at every start would
+	// otherwise mark it deleted, and nothing would be sent.
+	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1,
+		Templates: []simulator.Template{{ID: 7, Name: "angebot", Language: "de", Category: "MARKETING", Body: "Unser Adventsangebot: 10 % auf alles."}}})
 	graph := httptest.NewServer(sim.Handler())
 	defer graph.Close()
 	so := sim.Options()

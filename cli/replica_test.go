@@ -414,7 +414,9 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 		postWebhook(t, c, secret, batchBody([]string{fmt.Sprintf("wamid.after.%d", i)}))
 		time.Sleep(200 * time.Millisecond)
 	}
-	deadline := erasedAt.Add(retention + 20*time.Second)
+	// Level-0 files go only once level 1 has taken them in (every 30 s),
+	// so the bound here is retention + one level-1 interval + slack.
+	deadline := erasedAt.Add(retention + 30*time.Second + 20*time.Second)
 	for {
 		objs := decodedBucket(t, s3, "pforte", key)
 		left := append(holding(objs, canary), holding(objs, "KANARIE-media-of-the-erased")...)
