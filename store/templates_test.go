@@ -147,7 +147,7 @@ func TestTemplatesBackfilledFromEvents(t *testing.T) {
 		if _, err := tx.Exec("DROP TABLE templates"); err != nil {
 			return err
 		}
-		_, err := tx.Exec("DELETE FROM schema_migrations WHERE version = 400 OR version >= 420") // 420 adds to the table
+		_, err := tx.Exec("DELETE FROM schema_migrations WHERE version IN (400, 420)") // 420 adds to the table
 		return err
 	})
 	if err != nil {

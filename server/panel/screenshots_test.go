@@ -68,6 +68,14 @@ var shotPages = []shotPage{
 	{pattern: "/settings", name: "settings"}, {pattern: "/users", name: "users"},
 	{pattern: "/privacy", name: "privacy"}, {pattern: "/audit", name: "audit"},
 	{pattern: "/account", name: "account"}, {pattern: "/account/2fa", name: "account-2fa"},
+	{pattern: "/conversations/new", name: "new-conversation"},
+	{pattern: "/contacts/new", name: "contact-new"}, {pattern: "/contacts/{id}/edit", name: "contact-edit"},
+	{pattern: "/contacts/fields", name: "contact-fields"}, {pattern: "/contacts/import", name: "contact-import"},
+	{pattern: "/campaigns", name: "campaigns"}, {pattern: "/campaigns/{id}"}, {pattern: "/campaigns/{id}/counts"},
+	{pattern: "/campaigns/{id}/results.csv"}, {pattern: "/optin", name: "optin"}, {pattern: "/optin/{id}/{format}"},
+	{pattern: "/automations", name: "automations"}, {pattern: "/health", name: "health"}, {pattern: "/costs", name: "costs"},
+	{pattern: "/settings/sso", name: "settings-sso"}, {pattern: "/account/passkeys", name: "account-passkeys"},
+	{pattern: "/login/sso"},
 }
 
 // routedPage is a GET route of routes.go with the roles that may open it.
