@@ -545,7 +545,13 @@ func noteWebhook(tx *Tx, pnids map[string]bool, now int64) error {
 // WebhookActivity says when the last delivery arrived and how many came
 // in the week before now, for the "webhooks silent" alarm.
 func (s *Store) WebhookActivity(ctx context.Context, now time.Time) (last int64, week int, err error) {
-	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT max(received_at) FROM deliveries), 0),
+	// Pforte's own events (alarms, bot handover) are stored as deliveries
+	// too but are not Meta speaking: the newest delivery from Meta is the
+	// newest without object "pforte" (inside a JSON string that text would
+	// be escaped, so it only matches the key). Otherwise the silent-webhooks
+	// alarm's own event would clear it at the next check.
+	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT received_at FROM deliveries
+			WHERE instr(body, '"object":"pforte"') = 0 ORDER BY received_at DESC LIMIT 1), 0),
 		(SELECT count(*) FROM deliveries WHERE received_at >= ?)`, now.Add(-7*24*time.Hour).Unix()).Scan(&last, &week)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: webhook activity: %w", err)
