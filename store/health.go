@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -56,6 +57,9 @@ func raiseAlarmTx(tx *Tx, key, message string, now int64) error {
 		_, err := tx.Exec("UPDATE alarms SET message = ?, count = count + 1 WHERE key = ?", message, key)
 		return err
 	}
+	if err := queueAlarmEvent(tx, key, AlarmMailRaised, message, now); err != nil {
+		return err
+	}
 	return queueAlarmMail(tx, key, AlarmMailRaised, message, now)
 }
 
@@ -68,7 +72,45 @@ func clearAlarmTx(tx *Tx, key, message string, now int64) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil
 	}
+	if err := queueAlarmEvent(tx, key, AlarmMailResolved, message, now); err != nil {
+		return err
+	}
 	return queueAlarmMail(tx, key, AlarmMailResolved, message, now)
+}
+
+// AlarmField is the webhook field of the event "other" subscriptions get
+// when an alarm is raised or resolved.
+const AlarmField = "pforte_alarm"
+
+// queueAlarmEvent tells the subscriptions that forward "other" events of
+// an alarm's start or end: a delivery in Meta's webhook shape (object
+// "pforte"), like the bot handover, so it is signed, retried and
+// replayable. It runs in the alarm's own transaction, so an alarm is never
+// recorded without its event. The message names business numbers and
+// templates, never a customer.
+func queueAlarmEvent(tx *Tx, key string, kind AlarmMailKind, message string, now int64) error {
+	id := "pforte"
+	if _, subject, ok := strings.Cut(key, ":"); ok && subject != "" {
+		id = subject
+	}
+	value := map[string]any{"key": key, "alarm": AlarmKind(key), "kind": string(kind), "message": message, "at": now}
+	body, err := json.Marshal(map[string]any{"object": "pforte", "entry": []any{map[string]any{"id": id,
+		"changes": []any{map[string]any{"field": AlarmField, "value": value}}}}})
+	if err != nil {
+		return fmt.Errorf("store: alarm event: %w", err)
+	}
+	sum := sha256.Sum256(body)
+	d := &Delivery{Body: body, ReceivedAt: time.Unix(now, 0)}
+	did, _, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, fanout_events, by_hash) VALUES (?, ?, ?, ?, 1)
+		ON CONFLICT DO NOTHING`, sum[:], body, now, int(EventOther))
+	if err != nil {
+		return fmt.Errorf("store: alarm event: %w", err)
+	}
+	if did == 0 {
+		return nil // the very same event in the same second is already queued
+	}
+	var res IngestResult
+	return enqueueFanout(tx, d, EventOther, did, &res)
 }
 
 func queueAlarmMail(tx *Tx, key string, kind AlarmMailKind, message string, now int64) error {
@@ -87,12 +129,16 @@ func queueAlarmMail(tx *Tx, key string, kind AlarmMailKind, message string, now 
 
 // RaiseAlarmAt is RaiseAlarm with the caller's clock.
 func (s *Store) RaiseAlarmAt(ctx context.Context, key, message string, now time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error { return raiseAlarmTx(tx, key, message, now.Unix()) })
+	err := s.Write(ctx, func(tx *Tx) error { return raiseAlarmTx(tx, key, message, now.Unix()) })
+	s.signalFanout()
+	return err
 }
 
 // ClearAlarmAt ends an alarm with a resolution message.
 func (s *Store) ClearAlarmAt(ctx context.Context, key, message string, now time.Time) error {
-	return s.Write(ctx, func(tx *Tx) error { return clearAlarmTx(tx, key, message, now.Unix()) })
+	err := s.Write(ctx, func(tx *Tx) error { return clearAlarmTx(tx, key, message, now.Unix()) })
+	s.signalFanout()
+	return err
 }
 
 // AlarmMail is one queued alarm e-mail.
@@ -499,7 +545,13 @@ func noteWebhook(tx *Tx, pnids map[string]bool, now int64) error {
 // WebhookActivity says when the last delivery arrived and how many came
 // in the week before now, for the "webhooks silent" alarm.
 func (s *Store) WebhookActivity(ctx context.Context, now time.Time) (last int64, week int, err error) {
-	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT max(received_at) FROM deliveries), 0),
+	// Pforte's own events (alarms, bot handover) are stored as deliveries
+	// too but are not Meta speaking: the newest delivery from Meta is the
+	// newest without object "pforte" (inside a JSON string that text would
+	// be escaped, so it only matches the key). Otherwise the silent-webhooks
+	// alarm's own event would clear it at the next check.
+	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT received_at FROM deliveries
+			WHERE instr(body, '"object":"pforte"') = 0 ORDER BY received_at DESC LIMIT 1), 0),
 		(SELECT count(*) FROM deliveries WHERE received_at >= ?)`, now.Add(-7*24*time.Hour).Unix()).Scan(&last, &week)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: webhook activity: %w", err)

@@ -121,3 +121,29 @@ func TestHealthWebhooksRaiseAndClear(t *testing.T) {
 		t.Fatalf("after reinstatement: %v", got)
 	}
 }
+
+// Pforte's own alarm events are stored as deliveries but are not Meta
+// speaking: raising the silent-webhooks alarm must not make the webhooks
+// look alive (or the alarm would clear itself at the next check).
+func TestOwnAlarmEventsAreNotWebhooks(t *testing.T) {
+	s := openTest(t, Options{})
+	ctx := context.Background()
+	t0 := time.Unix(1790000000, 0)
+	if _, err := s.Ingest(ctx, healthEvent(`{"object":"whatsapp_business_account","entry":[]}`, "account_update", "", `{"event":"X"}`)); err != nil {
+		t.Fatal(err)
+	}
+	mustSub(t, s, EventOther, true)
+	if err := s.RaiseAlarmAt(ctx, AlarmWebhooks, "Seit 7h0m0s kam kein Webhook von Meta (üblich: höchstens 6h0m0s).", t0.Add(7*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM deliveries WHERE instr(body, '"field":"pforte_alarm"') > 0`); n != 1 {
+		t.Fatalf("alarm events stored: %d", n)
+	}
+	last, _, err := s.WebhookActivity(ctx, t0.Add(7*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last != t0.Unix() {
+		t.Fatalf("last webhook %d, want Meta's %d", last, t0.Unix())
+	}
+}

@@ -373,6 +373,13 @@ func countryOf(recipient string, rates []Rate) string {
 	return best
 }
 
+// RateOf is the rate table's price of one message of a category to a
+// recipient (by the longest calling code the number starts with); ok is
+// false when the table has no price for it.
+func RateOf(rates []Rate, recipient, category string) (Rate, bool) {
+	return rateFor(rates, countryOf(recipient, rates), category)
+}
+
 func rateFor(rates []Rate, cc, category string) (Rate, bool) {
 	if cc == "" {
 		return Rate{}, false

@@ -324,6 +324,21 @@ type MessageVM struct {
 	Revoked     bool   // deleted for everyone by who wrote it
 	Sender      string // the member who wrote a group message
 	Interactive *InteractiveVM
+	Pricing     *PricingVM // what Meta said an outbound message costs
+}
+
+// PricingVM is Meta's pricing of an outbound message. Agents see the
+// category and whether it is charged; admins (Full) also the pricing type
+// and model and the rate table's price for the recipient's country.
+type PricingVM struct {
+	Category string // Meta's category, normalised (marketing, utility, …)
+	Type     string // regular, free_customer_service, free_entry_point, …
+	Model    string // PMP; CBP in old payloads
+	Billable bool
+	Full     bool
+	Rate     string // e.g. "0.1131 EUR"; "" when the table has no price
+	Country  string // calling code the rate is for
+	RateFrom string // the rate card's date
 }
 
 // InteractiveVM is what an outbound interactive message offered.

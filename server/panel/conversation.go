@@ -28,7 +28,7 @@ func (s *Server) conversationVM(ctx context.Context, v *viewer, id, before int64
 	if err != nil {
 		return nil, err
 	}
-	thread, err := s.threadVM(ctx, id, msgs, more)
+	thread, err := s.threadVM(ctx, id, msgs, more, v != nil && v.user.Role == store.RoleAdmin)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,8 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	t, err := s.threadVM(ctx, id, msgs, more)
+	v := viewerOf(r)
+	t, err := s.threadVM(ctx, id, msgs, more, v != nil && v.user.Role == store.RoleAdmin)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return

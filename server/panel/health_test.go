@@ -109,3 +109,41 @@ func TestCostsPageRates(t *testing.T) {
 		t.Fatalf("csv: %d %q", p.status, p.body)
 	}
 }
+
+// Alarms are stored in German (mail and fan-out go out before anyone reads
+// them); an admin who reads the panel in English sees them in English,
+// with the number and rating kept, on the health page and the dashboard,
+// while a German admin sees the stored text.
+func TestAlarmsRenderInEnglishPanel(t *testing.T) {
+	f := newPanelFixture(t)
+	ctx := context.Background()
+	st := f.g.Store
+	now := time.Now()
+	if err := st.ApplyGraphHealth(ctx, "106540352242922", store.GraphHealth{QualityRating: "RED", MessagingLimitTier: "TIER_2K"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RaiseAlarmAt(ctx, store.AlarmBackup, "Die Datensicherung schlägt fehl: disk quota exceeded", now); err != nil {
+		t.Fatal(err)
+	}
+	de := sessionFor(t, f.g, f.admin)
+	if p := de.get("/health"); !strings.Contains(p.body, "Qualitätsbewertung der Nummer 106540352242922 ist RED.") {
+		t.Fatalf("German health page lacks the stored alarm:\n%s", p.body)
+	}
+	if err := st.SetPreferences(ctx, f.admin.ID, "en", false); err != nil {
+		t.Fatal(err)
+	}
+	en := sessionFor(t, f.g, f.admin)
+	for _, path := range []string{"/health", "/dashboard", "/settings"} {
+		p := en.get(path)
+		for _, want := range []string{"Quality rating of number 106540352242922 is RED.", "The backup fails: disk quota exceeded"} {
+			if !strings.Contains(p.body, want) {
+				t.Fatalf("English %s lacks %q:\n%s", path, want, p.body)
+			}
+		}
+		for _, german := range []string{"Qualitätsbewertung", "Datensicherung"} {
+			if strings.Contains(p.body, german) {
+				t.Fatalf("English %s still shows %q", path, german)
+			}
+		}
+	}
+}

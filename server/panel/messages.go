@@ -44,7 +44,9 @@ type graphError struct {
 
 // threadVM turns a page of messages into what the thread shows: reactions
 // are attached to the message they react to, quoted messages are looked up.
-func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Message, more bool) (web.ThreadVM, error) {
+// fullPricing shows admins all of Meta's pricing and the rate; agents
+// see only the category and whether it is charged.
+func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Message, more, fullPricing bool) (web.ThreadVM, error) {
 	t := web.ThreadVM{ConversationID: convID}
 	if more && len(msgs) > 0 {
 		t.OlderCursor = msgs[0].ID
@@ -68,6 +70,10 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 		}
 	}
 	authors, err := s.store.OutboundAuthors(ctx, outIDs)
+	if err != nil {
+		return t, err
+	}
+	pricing, err := s.pricingVMs(ctx, convID, msgs, fullPricing)
 	if err != nil {
 		return t, err
 	}
@@ -102,6 +108,9 @@ func (s *Server) threadVM(ctx context.Context, convID int64, msgs []*store.Messa
 			vm.Text = templateText(m.Payload, bodies)
 		}
 		vm.Author = authors[m.ID]
+		if p, ok := pricing[m.WAMID]; ok && vm.Outbound {
+			vm.Pricing = p
+		}
 		if m.Type == "reaction" {
 			var rx struct {
 				MessageID string `json:"message_id"`
@@ -463,4 +472,44 @@ var errorWords = map[cloudapi.ErrorCode]string{
 	cloudapi.CodeAccessTokenExpired:  "Der Zugangsschlüssel von Meta ist abgelaufen. Bitte in den Einstellungen erneuern.",
 	cloudapi.CodePolicyBlocked:       "Das Konto ist wegen Richtlinienverstößen vorübergehend gesperrt.",
 	cloudapi.CodeInvalidParameter:    "Meta hat die Anfrage als ungültig abgelehnt.",
+}
+
+// pricingVMs is Meta's pricing of the outbound messages on screen, by wamid.
+func (s *Server) pricingVMs(ctx context.Context, convID int64, msgs []*store.Message, full bool) (map[string]*web.PricingVM, error) {
+	var wamids []string
+	for _, m := range msgs {
+		if m.Direction == "outbound" && m.WAMID != "" {
+			wamids = append(wamids, m.WAMID)
+		}
+	}
+	out := map[string]*web.PricingVM{}
+	if len(wamids) == 0 {
+		return out, nil
+	}
+	prices, err := s.store.PricingByWAMID(ctx, wamids)
+	if err != nil || len(prices) == 0 {
+		return out, err
+	}
+	var rates []store.Rate
+	var recipient string
+	if full {
+		if rates, err = s.store.Rates(ctx); err != nil {
+			return nil, err
+		}
+		cs, err := s.store.ConversationByID(ctx, convID)
+		if err != nil {
+			return nil, err
+		}
+		recipient = cs.Contact.WaID
+	}
+	for wamid, p := range prices {
+		vm := &web.PricingVM{Category: p.Category, Type: p.Type, Model: p.PricingModel, Billable: p.Billable, Full: full}
+		if full {
+			if r, ok := store.RateOf(rates, recipient, p.Category); ok {
+				vm.Rate, vm.Country, vm.RateFrom = store.FormatMicros(r.RateMicros)+" "+r.Currency, r.CountryCode, r.ValidFrom
+			}
+		}
+		out[wamid] = vm
+	}
+	return out, nil
 }
