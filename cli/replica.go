@@ -18,6 +18,7 @@ import (
 
 	"github.com/pforte/pforte/server/replica"
 	"github.com/pforte/pforte/store"
+	"github.com/pforte/pforte/web"
 )
 
 // replicaConfig is the off-site replication part of serve's settings.
@@ -596,4 +597,25 @@ func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stder
 	}
 	fmt.Fprint(stdout, "Now start pforte serve on it with --replica-lease: it starts as soon as the old primary's lease has expired, never while it may still send.\n")
 	return nil
+}
+
+// replicaView feeds the settings page from the replicator's status file,
+// the source "pforte replica status" and doctor read; nil when off.
+func replicaView(c *replicaConfig, dataDir string) func() *web.ReplicaVM {
+	if !c.enabled() {
+		return nil
+	}
+	return func() *web.ReplicaVM {
+		vm := &web.ReplicaVM{Target: redactURL(c.URL), Encrypted: c.KeyFile != "", Retention: c.Retention}
+		st, err := replica.ReadStatus(dataDir)
+		if err != nil {
+			vm.LastError = err.Error()
+			return vm
+		}
+		if st != nil {
+			vm.Reported, vm.Target, vm.Encrypted = true, st.Target, st.Encrypted
+			vm.LastSync, vm.LagSeconds, vm.LastError, vm.LastErrorAt, vm.Stopped = st.LastSync, st.LagSeconds, st.LastError, st.LastErrorAt, st.Stopped
+		}
+		return vm
+	}
 }
