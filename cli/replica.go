@@ -16,9 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/replica"
 	"github.com/pforte/pforte/store"
-	"github.com/pforte/pforte/web"
 )
 
 // replicaConfig is the off-site replication part of serve's settings.
@@ -601,12 +601,12 @@ func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stder
 
 // replicaView feeds the settings page from the replicator's status file,
 // the source "pforte replica status" and doctor read; nil when off.
-func replicaView(c *replicaConfig, dataDir string) func() *web.ReplicaVM {
+func replicaView(c *replicaConfig, dataDir string) func() *panel.ReplicaState {
 	if !c.enabled() {
 		return nil
 	}
-	return func() *web.ReplicaVM {
-		vm := &web.ReplicaVM{Target: redactURL(c.URL), Encrypted: c.KeyFile != "", Retention: c.Retention}
+	return func() *panel.ReplicaState {
+		vm := &panel.ReplicaState{Target: redactURL(c.URL), Encrypted: c.KeyFile != "", Retention: c.Retention}
 		st, err := replica.ReadStatus(dataDir)
 		if err != nil {
 			vm.LastError = err.Error()

@@ -85,8 +85,12 @@ type Config struct {
 	Templates *templates.Manager
 	// Replica reads the off-site replication's state for the settings
 	// page (the same status file as "pforte replica status"); nil: off.
-	Replica func() *web.ReplicaVM
+	Replica func() *ReplicaState
 }
+
+// ReplicaState is the off-site replication's state as the replicator last
+// reported it; main fills it from the status file.
+type ReplicaState = web.ReplicaVM
 
 // Sender sends a message typed in the panel. Main wires the outbox in;
 // its refusals (outbox.ErrWindowClosed, …) are what a Sender returns for
