@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/replica"
 	"github.com/pforte/pforte/store"
 )
@@ -121,14 +122,16 @@ func cmdReplicate(ctx context.Context, args []string, env envLookup, stdin io.Re
 	log := newLogger(stderr, *logLevel, "text").With("part", "replica")
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() {
-		io.Copy(io.Discard, stdin) // returns when the parent is gone
-		stop()
-	}()
 	r, err := replica.New(ctx, *dataDir, c.lib(), replicaLayout(), log)
 	if err != nil {
 		return err
 	}
+	go func() {
+		io.Copy(io.Discard, stdin) // returns when the parent is gone
+		// Only now has the writer stopped: the final sync may say so.
+		r.ParentGone()
+		stop()
+	}()
 	return r.Run(ctx)
 }
 
@@ -186,6 +189,15 @@ func (n *node) startReplica(ctx context.Context) error {
 			})
 		}()
 		n.onStop(func(context.Context) { cancel(); <-leaseDone })
+	}
+	// Before the outbox may send: a stop mark left by an earlier run would
+	// let a promotion take the copy for complete while this one sends.
+	if err := replica.ClearStopMark(ctx, n.cfg.Replica.lib()); err != nil {
+		if n.cfg.Replica.Lease {
+			cancel()
+			return err
+		}
+		n.log.Error("could not clear the replica's stop mark; a promotion might then resend messages sent from here on", "err", err)
 	}
 	if err := s.spawn(); err != nil {
 		cancel()
@@ -506,12 +518,22 @@ const (
 )
 
 // cmdPromote stops the standby on a data directory and makes its copy the
-// database: erasures and decisions re-applied, as after any restore.
+// database: erasures and decisions re-applied, as after any restore. Unless
+// the copy provably ends where the primary stopped writing (its stop mark
+// in the bucket), every message not known to be sent becomes "unknown":
+// the lost primary may have sent it after the copy ends, so it is never
+// sent a second time without a person deciding so.
 func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("promote", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", defaultDataDir(env), "the standby's data directory")
+	var c replicaConfig
+	c.flags(fs)
+	from := fs.String("from-replica", "", "the replica the standby follows (as for pforte standby): to check whether the copy is complete")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
+	}
+	if *from != "" {
+		c.URL = *from
 	}
 	followed := filepath.Join(*dataDir, replica.StandbyDB)
 	if _, err := os.Stat(followed); err != nil {
@@ -536,6 +558,7 @@ func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stder
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	comp := replica.CheckComplete(ctx, *dataDir, c.lib(), newLogger(stderr, "warn", "text"))
 	res, err := store.Restore(ctx, *dataDir, followed, store.RestoreOptions{Actor: store.ActorCLI})
 	lock.Close()
 	if err != nil {
@@ -547,8 +570,52 @@ func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stder
 	}
 	os.Remove(filepath.Join(*dataDir, standbyPID))
 	os.Remove(filepath.Join(*dataDir, standbyLock))
-	fmt.Fprintf(stdout, "promoted %s: %d erased customers were erased again (%d tombstones known), %d decisions re-applied.\n"+
-		"Now start pforte serve on it with --replica-lease: it starts as soon as the old primary's lease has expired, never while it may still send.\n",
+	st, err := store.Open(ctx, *dataDir, store.Options{})
+	if err != nil {
+		return fmt.Errorf("promote: %w", err)
+	}
+	var unconfirmed int
+	if comp.Complete {
+		// The primary stopped at the copy's end: what it claimed is
+		// "sending" here and becomes unknown; queued ones were never sent.
+		unconfirmed, err = st.RecoverOutbox(ctx)
+	} else {
+		unconfirmed, err = st.UnconfirmOutbox(ctx, time.Now())
+	}
+	if cerr := st.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("promote: outbox: %w", err)
+	}
+	fmt.Fprintf(stdout, "promoted %s: %d erased customers were erased again (%d tombstones known), %d decisions re-applied.\n",
 		*dataDir, res.Reerased, res.Tombstones, res.Decisions)
+	if comp.Complete {
+		fmt.Fprintf(stdout, "The copy is complete (the primary stopped at transaction %d): %d messages it was sending are marked unknown; queued ones will be sent.\n", comp.MarkTXID, unconfirmed)
+	} else {
+		fmt.Fprintf(stdout, "The copy may end before the primary did (%s): %d queued or sending messages are marked unknown so that none is sent twice; check them in the panel and send again what did not arrive.\n", comp.Why, unconfirmed)
+	}
+	fmt.Fprint(stdout, "Now start pforte serve on it with --replica-lease: it starts as soon as the old primary's lease has expired, never while it may still send.\n")
 	return nil
+}
+
+// replicaView feeds the settings page from the replicator's status file,
+// the source "pforte replica status" and doctor read; nil when off.
+func replicaView(c *replicaConfig, dataDir string) func() *panel.ReplicaState {
+	if !c.enabled() {
+		return nil
+	}
+	return func() *panel.ReplicaState {
+		vm := &panel.ReplicaState{Target: redactURL(c.URL), Encrypted: c.KeyFile != "", Retention: c.Retention}
+		st, err := replica.ReadStatus(dataDir)
+		if err != nil {
+			vm.LastError = err.Error()
+			return vm
+		}
+		if st != nil {
+			vm.Reported, vm.Target, vm.Encrypted = true, st.Target, st.Encrypted
+			vm.LastSync, vm.LagSeconds, vm.LastError, vm.LastErrorAt, vm.Stopped = st.LastSync, st.LagSeconds, st.LastError, st.LastErrorAt, st.Stopped
+		}
+		return vm
+	}
 }

@@ -335,7 +335,8 @@ func (n *node) buildFaces(ctx context.Context) error {
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns, Templates: n.tpl}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender, Campaigns: n.campaigns,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
-		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl}, n.st, n.log)
+		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl,
+		Replica: replicaView(&cfg.Replica, cfg.DataDir)}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}

@@ -50,6 +50,20 @@ func init() {
 		"Local Storage: noch nicht bei Meta gelesen":                                              "Local Storage: not read from Meta yet",
 		"Local Storage ist AN: Meta speichert Nachrichten dieser Nummer ruhend nur in %s (EU).":   "Local Storage is ON: Meta keeps this number's messages at rest only in %s (EU).",
 		"Local Storage: %s. Meta speichert Nachrichten dieser Nummer ruhend nicht nur in der EU.": "Local Storage: %s. Meta keeps this number's messages at rest not only in the EU.",
+		"Off-site-Replikation":                                                                    "Off-site replication",
+		"Nicht eingerichtet: Geht dieser Server verloren, ist alles seit der letzten kopierten Sicherung verloren. Siehe docs/replication.md.": "Not set up: if this server is lost, everything since the last copied backup is lost. See docs/replication.md.",
+		"Nur Anzeige; eingestellt wird die Replikation über Startparameter bzw. Umgebungsvariablen.":                                           "Read-only; replication is set with start flags or environment variables.",
+		"Ziel":                    "Target",
+		"Verschlüsselt":           "Encrypted",
+		"Letzte Synchronisierung": "Last sync",
+		"Rückstand":               "Lag",
+		"Replikator gestoppt":     "Replicator stopped",
+		"noch kein Bericht":       "no report yet",
+		"%.0f s":                  "%.0f s",
+		"Letzter Fehler":          "Last error",
+		"keiner":                  "none",
+		"Aufbewahrung im Bucket":  "Retention in the bucket",
+		"%d Stunden – danach liegt kein gelöschtes Byte mehr im Bucket": "%d hours — after that no erased byte remains in the bucket",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

@@ -634,6 +634,22 @@ type SettingsVM struct {
 	// Storage says per phone number id whether Meta's Local Storage is on,
 	// as the health monitor last read it from GET /{id}/settings.
 	Storage map[string]NumberHealthVM
+	// Replica is the off-site replication's state, read-only; nil: off.
+	Replica *ReplicaVM
+}
+
+// ReplicaVM is what the replicator last reported (the status file that
+// "pforte replica status" and "pforte doctor" read).
+type ReplicaVM struct {
+	Target      string // redacted: no credentials, no query secrets
+	Encrypted   bool
+	Reported    bool // the replicator has written a status at all
+	LastSync    time.Time
+	LagSeconds  float64
+	LastError   string
+	LastErrorAt time.Time
+	Retention   time.Duration
+	Stopped     bool
 }
 
 // DeliveryVM is a line of the webhook delivery log.

@@ -83,7 +83,14 @@ type Config struct {
 	// Templates syncs and manages templates at Meta; nil without an
 	// access token (the templates page then only shows what is known).
 	Templates *templates.Manager
+	// Replica reads the off-site replication's state for the settings
+	// page (the same status file as "pforte replica status"); nil: off.
+	Replica func() *ReplicaState
 }
+
+// ReplicaState is the off-site replication's state as the replicator last
+// reported it; main fills it from the status file.
+type ReplicaState = web.ReplicaVM
 
 // Sender sends a message typed in the panel. Main wires the outbox in;
 // its refusals (outbox.ErrWindowClosed, …) are what a Sender returns for

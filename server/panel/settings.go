@@ -95,6 +95,9 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 			OldestAge: q.OldestAge(now), Delivered: q.Delivered, LastSuccess: ms(q.LastSuccessAt), LastError: q.LastError, LastErrorAt: ms(q.LastErrorAt)}
 		vm.Subscriptions = append(vm.Subscriptions, sv)
 	}
+	if s.cfg.Replica != nil {
+		vm.Replica = s.cfg.Replica()
+	}
 	return vm, nil
 }
 

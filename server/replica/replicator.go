@@ -90,6 +90,8 @@ type Replicator struct {
 	sideRetry time.Time         // no uploads of small files before this (bucket away)
 	sidesInit bool              // the first look is done: a tombstone change from here on is an erasure
 	pending   []seenTX          // local transactions not yet in the bucket, oldest first
+	// parentGone: the writer ended; the final sync may mark the replica complete.
+	parentGone bool
 }
 
 // New prepares a replicator; Run starts it.
@@ -157,6 +159,11 @@ func (r *Replicator) Run(ctx context.Context) error {
 	r.syncSideFiles(fin)
 	r.syncFiles(fin)
 	r.observe(fin)
+	if err == nil {
+		if merr := r.markStopped(fin); merr != nil {
+			r.log.Warn("replica: stop mark", "err", merr)
+		}
+	}
 	if cerr := r.ls.Close(fin); err == nil {
 		err = cerr
 	}
