@@ -479,6 +479,10 @@ func placeholder(p string) (string, bool) {
 // fieldPrefix binds a parameter to a custom field: {{field:vorname}}.
 const fieldPrefix = "field:"
 
+// Needs says which per-recipient values parameters use: the highest
+// {{n}}, whether {{name}} is used, and the custom fields bound.
+func Needs(params []string) (columns int, name bool, fields []string) { return needs(params) }
+
 // needs says which per-recipient values the parameters use.
 func needs(params []string) (columns int, name bool, fields []string) {
 	for _, p := range params {
