@@ -10,10 +10,10 @@ type CampaignsVM struct {
 	Templates []string // "name|language" of approved MARKETING templates
 	Numbers   []string // phone number ids
 	Labels    []string
-	Fields    []CampaignFieldVM // custom fields for the segment builder and {{field:key}}
+	Fields    []CampaignFieldVM    // custom fields for the segment builder and {{field:key}}
 	Skipped   []CampaignSkippedRow // rows of the parameter file that are not used
-	Error     string // a German sentence
-	ErrorEN   string // the same in English
+	Error     string               // a German sentence
+	ErrorEN   string               // the same in English
 	Field     string
 	Preview   *CampaignPreviewVM
 }
@@ -32,10 +32,10 @@ type CampaignFieldVM struct{ Key, Label string }
 
 // CampaignSkippedRow is a row of a parameter file that is not used, and why.
 type CampaignSkippedRow struct {
-	Line         int
-	Number       string
-	Reason       string // German
-	ReasonEN     string
+	Line     int
+	Number   string
+	Reason   string // German
+	ReasonEN string
 }
 
 // CampaignPreviewVM is the audience count, the first messages and the cost.
