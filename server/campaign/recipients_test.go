@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -116,4 +117,40 @@ func TestRecipientFileWindows1252(t *testing.T) {
 	if len(got) != 2 || got[a.WaID] != "Jürgen|15 %" || got[b.WaID] != "Gräfin|20 %" {
 		t.Fatalf("Meta received %v", got)
 	}
+}
+
+// FuzzReadRecipientFile: any upload either reads or is refused with a
+// csv field error; every used row is keyed by E.164 digits of a known
+// contact and has exactly the wanted values, none empty.
+func FuzzReadRecipientFile(f *testing.F) {
+	for _, s := range []string{"Nummer;1;2\n0151 1000 0041;a;b\n", "Telefon,Vorname\n+4915110000041,J\xfcrgen\n", "x\n\"unclosed\n",
+		"", "\n", "a;b\n;;\n", "{{2}};{{1}};Nummer\nx;y;015110000041\n", "\xff\xfe1\x00"} {
+		f.Add(s, 2)
+	}
+	sg := testenv.NewSending(f, testenv.SendingOptions{Campaign: &campaign.Config{}})
+	ctx := context.Background()
+	if _, _, err := sg.Sim.WriteLine(ctx, cust(41), simulator.Line{Text: "Hallo"}); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, s string, want int) {
+		want = max(min(want, 5), 0)
+		rf, err := sg.Campaigns.ReadRecipientFile(ctx, strings.NewReader(s), want)
+		if err != nil {
+			fe, ok := err.(*campaign.FieldError)
+			if !ok || fe.Field != "csv" || fe.DE == "" {
+				t.Fatalf("refusal is not a csv field error: %v", err)
+			}
+			return
+		}
+		for k, v := range rf.Params {
+			if k != cust(41).WaID || len(v) != rf.Columns || (want > 0 && len(v) != want) {
+				t.Fatalf("row %q %q from %q", k, v, s)
+			}
+			for _, x := range v {
+				if strings.TrimSpace(x) == "" {
+					t.Fatalf("empty value used from %q", s)
+				}
+			}
+		}
+	})
 }
