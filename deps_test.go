@@ -30,7 +30,7 @@ var allowed = map[string][]string{
 	"server/fanout":      {"store", "server/cloudapi"},
 	"server/privacy":     {"store", "server/cloudapi"},
 	"server/simulator":   {"server/cloudapi"},
-	"server/campaign":    {"store", "server/cloudapi", "server/outbox"},
+	"server/campaign":    {"store", "server/cloudapi", "server/outbox", "server/addressbook"},
 	"server/health":      {"store", "server/cloudapi"},
 	"server/automation":  {"store", "server/cloudapi", "server/outbox"},
 	"server/templates":   {"store", "server/cloudapi"},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -126,15 +127,19 @@ var (
 )
 
 // AudienceFilter selects a campaign's audience. Every given criterion
-// must hold; contacts or labels (or a business number) must be given.
-// New criteria (custom fields, contact labels) are added as fields.
+// must hold; contacts, labels, contact labels, custom fields or a
+// business number must be given.
 type AudienceFilter struct {
-	Contacts          []string `json:"contacts,omitempty"`        // phone numbers (digits) or user ids
-	Labels            []string `json:"labels,omitempty"`          // conversation labels, any of them
-	PhoneNumberID     string   `json:"phone_number_id,omitempty"` // customers who have a conversation with this number
-	LastContactAfter  int64    `json:"last_contact_after,omitempty"`
-	LastContactBefore int64    `json:"last_contact_before,omitempty"`
-	Purpose           string   `json:"purpose,omitempty"` // consent purpose; marketing
+	Contacts      []string `json:"contacts,omitempty"`       // phone numbers (digits) or user ids
+	Labels        []string `json:"labels,omitempty"`         // conversation labels, any of them
+	ContactLabels []string `json:"contact_labels,omitempty"` // address book labels on the contact, any of them
+	// Fields are custom fields by key that must all equal their value (in
+	// any form NormalizeFieldValue accepts; "" means the field is empty).
+	Fields            map[string]string `json:"fields,omitempty"`
+	PhoneNumberID     string            `json:"phone_number_id,omitempty"` // customers who have a conversation with this number
+	LastContactAfter  int64             `json:"last_contact_after,omitempty"`
+	LastContactBefore int64             `json:"last_contact_before,omitempty"`
+	Purpose           string            `json:"purpose,omitempty"` // consent purpose; marketing
 }
 
 // Campaign is one broadcast of a template to an audience.
@@ -198,15 +203,23 @@ const audienceQuery = `
 WITH f AS (SELECT ?1 AS j),
 listed AS (SELECT value AS k FROM json_each((SELECT json_extract(j, '$.contacts') FROM f))),
 wanted AS (SELECT value AS name FROM json_each((SELECT json_extract(j, '$.labels') FROM f))),
+clabels AS (SELECT value AS name FROM json_each((SELECT json_extract(j, '$.contact_labels') FROM f))),
+fm AS (SELECT key AS k, value AS v FROM json_each((SELECT json_extract(j, '$.fields') FROM f))),
 num AS (SELECT id FROM business_numbers WHERE phone_number_id = (SELECT json_extract(j, '$.phone_number_id') FROM f))
 SELECT c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name,
 	coalesce((SELECT action FROM consent_records r WHERE r.contact_id = c.id AND r.purpose = coalesce((SELECT json_extract(j, '$.purpose') FROM f), 'marketing')
 		ORDER BY r.ts DESC, r.id DESC LIMIT 1), '') AS consent,
-	EXISTS (SELECT 1 FROM erasure_requests e WHERE e.contact_id = c.id AND e.state = 'restricted') AS restricted
+	EXISTS (SELECT 1 FROM erasure_requests e WHERE e.contact_id = c.id AND e.state = 'restricted') AS restricted,
+	` + contactFieldsJSON + `
 FROM contacts c
 WHERE (NOT EXISTS (SELECT 1 FROM listed) OR c.wa_id IN (SELECT k FROM listed) OR c.user_id IN (SELECT k FROM listed))
   AND (NOT EXISTS (SELECT 1 FROM wanted) OR EXISTS (SELECT 1 FROM conversations cv JOIN conversation_labels cl ON cl.conversation_id = cv.id
 		JOIN labels l ON l.id = cl.label_id WHERE cv.contact_id = c.id AND l.name IN (SELECT name FROM wanted)))
+  AND (NOT EXISTS (SELECT 1 FROM clabels) OR EXISTS (SELECT 1 FROM contact_labels xl JOIN labels l ON l.id = xl.label_id
+		WHERE xl.contact_id = c.id AND l.name IN (SELECT name FROM clabels)))
+  AND NOT EXISTS (SELECT 1 FROM fm JOIN contact_fields d ON d.key = fm.k WHERE CASE WHEN fm.v = ''
+		THEN EXISTS (SELECT 1 FROM contact_field_values v WHERE v.contact_id = c.id AND v.field_id = d.id)
+		ELSE NOT EXISTS (SELECT 1 FROM contact_field_values v WHERE v.contact_id = c.id AND v.field_id = d.id AND v.value = fm.v) END)
   AND ((SELECT json_extract(j, '$.phone_number_id') FROM f) IS NULL OR EXISTS (SELECT 1 FROM conversations cv
 		WHERE cv.contact_id = c.id AND cv.business_number_id IN (SELECT id FROM num)))
   AND (coalesce((SELECT json_extract(j, '$.last_contact_after') FROM f), 0) = 0 OR EXISTS (SELECT 1 FROM conversations cv
@@ -215,6 +228,13 @@ WHERE (NOT EXISTS (SELECT 1 FROM listed) OR c.wa_id IN (SELECT k FROM listed) OR
 		WHERE cv.contact_id = c.id AND cv.last_inbound_at >= (SELECT json_extract(j, '$.last_contact_before') FROM f)))
 ORDER BY c.id`
 
+// contactFieldsJSON is a contact c's custom field values as a JSON object
+// by key, written as a German reader expects them in a message: dates
+// DD.MM.YYYY, decimal comma.
+const contactFieldsJSON = `coalesce((SELECT json_group_object(d.key, CASE d.kind WHEN 'date' THEN strftime('%d.%m.%Y', v.value)
+		WHEN 'number' THEN replace(v.value, '.', ',') ELSE v.value END)
+	FROM contact_field_values v JOIN contact_fields d ON d.id = v.field_id WHERE v.contact_id = c.id), '{}')`
+
 // AudienceMember is one contact a filter selected, with why it may or
 // may not be written to.
 type AudienceMember struct {
@@ -222,12 +242,13 @@ type AudienceMember struct {
 	WaID      string
 	UserID    string
 	Name      string
-	Reason    string // "" eligible, else ReasonNoConsent, ReasonWithdrawn or ReasonRestricted
+	Reason    string            // "" eligible, else ReasonNoConsent, ReasonWithdrawn or ReasonRestricted
+	Fields    map[string]string // custom field values by key, as a message shows them
 }
 
 func (f AudienceFilter) valid() error {
-	if len(f.Contacts) == 0 && len(f.Labels) == 0 && f.PhoneNumberID == "" {
-		return fmt.Errorf("%w: audience: name contacts, labels or a business number", ErrInvalid)
+	if len(f.Contacts) == 0 && len(f.Labels) == 0 && len(f.ContactLabels) == 0 && len(f.Fields) == 0 && f.PhoneNumberID == "" {
+		return fmt.Errorf("%w: audience: name contacts, labels, contact labels, fields or a business number", ErrInvalid)
 	}
 	if len(f.Contacts) > 1_000_000 {
 		return fmt.Errorf("%w: audience: at most 1 000 000 contacts", ErrInvalid)
@@ -261,8 +282,12 @@ func scanAudience(rows *sql.Rows, fn func(AudienceMember) error) error {
 		var m AudienceMember
 		var consent ConsentAction
 		var restricted bool
-		if err := rows.Scan(&m.ContactID, &m.WaID, &m.UserID, &m.Name, &consent, &restricted); err != nil {
+		var fields string
+		if err := rows.Scan(&m.ContactID, &m.WaID, &m.UserID, &m.Name, &consent, &restricted, &fields); err != nil {
 			return fmt.Errorf("store: audience: %w", err)
+		}
+		if fields != "{}" {
+			_ = json.Unmarshal([]byte(fields), &m.Fields)
 		}
 		switch {
 		case restricted:
@@ -286,6 +311,9 @@ func (s *Store) Audience(ctx context.Context, f AudienceFilter, fn func(Audience
 		return 0, err
 	}
 	f = f.normalized()
+	if f, err = s.resolveFields(ctx, f); err != nil {
+		return 0, err
+	}
 	j, _ := json.Marshal(f)
 	rows, err := s.rdb.QueryContext(ctx, audienceQuery, string(j))
 	if err != nil {
@@ -299,6 +327,35 @@ func (s *Store) Audience(ctx context.Context, f AudienceFilter, fn func(Audience
 		unknown = max(distinct(f.Contacts)-found, 0)
 	}
 	return unknown, nil
+}
+
+// resolveFields checks a filter's custom fields against the definitions
+// and writes their values in the stored (canonical) form, so that
+// "01.02.2024" finds the date 2024-02-01. An unknown key or a value the
+// field cannot hold is a FieldError naming audience.fields.<key>.
+func (s *Store) resolveFields(ctx context.Context, f AudienceFilter) (AudienceFilter, error) {
+	if len(f.Fields) == 0 {
+		return f, nil
+	}
+	defs, err := s.ContactFields(ctx)
+	if err != nil {
+		return f, err
+	}
+	out := make(map[string]string, len(f.Fields))
+	for k, v := range f.Fields {
+		k = strings.TrimSpace(k)
+		i := slices.IndexFunc(defs, func(d ContactField) bool { return d.Key == k })
+		if i < 0 {
+			return f, fieldErr("audience.fields."+k, ReasonUnknownField, "no custom field has this key")
+		}
+		nv, reason := NormalizeFieldValue(defs[i], v)
+		if reason != "" {
+			return f, fieldErr("audience.fields."+k, reason, "")
+		}
+		out[k] = nv
+	}
+	f.Fields = out
+	return f, nil
 }
 
 func distinct(l []string) int {
@@ -319,6 +376,9 @@ type NewCampaign struct {
 	// {{n}} used, and whether {{name}} is used.
 	NeedsColumns int
 	NeedsName    bool
+	// NeedsFields are the custom field keys bound to a parameter
+	// ({{field:key}}): a recipient without a value is skipped.
+	NeedsFields []string
 }
 
 // CreateCampaign stores a campaign and its audience in one commit: every
@@ -332,6 +392,10 @@ func (s *Store) CreateCampaign(ctx context.Context, nc NewCampaign, now time.Tim
 		return nil, err
 	}
 	c.Audience = c.Audience.normalized()
+	var err error
+	if c.Audience, err = s.resolveFields(ctx, c.Audience); err != nil {
+		return nil, err
+	}
 	c.Purpose = c.Audience.Purpose
 	if c.Status == "" {
 		c.Status = CampaignScheduled
@@ -339,7 +403,7 @@ func (s *Store) CreateCampaign(ctx context.Context, nc NewCampaign, now time.Tim
 	c.CreatedAt, c.UpdatedAt = now.Unix(), now.Unix()
 	params, _ := json.Marshal(c.Parameters)
 	aud, _ := json.Marshal(c.Audience)
-	err := s.Write(ctx, func(tx *Tx) error {
+	err = s.Write(ctx, func(tx *Tx) error {
 		id, _, err := tx.Insert(`INSERT INTO campaigns(name, phone_number_id, purpose, template_name, template_language, parameters, unsubscribe_button,
 			audience, status, start_at, created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			c.Name, c.PhoneNumberID, c.Purpose, c.TemplateName, c.TemplateLanguage, string(params), c.UnsubscribeButton, string(aud),
@@ -371,7 +435,7 @@ func (s *Store) CreateCampaign(ctx context.Context, nc NewCampaign, now time.Tim
 				if nc.RecipientParams != nil && vals == nil && m.UserID != "" {
 					vals = nc.RecipientParams[m.UserID]
 				}
-				if missingParams(vals, nc.NeedsColumns) || (nc.NeedsName && strings.TrimSpace(m.Name) == "") {
+				if missingParams(vals, nc.NeedsColumns) || (nc.NeedsName && strings.TrimSpace(m.Name) == "") || missingFields(m.Fields, nc.NeedsFields) {
 					status, reason = RecipientSkipped, ReasonMissingParameters
 				} else {
 					eligible++
@@ -411,6 +475,15 @@ func missingParams(vals []string, n int) bool {
 	}
 	for _, v := range vals[:n] {
 		if strings.TrimSpace(v) == "" {
+			return true
+		}
+	}
+	return false
+}
+
+func missingFields(have map[string]string, keys []string) bool {
+	for _, k := range keys {
+		if strings.TrimSpace(have[k]) == "" {
 			return true
 		}
 	}
@@ -593,11 +666,13 @@ type CampaignTarget struct {
 	UserID      string
 	Name        string
 	Params      []string
+	Fields      map[string]string // custom field values by key, read when the message is built
 }
 
 // PendingRecipients returns up to limit recipients still to be queued.
 func (s *Store) PendingRecipients(ctx context.Context, campaignID int64, limit int) ([]CampaignTarget, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT r.id, c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name, coalesce(r.params, '')
+	rows, err := s.rdb.QueryContext(ctx, `SELECT r.id, c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name, coalesce(r.params, ''),
+		`+contactFieldsJSON+`
 		FROM campaign_recipients r JOIN contacts c ON c.id = r.contact_id
 		WHERE r.campaign_id = ? AND r.status = 'pending' ORDER BY r.id LIMIT ?`, campaignID, limit)
 	if err != nil {
@@ -607,9 +682,12 @@ func (s *Store) PendingRecipients(ctx context.Context, campaignID int64, limit i
 	var out []CampaignTarget
 	for rows.Next() {
 		var t CampaignTarget
-		var p string
-		if err := rows.Scan(&t.RecipientID, &t.ContactID, &t.WaID, &t.UserID, &t.Name, &p); err != nil {
+		var p, fields string
+		if err := rows.Scan(&t.RecipientID, &t.ContactID, &t.WaID, &t.UserID, &t.Name, &p, &fields); err != nil {
 			return nil, fmt.Errorf("store: pending recipients: %w", err)
+		}
+		if fields != "{}" {
+			_ = json.Unmarshal([]byte(fields), &t.Fields)
 		}
 		if p != "" {
 			json.Unmarshal([]byte(p), &t.Params)

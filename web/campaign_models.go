@@ -10,8 +10,10 @@ type CampaignsVM struct {
 	Templates []string // "name|language" of approved MARKETING templates
 	Numbers   []string // phone number ids
 	Labels    []string
-	Error     string // a German sentence
-	ErrorEN   string // the same in English
+	Fields    []CampaignFieldVM    // custom fields for the segment builder and {{field:key}}
+	Skipped   []CampaignSkippedRow // rows of the parameter file that are not used
+	Error     string               // a German sentence
+	ErrorEN   string               // the same in English
 	Field     string
 	Preview   *CampaignPreviewVM
 }
@@ -20,6 +22,20 @@ type CampaignsVM struct {
 type CampaignFormVM struct {
 	Name, Number, Template, Parameters, Contacts, Start string
 	Labels                                              []string
+	ContactLabels                                       []string
+	Fields                                              map[string]string // custom field key → wanted value
+	RecipientCSV                                        string            // usable rows of the parameter file, UTF-8 with ";"
+}
+
+// CampaignFieldVM is a custom field the segment builder offers.
+type CampaignFieldVM struct{ Key, Label string }
+
+// CampaignSkippedRow is a row of a parameter file that is not used, and why.
+type CampaignSkippedRow struct {
+	Line     int
+	Number   string
+	Reason   string // German
+	ReasonEN string
 }
 
 // CampaignPreviewVM is the audience count, the first messages and the cost.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -103,12 +104,25 @@ func (e *Engine) Check(ctx context.Context, in *Input) (time.Time, error) {
 	if err := validAudience(in.Audience); err != nil {
 		return now, err
 	}
+	if _, _, keys := needs(in.Parameters); len(keys) > 0 {
+		defs, err := e.store.ContactFields(ctx)
+		if err != nil {
+			return now, err
+		}
+		for _, k := range keys {
+			if !slices.ContainsFunc(defs, func(d store.ContactField) bool { return d.Key == k }) {
+				return now, bad("template.parameters", fmt.Sprintf("Der Parameter {{field:%s}} nennt ein Kontaktfeld, das es nicht gibt.", k),
+					fmt.Sprintf("The parameter {{field:%s}} names no contact field.", k))
+			}
+		}
+	}
 	return start, nil
 }
 
 func validAudience(a store.AudienceFilter) error {
-	if len(a.Contacts) == 0 && len(a.Labels) == 0 && a.PhoneNumberID == "" {
-		return bad("audience", "Bitte Empfänger, Labels oder eine Rufnummer als Zielgruppe wählen.", "audience needs contacts, labels or a phone_number_id.")
+	if len(a.Contacts) == 0 && len(a.Labels) == 0 && len(a.ContactLabels) == 0 && len(a.Fields) == 0 && a.PhoneNumberID == "" {
+		return bad("audience", "Bitte Empfänger, Labels, Kontakt-Labels, Kontaktfelder oder eine Rufnummer als Zielgruppe wählen.",
+			"audience needs contacts, labels, contact_labels, fields or a phone_number_id.")
 	}
 	if a.LastContactAfter > 0 && a.LastContactBefore > 0 && a.LastContactBefore <= a.LastContactAfter {
 		return bad("audience.last_contact_before", "Der Zeitraum des letzten Kontakts ist leer.", "last_contact_before must be after last_contact_after.")
@@ -124,7 +138,7 @@ func (e *Engine) Create(ctx context.Context, in Input, actor store.Actor) (*stor
 	if err != nil {
 		return nil, err
 	}
-	cols, name := needs(in.Parameters)
+	cols, name, fields := needs(in.Parameters)
 	ub := -1
 	if in.UnsubscribeButton != nil {
 		ub = *in.UnsubscribeButton
@@ -132,19 +146,38 @@ func (e *Engine) Create(ctx context.Context, in Input, actor store.Actor) (*stor
 	c, err := e.store.CreateCampaign(ctx, store.NewCampaign{Campaign: store.Campaign{Name: in.Name, PhoneNumberID: in.PhoneNumberID,
 		Purpose: in.Purpose, TemplateName: in.Template, TemplateLanguage: in.Language, Parameters: in.Parameters, UnsubscribeButton: ub,
 		Audience: in.Audience, StartAt: start.Unix(), CreatedBy: actor},
-		RecipientParams: normalizeKeys(in.RecipientParams), NeedsColumns: cols, NeedsName: name}, e.cfg.Now())
+		RecipientParams: normalizeKeys(in.RecipientParams), NeedsColumns: cols, NeedsName: name, NeedsFields: fields}, e.cfg.Now())
 	if errors.Is(err, store.ErrEmptyAudience) {
 		return nil, bad("audience", "Niemand in dieser Zielgruppe hat gültig in Werbung eingewilligt (oder allen fehlen Parameter); es wurde nichts gespeichert.",
 			"Nobody in this audience has valid consent (or all lack parameters); nothing was stored.")
 	}
-	if errors.Is(err, store.ErrInvalid) {
-		return nil, bad("audience", "Die Zielgruppe ist ungültig: "+err.Error(), err.Error())
-	}
-	if err != nil {
+	if err := audienceError(err); err != nil {
 		return nil, err
 	}
 	e.Kick()
 	return c, nil
+}
+
+// audienceError turns the store's refusal of an audience into German and
+// English sentences naming the field; nil stays nil.
+func audienceError(err error) error {
+	var fe *store.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe):
+		key := strings.TrimPrefix(fe.Field, "audience.fields.")
+		switch fe.Reason {
+		case store.ReasonUnknownField:
+			return bad(fe.Field, fmt.Sprintf("Das Kontaktfeld „%s“ gibt es nicht.", key), fmt.Sprintf("There is no contact field %q.", key))
+		default:
+			return bad(fe.Field, fmt.Sprintf("Der Wert für das Kontaktfeld „%s“ passt nicht zum Feld (%s).", key, fe.Reason),
+				fmt.Sprintf("The value for contact field %q is not valid (%s).", key, fe.Reason))
+		}
+	case errors.Is(err, store.ErrInvalid):
+		return bad("audience", "Die Zielgruppe ist ungültig: "+err.Error(), err.Error())
+	}
+	return err
 }
 
 func normalizeKeys(m map[string][]string) map[string][]string {
@@ -287,7 +320,7 @@ func (e *Engine) Preview(ctx context.Context, in Input, n int) (*Preview, error)
 		return nil, err
 	}
 	tpl, _ := e.store.TemplateState(ctx, in.Template, in.Language)
-	cols, needName := needs(in.Parameters)
+	cols, needName, _ := needs(in.Parameters)
 	params := normalizeKeys(in.RecipientParams)
 	c := &store.Campaign{Name: in.Name, TemplateName: in.Template, TemplateLanguage: in.Language, Parameters: in.Parameters, UnsubscribeButton: -1}
 	p := &Preview{Excluded: map[string]int{}, Currency: e.cfg.Rates.Currency}
@@ -300,7 +333,7 @@ func (e *Engine) Preview(ctx context.Context, in Input, n int) (*Preview, error)
 		if key == "" {
 			key = m.UserID
 		}
-		t := store.CampaignTarget{WaID: m.WaID, UserID: m.UserID, Name: m.Name, Params: params[key]}
+		t := store.CampaignTarget{WaID: m.WaID, UserID: m.UserID, Name: m.Name, Params: params[key], Fields: m.Fields}
 		body, ok := Render(c, t)
 		if !ok || len(t.Params) < cols || (needName && strings.TrimSpace(m.Name) == "") {
 			p.Skipped++
@@ -321,7 +354,7 @@ func (e *Engine) Preview(ctx context.Context, in Input, n int) (*Preview, error)
 		}
 		return nil
 	})
-	if err != nil {
+	if err := audienceError(err); err != nil {
 		return nil, err
 	}
 	p.Unknown = unknown

@@ -437,7 +437,8 @@ func Render(c *store.Campaign, t store.CampaignTarget) ([]byte, bool) {
 }
 
 // fill resolves one parameter: {{name}} is the contact's profile name,
-// {{1}}..{{n}} the recipient's own values, anything else literal text.
+// {{field:key}} the contact's custom field, {{1}}..{{n}} the recipient's
+// own values (API or CSV), anything else literal text.
 func fill(p string, t store.CampaignTarget) (string, bool) {
 	k, isVar := placeholder(p)
 	if !isVar {
@@ -445,6 +446,10 @@ func fill(p string, t store.CampaignTarget) (string, bool) {
 	}
 	if k == "name" {
 		return t.Name, strings.TrimSpace(t.Name) != ""
+	}
+	if key, ok := strings.CutPrefix(k, fieldPrefix); ok {
+		v := t.Fields[key]
+		return v, strings.TrimSpace(v) != ""
 	}
 	i, _ := strconv.Atoi(k)
 	if i < 1 || i > len(t.Params) || strings.TrimSpace(t.Params[i-1]) == "" {
@@ -462,22 +467,34 @@ func placeholder(p string) (string, bool) {
 	if k == "name" {
 		return k, true
 	}
+	if key, ok := strings.CutPrefix(k, fieldPrefix); ok && key != "" {
+		return fieldPrefix + strings.TrimSpace(key), true
+	}
 	if i, err := strconv.Atoi(k); err == nil && i >= 1 && i <= 100 {
 		return k, true
 	}
 	return "", false
 }
 
+// fieldPrefix binds a parameter to a custom field: {{field:vorname}}.
+const fieldPrefix = "field:"
+
+// Needs says which per-recipient values parameters use: the highest
+// {{n}}, whether {{name}} is used, and the custom fields bound.
+func Needs(params []string) (columns int, name bool, fields []string) { return needs(params) }
+
 // needs says which per-recipient values the parameters use.
-func needs(params []string) (columns int, name bool) {
+func needs(params []string) (columns int, name bool, fields []string) {
 	for _, p := range params {
 		if k, ok := placeholder(p); ok {
 			if k == "name" {
 				name = true
+			} else if key, ok := strings.CutPrefix(k, fieldPrefix); ok {
+				fields = append(fields, key)
 			} else if i, _ := strconv.Atoi(k); i > columns {
 				columns = i
 			}
 		}
 	}
-	return columns, name
+	return columns, name, fields
 }

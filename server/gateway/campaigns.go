@@ -24,11 +24,13 @@ type CampaignRequestJSON struct {
 		Parameters []string `json:"parameters"`
 	} `json:"template"`
 	Audience struct {
-		Contacts          []string   `json:"contacts"`
-		Labels            []string   `json:"labels"`
-		PhoneNumberID     string     `json:"phone_number_id"`
-		LastContactAfter  *time.Time `json:"last_contact_after"`
-		LastContactBefore *time.Time `json:"last_contact_before"`
+		Contacts          []string          `json:"contacts"`
+		Labels            []string          `json:"labels"`
+		ContactLabels     []string          `json:"contact_labels"`
+		Fields            map[string]string `json:"fields"`
+		PhoneNumberID     string            `json:"phone_number_id"`
+		LastContactAfter  *time.Time        `json:"last_contact_after"`
+		LastContactBefore *time.Time        `json:"last_contact_before"`
 	} `json:"audience"`
 	RecipientParameters map[string][]string `json:"recipient_parameters"`
 	UnsubscribeButton   *int                `json:"unsubscribe_button"`
@@ -97,7 +99,8 @@ func (s *Server) campaignInput(w http.ResponseWriter, r *http.Request) (campaign
 	in := campaign.Input{Name: body.Name, PhoneNumberID: body.PhoneNumberID, Purpose: body.Purpose, Template: body.Template.Name,
 		Language: body.Template.Language, Parameters: body.Template.Parameters, UnsubscribeButton: body.UnsubscribeButton,
 		RecipientParams: body.RecipientParameters, Start: body.Start,
-		Audience: store.AudienceFilter{Contacts: body.Audience.Contacts, Labels: body.Audience.Labels, PhoneNumberID: body.Audience.PhoneNumberID}}
+		Audience: store.AudienceFilter{Contacts: body.Audience.Contacts, Labels: body.Audience.Labels, PhoneNumberID: body.Audience.PhoneNumberID,
+			ContactLabels: body.Audience.ContactLabels, Fields: body.Audience.Fields}}
 	if body.Audience.LastContactAfter != nil {
 		in.Audience.LastContactAfter = body.Audience.LastContactAfter.Unix()
 	}

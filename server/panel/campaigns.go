@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +72,77 @@ func (s *Server) campaignsVM(r *http.Request) (web.CampaignsVM, error) {
 	for _, l := range labels {
 		vm.Labels = append(vm.Labels, l.Name)
 	}
+	defs, err := s.store.ContactFields(ctx)
+	if err != nil {
+		return vm, err
+	}
+	for _, d := range defs {
+		vm.Fields = append(vm.Fields, web.CampaignFieldVM{Key: d.Key, Label: d.Label})
+	}
 	return vm, nil
+}
+
+// campaignForm reads the campaign form: the segment builder's contact
+// labels and one value per custom field (empty: not a criterion).
+func campaignForm(r *http.Request, vm web.CampaignsVM) web.CampaignFormVM {
+	f := web.CampaignFormVM{Name: r.PostFormValue("name"), Number: r.PostFormValue("phone_number_id"), Template: r.PostFormValue("template"),
+		Parameters: r.PostFormValue("parameters"), Contacts: r.PostFormValue("contacts"), Start: r.PostFormValue("start"), Labels: r.PostForm["labels"],
+		ContactLabels: r.PostForm["contact_labels"], RecipientCSV: r.PostFormValue("recipient_csv"), Fields: map[string]string{}}
+	for _, d := range vm.Fields {
+		if v := strings.TrimSpace(r.PostFormValue("field." + d.Key)); v != "" {
+			f.Fields[d.Key] = v
+		}
+	}
+	return f
+}
+
+func skippedRows(rf *campaign.RecipientFile) []web.CampaignSkippedRow {
+	var out []web.CampaignSkippedRow
+	for _, s := range rf.Skipped {
+		out = append(out, web.CampaignSkippedRow{Line: s.Line, Number: s.Number, Reason: s.DE, ReasonEN: s.EN})
+	}
+	return out
+}
+
+// campaignParamsUpload reads an uploaded parameter file and shows the form
+// again with its usable rows (carried to the preview and the start as
+// UTF-8 text) and the rows skipped, each with its reason.
+func (s *Server) campaignParamsUpload(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Campaigns == nil {
+		s.failPage(w, r, http.StatusServiceUnavailable, "Kampagnen brauchen den Postausgang, der nicht läuft.")
+		return
+	}
+	ctx := r.Context()
+	vm, err := s.campaignsVM(r)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	vm.Form = campaignForm(r, vm)
+	status := http.StatusOK
+	up := uploadedFileOf(r, "file")
+	if up == nil || up.Size == 0 {
+		vm.Error, vm.ErrorEN, status = "Bitte eine CSV-Datei wählen.", "Please choose a CSV file.", http.StatusBadRequest
+	} else if f, err := os.Open(up.path); err != nil {
+		s.storeFail(w, r, err)
+		return
+	} else {
+		defer f.Close()
+		cols, _, _ := campaign.Needs(lines(vm.Form.Parameters))
+		rf, err := s.cfg.Campaigns.ReadRecipientFile(ctx, f, cols)
+		var fe *campaign.FieldError
+		switch {
+		case errors.As(err, &fe):
+			vm.Error, vm.ErrorEN, vm.Field, status = fe.DE, fe.EN, fe.Field, http.StatusBadRequest
+		case err != nil:
+			s.storeFail(w, r, err)
+			return
+		default:
+			vm.Form.RecipientCSV = rf.CSV()
+			vm.Skipped = skippedRows(rf)
+		}
+	}
+	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Kampagnen"), Nav: "campaigns"}, web.Campaigns(vm))
 }
 
 func (s *Server) campaignsPage(w http.ResponseWriter, r *http.Request) {
@@ -106,15 +177,17 @@ func (s *Server) campaignSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	f := web.CampaignFormVM{Name: r.PostFormValue("name"), Number: r.PostFormValue("phone_number_id"), Template: r.PostFormValue("template"),
-		Parameters: r.PostFormValue("parameters"), Contacts: r.PostFormValue("contacts"), Start: r.PostFormValue("start"), Labels: r.PostForm["labels"]}
-	name, lang, _ := strings.Cut(f.Template, "|")
-	in := campaign.Input{Name: f.Name, PhoneNumberID: f.Number, Template: name, Language: lang, Parameters: lines(f.Parameters),
-		Audience: store.AudienceFilter{Contacts: lines(f.Contacts), Labels: f.Labels}, Start: f.Start}
 	vm, err := s.campaignsVM(r)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
+	}
+	f := campaignForm(r, vm)
+	name, lang, _ := strings.Cut(f.Template, "|")
+	in := campaign.Input{Name: f.Name, PhoneNumberID: f.Number, Template: name, Language: lang, Parameters: lines(f.Parameters),
+		Audience: store.AudienceFilter{Contacts: lines(f.Contacts), Labels: f.Labels, ContactLabels: f.ContactLabels}, Start: f.Start}
+	if len(f.Fields) > 0 {
+		in.Audience.Fields = f.Fields
 	}
 	vm.Form = f
 	show := func(status int, err error) {
@@ -125,6 +198,16 @@ func (s *Server) campaignSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 		vm.Error, vm.ErrorEN, vm.Field = fe.DE, fe.EN, fe.Field
 		s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Kampagnen"), Nav: "campaigns"}, web.Campaigns(vm))
+	}
+	if strings.TrimSpace(f.RecipientCSV) != "" {
+		cols, _, _ := campaign.Needs(in.Parameters)
+		rf, err := s.cfg.Campaigns.ReadRecipientFile(ctx, strings.NewReader(f.RecipientCSV), cols)
+		if err != nil {
+			show(http.StatusBadRequest, err)
+			return
+		}
+		in.RecipientParams = rf.Params
+		vm.Skipped = skippedRows(rf)
 	}
 	if r.PostFormValue("action") == "create" {
 		c, err := s.cfg.Campaigns.Create(ctx, in, viewerOf(r).actor())

@@ -147,5 +147,6 @@ func (s *Server) routeTable() []route {
 		{"POST /contacts/import", admins, attachmentForm, s.contactImportUpload},
 		{"POST /contacts/import/run", admins, longForm, s.contactImportRun},
 		{"POST /contacts/export", admins, shortForm, s.contactExportCSV},
+		{"POST /campaigns/parameters", admins, attachmentForm, s.campaignParamsUpload},
 	}
 }
