@@ -135,6 +135,7 @@ var auditActions = map[string]string{
 	"contact_field.delete": "Kontaktfeld gelöscht",
 	"contact.request_info": "Telefonnummer erfragt",
 	"contacts.export":      "Adressbuch exportiert",
+	"login.password_sessions_ended": "Passwort-Anmeldung abgeschaltet: offene Passwort-Sitzungen beendet",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -20,6 +20,12 @@ type SSOSettingsVM struct {
 	Roles       []string
 	Admins      []SSOAdmin
 	Error       string
+	// Fixed names the fields set by start parameters (issuer, client_id,
+	// client_secret, domains, jit, role_claim, role_map, password_login):
+	// shown read-only.
+	Fixed map[string]bool
+	// BreakGlassEmail is the break-glass admin given at start.
+	BreakGlassEmail string
 }
 
 // SSOAdmin is an admin who can be the break-glass account.

@@ -77,6 +77,10 @@ type Config struct {
 	// SSOHTTPClient carries the requests to the single sign-on provider
 	// (discovery, keys, tokens); nil uses a client with a 10 s timeout.
 	SSOHTTPClient *http.Client
+	// SSO is single sign-on configuration given at start (pforte serve
+	// --sso-* flags or PFORTE_SSO_* variables): what it sets wins over the
+	// settings page, which shows those fields read-only.
+	SSO SSOFixed
 	// Automations reads and saves business hours and automatic replies
 	// (the same checks as the API); New makes one on the store when nil.
 	Automations *automation.Settings
