@@ -810,3 +810,10 @@ func (s *Server) ApplyStartSSO(ctx context.Context) error {
 	_, err = s.EndPasswordSessions(ctx, store.ActorSystem, bg.ID)
 	return err
 }
+
+// CheckSSORoleMap checks a group mapping given at start; noAdmin reports
+// a mapping that gives no group the admin role.
+func CheckSSORoleMap(text string) (noAdmin bool, err error) {
+	_, err = sso.ParseRoleMap(text)
+	return errors.Is(err, sso.ErrNoAdmin), err
+}
