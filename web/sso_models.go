@@ -39,6 +39,11 @@ type PasskeysVM struct {
 	Passkeys []PasskeyVM
 	Linked   []IdentityVM
 	Error    string
+	// NeedsReauth: no login or confirmed password in the last minutes, so
+	// adding a passkey first asks for the password.
+	NeedsReauth bool
+	HasPassword bool
+	TwoFactor   bool
 }
 
 // PasskeyVM is one registered passkey.

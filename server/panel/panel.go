@@ -209,6 +209,9 @@ type panelState struct {
 	signals  chatSignalState
 	sso      ssoState   // logins under way at the provider (sso.go)
 	webauthn ceremonies // passkey challenges under way (passkey.go)
+	// recentAuth is when a session last confirmed its password, by
+	// session id (passkey.go: enrolling a passkey needs a recent one).
+	recentAuth recentAuths
 }
 
 type enrolment struct {
@@ -238,6 +241,7 @@ func newPanelState(cfg Config) *panelState {
 	}
 	p.sso.flows = map[string]pendingFlow{}
 	p.webauthn.m = map[string]ceremony{}
+	p.recentAuth.m = map[int64]time.Time{}
 	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))

@@ -121,6 +121,7 @@ func (s *Server) routeTable() []route {
 		{"POST /account/passkeys/begin", everyone, noBody, s.passkeyRegisterBegin},
 		{"POST /account/passkeys", everyone, shortForm, s.passkeyRegisterFinish},
 		{"POST /account/passkeys/{id}/delete", everyone, shortForm, s.passkeyDelete},
+		{"POST /account/passkeys/reauth", everyone, shortForm, s.passkeyReauth},
 		{"GET /settings/sso", admins, noBody, s.ssoSettingsPage},
 		{"POST /settings/sso", admins, longForm, s.ssoSettingsSave},
 		{"GET /automations", admins, noBody, s.automationsPage},
