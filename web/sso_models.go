@@ -44,6 +44,7 @@ type PasskeysVM struct {
 	NeedsReauth bool
 	HasPassword bool
 	TwoFactor   bool
+	SSO         bool // single sign-on is set up: a new SSO login also counts
 }
 
 // PasskeyVM is one registered passkey.

@@ -37,6 +37,7 @@ const (
 	ceremonyRegister ceremonyKind = iota + 1
 	ceremonyLogin
 	ceremonySecondFactor
+	ceremonyReauth
 )
 
 type ceremony struct {
@@ -157,6 +158,9 @@ func (s *Server) renderPasskeys(w http.ResponseWriter, r *http.Request, status i
 		return
 	}
 	vm := web.PasskeysVM{Error: errMsg, NeedsReauth: !s.recentlyAuthenticated(v), HasPassword: v.user.PasswordHash != "", TwoFactor: v.user.TOTPEnabled}
+	if set, err := s.ssoSettings(ctx, r); err == nil {
+		vm.SSO = set.configured()
+	}
 	for _, k := range keys {
 		pv := web.PasskeyVM{ID: k.ID, Name: k.Name, Created: time.Unix(k.CreatedAt, 0)}
 		if k.LastUsedAt > 0 {
@@ -226,18 +230,63 @@ func (s *Server) passkeyReauth(w http.ResponseWriter, r *http.Request) {
 		s.renderPasskeys(w, r, status, web.T(ctx, msg))
 		return
 	}
+	s.markRecent(v.session.ID)
+	setFlash(w, web.T(ctx, "Bestätigt. Sie können jetzt einen Passkey hinzufügen."))
+	redirect(w, r, "/account/passkeys")
+}
+
+// markRecent records that the session's owner just proved it is them.
+func (s *Server) markRecent(sessionID int64) {
 	now := s.now()
 	ra := &s.panel.recentAuth
 	ra.mu.Lock()
+	defer ra.mu.Unlock()
 	for id, at := range ra.m {
 		if now.Sub(at) >= reauthWindow {
 			delete(ra.m, id)
 		}
 	}
-	ra.m[v.session.ID] = now
-	ra.mu.Unlock()
+	ra.m[sessionID] = now
+}
+
+// passkeyReauthBegin asks for one of the account's existing passkeys as
+// the re-authentication before adding another.
+func (s *Server) passkeyReauthBegin(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	wu, err := s.waUser(r.Context(), v.user)
+	if err != nil || len(wu.creds) == 0 {
+		s.passkeyError(w, r, http.StatusBadRequest, "Für dieses Konto ist kein Passkey eingerichtet.")
+		return
+	}
+	rp, err := s.relyingParty(r)
+	if err != nil {
+		s.passkeyNotStarted(w, r, err)
+		return
+	}
+	opts, data, err := rp.BeginLogin(wu, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		s.passkeyNotStarted(w, r, err)
+		return
+	}
+	s.putCeremony(w, r, ceremony{kind: ceremonyReauth, userID: v.user.ID, data: *data})
+	s.passkeyJSON(w, http.StatusOK, opts)
+}
+
+// passkeyReauthFinish checks the existing passkey (a failure or a clone
+// is audited by passkeyCheck) and counts it as a recent re-authentication.
+func (s *Server) passkeyReauthFinish(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), viewerOf(r)
+	c, ok := s.takeCeremony(w, r, ceremonyReauth)
+	if !ok || c.userID != v.user.ID {
+		s.passkeyError(w, r, http.StatusBadRequest, "Die Anfrage ist abgelaufen. Bitte versuchen Sie es noch einmal.")
+		return
+	}
+	if _, _, ok := s.passkeyCheck(w, r, c, v.user); !ok {
+		return
+	}
+	s.markRecent(v.session.ID)
 	setFlash(w, web.T(ctx, "Bestätigt. Sie können jetzt einen Passkey hinzufügen."))
-	redirect(w, r, "/account/passkeys")
+	s.passkeyJSON(w, http.StatusOK, map[string]string{"redirect": "/account/passkeys"})
 }
 
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {

@@ -122,6 +122,8 @@ func (s *Server) routeTable() []route {
 		{"POST /account/passkeys", everyone, shortForm, s.passkeyRegisterFinish},
 		{"POST /account/passkeys/{id}/delete", everyone, shortForm, s.passkeyDelete},
 		{"POST /account/passkeys/reauth", everyone, shortForm, s.passkeyReauth},
+		{"POST /account/passkeys/reauth/begin", everyone, noBody, s.passkeyReauthBegin},
+		{"POST /account/passkeys/reauth/passkey", everyone, shortForm, s.passkeyReauthFinish},
 		{"GET /settings/sso", admins, noBody, s.ssoSettingsPage},
 		{"POST /settings/sso", admins, longForm, s.ssoSettingsSave},
 		{"GET /automations", admins, noBody, s.automationsPage},
