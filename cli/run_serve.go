@@ -336,12 +336,19 @@ func (n *node) buildFaces(ctx context.Context) error {
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender, Campaigns: n.campaigns,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
 		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl,
-		Replica: replicaView(&cfg.Replica, cfg.DataDir)}, n.st, n.log)
+		Replica: replicaView(&cfg.Replica, cfg.DataDir), SSO: cfg.sso}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}
 	if !cfg.Demo { // the demo's generated secrets are not worth keeping
 		if err := n.gw.LoadStoredSecrets(ctx); err != nil {
+			return err
+		}
+	}
+	if err := checkBreakGlass(ctx, n.st, cfg.sso); err != nil && !cfg.Demo {
+		return err
+	} else if err == nil {
+		if err := n.panel.ApplyStartSSO(ctx); err != nil {
 			return err
 		}
 	}

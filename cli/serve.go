@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pforte/pforte/server/gateway"
+	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/tlsmgr"
 	"github.com/pforte/pforte/store"
 )
@@ -65,9 +66,12 @@ type serveConfig struct {
 	// Campaign tunes campaigns (cli/campaigns.go).
 	Campaign campaignConfig
 	Replica  replicaConfig
+	// SSO is single sign-on from the start parameters (cli/sso.go).
+	SSO ssoConfig
 
 	domains []string       // Domain, split and checked
 	proxies []netip.Prefix // TrustedProxies, parsed
+	sso     panel.SSOFixed // SSO, checked, with the secret file read
 }
 
 // fanoutConfig tunes forwarding to subscriptions (see server/fanout).
@@ -115,6 +119,7 @@ func serveFlags(env envLookup) (*flag.FlagSet, *serveConfig) {
 	c.Jobs.flags(fs)
 	c.Campaign.flags(fs)
 	c.Replica.flags(fs)
+	c.SSO.flags(fs)
 	return fs, c
 }
 
@@ -206,6 +211,9 @@ func (c *serveConfig) validate() error {
 		return err
 	}
 	if err := c.Replica.validate(); err != nil {
+		return err
+	}
+	if c.sso, err = c.SSO.fixed(); err != nil {
 		return err
 	}
 	return c.Sending.validate()

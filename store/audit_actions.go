@@ -104,6 +104,8 @@ const (
 	AuditContactFieldDelete AuditAction = "contact_field.delete"
 	AuditContactInfoRequest AuditAction = "contact.request_info"
 	AuditContactsExport     AuditAction = "contacts.export"
+	// Password login switched off: the password sessions that were open end.
+	AuditPasswordSessionsEnded AuditAction = "login.password_sessions_ended"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -127,6 +129,7 @@ var AuditActions = []AuditAction{
 	AuditTemplateCreate, AuditTemplateEdit, AuditTemplateDelete, AuditTemplateSync, AuditConversationStart,
 	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
 	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
+	AuditPasswordSessionsEnded,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -384,3 +384,27 @@ func (s *Store) SetSettings(ctx context.Context, plain map[string]string, secret
 	}
 	return nil
 }
+
+// EndPasswordSessions ends every session not started through the single
+// sign-on provider, except those of exceptUserID (the break-glass admin):
+// when password login is switched off, a password session opened before
+// must not live on until its timeout. The audit entry's Detail, when
+// empty, records how many ended.
+func (s *Store) EndPasswordSessions(ctx context.Context, exceptUserID int64, audit AuditEntry) (int64, error) {
+	var n int64
+	err := s.Write(ctx, func(tx *Tx) error {
+		res, err := tx.Exec("DELETE FROM sessions WHERE sso_identity_id IS NULL AND user_id != ?", exceptUserID)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		if audit.Detail == "" {
+			audit.Detail = fmt.Sprintf(`{"sessions_ended":%d,"except_user":%d}`, n, exceptUserID)
+		}
+		return auditAll(tx, []AuditEntry{audit}, "sessions")
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: end password sessions: %w", err)
+	}
+	return n, nil
+}

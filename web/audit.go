@@ -135,6 +135,9 @@ var auditActions = map[string]string{
 	"contact_field.delete": "Kontaktfeld gelöscht",
 	"contact.request_info": "Telefonnummer erfragt",
 	"contacts.export":      "Adressbuch exportiert",
+
+	// Password login switched off (issue 19 follow-up).
+	"login.password_sessions_ended": "Passwort-Anmeldung abgeschaltet: offene Passwort-Sitzungen beendet",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -20,6 +20,12 @@ type SSOSettingsVM struct {
 	Roles       []string
 	Admins      []SSOAdmin
 	Error       string
+	// Fixed names the fields set by start parameters (issuer, client_id,
+	// client_secret, domains, jit, role_claim, role_map, password_login):
+	// shown read-only.
+	Fixed map[string]bool
+	// BreakGlassEmail is the break-glass admin given at start.
+	BreakGlassEmail string
 }
 
 // SSOAdmin is an admin who can be the break-glass account.
@@ -33,6 +39,12 @@ type PasskeysVM struct {
 	Passkeys []PasskeyVM
 	Linked   []IdentityVM
 	Error    string
+	// NeedsReauth: no login or confirmed password in the last minutes, so
+	// adding a passkey first asks for the password.
+	NeedsReauth bool
+	HasPassword bool
+	TwoFactor   bool
+	SSO         bool // single sign-on is set up: a new SSO login also counts
 }
 
 // PasskeyVM is one registered passkey.

@@ -77,6 +77,10 @@ type Config struct {
 	// SSOHTTPClient carries the requests to the single sign-on provider
 	// (discovery, keys, tokens); nil uses a client with a 10 s timeout.
 	SSOHTTPClient *http.Client
+	// SSO is single sign-on configuration given at start (pforte serve
+	// --sso-* flags or PFORTE_SSO_* variables): what it sets wins over the
+	// settings page, which shows those fields read-only.
+	SSO SSOFixed
 	// Automations reads and saves business hours and automatic replies
 	// (the same checks as the API); New makes one on the store when nil.
 	Automations *automation.Settings
@@ -212,6 +216,9 @@ type panelState struct {
 	signals  chatSignalState
 	sso      ssoState   // logins under way at the provider (sso.go)
 	webauthn ceremonies // passkey challenges under way (passkey.go)
+	// recentAuth is when a session last confirmed its password, by
+	// session id (passkey.go: enrolling a passkey needs a recent one).
+	recentAuth recentAuths
 }
 
 type enrolment struct {
@@ -241,6 +248,7 @@ func newPanelState(cfg Config) *panelState {
 	}
 	p.sso.flows = map[string]pendingFlow{}
 	p.webauthn.m = map[string]ceremony{}
+	p.recentAuth.m = map[int64]time.Time{}
 	p.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cross-origin request refused", http.StatusForbidden)
 	}))

@@ -37,6 +37,7 @@ const (
 	ceremonyRegister ceremonyKind = iota + 1
 	ceremonyLogin
 	ceremonySecondFactor
+	ceremonyReauth
 )
 
 type ceremony struct {
@@ -146,13 +147,20 @@ func (s *Server) passkeyError(w http.ResponseWriter, r *http.Request, status int
 // --- the account page ------------------------------------------------------
 
 func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) {
+	s.renderPasskeys(w, r, http.StatusOK, "")
+}
+
+func (s *Server) renderPasskeys(w http.ResponseWriter, r *http.Request, status int, errMsg string) {
 	ctx, v := r.Context(), viewerOf(r)
 	keys, err := s.store.Passkeys(ctx, v.user.ID)
 	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
-	var vm web.PasskeysVM
+	vm := web.PasskeysVM{Error: errMsg, NeedsReauth: !s.recentlyAuthenticated(v), HasPassword: v.user.PasswordHash != "", TwoFactor: v.user.TOTPEnabled}
+	if set, err := s.ssoSettings(ctx, r); err == nil {
+		vm.SSO = set.configured()
+	}
 	for _, k := range keys {
 		pv := web.PasskeyVM{ID: k.ID, Name: k.Name, Created: time.Unix(k.CreatedAt, 0)}
 		if k.LastUsedAt > 0 {
@@ -168,11 +176,125 @@ func (s *Server) passkeysPage(w http.ResponseWriter, r *http.Request) {
 	for _, id := range ids {
 		vm.Linked = append(vm.Linked, web.IdentityVM{Issuer: id.Issuer, Email: id.Email, Since: time.Unix(id.CreatedAt, 0)})
 	}
-	s.page(w, r, http.StatusOK, web.Chrome{Title: web.T(ctx, "Passkeys"), Nav: "account"}, web.Passkeys(vm))
+	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Passkeys"), Nav: "account"}, web.Passkeys(vm))
+}
+
+// reauthWindow is how long a login or a confirmed password counts as
+// recent enough to add a passkey: a borrowed or stolen session alone must
+// not plant a passkey that outlives it.
+const reauthWindow = 10 * time.Minute
+
+type recentAuths struct {
+	mu sync.Mutex
+	m  map[int64]time.Time // by session id
+}
+
+const passkeyReauthErr = "Bitte bestätigen Sie zuerst Ihr Passwort (oder melden Sie sich neu an), bevor Sie einen Passkey hinzufügen."
+
+// recentlyAuthenticated reports whether the session proved its owner
+// within reauthWindow: its login itself (password with second factor,
+// single sign-on or passkey all start a new session) or a password
+// confirmed on the passkeys page since.
+func (s *Server) recentlyAuthenticated(v *viewer) bool {
+	now := s.now()
+	if now.Sub(time.Unix(v.session.CreatedAt, 0)) < reauthWindow {
+		return true
+	}
+	ra := &s.panel.recentAuth
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	at, ok := ra.m[v.session.ID]
+	return ok && now.Sub(at) < reauthWindow
+}
+
+// refuseNotRecent audits and answers a passkey enrolment without a
+// recent re-authentication.
+func (s *Server) refuseNotRecent(w http.ResponseWriter, r *http.Request, step string) {
+	v := viewerOf(r)
+	detail, _ := json.Marshal(map[string]any{"reason": "not_recent", "for": store.AuditPasskeyAdd, "step": step})
+	s.audit(r, store.AuditEntry{Actor: v.actor(), Action: store.AuditReauthFailed, Target: v.actor().String(), Detail: string(detail)})
+	s.passkeyError(w, r, http.StatusForbidden, passkeyReauthErr)
+}
+
+// passkeyReauth confirms the password (and the second factor, when on)
+// with the panel's one re-authentication, so a passkey can be added in
+// the next minutes.
+func (s *Server) passkeyReauth(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), viewerOf(r)
+	status, msg, err := s.reauth(r, store.AuditPasskeyAdd)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	if status != 0 {
+		s.renderPasskeys(w, r, status, web.T(ctx, msg))
+		return
+	}
+	s.markRecent(v.session.ID)
+	setFlash(w, web.T(ctx, "Bestätigt. Sie können jetzt einen Passkey hinzufügen."))
+	redirect(w, r, "/account/passkeys")
+}
+
+// markRecent records that the session's owner just proved it is them.
+func (s *Server) markRecent(sessionID int64) {
+	now := s.now()
+	ra := &s.panel.recentAuth
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	for id, at := range ra.m {
+		if now.Sub(at) >= reauthWindow {
+			delete(ra.m, id)
+		}
+	}
+	ra.m[sessionID] = now
+}
+
+// passkeyReauthBegin asks for one of the account's existing passkeys as
+// the re-authentication before adding another.
+func (s *Server) passkeyReauthBegin(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	wu, err := s.waUser(r.Context(), v.user)
+	if err != nil || len(wu.creds) == 0 {
+		s.passkeyError(w, r, http.StatusBadRequest, "Für dieses Konto ist kein Passkey eingerichtet.")
+		return
+	}
+	rp, err := s.relyingParty(r)
+	if err != nil {
+		s.passkeyNotStarted(w, r, err)
+		return
+	}
+	opts, data, err := rp.BeginLogin(wu, webauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		s.passkeyNotStarted(w, r, err)
+		return
+	}
+	s.putCeremony(w, r, ceremony{kind: ceremonyReauth, userID: v.user.ID, data: *data})
+	s.passkeyJSON(w, http.StatusOK, opts)
+}
+
+// passkeyReauthFinish checks the existing passkey (a failure or a clone
+// is audited by passkeyCheck) and counts it as a recent re-authentication.
+func (s *Server) passkeyReauthFinish(w http.ResponseWriter, r *http.Request) {
+	ctx, v := r.Context(), viewerOf(r)
+	c, ok := s.takeCeremony(w, r, ceremonyReauth)
+	if !ok || c.userID != v.user.ID {
+		s.passkeyError(w, r, http.StatusBadRequest, "Die Anfrage ist abgelaufen. Bitte versuchen Sie es noch einmal.")
+		return
+	}
+	if _, _, ok := s.passkeyCheck(w, r, c, v.user); !ok {
+		return
+	}
+	s.markRecent(v.session.ID)
+	setFlash(w, web.T(ctx, "Bestätigt. Sie können jetzt einen Passkey hinzufügen."))
+	s.passkeyJSON(w, http.StatusOK, map[string]string{"redirect": "/account/passkeys"})
 }
 
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) {
 	ctx, v := r.Context(), viewerOf(r)
+	if !s.recentlyAuthenticated(v) {
+		s.refuseNotRecent(w, r, "begin")
+		return
+	}
 	wu, err := s.waUser(ctx, v.user)
 	if err != nil {
 		s.passkeyError(w, r, http.StatusServiceUnavailable, "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.")
@@ -205,6 +327,10 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	if len([]rune(name)) > 60 {
 		s.passkeyError(w, r, http.StatusBadRequest, "Der Name des Passkeys darf höchstens 60 Zeichen lang sein.")
+		return
+	}
+	if !s.recentlyAuthenticated(v) {
+		s.refuseNotRecent(w, r, "finish")
 		return
 	}
 	c, ok := s.takeCeremony(w, r, ceremonyRegister)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,6 +60,34 @@ type ssoSettings struct {
 	roleMapText string
 }
 
+// SSOFixed is single sign-on configuration from the start parameters.
+// Nil or empty fields are not given and come from the settings page.
+type SSOFixed struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string // read from --sso-client-secret-file, never a flag value
+	Domains      []string
+	RoleClaim    string
+	RoleMap      string // lines "group=role", as on the page
+	JIT          *bool
+	// PasswordLogin false switches password (and passkey) login off for
+	// everyone but BreakGlassEmail, the break-glass admin.
+	PasswordLogin   *bool
+	BreakGlassEmail string
+}
+
+// fixed names the page's fields the start parameters set.
+func (f *SSOFixed) fixed() map[string]bool {
+	m := map[string]bool{}
+	for k, on := range map[string]bool{"issuer": f.Issuer != "", "client_id": f.ClientID != "", "client_secret": f.ClientSecret != "",
+		"domains": f.Domains != nil, "role_claim": f.RoleClaim != "", "role_map": f.RoleMap != "", "jit": f.JIT != nil, "password_login": f.PasswordLogin != nil} {
+		if on {
+			m[k] = true
+		}
+	}
+	return m
+}
+
 // configured reports whether single sign-on is set up.
 func (c *ssoSettings) configured() bool { return c.cfg.Issuer != "" && c.cfg.ClientID != "" }
 
@@ -80,6 +109,34 @@ func (s *Server) ssoSettings(ctx context.Context, r *http.Request) (*ssoSettings
 	secret, _, err := s.store.Secret(ctx, store.SettingSSOClientSecret)
 	if err != nil {
 		return nil, err
+	}
+	// The start parameters win over the page, field by field.
+	fx := &s.cfg.SSO
+	bool01 := map[bool]string{false: "0", true: "1"}
+	for _, o := range []struct {
+		v   string
+		dst *string
+	}{{fx.Issuer, &issuer}, {fx.ClientID, &clientID}, {fx.RoleClaim, &claim}, {fx.RoleMap, &roleMap}} {
+		if o.v != "" {
+			*o.dst = o.v
+		}
+	}
+	if fx.ClientSecret != "" {
+		secret = []byte(fx.ClientSecret)
+	}
+	if fx.Domains != nil {
+		domains = strings.Join(fx.Domains, " ")
+	}
+	if fx.JIT != nil {
+		jit = bool01[*fx.JIT]
+	}
+	if fx.PasswordLogin != nil {
+		pwOff, breakGlass = bool01[!*fx.PasswordLogin], "0"
+		if bg, err := s.store.UserByEmail(ctx, fx.BreakGlassEmail); err == nil {
+			breakGlass = strconv.FormatInt(bg.ID, 10)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 	}
 	set.cfg = sso.Config{Issuer: issuer, ClientID: clientID, ClientSecret: string(secret), RoleClaim: claim,
 		RedirectURL: s.publicURL(r) + ssoCallbackPath}
@@ -540,7 +597,10 @@ func (s *Server) ssoSettingsVM(ctx context.Context, r *http.Request) (web.SSOSet
 	vm := web.SSOSettingsVM{Issuer: set.cfg.Issuer, ClientID: set.cfg.ClientID, SecretSet: secretSet, Domains: strings.Join(set.domains, " "),
 		JIT: set.jit, DefaultRole: string(set.defaultRole), RoleClaim: set.cfg.RoleClaim, RoleMap: set.roleMapText,
 		Recheck: int(set.recheck / time.Minute), PasswordOff: set.passwordOff, BreakGlass: set.breakGlass, Label: set.label,
-		RedirectURI: s.publicURL(r) + ssoCallbackPath, Roles: sso.Roles}
+		RedirectURI: s.publicURL(r) + ssoCallbackPath, Roles: sso.Roles, Fixed: s.cfg.SSO.fixed(), BreakGlassEmail: s.cfg.SSO.BreakGlassEmail}
+	if vm.Fixed["client_secret"] {
+		vm.SecretSet = true
+	}
 	users, err := s.store.Users(ctx)
 	if err != nil {
 		return vm, err
@@ -575,6 +635,39 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 	vm.BreakGlass, _ = strconv.ParseInt(f.Get("break_glass"), 10, 64)
 	vm.Recheck, _ = strconv.Atoi(strings.TrimSpace(f.Get("recheck")))
 	secret := f.Get("client_secret")
+	// What the start parameters fix is neither taken from the form nor
+	// saved: the checks below run on the values in force.
+	fixed := s.cfg.SSO.fixed()
+	vm.Fixed, vm.BreakGlassEmail = fixed, s.cfg.SSO.BreakGlassEmail
+	before, err := s.ssoSettings(ctx, r)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	if fixed["issuer"] {
+		vm.Issuer = before.cfg.Issuer
+	}
+	if fixed["client_id"] {
+		vm.ClientID = before.cfg.ClientID
+	}
+	if fixed["client_secret"] {
+		secret = ""
+	}
+	if fixed["domains"] {
+		vm.Domains = strings.Join(before.domains, " ")
+	}
+	if fixed["jit"] {
+		vm.JIT = before.jit
+	}
+	if fixed["role_claim"] {
+		vm.RoleClaim = before.cfg.RoleClaim
+	}
+	if fixed["role_map"] {
+		vm.RoleMap = before.roleMapText
+	}
+	if fixed["password_login"] {
+		vm.PasswordOff, vm.BreakGlass = !*s.cfg.SSO.PasswordLogin, before.breakGlass
+	}
 	fail := func(msg string, auditReason string) {
 		if auditReason != "" {
 			b, _ := json.Marshal(map[string]any{"reason": auditReason})
@@ -608,6 +701,9 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roleMap, err := sso.ParseRoleMap(vm.RoleMap)
+	if fixed["role_map"] {
+		err = nil // checked at start
+	}
 	if errors.Is(err, sso.ErrNoAdmin) {
 		fail("Die Gruppenzuordnung gibt keiner Gruppe die Rolle Admin. So verlöre Pforte bei den nächsten Anmeldungen alle Administratoren; bitte ergänzen Sie eine Zeile „Gruppe=Admin“. Nichts wurde gespeichert.", "mapping_no_admin")
 		return
@@ -616,7 +712,7 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 		fail("Jede Zeile der Gruppenzuordnung hat die Form „Gruppe=Admin“, „Gruppe=Agent“ oder „Gruppe=Auditor“.", "")
 		return
 	}
-	if vm.PasswordOff {
+	if vm.PasswordOff && !fixed["password_login"] {
 		bg, err := s.store.UserByID(ctx, vm.BreakGlass)
 		if vm.Issuer == "" || err != nil || bg.Role != store.RoleAdmin || bg.Disabled || bg.PasswordHash == "" {
 			fail("Um die Passwort-Anmeldung abzuschalten, wählen Sie einen Notfall-Administrator mit Passwort, der sich weiter mit Passwort anmelden darf.", "")
@@ -628,8 +724,7 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 		// everyone's next login.
 		cs := secret
 		if cs == "" {
-			old, _, _ := s.store.Secret(ctx, store.SettingSSOClientSecret)
-			cs = string(old)
+			cs = before.cfg.ClientSecret
 		}
 		if _, err := sso.Discover(ctx, sso.Config{Issuer: vm.Issuer, ClientID: vm.ClientID, ClientSecret: cs, RoleMap: roleMap}, s.cfg.SSOHTTPClient); err != nil {
 			fail(ssoErrorText(err, true)+" ("+trim(err.Error(), 200)+")", sso.Reason(err))
@@ -641,6 +736,15 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 		store.SettingSSOJIT: bool01[vm.JIT], store.SettingSSODefaultRole: vm.DefaultRole, store.SettingSSORoleClaim: vm.RoleClaim,
 		store.SettingSSORoleMap: vm.RoleMap, store.SettingSSORecheck: strconv.Itoa(vm.Recheck), store.SettingSSOPasswordOff: bool01[vm.PasswordOff],
 		store.SettingSSOBreakGlass: strconv.FormatInt(vm.BreakGlass, 10), store.SettingSSOButtonLabel: vm.Label}
+	for k, key := range map[string][]string{"issuer": {store.SettingSSOIssuer}, "client_id": {store.SettingSSOClientID}, "domains": {store.SettingSSODomains},
+		"jit": {store.SettingSSOJIT}, "role_claim": {store.SettingSSORoleClaim}, "role_map": {store.SettingSSORoleMap},
+		"password_login": {store.SettingSSOPasswordOff, store.SettingSSOBreakGlass}} {
+		if fixed[k] {
+			for _, k := range key {
+				delete(plain, k) // what was saved stays, for when the parameter goes
+			}
+		}
+	}
 	secrets := map[string][]byte{}
 	if secret != "" {
 		secrets[store.SettingSSOClientSecret] = []byte(secret)
@@ -652,6 +756,12 @@ func (s *Server) ssoSettingsSave(w http.ResponseWriter, r *http.Request) {
 	if err := s.store.SetSettings(ctx, plain, secrets, store.AuditEntry{Actor: v.actor(), Action: store.AuditSSOSettings, Detail: string(b), IP: tlsmgr.ClientIP(r)}); err != nil {
 		s.storeFail(w, r, err)
 		return
+	}
+	if vm.PasswordOff && vm.Issuer != "" && (!before.passwordOff || before.breakGlass != vm.BreakGlass) {
+		if _, err := s.EndPasswordSessions(ctx, v.actor(), vm.BreakGlass); err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
 	}
 	setFlash(w, web.T(ctx, "Single-Sign-on-Einstellungen gespeichert."))
 	redirect(w, r, "/settings/sso")
@@ -672,4 +782,38 @@ func validIssuer(s string) bool {
 		return h == "localhost" || h == "127.0.0.1" || h == "::1"
 	}
 	return false
+}
+
+// EndPasswordSessions ends the open sessions that did not come through
+// the single sign-on provider, except the break-glass admin's: switching
+// password login off takes effect now, not at each session's timeout.
+func (s *Server) EndPasswordSessions(ctx context.Context, actor store.Actor, breakGlass int64) (int64, error) {
+	n, err := s.store.EndPasswordSessions(ctx, breakGlass, store.AuditEntry{Actor: actor, Action: store.AuditPasswordSessionsEnded})
+	if err == nil && n > 0 {
+		s.log.Info("password login is off: password sessions ended", "sessions", n)
+	}
+	return n, err
+}
+
+// ApplyStartSSO runs once at start: when the start parameters switch
+// password login off, the password sessions still open end now (the
+// break-glass admin's stay).
+func (s *Server) ApplyStartSSO(ctx context.Context) error {
+	fx := &s.cfg.SSO
+	if fx.PasswordLogin == nil || *fx.PasswordLogin {
+		return nil
+	}
+	bg, err := s.store.UserByEmail(ctx, fx.BreakGlassEmail)
+	if err != nil {
+		return fmt.Errorf("break-glass admin %q: %w", fx.BreakGlassEmail, err)
+	}
+	_, err = s.EndPasswordSessions(ctx, store.ActorSystem, bg.ID)
+	return err
+}
+
+// CheckSSORoleMap checks a group mapping given at start; noAdmin reports
+// a mapping that gives no group the admin role.
+func CheckSSORoleMap(text string) (noAdmin bool, err error) {
+	_, err = sso.ParseRoleMap(text)
+	return errors.Is(err, sso.ErrNoAdmin), err
 }

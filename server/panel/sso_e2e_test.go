@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -225,5 +226,65 @@ func TestBrowserPasskeys(t *testing.T) {
 	acts := auditActions(t, g.Store)
 	if len(acts[store.AuditPasskeyAdd]) != 1 || len(acts[store.AuditPasskeyRemove]) != 1 {
 		t.Fatalf("passkey audits: add %d, remove %d", len(acts[store.AuditPasskeyAdd]), len(acts[store.AuditPasskeyRemove]))
+	}
+}
+
+// TestBrowserPasskeyReauth: eleven minutes after the login, adding a
+// passkey is refused until an existing passkey confirms it is the owner
+// (Chromium's virtual authenticator); the passkeys page offers that.
+func TestBrowserPasskeyReauth(t *testing.T) {
+	root := chrome(t)
+	g, base := localGateway(t)
+	clk := &testClock{now: time.Now()}
+	g.Panel.SetClock(clk.Now)
+	addNamedUser(t, g.Store, "Mara Krüger", "mara@example.de", store.RoleAgent)
+	tab := person(t, root)
+	virtualAuthenticator(t, tab)
+	do(t, tab,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-form]`)),
+		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "mara@example.de"),
+		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), testPassword),
+		chromedp.Click(chromedp.CSS(`[data-testid=login-form] button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=convlist]`)),
+		chromedp.Navigate(base+"/account/passkeys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=passkey-add]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-passkey-name]`), "Laptop"),
+		chromedp.Click(chromedp.CSS(`[data-testid=passkey-add]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=passkey-list]`)),
+	)
+	beginStatus := func() int {
+		status, err := chromedp.Run(tab, chromedp.Evaluate[int](`fetch("/account/passkeys/begin", {method: "POST", credentials: "same-origin"}).then(r => r.status)`,
+			chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return status
+	}
+	if s := beginStatus(); s != http.StatusOK {
+		t.Fatalf("right after the login: %d", s)
+	}
+	clk.Advance(11 * time.Minute)
+	if s := beginStatus(); s != http.StatusForbidden {
+		t.Fatalf("eleven minutes later: %d", s)
+	}
+	do(t, tab, chromedp.Navigate(base+"/account/passkeys"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=passkey-reauth-passkey]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=passkey-reauth]`)))
+	shot(t, tab, "passkey-03-reauth")
+	do(t, tab, chromedp.Click(chromedp.CSS(`[data-testid=passkey-reauth-passkey]`)))
+	for i := 0; ; i++ {
+		gone, _ := chromedp.Run(tab, chromedp.Evaluate[bool](`document.querySelector("[data-testid=passkey-reauth-passkey]") === null`))
+		if gone {
+			break
+		}
+		if i == 100 {
+			t.Fatal("the passkey re-authentication did not go through")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := beginStatus(); s != http.StatusOK {
+		t.Fatalf("after confirming with the passkey: %d", s)
+	}
+	if n := len(auditActions(t, g.Store)[store.AuditReauthFailed]); n != 1 {
+		t.Fatalf("refusals audited: %d", n)
 	}
 }

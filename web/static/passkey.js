@@ -1,7 +1,7 @@
 // Passkeys: registration on the account page, login without password on
 // the login page, and the second factor after a password. The server sends
 // WebAuthn options as JSON (base64url buffers) and takes the browser's
-// answer as JSON; buttons carry data-passkey="register|login|2fa".
+// answer as JSON; buttons carry data-passkey="register|login|2fa|reauth".
 (function () {
   "use strict";
   var b64 = {
@@ -21,7 +21,8 @@
   var paths = {
     register: ["/account/passkeys/begin", "/account/passkeys"],
     login: ["/login/passkey/begin", "/login/passkey"],
-    "2fa": ["/login/2fa/passkey/begin", "/login/2fa/passkey"]
+    "2fa": ["/login/2fa/passkey/begin", "/login/2fa/passkey"],
+    reauth: ["/account/passkeys/reauth/begin", "/account/passkeys/reauth/passkey"]
   };
   function post(url, body) {
     return fetch(url, {
