@@ -104,6 +104,10 @@ const (
 	AuditContactFieldDelete AuditAction = "contact_field.delete"
 	AuditContactInfoRequest AuditAction = "contact.request_info"
 	AuditContactsExport     AuditAction = "contacts.export"
+	AuditTeamCreate         AuditAction = "team.create"
+	AuditTeamDelete         AuditAction = "team.delete"
+	AuditTeamMembers        AuditAction = "team.members"
+	AuditRoutingChange      AuditAction = "routing.change"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -127,6 +131,7 @@ var AuditActions = []AuditAction{
 	AuditTemplateCreate, AuditTemplateEdit, AuditTemplateDelete, AuditTemplateSync, AuditConversationStart,
 	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
 	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
+	AuditTeamCreate, AuditTeamDelete, AuditTeamMembers, AuditRoutingChange,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -135,6 +135,10 @@ var auditActions = map[string]string{
 	"contact_field.delete": "Kontaktfeld gelöscht",
 	"contact.request_info": "Telefonnummer erfragt",
 	"contacts.export":      "Adressbuch exportiert",
+	"team.create":          "Team angelegt",
+	"team.delete":          "Team gelöscht",
+	"team.members":         "Team-Mitglieder geändert",
+	"routing.change":       "Zuweisungsregeln geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.
