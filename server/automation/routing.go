@@ -56,13 +56,6 @@ type ThenSpec struct {
 	Priority string   `json:"priority,omitempty"` // low, normal, high, urgent
 }
 
-// FieldError names the field of a rule list that is wrong.
-type FieldError struct {
-	Field, Msg string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
 // Names resolve a rule list's names to ids (lower-case keys).
 type Names struct {
 	Teams, Labels, Agents, Fields map[string]int64
@@ -86,13 +79,13 @@ type Router struct {
 }
 
 // ParseRouting checks a rule list against the known names; any error
-// names the field (rules[2].then.team) and nothing is compiled.
+// is an *InputError naming the field (rules[2].then.team).
 func ParseRouting(body []byte, n Names) (*Router, *RoutingSpec, error) {
 	var spec RoutingSpec
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&spec); err != nil {
-		return nil, nil, &FieldError{"rules", "kein gültiges JSON: " + err.Error()}
+		return nil, nil, &InputError{Field: "rules", De: "Die Regeln sind kein gültiges JSON: " + err.Error(), En: "The rules are not valid JSON: " + err.Error()}
 	}
 	rt := &Router{}
 	for i, rs := range spec.Rules {
@@ -104,14 +97,14 @@ func ParseRouting(body []byte, n Names) (*Router, *RoutingSpec, error) {
 		for j, k := range rs.If.Keywords {
 			k = strings.ToLower(strings.TrimSpace(k))
 			if k == "" {
-				return nil, nil, &FieldError{fmt.Sprintf("%s.if.keywords[%d]", at, j), "leeres Stichwort"}
+				return nil, nil, &InputError{Field: fmt.Sprintf("%s.if.keywords[%d]", at, j), De: "Leeres Stichwort.", En: "Empty keyword."}
 			}
 			r.keywords = append(r.keywords, k)
 		}
 		for j, l := range rs.If.Labels {
 			l = strings.ToLower(strings.TrimSpace(l))
 			if _, ok := n.Labels[l]; !ok {
-				return nil, nil, &FieldError{fmt.Sprintf("%s.if.labels[%d]", at, j), "unbekanntes Label"}
+				return nil, nil, &InputError{Field: fmt.Sprintf("%s.if.labels[%d]", at, j), De: "Dieses Label gibt es nicht.", En: "There is no such label."}
 			}
 			r.labels = append(r.labels, l)
 			rt.needFact = true
@@ -119,11 +112,11 @@ func ParseRouting(body []byte, n Names) (*Router, *RoutingSpec, error) {
 		switch r.language {
 		case "", "de", "en":
 		default:
-			return nil, nil, &FieldError{at + ".if.language", "nur de oder en"}
+			return nil, nil, &InputError{Field: at + ".if.language", De: "Sprache: nur de oder en.", En: "Language: only de or en."}
 		}
 		if f := rs.If.Field; f != nil {
 			if _, ok := n.Fields[strings.ToLower(f.Key)]; !ok {
-				return nil, nil, &FieldError{at + ".if.field.key", "unbekanntes Kontaktfeld"}
+				return nil, nil, &InputError{Field: at + ".if.field.key", De: "Dieses Kontaktfeld gibt es nicht.", En: "There is no such contact field."}
 			}
 			r.field = &FieldCond{Key: strings.ToLower(f.Key), Equals: f.Equals}
 			rt.needFact = true
@@ -132,7 +125,7 @@ func ParseRouting(body []byte, n Names) (*Router, *RoutingSpec, error) {
 		if t.Team != "" {
 			id, ok := n.Teams[strings.ToLower(t.Team)]
 			if !ok {
-				return nil, nil, &FieldError{at + ".then.team", "unbekanntes Team"}
+				return nil, nil, &InputError{Field: at + ".then.team", De: "Dieses Team gibt es nicht.", En: "There is no such team."}
 			}
 			r.route.TeamID = id
 		}
@@ -141,31 +134,31 @@ func ParseRouting(body []byte, n Names) (*Router, *RoutingSpec, error) {
 			r.mode = ModeRoundRobin
 		case ModeRoundRobin, ModeLeastBusy:
 		default:
-			return nil, nil, &FieldError{at + ".then.mode", "nur round_robin oder least_busy"}
+			return nil, nil, &InputError{Field: at + ".then.mode", De: "Verteilung: nur round_robin oder least_busy.", En: "Mode: only round_robin or least_busy."}
 		}
 		if t.Agent != "" {
 			id, ok := n.Agents[strings.ToLower(t.Agent)]
 			if !ok {
-				return nil, nil, &FieldError{at + ".then.agent", "unbekannte Mitarbeiterin / unbekannter Mitarbeiter"}
+				return nil, nil, &InputError{Field: at + ".then.agent", De: "Unter dieser E-Mail-Adresse gibt es keine aktive Person mit Rolle Agent oder Admin.", En: "No active agent or admin has this e-mail address."}
 			}
 			r.route.UserID = id
 		}
 		for j, l := range t.Labels {
 			id, ok := n.Labels[strings.ToLower(strings.TrimSpace(l))]
 			if !ok {
-				return nil, nil, &FieldError{fmt.Sprintf("%s.then.labels[%d]", at, j), "unbekanntes Label"}
+				return nil, nil, &InputError{Field: fmt.Sprintf("%s.then.labels[%d]", at, j), De: "Dieses Label gibt es nicht.", En: "There is no such label."}
 			}
 			r.route.Labels = append(r.route.Labels, id)
 		}
 		if t.Priority != "" {
 			p, ok := priorities[t.Priority]
 			if !ok {
-				return nil, nil, &FieldError{at + ".then.priority", "nur low, normal, high oder urgent"}
+				return nil, nil, &InputError{Field: at + ".then.priority", De: "Priorität: nur low, normal, high oder urgent.", En: "Priority: only low, normal, high or urgent."}
 			}
 			r.route.Priority = &p
 		}
 		if r.route.TeamID == 0 && r.route.UserID == 0 && len(r.route.Labels) == 0 && r.route.Priority == nil {
-			return nil, nil, &FieldError{at + ".then", "die Regel tut nichts"}
+			return nil, nil, &InputError{Field: at + ".then", De: "Die Regel tut nichts: Team, Person, Labels oder Priorität angeben.", En: "The rule does nothing: give a team, agent, labels or priority."}
 		}
 		r.route.Rule = r.name
 		rt.rules = append(rt.rules, r)
@@ -397,4 +390,42 @@ func (w *Worker) route(ctx context.Context, rt *Router, c *store.AutoCandidate) 
 		w.log.Info("conversation routed", "conversation", c.ConversationID, "rule", r.Rule, "team", r.TeamID, "agent", r.UserID)
 	}
 	return nil
+}
+
+// Routing returns a number's rule list as stored (an empty list when
+// unset); store.ErrNotFound for an unknown number.
+func (s *Settings) Routing(ctx context.Context, pnid string) (*RoutingSpec, error) {
+	raw, err := s.st.Routing(ctx, pnid)
+	if err != nil {
+		return nil, err
+	}
+	spec := &RoutingSpec{Rules: []RuleSpec{}}
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), spec); err != nil {
+			return nil, fmt.Errorf("automation: stored routing rules: %w", err)
+		}
+	}
+	return spec, nil
+}
+
+// SetRouting checks a rule list against the teams, labels, agents and
+// contact fields there are and saves it (audited). Bad input is an
+// *InputError and nothing is saved.
+func (s *Settings) SetRouting(ctx context.Context, actor store.Actor, pnid string, body []byte) (*RoutingSpec, error) {
+	if _, err := s.st.Routing(ctx, pnid); err != nil {
+		return nil, err
+	}
+	n, err := LoadNames(ctx, s.st)
+	if err != nil {
+		return nil, err
+	}
+	_, spec, err := ParseRouting(body, n)
+	if err != nil {
+		return nil, err
+	}
+	canon, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("automation: routing rules: %w", err)
+	}
+	return spec, s.st.SetRouting(ctx, actor, pnid, string(canon), s.now())
 }
