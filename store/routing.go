@@ -398,3 +398,23 @@ func (s *Store) RoutingNames(ctx context.Context) (teams, labels, agents map[str
 	}
 	return teams, labels, agents, nil
 }
+
+// ConversationRoute is who has a conversation and how urgent it is.
+type ConversationRoute struct {
+	AssigneeID, TeamID int64 // 0: none
+	Priority           int
+}
+
+// ConversationRouting reads a conversation's assignee, team and priority.
+func (s *Store) ConversationRouting(ctx context.Context, convID int64) (ConversationRoute, error) {
+	var r ConversationRoute
+	err := s.rdb.QueryRowContext(ctx, "SELECT coalesce(assignee_id, 0), coalesce(team_id, 0), priority FROM conversations WHERE id = ?", convID).
+		Scan(&r.AssigneeID, &r.TeamID, &r.Priority)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: conversation routing: %w", err)
+	}
+	return r, nil
+}
