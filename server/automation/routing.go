@@ -181,12 +181,16 @@ type Facts struct {
 // per call, so 100 keyword rules cost one pass over the text.
 func (rt *Router) Match(f *Facts) *store.Route {
 	var words map[string]struct{}
+	var lower string
+	lang := ""
 	for i := range rt.rules {
 		r := &rt.rules[i]
 		if r.language != "" {
-			lang := "de"
-			if PrefersEnglish(f.WaID) {
-				lang = "en"
+			if lang == "" {
+				lang = "de"
+				if PrefersEnglish(f.WaID) {
+					lang = "en"
+				}
 			}
 			if lang != r.language {
 				continue
@@ -194,9 +198,10 @@ func (rt *Router) Match(f *Facts) *store.Route {
 		}
 		if len(r.keywords) > 0 {
 			if words == nil {
-				words = splitWords(f.Text)
+				lower = strings.ToLower(f.Text)
+				words = splitWords(lower)
 			}
-			if !anyKeyword(r.keywords, words, f.Text) {
+			if !anyKeyword(r.keywords, words, lower) {
 				continue
 			}
 		}
@@ -222,27 +227,31 @@ func (rt *Router) modeOf(name string) string {
 	return ModeRoundRobin
 }
 
+// splitWords takes the lower-case text.
 func splitWords(text string) map[string]struct{} {
 	words := map[string]struct{}{}
-	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+	for _, w := range strings.FieldsFunc(text, notWord) {
 		words[w] = struct{}{}
 	}
 	return words
 }
 
 // anyKeyword: a one-word keyword must be a whole word; a phrase of
-// several words must appear as such, bounded by non-letters.
-func anyKeyword(keys []string, words map[string]struct{}, text string) bool {
+// several words must appear as such, bounded by non-letters. lower is
+// the message text in lower case.
+func anyKeyword(keys []string, words map[string]struct{}, lower string) bool {
 	for _, k := range keys {
 		if _, ok := words[k]; ok {
 			return true
 		}
-		if strings.ContainsFunc(k, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) && phrase(strings.ToLower(text), k) {
+		if strings.ContainsFunc(k, notWord) && phrase(lower, k) {
 			return true
 		}
 	}
 	return false
 }
+
+func notWord(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
 
 func phrase(text, k string) bool {
 	for from := 0; ; {
