@@ -106,6 +106,10 @@ const (
 	AuditContactsExport     AuditAction = "contacts.export"
 	// Password login switched off: the password sessions that were open end.
 	AuditPasswordSessionsEnded AuditAction = "login.password_sessions_ended"
+	AuditTeamCreate            AuditAction = "team.create"
+	AuditTeamDelete            AuditAction = "team.delete"
+	AuditTeamMembers           AuditAction = "team.members"
+	AuditRoutingChange         AuditAction = "routing.change"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -130,6 +134,7 @@ var AuditActions = []AuditAction{
 	AuditContactCreate, AuditContactUpdate, AuditContactMerge, AuditContactImport, AuditContactFieldCreate, AuditContactFieldUpdate,
 	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
 	AuditPasswordSessionsEnded,
+	AuditTeamCreate, AuditTeamDelete, AuditTeamMembers, AuditRoutingChange,
 }
 
 // consentAction is the audit key of a consent record's action.

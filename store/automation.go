@@ -146,7 +146,9 @@ type AutoCandidate struct {
 	FirstEver      bool // the customer's first message to any number
 	WelcomedBefore bool // a welcome went to this customer before
 	Status         string
-	SurveyAnswer   bool // the answer to a satisfaction survey
+	SurveyAnswer   bool   // the answer to a satisfaction survey
+	Origin         string // messages.origin: "" live, "phone" echo, "history" import
+	Routed         bool   // the conversation has an assignee or a team already
 }
 
 // settingAutomationCursor holds the id of the last inbound message the
@@ -184,7 +186,8 @@ func (s *Store) AutomationCandidates(ctx context.Context, after int64, limit int
 				WHERE pc.contact_id = c.contact_id AND p.direction = 'inbound' AND p.id < m.id),
 			EXISTS (SELECT 1 FROM conversations pc JOIN automation_sends a ON a.conversation_id = pc.id
 				WHERE pc.contact_id = c.contact_id AND a.rule = 'welcome'),
-			m.type IN ('interactive', 'button') AND instr(coalesce(m.payload, ''), '"`+SurveyPrefix+`') > 0
+			m.type IN ('interactive', 'button') AND instr(coalesce(m.payload, ''), '"`+SurveyPrefix+`') > 0,
+			coalesce(m.origin, ''), c.assignee_id IS NOT NULL OR c.team_id IS NOT NULL
 		FROM messages m
 		JOIN conversations c ON c.id = m.conversation_id
 		JOIN business_numbers b ON b.id = c.business_number_id
@@ -198,7 +201,8 @@ func (s *Store) AutomationCandidates(ctx context.Context, after int64, limit int
 	for rows.Next() {
 		var c AutoCandidate
 		if err := rows.Scan(&c.MessageID, &c.ConversationID, &c.ContactID, &c.PhoneNumberID, &c.WAMID, &c.Type, &c.Text, &c.Group, &c.TS,
-			&c.WaID, &c.UserID, &c.Name, &c.BotActive, &c.Status, &c.StopWord, &c.FirstEver, &c.WelcomedBefore, &c.SurveyAnswer); err != nil {
+			&c.WaID, &c.UserID, &c.Name, &c.BotActive, &c.Status, &c.StopWord, &c.FirstEver, &c.WelcomedBefore, &c.SurveyAnswer,
+			&c.Origin, &c.Routed); err != nil {
 			return nil, fmt.Errorf("store: automation candidates: %w", err)
 		}
 		out = append(out, c)

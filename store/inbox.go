@@ -21,6 +21,8 @@ type ConversationFilter struct {
 	// HideRestricted leaves out conversations of restricted contacts (Art.
 	// 18): the agents' inbox.
 	HideRestricted bool
+	// TeamID lists the conversations assigned to a team (0 for all).
+	TeamID int64
 }
 
 // Cursor is a position in the recency-ordered inbox.
@@ -114,6 +116,9 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) (list [
 	}
 	if f.HideRestricted {
 		where = append(where, "NOT "+cvRestrictedSQL)
+	}
+	if f.TeamID > 0 {
+		where, args = append(where, "cv.team_id = ?"), append(args, f.TeamID)
 	}
 	join := ""
 	if f.LabelID > 0 {

@@ -51,6 +51,7 @@ var migrations = []migration{
 	{version: 441, name: "double opt-in", sql: schema441OptIn},                                                      // optin.go
 	{version: 442, name: "retention class for campaigns", sql: schema442CampaignRetention, rebuild: true},
 	{version: 450, name: "automations", sql: schema450Automations},
+	{version: 455, name: "routing: teams, availability, rules, priority", sql: schema455Routing}, // routing.go
 	{version: 460, name: "coexistence, groups and read receipts", sql: schema460CoexistenceGroups},
 	{version: 461, name: "subscriptions that ask for the chat history", sql: schema461SubscriptionHistory},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},

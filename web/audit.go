@@ -138,6 +138,10 @@ var auditActions = map[string]string{
 
 	// Password login switched off (issue 19 follow-up).
 	"login.password_sessions_ended": "Passwort-Anmeldung abgeschaltet: offene Passwort-Sitzungen beendet",
+	"team.create":                   "Team angelegt",
+	"team.delete":                   "Team gelöscht",
+	"team.members":                  "Team-Mitglieder geändert",
+	"routing.change":                "Zuweisungsregeln geändert",
 }
 
 // auditActor names who acted: a person, an API key, the system.

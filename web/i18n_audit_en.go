@@ -167,7 +167,11 @@ func init() {
 		"Violett": "Violet",
 		"Rosa":    "Pink",
 		"Unternehmensbezogene WhatsApp-ID (BSUID)": "Business-scoped user ID (BSUID)",
-		"alle": "all",
+		"alle":                      "all",
+		"Team angelegt":             "Team created",
+		"Team gelöscht":             "Team deleted",
+		"Team-Mitglieder geändert":  "Team members changed",
+		"Zuweisungsregeln geändert": "Routing rules changed",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

@@ -75,6 +75,7 @@ type InboxFilter struct {
 	Status   string // open, closed, all
 	NumberID int64
 	LabelID  int64
+	TeamID   int64
 }
 
 // InboxVM is the inbox page.
@@ -88,6 +89,13 @@ type InboxVM struct {
 	Selected  *ConversationVM // nil on the list-only page
 	Hours     []HoursStateVM  // numbers outside their business hours now
 	Reminders []ReminderVM    // the viewer's conversations whose window closes soon
+	Teams     []TeamVM        // for the team filter
+}
+
+// TeamVM is a team of agents.
+type TeamVM struct {
+	ID   int64
+	Name string
 }
 
 // InboxCounts are the badges beside the filters.
@@ -771,6 +779,8 @@ type AccountVM struct {
 	RecoveryCodes []string // shown once after enrolment
 	Error         string
 	Info          string
+	Available     bool // takes new conversations (routing)
+	Routable      bool // an agent or admin: the availability switch applies
 }
 
 // SessionVM is one logged-in browser.

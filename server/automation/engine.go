@@ -70,7 +70,7 @@ var answerable = map[string]bool{
 // per message with the rules in memory.
 func (rules Rules) Decide(c *store.AutoCandidate, now time.Time) []store.AutomationKind {
 	nr := rules[c.PhoneNumberID]
-	if nr == nil || c.Group || c.BotActive || c.StopWord || c.SurveyAnswer || !answerable[c.Type] {
+	if nr == nil || c.Group || c.Origin != "" || c.BotActive || c.StopWord || c.SurveyAnswer || !answerable[c.Type] {
 		return nil
 	}
 	var out []store.AutomationKind

@@ -119,15 +119,15 @@ func loadRules(ctx context.Context, st *store.Store, mu *sync.Mutex, rules *Rule
 // RunOnce answers the messages that came in since the last pass, then
 // sends the waiting replies that are due.
 func (w *Worker) RunOnce(ctx context.Context) error {
-	if w.snd == nil {
-		return nil
-	}
 	rules, err := w.Rules(ctx)
 	if err != nil {
 		return err
 	}
 	if err := w.inbound(ctx, rules); err != nil {
 		return err
+	}
+	if w.snd == nil {
+		return nil // routing needs no sender; replies and surveys do
 	}
 	if err := w.surveys(ctx, rules); err != nil {
 		return err
@@ -145,9 +145,16 @@ func (w *Worker) inbound(ctx context.Context, rules Rules) error {
 		if err != nil || len(cands) == 0 {
 			return err
 		}
+		routers, err := w.Routers(ctx)
+		if err != nil {
+			return err
+		}
 		for i := range cands {
 			c := &cands[i]
-			if len(rules) > 0 {
+			if err := w.route(ctx, routers[c.PhoneNumberID], c); err != nil {
+				return err // the cursor stays; routing only writes while unassigned
+			}
+			if len(rules) > 0 && w.snd != nil {
 				for _, kind := range rules.Decide(c, w.opts.Now()) {
 					if err := w.reply(ctx, rules, kind, c.ConversationID, c.MessageID, recipient{c.PhoneNumberID, c.WaID, c.UserID, c.Name},
 						fmt.Sprintf("auto-%s-%d", kind, c.MessageID)); err != nil {

@@ -168,3 +168,25 @@ func (s *Server) apiCSATPut(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, c.CSATSpec)
 }
+
+func (s *Server) apiRoutingGet(w http.ResponseWriter, r *http.Request) {
+	spec, err := s.automations().Routing(r.Context(), r.PathValue("phone_number_id"))
+	if err != nil {
+		s.automationError(w, err, "business number")
+		return
+	}
+	writeJSON(w, http.StatusOK, spec)
+}
+
+func (s *Server) apiRoutingPut(w http.ResponseWriter, r *http.Request) {
+	body, ok := readAPIBody(w, r)
+	if !ok {
+		return
+	}
+	spec, err := s.automations().SetRouting(r.Context(), actorOf(r), r.PathValue("phone_number_id"), body)
+	if err != nil {
+		s.automationError(w, err, "business number")
+		return
+	}
+	writeJSON(w, http.StatusOK, spec)
+}

@@ -75,6 +75,8 @@ func (s *Server) internalRoutes() http.Handler {
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/conversations/{contact}/bot", s.apiKey(store.ScopeSend, s.apiBotPut))
 	mux.Handle("GET /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeRead, s.apiCSATGet))
 	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/csat", s.apiKey(store.ScopeAdmin, s.apiCSATPut))
+	mux.Handle("GET /api/v1/numbers/{phone_number_id}/routing", s.apiKey(store.ScopeRead, s.apiRoutingGet))
+	mux.Handle("PUT /api/v1/numbers/{phone_number_id}/routing", s.apiKey(store.ScopeAdmin, s.apiRoutingPut))
 	mux.Handle("GET /api/v1/templates", s.apiKey(store.ScopeRead, s.apiTemplateList))
 	mux.Handle("POST /api/v1/templates", s.apiKey(store.ScopeAdmin, s.apiTemplateCreate))
 	mux.Handle("POST /api/v1/templates/sync", s.apiKey(store.ScopeAdmin, s.apiTemplateSync))

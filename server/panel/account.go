@@ -22,7 +22,30 @@ func (s *Server) accountVM(r *http.Request) (web.AccountVM, error) {
 	for _, ss := range sessions {
 		vm.Sessions = append(vm.Sessions, web.SessionVM{Created: time.Unix(ss.CreatedAt, 0), LastSeen: time.Unix(ss.LastSeenAt, 0), IP: ss.IP, Agent: ss.UserAgent, Current: ss.ID == v.session.ID})
 	}
+	if v.user.Role == store.RoleAgent || v.user.Role == store.RoleAdmin {
+		vm.Routable = true
+		if vm.Available, err = s.store.Available(r.Context(), v.user.ID); err != nil {
+			return vm, err
+		}
+	}
 	return vm, nil
+}
+
+// accountAvailability is the agent's own available/away switch: routing
+// rules give new conversations only to available agents.
+func (s *Server) accountAvailability(w http.ResponseWriter, r *http.Request) {
+	v := viewerOf(r)
+	on := r.PostFormValue("available") == "1"
+	if err := s.store.SetAvailable(r.Context(), v.user.ID, on); err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
+	msg := "Sie sind jetzt abwesend."
+	if on {
+		msg = "Sie sind jetzt verfügbar."
+	}
+	setFlash(w, web.T(r.Context(), msg))
+	redirect(w, r, "/account")
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request) {

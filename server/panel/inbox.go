@@ -26,11 +26,12 @@ func inboxFilter(r *http.Request) web.InboxFilter {
 	}
 	f.NumberID, _ = strconv.ParseInt(q.Get("number"), 10, 64)
 	f.LabelID, _ = strconv.ParseInt(q.Get("label"), 10, 64)
+	f.TeamID, _ = strconv.ParseInt(q.Get("team"), 10, 64)
 	return f
 }
 
 func storeFilter(f web.InboxFilter, userID int64, before string) store.ConversationFilter {
-	sf := store.ConversationFilter{UserID: userID, NumberID: f.NumberID, LabelID: f.LabelID, Before: store.ParseCursor(before), Limit: 50}
+	sf := store.ConversationFilter{UserID: userID, NumberID: f.NumberID, LabelID: f.LabelID, TeamID: f.TeamID, Before: store.ParseCursor(before), Limit: 50}
 	if f.Assigned != "all" {
 		sf.Assigned = f.Assigned
 	}
@@ -81,6 +82,13 @@ func (s *Server) inboxVM(ctx context.Context, v *viewer, f web.InboxFilter, befo
 	}
 	if vm.Reminders, err = s.reminders(ctx, v.user.ID); err != nil {
 		return vm, err
+	}
+	teams, err := s.store.Teams(ctx)
+	if err != nil {
+		return vm, err
+	}
+	for _, t := range teams {
+		vm.Teams = append(vm.Teams, web.TeamVM{ID: t.ID, Name: t.Name})
 	}
 	return vm, nil
 }

@@ -151,5 +151,10 @@ func (s *Server) routeTable() []route {
 		{"POST /contacts/import/run", admins, longForm, s.contactImportRun},
 		{"POST /contacts/export", admins, shortForm, s.contactExportCSV},
 		{"POST /campaigns/parameters", admins, attachmentForm, s.campaignParamsUpload},
+		{"POST /account/availability", agents, shortForm, s.accountAvailability},
+		{"GET /settings/teams", admins, noBody, s.teamsPage},
+		{"POST /settings/teams", admins, shortForm, s.teamCreate},
+		{"POST /settings/teams/{id}/members", admins, longForm, s.teamMembers},
+		{"POST /settings/teams/{id}/delete", admins, shortForm, s.teamDelete},
 	}
 }
