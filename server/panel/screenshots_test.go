@@ -75,7 +75,7 @@ var shotPages = []shotPage{
 	{pattern: "/campaigns/{id}/results.csv"}, {pattern: "/optin", name: "optin"}, {pattern: "/optin/{id}/{format}"},
 	{pattern: "/automations", name: "automations"}, {pattern: "/health", name: "health"}, {pattern: "/costs", name: "costs"},
 	{pattern: "/settings/sso", name: "settings-sso"}, {pattern: "/account/passkeys", name: "account-passkeys"},
-	{pattern: "/login/sso"},
+	{pattern: "/login/sso"}, {pattern: "/settings/teams", name: "settings-teams"},
 }
 
 // routedPage is a GET route of routes.go with the roles that may open it.
