@@ -204,6 +204,20 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 				Retention:    []string{days(RetainMessages), "Verlaufsteile bis zur Übernahme (Minuten), dann nur Zählerstände / history chunks until imported (minutes), then counters only"},
 				Location:     "auf " + host,
 			},
+			// Employees' sign-in (sso.go): the panel's own users, not customers.
+			{
+				Name:       "Anmeldung der Mitarbeitenden (Passwort, Single Sign-on, Passkeys) / staff sign-in (password, single sign-on, passkeys)",
+				Purpose:    "Zugang zum Posteingang nur für berechtigte Mitarbeitende / inbox access for authorised staff only",
+				LegalBasis: "§ 26 BDSG bzw. Art. 88 DSGVO, Art. 6 Abs. 1 lit. b und c, Art. 32 DSGVO / employment, Art. 6(1)(b), (c), Art. 32 GDPR",
+				Subjects:   "Mitarbeitende mit Zugang zum Panel / staff with panel access",
+				DataCategories: []string{"E-Mail-Adresse, Name, Rolle, Passwort-Hash, TOTP-Geheimnis (versiegelt) / e-mail, name, role, password hash, TOTP secret (sealed)",
+					"beim Single Sign-on: Aussteller und Kennung (sub) des Firmenkontos, versiegelte Tokens der Sitzung / with single sign-on: issuer and subject of the company account, sealed session tokens",
+					"Passkeys: öffentlicher Schlüssel, Name, Signaturzähler / passkeys: public key, name, signature counter"},
+				Recipients:   []string{"der Identitätsanbieter des Unternehmens (bei Single Sign-on) / the company's identity provider (with single sign-on)"},
+				ThirdCountry: "nein, außer der gewählte Identitätsanbieter verarbeitet dort / no, unless the chosen identity provider processes there",
+				Retention:    []string{"solange das Konto besteht; Sitzungen enden spätestens nach ihrer Höchstdauer / as long as the account exists; sessions end at their absolute timeout"},
+				Location:     "auf " + host,
+			},
 		},
 		Processors: []Processor{
 			{Name: "Meta Platforms Ireland Ltd.", Role: "WhatsApp Business Cloud API (Auftragsverarbeiter / processor)"},
