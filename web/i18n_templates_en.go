@@ -112,6 +112,11 @@ func init() {
 		"Für den Platzhalter in der Link-Adresse braucht Meta einen Beispielwert.":          "Meta needs an example for the link's placeholder.",
 		"Bitte eine gültige Telefonnummer für die Anruf-Schaltfläche angeben.":              "Please give a valid phone number for the phone button.",
 		"Der Beispielcode zum Kopieren fehlt (höchstens 15 Zeichen).":                       "The example code to copy is missing (at most 15 characters).",
+		// Editing in the panel.
+		"Meta prüft eine geänderte Vorlage erneut; bis zur Genehmigung ist sie nicht nutzbar. Name, Sprache und Kategorie bleiben.": "Meta reviews a changed template again; it cannot be used until approved. Name, language and category stay.",
+		"Änderung bei Meta einreichen":               "Submit the change to Meta",
+		"Meta hat die Änderung nicht angenommen: %s": "Meta did not accept the change: %s",
+		"Die Änderung wurde bei Meta eingereicht. Meta prüft die Vorlage erneut; bis dahin ist sie nicht nutzbar.": "The change was submitted to Meta. Meta reviews the template again; until then it cannot be used.",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

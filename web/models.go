@@ -269,6 +269,9 @@ type TemplateVM struct {
 	SyncedAt     time.Time
 	Deleted      bool
 	Editable     bool // Meta allows edits in this status
+	// The edit form's prefill, in the create form's notation.
+	EditExamples string // one example a line, header first
+	EditButtons  string // "Antwort: …", "Link: … | … | …", …
 }
 
 // TemplateButtonVM is one button of a template.

@@ -134,6 +134,7 @@ func (s *Server) routeTable() []route {
 		{"POST /templates/new", admins, attachmentForm, s.templateCreate},
 		{"POST /templates/library", admins, shortForm, s.templateFromLibrary},
 		{"POST /templates/delete", admins, shortForm, s.templateDelete},
+		{"POST /templates/edit", admins, attachmentForm, s.templateEdit},
 		{"GET /conversations/new", agents, noBody, s.newConversationPage},
 		{"POST /conversations/new", agents, longForm, s.newConversationSubmit},
 		// The address book (contactbook.go).

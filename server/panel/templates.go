@@ -45,8 +45,57 @@ func templateVM(t *store.Template) web.TemplateVM {
 			vm.Buttons = append(vm.Buttons, web.TemplateButtonVM{Index: i, Type: b.Type, Text: b.Text, URL: b.URL, Phone: b.PhoneNumber,
 				Param: slices.Contains(sl.URLParams, i), CopyCode: b.Type == cloudapi.ButtonCopyCode})
 		}
+		vm.EditExamples, vm.EditButtons = formNotation(cs)
 	}
 	return vm
+}
+
+// formNotation writes stored components back into the create form's
+// notation (examples one a line, buttons one a line), so the edit form
+// opens with what Meta has and definitionFromForm reads it back.
+func formNotation(cs []cloudapi.Component) (examples, buttons string) {
+	var ex, bs []string
+	for _, c := range cs {
+		switch c.Type {
+		case "HEADER":
+			if c.Example != nil {
+				ex = append(ex, c.Example.HeaderText...)
+				for _, n := range c.Example.HeaderTextNamed {
+					ex = append(ex, n.Example)
+				}
+			}
+		case "BODY":
+			if c.Example != nil {
+				if len(c.Example.BodyText) > 0 {
+					ex = append(ex, c.Example.BodyText[0]...)
+				}
+				for _, n := range c.Example.BodyTextNamed {
+					ex = append(ex, n.Example)
+				}
+			}
+		case "BUTTONS":
+			for _, b := range c.Buttons {
+				switch b.Type {
+				case cloudapi.ButtonQuickReply:
+					bs = append(bs, "Antwort: "+b.Text)
+				case cloudapi.ButtonURL:
+					line := "Link: " + b.Text + " | " + b.URL
+					var sample []string
+					if json.Unmarshal(b.Example, &sample) == nil && len(sample) > 0 {
+						line += " | " + sample[0]
+					}
+					bs = append(bs, line)
+				case cloudapi.ButtonPhone:
+					bs = append(bs, "Anruf: "+b.Text+" | "+b.PhoneNumber)
+				case cloudapi.ButtonCopyCode:
+					var code string
+					_ = json.Unmarshal(b.Example, &code)
+					bs = append(bs, "Code: "+code)
+				}
+			}
+		}
+	}
+	return strings.Join(ex, "\n"), strings.Join(bs, "\n")
 }
 
 // sendableTemplates are the templates a number may send: its account's
@@ -192,6 +241,8 @@ func (s *Server) templatesPage(w http.ResponseWriter, r *http.Request) {
 	notice := ""
 	if r.URL.Query().Get("synced") != "" {
 		notice = web.T(r.Context(), "Die Vorlagen wurden mit Meta abgeglichen.")
+	} else if r.URL.Query().Get("edited") != "" {
+		notice = web.T(r.Context(), "Die Änderung wurde bei Meta eingereicht. Meta prüft die Vorlage erneut; bis dahin ist sie nicht nutzbar.")
 	} else if r.URL.Query().Get("submitted") != "" {
 		notice = web.T(r.Context(), "Die Vorlage wurde bei Meta eingereicht. Sobald Meta sie geprüft hat, ändert sich ihr Status hier.")
 	}
@@ -418,6 +469,42 @@ func buttonsFromLines(ctx context.Context, text string) ([]cloudapi.Button, stri
 func isDigitsStr(s string) bool {
 	_, err := strconv.ParseUint(s, 10, 64)
 	return err == nil
+}
+
+// templateEdit sends the edit form's components to Meta through the
+// same Manager.Edit the API uses: Meta reviews the template again, and
+// nothing changes locally when Pforte or Meta refuses.
+func (s *Server) templateEdit(w http.ResponseWriter, r *http.Request) {
+	if !s.templatesManaged(w, r) {
+		return
+	}
+	ctx := r.Context()
+	waba, msg := s.templateAccount(r)
+	if msg != "" {
+		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
+		return
+	}
+	name, lang := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("language"))
+	if _, err := s.store.TemplateOf(ctx, waba, name, lang); err != nil {
+		st, msg := templateFailure(ctx, err)
+		s.renderTemplates(w, r, st, msg, "")
+		return
+	}
+	def, msg := s.definitionFromForm(r)
+	if msg != "" {
+		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
+		return
+	}
+	if err := s.cfg.Templates.Edit(ctx, waba, name, lang, def.Components, viewerOf(r).actor()); err != nil {
+		st, msg := templateFailure(ctx, err)
+		var me *templates.MetaError
+		if errors.As(err, &me) {
+			msg = web.Tf(ctx, "Meta hat die Änderung nicht angenommen: %s", me.Reason)
+		}
+		s.renderTemplates(w, r, st, msg, "")
+		return
+	}
+	redirect(w, r, "/templates?edited=1")
 }
 
 // templateFromLibrary creates a template from Meta's library.
