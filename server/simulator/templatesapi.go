@@ -99,6 +99,19 @@ func (s *Simulator) AccountTemplates() map[string]string {
 	return out
 }
 
+// TemplateComponents returns the components "Meta" holds for a template
+// (nil when unknown), so tests see what an edit reached.
+func (s *Simulator) TemplateComponents(name, language string) json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.templates {
+		if t.Name == name && t.Language == language {
+			return slices.Clone(t.Components)
+		}
+	}
+	return nil
+}
+
 // AddAccountTemplate puts a template straight into the account (approved),
 // as if created in the WhatsApp Manager; no webhook is sent.
 func (s *Simulator) AddAccountTemplate(name, language, category string, components json.RawMessage) int64 {
