@@ -2,6 +2,7 @@ package panel_test
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
@@ -111,5 +112,37 @@ func TestTemplatesPageAdminEdits(t *testing.T) {
 	}
 	if edits != 1 {
 		t.Fatalf("%d template edits audited, want 1", edits)
+	}
+
+}
+
+// A template with an image header needs a new sample file when edited:
+// the handle of the first upload does not count again at Meta, so the
+// panel asks for the file in German before asking Meta.
+func TestTemplateEditMediaNeedsSample(t *testing.T) {
+	sg := templateGateway(t)
+	g := sg.Gateway
+	ctx := context.Background()
+	sg.Sim.AddAccountTemplate("bild_angebot", "de", "MARKETING",
+		json.RawMessage(`[{"type":"HEADER","format":"IMAGE","example":{"header_handle":["4::c2FtcGxl"]}},{"type":"BODY","text":"Neu im Laden"}]`))
+	if _, err := sg.Templates.SyncAccount(ctx, simWABA, store.ActorSystem); err != nil {
+		t.Fatal(err)
+	}
+	addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
+	admin := newBrowser(t, g.Public.URL)
+	admin.login("admin@example.de")
+	if page := admin.get("/templates").body; !strings.Contains(page, `<option value="IMAGE" selected>`) {
+		t.Fatal("the edit form does not keep the image header chosen")
+	}
+	form := url.Values{"waba": {simWABA}, "name": {"bild_angebot"}, "language": {"de"}, "header_format": {"IMAGE"}, "body": {"Frisch geröstet im Laden"}}
+	if p := admin.post("/templates/edit", form); p.status != 422 || !strings.Contains(p.body, "Beispieldatei") {
+		t.Fatalf("edit without sample: %d", p.status)
+	}
+	if c := string(sg.Sim.TemplateComponents("bild_angebot", "de")); strings.Contains(c, "Frisch") {
+		t.Fatalf("reached Meta: %s", c)
+	}
+	tp, err := g.Store.TemplateOf(ctx, simWABA, "bild_angebot", "de")
+	if err != nil || tp.Status != "APPROVED" || strings.Contains(tp.Components, "Frisch") {
+		t.Fatalf("changed locally: %+v %v", tp, err)
 	}
 }
