@@ -14,6 +14,7 @@ type AutomationsVM struct {
 	States  []StateVM
 	Replies []ReplyFormVM
 	CSAT    CSATFormVM
+	Routing RoutingVM
 }
 
 // CSATFormVM is the satisfaction survey form.

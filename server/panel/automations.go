@@ -106,6 +106,10 @@ func (s *Server) renderAutomations(w http.ResponseWriter, r *http.Request, statu
 		if csat := csatFormOf(r.Context()); csat != nil {
 			vm.CSAT = *csat
 		}
+		if vm.Routing, err = s.routingVM(ctx, vm.Number); err != nil {
+			s.storeFail(w, r, err)
+			return
+		}
 	}
 	s.page(w, r, status, web.Chrome{Title: web.T(ctx, "Automatisierung"), Nav: "automations"}, web.Automations(vm))
 }

@@ -1,0 +1,22 @@
+package web
+
+// RoutingVM is one number's routing rules on the automations page.
+type RoutingVM struct {
+	Rules []RoutingRuleVM
+	Teams []string // team names for the select
+	Form  RoutingFormVM
+}
+
+// RoutingRuleVM is one rule as a table row.
+type RoutingRuleVM struct {
+	Index    int
+	Name     string
+	If, Then string // in words
+}
+
+// RoutingFormVM is the add-a-rule form, as typed when refused.
+type RoutingFormVM struct {
+	Name, Keywords, Labels, Language, FieldKey, FieldValue string
+	Team, Mode, Agent, AddLabels, Priority                 string
+	Error                                                  string
+}
