@@ -3015,9 +3015,9 @@ func replicaPanel(r *ReplicaVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var193 string
-			templ_7745c5c3_Var193, templ_7745c5c3_Err = templ.JoinStringErrs(T(ctx, "Nicht eingerichtet: Geht dieser Server verloren, ist alles seit der letzten kopierten Sicherung verloren. Siehe docs/replication.md."))
+			templ_7745c5c3_Var193, templ_7745c5c3_Err = templ.JoinStringErrs(T(ctx, "Nicht eingerichtet: Geht dieser Server verloren, ist alles seit der letzten kopierten Sicherung verloren. Einrichten mit --replica-url; die Anleitung steht im Kapitel „Off-site-Replikation“ der Dokumentation."))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `admin.templ`, Line: 386, Col: 164}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `admin.templ`, Line: 386, Col: 244}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var193))
 			if templ_7745c5c3_Err != nil {
