@@ -303,15 +303,11 @@ func (s *Server) templateAccount(r *http.Request) (string, string) {
 
 // templateCreate submits the form's template to Meta.
 func (s *Server) templateCreate(w http.ResponseWriter, r *http.Request) {
-	if !s.templatesManaged(w, r) {
+	waba, ok := s.managedAccount(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	waba, msg := s.templateAccount(r)
-	if msg != "" {
-		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
-		return
-	}
 	def, msg := s.definitionFromForm(r)
 	if msg != "" {
 		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
@@ -475,15 +471,11 @@ func isDigitsStr(s string) bool {
 // same Manager.Edit the API uses: Meta reviews the template again, and
 // nothing changes locally when Pforte or Meta refuses.
 func (s *Server) templateEdit(w http.ResponseWriter, r *http.Request) {
-	if !s.templatesManaged(w, r) {
+	waba, ok := s.managedAccount(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	waba, msg := s.templateAccount(r)
-	if msg != "" {
-		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
-		return
-	}
 	name, lang := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("language"))
 	if _, err := s.store.TemplateOf(ctx, waba, name, lang); err != nil {
 		st, msg := templateFailure(ctx, err)
@@ -509,15 +501,11 @@ func (s *Server) templateEdit(w http.ResponseWriter, r *http.Request) {
 
 // templateFromLibrary creates a template from Meta's library.
 func (s *Server) templateFromLibrary(w http.ResponseWriter, r *http.Request) {
-	if !s.templatesManaged(w, r) {
+	waba, ok := s.managedAccount(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	waba, msg := s.templateAccount(r)
-	if msg != "" {
-		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
-		return
-	}
 	lib := strings.TrimSpace(r.PostFormValue("library"))
 	cat := store.CategoryUtility
 	if l, err := s.cfg.Templates.Library(ctx, "", ""); err == nil {
@@ -543,15 +531,11 @@ func (s *Server) templateFromLibrary(w http.ResponseWriter, r *http.Request) {
 
 // templateDelete deletes one language of a template at Meta.
 func (s *Server) templateDelete(w http.ResponseWriter, r *http.Request) {
-	if !s.templatesManaged(w, r) {
+	waba, ok := s.managedAccount(w, r)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
-	waba, msg := s.templateAccount(r)
-	if msg != "" {
-		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
-		return
-	}
 	if err := s.cfg.Templates.Delete(ctx, waba, r.PostFormValue("name"), r.PostFormValue("language"), viewerOf(r).actor()); err != nil {
 		st, msg := templateFailure(ctx, err)
 		s.renderTemplates(w, r, st, msg, "")
@@ -703,4 +687,19 @@ func (s *Server) newConversationSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Publish(Event{Kind: "message", Conversation: convID})
 	redirect(w, r, fmt.Sprintf("/conversations/%d", convID))
+}
+
+// managedAccount is the start of every managing action: templates are
+// managed at all, and the form names one of the configured accounts. It
+// has answered when ok is false.
+func (s *Server) managedAccount(w http.ResponseWriter, r *http.Request) (waba string, ok bool) {
+	if !s.templatesManaged(w, r) {
+		return "", false
+	}
+	waba, msg := s.templateAccount(r)
+	if msg != "" {
+		s.renderTemplates(w, r, http.StatusUnprocessableEntity, msg, "")
+		return "", false
+	}
+	return waba, true
 }
