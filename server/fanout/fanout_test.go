@@ -113,8 +113,20 @@ func TestForwardsByteForByteWithMetaSignature(t *testing.T) {
 		post(t, g, body)
 	}
 	for _, rc := range []*receiver{a, b} {
-		waitFor(t, "every delivery at every receiver", func() bool { return len(rc.accepted()) >= len(sent) })
-		got := rc.all()
+		// Examples with a ban or a restriction raise alarms; their events
+		// (object "pforte") reach every subscription too, in the same
+		// sequence, and are checked in TestAlarmRaisedAndResolvedFanOutOnce.
+		fromMeta := func() (got []received) {
+			for _, r := range rc.all() {
+				if !bytes.Contains(r.Body, []byte(`"object":"pforte"`)) {
+					got = append(got, r)
+				}
+			}
+			return got
+		}
+		waitFor(t, "every delivery at every receiver", func() bool { return len(fromMeta()) >= len(sent) })
+		got := fromMeta()
+		lastSeq := int64(0)
 		if len(got) != len(sent) {
 			t.Errorf("receiver got %d requests for %d deliveries", len(got), len(sent))
 		}
@@ -132,9 +144,10 @@ func TestForwardsByteForByteWithMetaSignature(t *testing.T) {
 			if r.Delivery != digest(sent[i]) {
 				t.Errorf("request %d: X-Pforte-Delivery %q, want the body's SHA-256", i, r.Delivery)
 			}
-			if r.Sequence != int64(i+1) || r.Attempt != 1 {
-				t.Errorf("request %d: sequence %d attempt %d", i, r.Sequence, r.Attempt)
+			if r.Sequence <= lastSeq || r.Attempt != 1 {
+				t.Errorf("request %d: sequence %d (after %d) attempt %d", i, r.Sequence, lastSeq, r.Attempt)
 			}
+			lastSeq = r.Sequence
 		}
 	}
 	// A receiver checking with another secret rejects, as it should.
@@ -145,7 +158,7 @@ func TestForwardsByteForByteWithMetaSignature(t *testing.T) {
 		return getSub(t, g, 1).Queue.Pending == 0 && getSub(t, g, 2).Queue.Pending == 0
 	})
 	s := getSub(t, g, 1)
-	if s.Queue.Delivered != int64(len(sent)) || s.Queue.LastSuccessAt == nil || s.Queue.LastError != nil {
+	if s.Queue.Delivered < int64(len(sent)) || s.Queue.LastSuccessAt == nil || s.Queue.LastError != nil {
 		t.Errorf("queue state after success: %+v", s.Queue)
 	}
 }

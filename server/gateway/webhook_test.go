@@ -136,7 +136,9 @@ func TestWebhookStoresEveryExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Deliveries != int64(len(names)) || c.Statuses == 0 || c.Events == 0 {
+	// Examples with a ban or a restriction raise alarms, and alarms are
+	// Pforte's own signed events, stored beside Meta's deliveries.
+	if c.Deliveries-ownEvents(t, g.Dir) != int64(len(names)) || c.Statuses == 0 || c.Events == 0 {
 		t.Errorf("counts %+v: want one delivery per example (%d), some statuses and events", c, len(names))
 	}
 	tmpl, err := g.Store.EventsByField(context.Background(), "message_template_status_update", 10)
@@ -203,7 +205,7 @@ func TestWebhookRedeliveryStoresOnce(t *testing.T) {
 	for _, name := range names {
 		wantMsgs += int64(len(exampleMessages(t, bodies[name])))
 	}
-	if c.Messages != wantMsgs || c.Deliveries != int64(len(names))+1 {
+	if c.Messages != wantMsgs || c.Deliveries-ownEvents(t, g.Dir) != int64(len(names))+1 {
 		t.Errorf("after 3 deliveries each: %d messages, %d deliveries; want %d and %d", c.Messages, c.Deliveries, wantMsgs, len(names)+1)
 	}
 	db := openRaw(t, g.Dir)
@@ -538,4 +540,15 @@ func TestAppSecretRotation(t *testing.T) {
 			t.Errorf("signed with %s secret: %d", secret, resp.StatusCode)
 		}
 	}
+}
+
+// ownEvents counts the deliveries Pforte stored itself (object "pforte":
+// alarms, bot handovers) so that tests can count Meta's alone.
+func ownEvents(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	if err := openRaw(t, dir).QueryRow(`SELECT count(*) FROM deliveries WHERE instr(body, '"object":"pforte"') > 0`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
