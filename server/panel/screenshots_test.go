@@ -16,6 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/pforte/pforte/server/campaign"
 	"github.com/pforte/pforte/server/gateway"
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/simulator"
@@ -162,8 +163,9 @@ func seedScreenshots(t *testing.T) *shotWorld {
 		loc = time.Local
 	}
 	sg := testenv.NewSending(t, testenv.SendingOptions{
-		Options: testenv.Options{Gateway: gateway.Config{Location: loc}},
-		Sim:     simulator.Options{DisplayPhoneNumber: "4930123456", StatusDelay: 30 * time.Millisecond},
+		Options:  testenv.Options{Gateway: gateway.Config{Location: loc}},
+		Sim:      simulator.Options{DisplayPhoneNumber: "4930123456", StatusDelay: 30 * time.Millisecond},
+		Campaign: &campaign.Config{Tick: time.Second},
 	})
 	g := sg.Gateway
 	w := &shotWorld{sg: sg, inviteToken: "einladung-fuer-die-screenshots-0123456789"}
