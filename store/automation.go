@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -385,20 +384,10 @@ func queueHandoverEvent(tx *Tx, convID int64, actor Actor, now int64) error {
 	if userID != "" {
 		value["user_id"] = userID
 	}
-	body, err := json.Marshal(map[string]any{"object": "pforte", "entry": []any{map[string]any{"id": pnid,
-		"changes": []any{map[string]any{"field": HandoverField, "value": value}}}}})
-	if err != nil {
+	if err := queueOwnEvent(tx, pnid, HandoverField, value, now); err != nil {
 		return fmt.Errorf("store: bot handover event: %w", err)
 	}
-	sum := sha256.Sum256(body)
-	d := &Delivery{Body: body, ReceivedAt: time.Unix(now, 0)}
-	id, _, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, fanout_events, by_hash) VALUES (?, ?, ?, ?, 1)
-		ON CONFLICT DO NOTHING`, sum[:], body, now, int(EventOther))
-	if err != nil || id == 0 {
-		return err // the same event in the same second is already queued
-	}
-	var res IngestResult
-	return enqueueFanout(tx, d, EventOther, id, &res)
+	return nil
 }
 
 // ConversationOf finds the conversation of a business number with a

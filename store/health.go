@@ -94,23 +94,35 @@ func queueAlarmEvent(tx *Tx, key string, kind AlarmMailKind, message string, now
 		id = subject
 	}
 	value := map[string]any{"key": key, "alarm": AlarmKind(key), "kind": string(kind), "message": message, "at": now}
-	body, err := json.Marshal(map[string]any{"object": "pforte", "entry": []any{map[string]any{"id": id,
-		"changes": []any{map[string]any{"field": AlarmField, "value": value}}}}})
-	if err != nil {
+	if err := queueOwnEvent(tx, id, AlarmField, value, now); err != nil {
 		return fmt.Errorf("store: alarm event: %w", err)
+	}
+	return nil
+}
+
+// OwnEventObject is the webhook object of the events Pforte itself sends
+// its subscriptions (alarms, bot handovers), where Meta's say
+// "whatsapp_business_account".
+const OwnEventObject = "pforte"
+
+// queueOwnEvent stores one of Pforte's own events as a delivery in Meta's
+// webhook shape and queues it for the subscriptions that forward "other"
+// events, so it is signed, retried and replayable like Meta's. The very
+// same event in the same second is stored once.
+func queueOwnEvent(tx *Tx, entryID, field string, value map[string]any, now int64) error {
+	body, err := json.Marshal(map[string]any{"object": OwnEventObject, "entry": []any{map[string]any{"id": entryID,
+		"changes": []any{map[string]any{"field": field, "value": value}}}}})
+	if err != nil {
+		return err
 	}
 	sum := sha256.Sum256(body)
-	d := &Delivery{Body: body, ReceivedAt: time.Unix(now, 0)}
-	did, _, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, fanout_events, by_hash) VALUES (?, ?, ?, ?, 1)
+	id, _, err := tx.Insert(`INSERT INTO deliveries(sha256, body, received_at, fanout_events, by_hash) VALUES (?, ?, ?, ?, 1)
 		ON CONFLICT DO NOTHING`, sum[:], body, now, int(EventOther))
-	if err != nil {
-		return fmt.Errorf("store: alarm event: %w", err)
-	}
-	if did == 0 {
-		return nil // the very same event in the same second is already queued
+	if err != nil || id == 0 {
+		return err
 	}
 	var res IngestResult
-	return enqueueFanout(tx, d, EventOther, did, &res)
+	return enqueueFanout(tx, &Delivery{Body: body, ReceivedAt: time.Unix(now, 0)}, EventOther, id, &res)
 }
 
 func queueAlarmMail(tx *Tx, key string, kind AlarmMailKind, message string, now int64) error {
@@ -551,8 +563,8 @@ func (s *Store) WebhookActivity(ctx context.Context, now time.Time) (last int64,
 	// be escaped, so it only matches the key). Otherwise the silent-webhooks
 	// alarm's own event would clear it at the next check.
 	err = s.rdb.QueryRowContext(ctx, `SELECT coalesce((SELECT received_at FROM deliveries
-			WHERE instr(body, '"object":"pforte"') = 0 ORDER BY received_at DESC LIMIT 1), 0),
-		(SELECT count(*) FROM deliveries WHERE received_at >= ?)`, now.Add(-7*24*time.Hour).Unix()).Scan(&last, &week)
+			WHERE instr(body, ?) = 0 ORDER BY received_at DESC LIMIT 1), 0),
+		(SELECT count(*) FROM deliveries WHERE received_at >= ?)`, `"object":"`+OwnEventObject+`"`, now.Add(-7*24*time.Hour).Unix()).Scan(&last, &week)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: webhook activity: %w", err)
 	}
