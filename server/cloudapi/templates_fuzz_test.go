@@ -2,7 +2,6 @@ package cloudapi
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 )
 
@@ -73,43 +72,6 @@ func FuzzTemplateParams(f *testing.F) {
 			t.Fatalf("a send filling every slot was refused: %v\ncomponents %s\nsend %s", pe, comps, good)
 		}
 	})
-}
-
-// FuzzNormalizeE164 checks the phone number reader: whatever it accepts is
-// 8 to 15 digits without a leading 0, and reading its own answer with a
-// "+" gives the same number.
-func FuzzNormalizeE164(f *testing.F) {
-	for _, s := range []string{"0151 23456789", "+49 (0)30 23125-100", "0049 151 2345 6789", "+43 664 1234567", "12345", "abc", "+", "00", "0", "4915123456789", "01/51.23-45"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		d, err := NormalizeE164(in, "49")
-		if err != nil {
-			return
-		}
-		if len(d) < 8 || len(d) > 15 || d[0] == '0' || strings.Trim(d, "0123456789") != "" {
-			t.Fatalf("%q → %q is not E.164", in, d)
-		}
-		if again, err := NormalizeE164("+"+d, "49"); err != nil || again != d {
-			t.Fatalf("%q → %q → %q %v", in, d, again, err)
-		}
-	})
-}
-
-func TestNormalizeE164(t *testing.T) {
-	for in, want := range map[string]string{
-		"0151 23456789": "4915123456789", "+49 151 23456789": "4915123456789", "0049-151-23456789": "4915123456789",
-		"+43 664 1234567": "436641234567", "(030) 231 25 100": "493023125100",
-	} {
-		if got, err := NormalizeE164(in, "49"); err != nil || got != want {
-			t.Errorf("%q: %q %v, want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "0151 2345678x", "12", "+0049151", "0151 23456789 0151 23456789 0151", "++49151234567"} {
-		if got, err := NormalizeE164(bad, "49"); err == nil {
-			t.Errorf("%q accepted as %q", bad, got)
-		}
-	}
 }
 
 // BenchmarkCheckTemplateParams is the send-time check of a template with

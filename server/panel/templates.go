@@ -633,8 +633,8 @@ func (s *Server) newConversationSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if waID == "" {
-		d, err := cloudapi.NormalizeE164(r.PostFormValue("phone"), "49")
-		if err != nil {
+		d, ok := store.ParsePhoneE164(r.PostFormValue("phone"))
+		if !ok {
 			s.renderNewConversation(w, r, http.StatusUnprocessableEntity,
 				web.T(ctx, "Bitte wählen Sie einen Kontakt oder geben Sie eine gültige Telefonnummer ein, z. B. 0151 23456789 oder +43 664 1234567."))
 			return
