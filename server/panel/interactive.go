@@ -33,15 +33,11 @@ var rowIDChars = regexp.MustCompile(`[^a-z0-9_]+`)
 func (s *Server) sendInteractive(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := viewerOf(r)
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
-		return
-	}
-	cs, ok := s.sendableConversation(w, r, id)
+	cs, ok := s.sendableConversation(w, r)
 	if !ok {
 		return
 	}
+	id := cs.ID
 	if !store.WindowOpen(cs.LastInboundAt, s.now()) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, windowClosedNoSend))
 		return

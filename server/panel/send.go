@@ -37,10 +37,16 @@ func fileType(partType, name string) string {
 	return ct
 }
 
-// sendableConversation loads a conversation the panel may send in, or
-// answers why not: sending is not set up, or the customer is restricted.
-func (s *Server) sendableConversation(w http.ResponseWriter, r *http.Request, id int64) (*store.ConversationSummary, bool) {
+// sendableConversation loads the path's conversation if the panel may
+// send in it, or answers why not: no such conversation, sending is not set
+// up, the customer is restricted, or the page is stale.
+func (s *Server) sendableConversation(w http.ResponseWriter, r *http.Request) (*store.ConversationSummary, bool) {
 	ctx := r.Context()
+	id, ok := pathID(r, "id")
+	if !ok {
+		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
+		return nil, false
+	}
 	if s.panel.cfg.Sender == nil {
 		s.renderConversation(w, r, http.StatusServiceUnavailable, web.T(ctx, "Senden ist nicht eingerichtet."))
 		return nil, false
@@ -75,17 +81,13 @@ const staleComposer = "Nicht gesendet: Diese Unterhaltung gehört nicht mehr zu 
 func (s *Server) sendMessage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := viewerOf(r)
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
-		return
-	}
 	// The body was read and limited by limitBody (attachmentForm); an
 	// attached file waits in the data directory's spool folder.
-	cs, ok := s.sendableConversation(w, r, id)
+	cs, ok := s.sendableConversation(w, r)
 	if !ok {
 		return
 	}
+	id := cs.ID
 	if !store.WindowOpen(cs.LastInboundAt, s.now()) {
 		s.renderConversation(w, r, http.StatusConflict, web.T(ctx, windowClosedNoSend))
 		return
@@ -186,15 +188,11 @@ func sendRefusal(ctx context.Context, err error) (int, string) {
 func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	v := viewerOf(r)
-	id, ok := pathID(r, "id")
-	if !ok {
-		s.failPage(w, r, http.StatusNotFound, "Nicht gefunden.")
-		return
-	}
-	cs, ok := s.sendableConversation(w, r, id)
+	cs, ok := s.sendableConversation(w, r)
 	if !ok {
 		return
 	}
+	id := cs.ID
 	waba, err := s.store.WABAOf(ctx, cs.PhoneNumberID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.storeFail(w, r, err)
