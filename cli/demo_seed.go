@@ -133,7 +133,8 @@ var demoScenes = []demoScene{
 // business number and the demo's approved templates.
 func demoSimulatorOptions(token string, log *slog.Logger) simulator.Options {
 	return simulator.Options{AccessToken: token, StatusDelay: 2 * time.Second, EnforceWindow: true,
-		DisplayPhoneNumber: demoDisplayNumber, Templates: demoTemplates, Logger: log.With("part", "simulator")}
+		DisplayPhoneNumber: demoDisplayNumber, Templates: demoTemplates, Logger: log.With("part", "simulator"),
+		KeepRequests: simulatorKeepRequests}
 }
 
 // seedDemo makes a demo data directory look like a shop's inbox: approved

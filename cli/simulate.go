@@ -14,6 +14,10 @@ import (
 	"github.com/pforte/pforte/server/simulator"
 )
 
+// simulatorKeepRequests bounds the send calls a long-running simulator
+// remembers, so a demo or a load test does not grow without end.
+const simulatorKeepRequests = 10_000
+
 // cmdSimulate runs the Cloud API simulator on its own: a fake Graph API
 // (point a gateway's --graph-url at it) and fictional customers whose
 // signed webhooks go to --target at --rate, ending with a summary table.
@@ -59,7 +63,7 @@ func cmdSimulate(ctx context.Context, args []string, env envLookup, stdout, stde
 	}
 	log := newLogger(stderr, "info", "text")
 	sim := simulator.New(simulator.Options{AccessToken: *token, AppSecret: []byte(*appSecret), WebhookURL: *target,
-		PhoneNumberID: *pnid, StatusDelay: *statusDelay, EnforceWindow: *window, Logger: log})
+		PhoneNumberID: *pnid, StatusDelay: *statusDelay, EnforceWindow: *window, Logger: log, KeepRequests: simulatorKeepRequests})
 	defer sim.Close()
 	if *listen != "" {
 		ln, err := listenAddr(*listen)

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -25,7 +27,9 @@ import (
 // opt-outs, and reports: the time to build the audience, the enqueue rate
 // (the engine's path: render, check, queue in the outbox, unpaced), the
 // sustained send rate (outbox → simulator, every status webhook ingested
-// meanwhile) and the resident memory before and after.
+// meanwhile), the gateway's answer times to that status webhook storm
+// (from the simulator's POST to the 200, each after a durable commit),
+// and the resident memory and live heap while the campaign goes out.
 //
 //	go test -tags '...' -run '^$' -bench Campaign100k -benchtime 1x ./server/campaign/
 func BenchmarkCampaign100k(b *testing.B) {
@@ -50,11 +54,61 @@ func rssMB() float64 {
 	return 0
 }
 
+// webhookTimer times the simulator's webhook deliveries into fixed
+// 100 µs buckets (up to 10 s), so measuring keeps memory flat too.
+type webhookTimer struct {
+	next    http.RoundTripper
+	mu      sync.Mutex
+	buckets [100_000]int64
+	n       int64
+}
+
+func (wt *webhookTimer) RoundTrip(r *http.Request) (*http.Response, error) {
+	t0 := time.Now()
+	resp, err := wt.next.RoundTrip(r)
+	if err == nil && r.URL.Path == "/webhook" {
+		i := min(int(time.Since(t0)/(100*time.Microsecond)), len(wt.buckets)-1)
+		wt.mu.Lock()
+		wt.buckets[i]++
+		wt.n++
+		wt.mu.Unlock()
+	}
+	return resp, err
+}
+
+// quantile is the upper edge of the bucket holding the q-th answer time.
+func (wt *webhookTimer) quantile(q float64) time.Duration {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	want, seen := int64(q*float64(wt.n)+0.5), int64(0)
+	for i, c := range wt.buckets {
+		if seen += c; c > 0 && seen >= want {
+			return time.Duration(i+1) * 100 * time.Microsecond
+		}
+	}
+	return 0
+}
+
+func (wt *webhookTimer) reset() {
+	wt.mu.Lock()
+	wt.buckets, wt.n = [100_000]int64{}, 0
+	wt.mu.Unlock()
+}
+
+func heapMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapAlloc) / (1 << 20)
+}
+
 func benchCampaign(b *testing.B, n int) {
 	ctx := context.Background()
+	timer := &webhookTimer{next: &http.Transport{MaxIdleConnsPerHost: 128}}
 	sg := testenv.NewSending(b, testenv.SendingOptions{
-		Sender:   outbox.Config{Rate: 1000, Concurrency: 64, PairInterval: time.Millisecond},
-		Sim:      simulator.Options{StatusDelay: 200 * time.Millisecond, Campaign: simulator.Campaign{FailRate: 0.03, ReplyRate: 0.01, OptOutRate: 0.005}},
+		Sender: outbox.Config{Rate: 1000, Concurrency: 64, PairInterval: time.Millisecond},
+		Sim: simulator.Options{StatusDelay: 200 * time.Millisecond, Campaign: simulator.Campaign{FailRate: 0.03, ReplyRate: 0.01, OptOutRate: 0.005},
+			KeepRequests: 1000, Client: &http.Client{Timeout: 30 * time.Second, Transport: timer}},
 		Campaign: &campaign.Config{Rate: 1000, QuietFrom: 1, QuietTo: 1, SendOnSundaysAndHolidays: true, FailureRate: 0.5},
 		Paused:   true,
 	})
@@ -96,7 +150,7 @@ func benchCampaign(b *testing.B, n int) {
 		})
 	}
 	wg.Wait()
-	rss0 := rssMB()
+	rss0, heap0 := rssMB(), heapMB()
 	b.ResetTimer()
 
 	t0 := time.Now()
@@ -139,28 +193,42 @@ func benchCampaign(b *testing.B, n int) {
 	enqueue := time.Since(t1)
 	// Sending: the outbox drains at the number's rate while the status
 	// webhook storm comes back.
+	timer.reset()
 	t2 := time.Now()
 	sg.Start()
-	peak := rssMB()
+	peak, rss10 := rssMB(), 0.0
 	for {
 		time.Sleep(500 * time.Millisecond)
-		peak = max(peak, rssMB())
+		rss := rssMB()
+		peak = max(peak, rss)
 		cnt, err := sg.Store.CampaignCounts(ctx, c.ID)
 		if err != nil {
 			b.Fatal(err)
+		}
+		if rss10 == 0 && cnt.Queued <= queued*9/10 {
+			rss10 = rss
 		}
 		if cnt.Queued == 0 {
 			break
 		}
 	}
 	send := time.Since(t2)
+	// The last receipts (read, replies) are still on their way.
+	time.Sleep(time.Second)
+	rssEnd, heapEnd := rssMB(), heapMB()
 	b.StopTimer()
 	cnt, _ := sg.Store.CampaignCounts(ctx, c.ID)
 	b.ReportMetric(build.Seconds(), "audience-build-s")
 	b.ReportMetric(float64(queued)/enqueue.Seconds(), "enqueued/s")
 	b.ReportMetric(float64(cnt.Sent+cnt.Failed)/send.Seconds(), "sent/s")
 	b.ReportMetric(rss0, "RSS-before-MB")
+	b.ReportMetric(rss10, "RSS-at-10%-MB")
+	b.ReportMetric(rssEnd, "RSS-end-MB")
 	b.ReportMetric(peak, "RSS-peak-MB")
+	b.ReportMetric(heapEnd-heap0, "heap-growth-MB")
+	b.ReportMetric(float64(timer.quantile(0.5).Microseconds())/1000, "webhook-p50-ms")
+	b.ReportMetric(float64(timer.quantile(0.99).Microseconds())/1000, "webhook-p99-ms")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d recipients: audience %s, queued %d in %s, sent %d failed %d in %s; counts %+v", n, build, queued, enqueue, cnt.Sent, cnt.Failed, send, *cnt)
+	b.Logf("%d recipients: audience %s, queued %d in %s, sent %d failed %d in %s; %d status/reply webhooks, p50 %s p99 %s p99.9 %s; heap %.1f → %.1f MB; counts %+v",
+		n, build, queued, enqueue, cnt.Sent, cnt.Failed, send, timer.n, timer.quantile(0.5), timer.quantile(0.99), timer.quantile(0.999), heap0, heapEnd, *cnt)
 }

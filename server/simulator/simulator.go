@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"strconv"
@@ -68,7 +69,12 @@ type Options struct {
 	// PricingCategory, if set, is the category every pricing object names
 	// (e.g. one Meta has not announced, to test unknown categories).
 	PricingCategory string
-	Logger          *slog.Logger
+	// KeepRequests bounds how many send calls Requests remembers (the
+	// newest); zero remembers all. A long-running simulator (the demo, a
+	// load test) sets it so its memory stays flat; the per-outcome counts
+	// at /_simulator/requests always cover every call.
+	KeepRequests int
+	Logger       *slog.Logger
 	Client          *http.Client
 }
 
@@ -117,6 +123,7 @@ type Simulator struct {
 	mu          sync.Mutex
 	faults      []*Fault
 	requests    []Request
+	outcomes    map[string]int // every send call by outcome, however many are kept
 	media       map[string]*mediaObject
 	windows     map[string]time.Time // customer → last inbound
 	sentTo      map[string][]string  // customer → wamids the business sent
@@ -173,7 +180,7 @@ func New(opts Options) *Simulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{opts: opts, log: opts.Logger, media: map[string]*mediaObject{}, windows: map[string]time.Time{},
 		sentTo: map[string][]string{}, inbound: map[string][]string{}, statusCtx: ctx, stopStatus: cancel,
-		uploads: map[string]*uploadSession{}, handles: map[string]bool{}, nextTemplateID: 1000}
+		uploads: map[string]*uploadSession{}, handles: map[string]bool{}, nextTemplateID: 1000, outcomes: map[string]int{}}
 	s.seedTemplates()
 	return s
 }
@@ -216,11 +223,16 @@ func (s *Simulator) ExpireDownloads(n int) { s.mu.Lock(); s.expire += n; s.mu.Un
 // Downloads is how many media download requests arrived.
 func (s *Simulator) Downloads() int { s.mu.Lock(); defer s.mu.Unlock(); return s.downloads }
 
-// Requests returns a copy of every send call received so far.
+// Requests returns a copy of the send calls received so far: all of
+// them, or the newest Options.KeepRequests.
 func (s *Simulator) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Request(nil), s.requests...)
+	kept := s.requests
+	if k := s.opts.KeepRequests; k > 0 && len(kept) > k {
+		kept = kept[len(kept)-k:]
+	}
+	return append([]Request(nil), kept...)
 }
 
 // ReadReceipts returns the read receipts received, typing indicators
@@ -281,11 +293,15 @@ func (s *Simulator) handleFault(w http.ResponseWriter, r *http.Request) {
 
 // handleRequests counts the send calls received by outcome.
 func (s *Simulator) handleRequests(w http.ResponseWriter, r *http.Request) {
-	counts := map[string]int{}
-	for _, q := range s.Requests() {
-		counts[q.Outcome]++
-	}
-	writeJSON(w, http.StatusOK, counts)
+	writeJSON(w, http.StatusOK, s.Outcomes())
+}
+
+// Outcomes counts every send call received by outcome ("accepted",
+// "error 131047", …), including those no longer kept by Requests.
+func (s *Simulator) Outcomes() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.outcomes)
 }
 
 func (s *Simulator) graphError(w http.ResponseWriter, status int, code cloudapi.ErrorCode, title, details string) {
@@ -484,8 +500,13 @@ func (s *Simulator) handleSend(w http.ResponseWriter, r *http.Request) {
 
 func (s *Simulator) record(r Request) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outcomes[r.Outcome]++
+	if k := s.opts.KeepRequests; k > 0 && len(s.requests) >= 2*k {
+		// Drop k at once (amortised O(1)); Requests shows the newest k.
+		s.requests = append(s.requests[:0], s.requests[len(s.requests)-k:]...)
+	}
 	s.requests = append(s.requests, r)
-	s.mu.Unlock()
 }
 
 func (s *Simulator) noteSent(to, wamid string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -202,5 +203,38 @@ func TestTemplateStatusWebhook(t *testing.T) {
 	}
 	if len(tpls) != 1 || tpls[0].Name != tpl.Name || tpls[0].Language != "de" || tpls[0].Category != "UTILITY" || !tpls[0].Usable() {
 		t.Fatalf("gateway knows %+v", tpls)
+	}
+}
+
+// A long-running simulator remembers only the newest send calls, yet
+// counts every one by outcome.
+func TestKeepRequestsBoundsMemory(t *testing.T) {
+	sim := simulator.New(simulator.Options{AccessToken: "tok", StatusDelay: -1, EnforceWindow: true, KeepRequests: 5})
+	srv := httptest.NewServer(sim.Handler())
+	defer srv.Close()
+	url := srv.URL + "/v24.0/106540352242922/messages"
+	for i := range 23 {
+		body := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+4915112340%03d","type":"text","text":{"body":"Nachricht %d"}}`, i, i)
+		if i%2 == 0 { // outside the window: refused with 131047
+			call(t, "POST", url, "tok", []byte(body))
+			continue
+		}
+		tpl := fmt.Sprintf(`{"messaging_product":"whatsapp","to":"+4915112340%03d","type":"template","template":{"name":"hello_world","language":{"code":"en_US"}}}`, i)
+		if st, b := call(t, "POST", url, "tok", []byte(tpl)); st != 200 {
+			t.Fatalf("template: %d %s", st, b)
+		}
+	}
+	kept := sim.Requests()
+	if len(kept) != 5 || kept[4].To != "4915112340022" || kept[0].To != "4915112340018" {
+		t.Fatalf("kept %d, want the newest 5: %+v", len(kept), kept)
+	}
+	want := map[string]int{"accepted": 11, "error " + strconv.Itoa(int(cloudapi.CodeReEngagement)): 12}
+	if got := sim.Outcomes(); !maps.Equal(got, want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	st, b := call(t, "GET", srv.URL+"/_simulator/requests", "", nil)
+	var counts map[string]int
+	if st != 200 || json.Unmarshal(b, &counts) != nil || !maps.Equal(counts, want) {
+		t.Fatalf("/_simulator/requests: %d %s", st, b)
 	}
 }
