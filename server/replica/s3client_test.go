@@ -21,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/benbjohnson/litestream"
+	_ "github.com/benbjohnson/litestream/s3" // the stock client, for the compatibility test only
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/superfly/ltx"
@@ -505,4 +507,58 @@ func FuzzParseListPage(f *testing.F) {
 			t.Fatal("accepted a truncated page without a token")
 		}
 	})
+}
+
+// TestS3ReplicaReadableByLitestream: what Pforte's client writes, the
+// stock Litestream S3 client (the one the litestream command uses) lists
+// with the same creation times and sizes and reads back byte for byte, so
+// an unencrypted replica stays restorable with "litestream restore".
+func TestS3ReplicaReadableByLitestream(t *testing.T) {
+	f := startFakeS3(t)
+	ours := &s3Replica{c: f.client(t, testSecret), path: "db"}
+	ctx := context.Background()
+	at := time.Date(2026, 4, 2, 8, 30, 0, 5e6, time.UTC)
+	want := map[ltx.TXID][]byte{}
+	for i := 1; i <= 3; i++ {
+		b := ltxBytes(t, ltx.TXID(i), ltx.TXID(i), at.Add(time.Duration(i)*time.Second), 700*i)
+		if _, err := ours.WriteLTXFile(ctx, 0, ltx.TXID(i), ltx.TXID(i), bytes.NewReader(b)); err != nil {
+			t.Fatal(err)
+		}
+		want[ltx.TXID(i)] = b
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", testKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", testSecret)
+	t.Setenv("AWS_CA_BUNDLE", "") // the SDK cannot combine it with Litestream's HTTP client
+	stock, err := litestream.NewReplicaClientFromURL("s3://" + testBucket + "/db?endpoint=" + f.srv.URL + "&region=fsn1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := stock.LTXFiles(ctx, 0, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for it.Next() {
+		info := it.Item()
+		n++
+		wantAt := at.Add(time.Duration(info.MinTXID) * time.Second)
+		if !info.CreatedAt.Equal(wantAt) || info.Size != int64(len(want[info.MinTXID])) {
+			t.Fatalf("litestream lists %+v, want created %v, size %d", info, wantAt, len(want[info.MinTXID]))
+		}
+		rc, err := stock.OpenLTXFile(ctx, 0, info.MinTXID, info.MaxTXID, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, want[info.MinTXID]) {
+			t.Fatalf("litestream reads %d bytes of txid %d, not what was written", len(got), info.MinTXID)
+		}
+	}
+	if err := it.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Fatalf("litestream lists %d files, want 3", n)
+	}
 }
