@@ -232,14 +232,13 @@ const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b785
 
 // request is one S3 call; body is re-readable so it can be retried.
 type request struct {
-	method  string
-	key     string
-	query   url.Values
-	header  http.Header
-	body    io.ReadSeeker // nil: no body
-	size    int64
-	sha256  string // hex payload hash; "" for no body
-	okCodes []int  // statuses that are not errors besides 2xx
+	method string
+	key    string
+	query  url.Values
+	header http.Header
+	body   io.ReadSeeker // nil: no body
+	size   int64
+	sha256 string // hex payload hash; "" for no body
 }
 
 // do sends r, retrying network errors, 5xx, 408 and 429 with backoff. A
@@ -313,11 +312,6 @@ func (c *s3Client) once(ctx context.Context, r request) (*http.Response, error) 
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
-	}
-	for _, ok := range r.okCodes {
-		if resp.StatusCode == ok {
-			return resp, nil
-		}
 	}
 	defer resp.Body.Close()
 	return nil, readS3Error(r.method, r.key, resp)
@@ -460,7 +454,10 @@ func (c *s3Client) Delete(ctx context.Context, key, ifMatch string) error {
 	if ifMatch != "" {
 		h.Set("If-Match", ifMatch)
 	}
-	resp, err := c.do(ctx, request{method: http.MethodDelete, key: key, header: h, okCodes: []int{http.StatusNotFound}})
+	resp, err := c.do(ctx, request{method: http.MethodDelete, key: key, header: h})
+	if isNotFound(err) { // S3 says 204 here; some providers say NoSuchKey
+		return nil
+	}
 	if err != nil {
 		return err
 	}

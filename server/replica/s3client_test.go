@@ -562,3 +562,18 @@ func TestS3ReplicaReadableByLitestream(t *testing.T) {
 		t.Fatalf("litestream lists %d files, want 3", n)
 	}
 }
+
+// TestS3ClientDeleteMissing: deleting a key that is not there is no error
+// (a retried delete), deleting in a bucket that is not there is.
+func TestS3ClientDeleteMissing(t *testing.T) {
+	f := startFakeS3(t)
+	c := f.client(t, testSecret)
+	if err := c.Delete(context.Background(), "p/never-there", ""); err != nil {
+		t.Fatalf("missing key: %v", err)
+	}
+	c.bucket = "no-such-bucket"
+	var se *S3Error
+	if err := c.Delete(context.Background(), "p/x", ""); !errors.As(err, &se) || se.Code != "NoSuchBucket" {
+		t.Fatalf("missing bucket: %v, want NoSuchBucket", err)
+	}
+}
