@@ -303,7 +303,7 @@ func decodedBucket(t *testing.T, s3 *s3Server, bucket, keyFile string) map[strin
 	}
 	out := map[string][]byte{}
 	for k, b := range s3.objects(t, bucket) {
-		if strings.HasSuffix(k, "lease.json") {
+		if strings.HasSuffix(k, "/lock.json") { // the sending lease, plain JSON
 			continue
 		}
 		isLTX := strings.HasSuffix(k, ".ltx")

@@ -10,11 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // blobs is the plain object store beside Litestream's LTX files: media
@@ -36,28 +31,23 @@ func newBlobs(ctx context.Context, t *Target) (blobs, error) {
 	case "file":
 		return fileBlobs{root: t.Path}, nil
 	case "s3":
-		region := t.Query.Get("region")
-		if region == "" {
-			region = "us-east-1"
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
+		cl, err := newS3ClientFor(ctx, t)
 		if err != nil {
-			return nil, fmt.Errorf("replica: s3 config: %w", err)
+			return nil, err
 		}
-		endpoint := t.Query.Get("endpoint")
-		cl := s3.NewFromConfig(cfg, func(o *s3.Options) {
-			if endpoint != "" {
-				o.BaseEndpoint = aws.String(endpoint)
-				o.UsePathStyle = t.Query.Get("forcePathStyle") != "false"
-			}
-			// S3-compatible providers (and older MinIO) reject the newer
-			// default checksums.
-			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		})
-		return &s3Blobs{cl: cl, bucket: t.Bucket, prefix: t.Path}, nil
+		return &s3Blobs{cl: cl, prefix: t.Path}, nil
 	}
 	return nil, fmt.Errorf("replica: scheme %q", t.Scheme)
+}
+
+// newS3ClientFor builds the S3 client for an s3:// target; the keys come
+// from the environment only.
+func newS3ClientFor(ctx context.Context, t *Target) (*s3Client, error) {
+	creds, err := credentialsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return newS3Client(ctx, s3OptionsFromTarget(t), creds)
 }
 
 type fileBlobs struct{ root string }
@@ -128,50 +118,32 @@ func (b fileBlobs) List(_ context.Context, prefix string) ([]string, error) {
 }
 
 type s3Blobs struct {
-	cl     *s3.Client
-	bucket string
+	cl     *s3Client
 	prefix string
 }
 
 func (b *s3Blobs) key(k string) string { return path.Join(b.prefix, k) }
 
 func (b *s3Blobs) Put(ctx context.Context, key string, r io.Reader) error {
-	// PutObject needs a known length or a seeker; spool small bodies.
-	f, err := os.CreateTemp("", "pforte-replica-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	n, err := io.Copy(f, r)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	_, err = b.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(key)), Body: f, ContentLength: aws.Int64(n)})
-	if err != nil {
+	if _, _, err := b.cl.Put(ctx, b.key(key), r, putOptions{}); err != nil {
 		return fmt.Errorf("replica: put %s: %w", key, err)
 	}
 	return nil
 }
 
 func (b *s3Blobs) Get(ctx context.Context, key string) (io.ReadCloser, error) {
-	out, err := b.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(key))})
-	var nsk *s3types.NoSuchKey
-	if errors.As(err, &nsk) {
+	rc, _, err := b.cl.Get(ctx, b.key(key), 0, 0)
+	if isNotFound(err) {
 		return nil, errNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("replica: get %s: %w", key, err)
 	}
-	return out.Body, nil
+	return rc, nil
 }
 
 func (b *s3Blobs) Delete(ctx context.Context, key string) error {
-	_, err := b.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.bucket, Key: aws.String(b.key(key))})
-	if err != nil {
+	if err := b.cl.Delete(ctx, b.key(key), ""); err != nil {
 		return fmt.Errorf("replica: delete %s: %w", key, err)
 	}
 	return nil
@@ -179,15 +151,12 @@ func (b *s3Blobs) Delete(ctx context.Context, key string) error {
 
 func (b *s3Blobs) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	p := s3.NewListObjectsV2Paginator(b.cl, &s3.ListObjectsV2Input{Bucket: &b.bucket, Prefix: aws.String(b.key(prefix) + "/")})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("replica: list %s: %w", prefix, err)
-		}
-		for _, o := range page.Contents {
-			out = append(out, strings.TrimPrefix(aws.ToString(o.Key), b.prefix+"/"))
-		}
+	err := b.cl.List(ctx, b.key(prefix)+"/", func(o listObject) error {
+		out = append(out, strings.TrimPrefix(o.Key, b.prefix+"/"))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replica: list %s: %w", prefix, err)
 	}
 	return out, nil
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/benbjohnson/litestream"
 	_ "github.com/benbjohnson/litestream/file" // registers file://
-	_ "github.com/benbjohnson/litestream/s3"   // registers s3://
 )
 
 // Layout is where things lie in the data directory; cli fills it from the
@@ -36,7 +35,7 @@ type Layout struct {
 const (
 	mediaPrefix = "pforte/media"
 	filesPrefix = "pforte/files"
-	leaseKey    = "pforte/lease.json"
+	leaseKey    = "pforte/lock.json" // Litestream's lease file name, where earlier versions kept it
 )
 
 // open builds the Litestream client (encrypting unless told not to) and
@@ -46,13 +45,16 @@ func open(ctx context.Context, cfg *Config) (litestream.ReplicaClient, blobs, *s
 	if err != nil {
 		return nil, nil, nil, &SettingError{Name: "replica-url", Msg: err.Error()}
 	}
-	client, err := litestream.NewReplicaClientFromURL(cfg.URL)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("replica: %w", err)
-	}
 	b, err := newBlobs(ctx, t)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	var client litestream.ReplicaClient
+	if sb, ok := b.(*s3Blobs); ok {
+		// One S3 client for Litestream's files and Pforte's own.
+		client = &s3Replica{c: sb.cl, path: t.Path, log: slog.Default()}
+	} else if client, err = litestream.NewReplicaClientFromURL(cfg.URL); err != nil {
+		return nil, nil, nil, fmt.Errorf("replica: %w", err)
 	}
 	var s *sealer
 	if cfg.KeyFile != "" {
