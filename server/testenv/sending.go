@@ -94,6 +94,10 @@ func NewSending(t testing.TB, opts SendingOptions) *SendingGateway {
 	simHandler := sg.Sim.Handler()
 	sg.GraphAPI = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sg.mu.Lock()
+		if k := opts.Sim.KeepRequests; k > 0 && len(sg.calls) >= 2*k {
+			// A load test keeps the newest calls only, like the simulator.
+			sg.calls = append(sg.calls[:0], sg.calls[len(sg.calls)-k:]...)
+		}
 		sg.calls = append(sg.calls, GraphCall{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("Authorization")})
 		sg.mu.Unlock()
 		simHandler.ServeHTTP(w, r)
