@@ -196,7 +196,7 @@ func benchCampaign(b *testing.B, n int) {
 	timer.reset()
 	t2 := time.Now()
 	sg.Start()
-	peak, rss10 := rssMB(), 0.0
+	peak, rss10, heap10 := rssMB(), 0.0, 0.0
 	for {
 		time.Sleep(500 * time.Millisecond)
 		rss := rssMB()
@@ -206,7 +206,7 @@ func benchCampaign(b *testing.B, n int) {
 			b.Fatal(err)
 		}
 		if rss10 == 0 && cnt.Queued <= queued*9/10 {
-			rss10 = rss
+			rss10, heap10 = rss, heapMB()
 		}
 		if cnt.Queued == 0 {
 			break
@@ -226,9 +226,10 @@ func benchCampaign(b *testing.B, n int) {
 	b.ReportMetric(rssEnd, "RSS-end-MB")
 	b.ReportMetric(peak, "RSS-peak-MB")
 	b.ReportMetric(heapEnd-heap0, "heap-growth-MB")
+	b.ReportMetric(heapEnd-heap10, "heap-growth-after-10%-MB")
 	b.ReportMetric(float64(timer.quantile(0.5).Microseconds())/1000, "webhook-p50-ms")
 	b.ReportMetric(float64(timer.quantile(0.99).Microseconds())/1000, "webhook-p99-ms")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d recipients: audience %s, queued %d in %s, sent %d failed %d in %s; %d status/reply webhooks, p50 %s p99 %s p99.9 %s; heap %.1f → %.1f MB; counts %+v",
-		n, build, queued, enqueue, cnt.Sent, cnt.Failed, send, timer.n, timer.quantile(0.5), timer.quantile(0.99), timer.quantile(0.999), heap0, heapEnd, *cnt)
+	b.Logf("%d recipients: audience %s, queued %d in %s, sent %d failed %d in %s; %d status/reply webhooks, p50 %s p99 %s p99.9 %s; live heap %.1f → %.1f (10 %%) → %.1f MB; counts %+v",
+		n, build, queued, enqueue, cnt.Sent, cnt.Failed, send, timer.n, timer.quantile(0.5), timer.quantile(0.99), timer.quantile(0.999), heap0, heap10, heapEnd, *cnt)
 }
