@@ -72,7 +72,7 @@ func (s *Store) ImportHistoryBatch(ctx context.Context, hb HistoryBatch) (import
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.Write(ctx, func(tx *Tx) error {
+	err = s.writeLowNoSync(ctx, func(tx *Tx) error {
 		imported, skipped = 0, 0
 		var done int
 		if err := tx.QueryRow("SELECT done FROM history_chunks WHERE id = ? AND state = 'pending'", hb.ChunkID).Scan(&done); err != nil {

@@ -143,6 +143,16 @@ func (s *Store) writeLow(ctx context.Context, fn func(*Tx) error) error {
 	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), low: true})
 }
 
+// writeLowNoSync is writeLow without waiting for the fsync (see
+// WriteNoSync): for background work whose every turn is consistent on its
+// own and simply redone if a power loss takes it back, such as a step of
+// the history import with its resume point. The next durable commit makes
+// it durable too, and the live write that commit answers pays no fsync of
+// its own for it.
+func (s *Store) writeLowNoSync(ctx context.Context, fn func(*Tx) error) error {
+	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), low: true, noSync: true})
+}
+
 // exclusiveLow is Exclusive as a background turn (see writeLow).
 func (s *Store) exclusiveLow(ctx context.Context, fn func(context.Context, *sql.Conn) error) error {
 	return s.submit(&writeReq{ctx: ctx, raw: fn, done: make(chan struct{}), low: true})

@@ -152,8 +152,14 @@ type HistoryImporter struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Step is how many messages one transaction imports (default 100).
+	// Step is how many messages one transaction imports. Zero sizes the
+	// steps to take about StepTime each (between minStep and maxStep
+	// messages): on a busy machine steps get smaller, so a live webhook
+	// never waits long behind one.
 	Step int
+	// StepTime is the time one step aims at when Step is zero (default
+	// 4 ms).
+	StepTime time.Duration
 	// Kick wakes the importer; the gateway's ingest hook sends on it when
 	// a history chunk arrived. Without one it polls every Poll.
 	Kick <-chan struct{}
@@ -166,7 +172,16 @@ type HistoryImporter struct {
 	cachedID    int64
 	cachedMsgs  []threadMessage
 	cachedTotal int
+	// adaptive is the current step size when Step is zero.
+	adaptive int
 }
+
+// The bounds of an adaptive step: below minStep the fixed cost of a
+// commit dominates; maxStep keeps one step short even on an idle machine.
+const (
+	minStep = 10
+	maxStep = 400
+)
 
 // threadMessage is one raw history message with its thread.
 type threadMessage struct {
@@ -210,7 +225,10 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 	step := h.Step
 	if step <= 0 {
-		step = 100
+		if h.adaptive <= 0 {
+			h.adaptive = 50
+		}
+		step = h.adaptive
 	}
 	p, err := h.Store.NextHistoryChunk(ctx)
 	if err != nil || p == nil {
@@ -237,13 +255,31 @@ func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 		hb.Handled++
 	}
 	hb.Finished = p.Done+hb.Handled >= total
+	began := time.Now()
 	if _, _, err := h.Store.ImportHistoryBatch(ctx, hb); err != nil {
 		return false, err
+	}
+	if h.Step <= 0 && hb.Handled == step {
+		h.adaptive = nextStep(step, time.Since(began), h.StepTime)
 	}
 	if hb.Finished {
 		h.cachedID, h.cachedMsgs = 0, nil
 	}
 	return true, nil
+}
+
+// nextStep sizes the next step from how long the last one took (its
+// wait for the writer included, so a busy store also means smaller
+// steps), towards target, growing at most by half at a time.
+func nextStep(step int, took, target time.Duration) int {
+	if target <= 0 {
+		target = 4 * time.Millisecond
+	}
+	next := step * 3 / 2
+	if took > 0 {
+		next = min(next, int(int64(step)*int64(target)/int64(took)))
+	}
+	return max(minStep, min(maxStep, next))
 }
 
 func (h *HistoryImporter) now() time.Time {
