@@ -52,8 +52,10 @@ func addCoexistence(d *store.Delivery, waba string, c cloudapi.Change, entryTime
 			phase, _ := ch.Metadata.Phase.Int64()
 			order, _ := ch.Metadata.ChunkOrder.Int64()
 			progress, _ := ch.Metadata.Progress.Int64()
+			// InBody: the chunk is stored once, in the raw delivery, and
+			// the importer finds it there by its key (historyChunkIn).
 			h := store.HistoryChunk{Number: n, Phase: phase, Order: order, Progress: progress, Value: raw,
-				Key: fmt.Sprintf("%s/%d/%d", n.PhoneNumberID, phase, order)}
+				Key: historyKey(n.PhoneNumberID, ch), InBody: true}
 			if len(ch.Errors) > 0 && string(ch.Errors) != "null" && len(ch.Threads) == 0 {
 				h.Declined, h.Value, h.Key = true, nil, n.PhoneNumberID+"/declined"
 			}
@@ -120,6 +122,39 @@ func addCoexistence(d *store.Delivery, waba string, c cloudapi.Change, entryTime
 		return true
 	}
 	return false
+}
+
+// historyKey names a chunk by number, phase and order: a repeat is a no-op.
+func historyKey(phoneNumberID string, ch *cloudapi.HistoryChunk) string {
+	phase, _ := ch.Metadata.Phase.Int64()
+	order, _ := ch.Metadata.ChunkOrder.Int64()
+	return fmt.Sprintf("%s/%d/%d", phoneNumberID, phase, order)
+}
+
+// historyChunkIn finds the history chunk named key in a raw delivery's
+// body, where addCoexistence found it when the delivery came in.
+func historyChunkIn(body []byte, key string) (*cloudapi.HistoryChunk, bool) {
+	n, err := cloudapi.ParseNotification(body)
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range n.Entry {
+		for _, c := range e.Changes {
+			if c.Field != cloudapi.FieldHistory {
+				continue
+			}
+			v, err := cloudapi.DecodeHistoryValue(c.Value)
+			if err != nil {
+				continue
+			}
+			for _, raw := range v.History {
+				if ch, err := cloudapi.DecodeHistoryChunk(raw); err == nil && historyKey(string(v.Metadata.PhoneNumberID), ch) == key {
+					return ch, true
+				}
+			}
+		}
+	}
+	return nil, false
 }
 
 // echo turns an echo into what the store keeps.
@@ -230,13 +265,21 @@ func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 		}
 		step = h.adaptive
 	}
-	p, err := h.Store.NextHistoryChunk(ctx)
+	p, err := h.Store.NextHistoryChunk(ctx, h.cachedID)
 	if err != nil || p == nil {
 		return false, err
 	}
-	if h.cachedID != p.ID {
+	if h.cachedID != p.ID || p.Loaded {
 		h.cachedID, h.cachedMsgs, h.cachedTotal = p.ID, nil, 0
-		if ch, err := cloudapi.DecodeHistoryChunk(p.Value); err == nil {
+		var ch *cloudapi.HistoryChunk
+		if p.InDelivery {
+			// A chunk whose delivery is gone (erased with a person) has
+			// nothing left to import; it is finished empty.
+			ch, _ = historyChunkIn(p.Value, p.Key)
+		} else if c, err := cloudapi.DecodeHistoryChunk(p.Value); err == nil {
+			ch = c
+		}
+		if ch != nil {
 			for _, t := range ch.Threads {
 				for _, raw := range t.Messages {
 					h.cachedMsgs = append(h.cachedMsgs, threadMessage{string(t.ID), raw})
