@@ -154,3 +154,26 @@ func postOK(t *testing.T, g *testenv.Gateway, body []byte) {
 		t.Fatalf("webhook %.60s: status %d", bytes.TrimSpace(body), resp.StatusCode)
 	}
 }
+
+// The adaptive step grows by half at most while steps are quick, shrinks
+// to what fits the target when they are slow, and stays within its
+// bounds, so a busy machine gets short import turns.
+func TestHistoryStepAdapts(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		step   int
+		took   time.Duration
+		target time.Duration
+		want   int
+	}{
+		{50, ms, 4 * ms, 75},        // quick: grow by half, not fourfold
+		{100, 8 * ms, 4 * ms, 50},   // twice too slow: halve
+		{100, 200 * ms, 4 * ms, 10}, // a stall: the floor
+		{400, ms, 4 * ms, 400},      // the ceiling
+		{40, 0, 0, 60},              // default target, unmeasurable step
+	} {
+		if got := gateway.NextStep(c.step, c.took, c.target); got != c.want {
+			t.Errorf("NextStep(%d, %v, %v) = %d, want %d", c.step, c.took, c.target, got, c.want)
+		}
+	}
+}
