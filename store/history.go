@@ -76,8 +76,9 @@ type HistoryBatch struct {
 // together with the chunk's new resume point, so an interrupted import
 // resumes where it stopped and a repeated step changes nothing. The step
 // is a background turn of the writer (live webhooks go first and never
-// share its commit) and does not wait for its own fsync: a power loss may
-// take back the last steps, resume point included, and they are redone. Messages
+// share its commit) that indexes its messages for search itself and does
+// not wait for its own fsync: a power loss may take back the last steps,
+// resume point included, and they are redone. Messages
 // of erased people are skipped (tombstones win); nothing opens a window,
 // counts as unread or reopens a conversation, and new conversations start
 // closed.
@@ -86,7 +87,7 @@ func (s *Store) ImportHistoryBatch(ctx context.Context, hb HistoryBatch) (import
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.writeLowNoSync(ctx, func(tx *Tx) error {
+	err = s.importTurn(ctx, func(tx *Tx) error {
 		imported, skipped = 0, 0
 		var done int
 		if err := tx.QueryRow("SELECT done FROM history_chunks WHERE id = ? AND state = 'pending'", hb.ChunkID).Scan(&done); err != nil {
