@@ -177,3 +177,32 @@ func TestHistoryStepAdapts(t *testing.T) {
 		}
 	}
 }
+
+// A chunk queued before migration 500 holds its messages in value, not
+// in a raw delivery: it is still imported, once.
+func TestHistoryChunkQueuedWithValueStillImports(t *testing.T) {
+	g := testenv.New(t, testenv.Options{})
+	ctx := context.Background()
+	sim := simulator.New(simulator.Options{})
+	d := gateway.ParseDelivery(historyBody(sim, 1, 100, 12, "wamid.old", "4915112349041", "4915112349042"), time.Now())
+	if len(d.History) != 1 || !d.History[0].InBody {
+		t.Fatalf("parsed history %+v", d.History)
+	}
+	h := d.History[0]
+	err := g.Store.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(`INSERT INTO history_chunks(chunk_key, phone_number_id, waba_id, display_number, phase, chunk_order, progress, value, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`, h.Key, h.Number.PhoneNumberID, h.Number.WABAID, h.Number.DisplayPhoneNumber, h.Phase, h.Order, h.Progress, string(h.Value))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importAll(t, &gateway.HistoryImporter{Store: g.Store, Step: 5})
+	db := openRO(t, g)
+	if n := one[int](t, db, "SELECT count(*) FROM messages WHERE wamid LIKE 'wamid.old.%'"); n != 12 {
+		t.Errorf("%d messages imported, want 12", n)
+	}
+	if got := one[string](t, db, "SELECT state || '/' || imported || '/' || (value IS NULL) FROM history_chunks"); got != "imported/12/1" {
+		t.Errorf("chunk %s, want imported/12/1", got)
+	}
+}
