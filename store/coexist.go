@@ -43,6 +43,10 @@ type HistoryChunk struct {
 	Progress int64
 	Value    []byte // the chunk; nil when the owner declined sharing
 	Declined bool
+	// InBody says Value is part of the delivery's body as it came: the
+	// chunk is then not stored a second time, and the importer finds it
+	// in the raw delivery by Key.
+	InBody bool
 }
 
 // ContactSync is one entry of the app's address book (smb_app_state_sync).
@@ -81,7 +85,7 @@ func ingestCoexistence(tx *Tx, d *Delivery, b *batch, deliveryID, now int64, res
 		}
 	}
 	for i := range d.History {
-		if err := queueHistory(tx, &d.History[i], now); err != nil {
+		if err := queueHistory(tx, &d.History[i], deliveryID, now); err != nil {
 			return err
 		}
 	}
@@ -236,15 +240,20 @@ func syncContact(tx *Tx, c *ContactSync, now int64) error {
 }
 
 // queueHistory keeps a chunk until the importer takes it; a repeated chunk
-// (same number, phase and order) is ignored.
-func queueHistory(tx *Tx, h *HistoryChunk, now int64) error {
+// (same number, phase and order) is ignored. A chunk that is in the raw
+// delivery as it came is kept only there: the row points to it.
+func queueHistory(tx *Tx, h *HistoryChunk, deliveryID, now int64) error {
 	state := "pending"
 	if h.Declined {
 		state = "declined"
 	}
-	if _, err := tx.Exec(`INSERT INTO history_chunks(chunk_key, phone_number_id, waba_id, display_number, phase, chunk_order, progress, value, state, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_key) DO NOTHING`,
-		h.Key, h.Number.PhoneNumberID, h.Number.WABAID, h.Number.DisplayPhoneNumber, h.Phase, h.Order, h.Progress, nullJSON(h.Value), state, now); err != nil {
+	value, ref := nullJSON(h.Value), sql.NullInt64{}
+	if h.InBody && !h.Declined && len(h.Value) > 0 {
+		value, ref = sql.NullString{}, sql.NullInt64{Int64: deliveryID, Valid: true}
+	}
+	if _, err := tx.Exec(`INSERT INTO history_chunks(chunk_key, phone_number_id, waba_id, display_number, phase, chunk_order, progress, value, delivery_id, state, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(chunk_key) DO NOTHING`,
+		h.Key, h.Number.PhoneNumberID, h.Number.WABAID, h.Number.DisplayPhoneNumber, h.Phase, h.Order, h.Progress, value, ref, state, now); err != nil {
 		return fmt.Errorf("store: history chunk: %w", err)
 	}
 	return nil

@@ -19,4 +19,9 @@ var erasureExtensions = []string{
 	`DELETE FROM history_chunks WHERE state = 'pending' AND value IS NOT NULL AND (
 		instr(value, (SELECT '"' || wa_id || '"' FROM contacts WHERE id = ?1 AND wa_id IS NOT NULL)) > 0 OR
 		instr(value, (SELECT '"' || user_id || '"' FROM contacts WHERE id = ?1 AND user_id IS NOT NULL)) > 0)`,
+	// A waiting chunk kept only in its raw delivery (migration 500) goes
+	// with that delivery, which the erasure has just removed because it
+	// mentions the person.
+	`DELETE FROM history_chunks WHERE ?1 = ?1 AND state = 'pending' AND value IS NULL AND delivery_id IS NOT NULL
+		AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = history_chunks.delivery_id)`,
 }

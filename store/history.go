@@ -11,26 +11,37 @@ import (
 // stopped last time.
 type PendingHistory struct {
 	ID     int64
+	Key    string
 	Number Number
-	Value  []byte
-	Done   int
+	// Value is the chunk, or with InDelivery the whole raw delivery that
+	// holds it (find it by Key). Neither is loaded for the chunk the
+	// caller said it has already.
+	Value      []byte
+	InDelivery bool
+	Loaded     bool
+	Done       int
 }
 
 // NextHistoryChunk returns the oldest chunk still waiting (lowest phase,
-// then chunk order, whatever order they arrived in), or nil.
-func (s *Store) NextHistoryChunk(ctx context.Context) (*PendingHistory, error) {
+// then chunk order, whatever order they arrived in), or nil. The chunk
+// with id have is returned without its data, which the caller keeps
+// decoded: reading a 250 KB chunk again for every step costs the CPU
+// live webhooks need.
+func (s *Store) NextHistoryChunk(ctx context.Context, have int64) (*PendingHistory, error) {
 	var p PendingHistory
-	var value sql.NullString
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, phone_number_id, waba_id, display_number, value, done FROM history_chunks
-		WHERE state = 'pending' ORDER BY phase, chunk_order, id LIMIT 1`).
-		Scan(&p.ID, &p.Number.PhoneNumberID, &p.Number.WABAID, &p.Number.DisplayPhoneNumber, &value, &p.Done)
+	err := s.rdb.QueryRowContext(ctx, `SELECT h.id, h.chunk_key, h.phone_number_id, h.waba_id, h.display_number, h.done,
+			h.value IS NULL AND h.delivery_id IS NOT NULL, h.id <> ?1,
+			CASE WHEN h.id = ?1 THEN NULL WHEN h.value IS NOT NULL THEN h.value
+				ELSE (SELECT d.body FROM deliveries d WHERE d.id = h.delivery_id) END
+		FROM history_chunks h WHERE h.state = 'pending' ORDER BY h.phase, h.chunk_order, h.id LIMIT 1`, have).
+		Scan(&p.ID, &p.Key, &p.Number.PhoneNumberID, &p.Number.WABAID, &p.Number.DisplayPhoneNumber, &p.Done,
+			&p.InDelivery, &p.Loaded, &p.Value)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: history chunk: %w", err)
 	}
-	p.Value = []byte(value.String)
 	return &p, nil
 }
 
@@ -63,7 +74,11 @@ type HistoryBatch struct {
 
 // ImportHistoryBatch stores one step of a chunk in one transaction,
 // together with the chunk's new resume point, so an interrupted import
-// resumes where it stopped and a repeated step changes nothing. Messages
+// resumes where it stopped and a repeated step changes nothing. The step
+// is a background turn of the writer (live webhooks go first and never
+// share its commit) that indexes its messages for search itself and does
+// not wait for its own fsync: a power loss may take back the last steps,
+// resume point included, and they are redone. Messages
 // of erased people are skipped (tombstones win); nothing opens a window,
 // counts as unread or reopens a conversation, and new conversations start
 // closed.
@@ -72,7 +87,7 @@ func (s *Store) ImportHistoryBatch(ctx context.Context, hb HistoryBatch) (import
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.Write(ctx, func(tx *Tx) error {
+	err = s.importTurn(ctx, func(tx *Tx) error {
 		imported, skipped = 0, 0
 		var done int
 		if err := tx.QueryRow("SELECT done FROM history_chunks WHERE id = ? AND state = 'pending'", hb.ChunkID).Scan(&done); err != nil {

@@ -364,6 +364,8 @@ var purgeSpecs = map[string]purgeSpec{
 				AND NOT EXISTS (SELECT 1 FROM legal_holds h WHERE h.contact_id = contacts.id AND h.released_at IS NULL AND (h.until IS NULL OR h.until > ?1))`,
 		},
 	},
+	// A delivery whose history chunk still waits for the import stays: the
+	// chunk is kept only there (migration 500).
 	// Template webhooks go with their deliveries, but what they taught
 	// (status, category, quality, components) stays in templates, which no
 	// policy purges: it holds no personal data, and the consent check must
@@ -373,13 +375,15 @@ var purgeSpecs = map[string]purgeSpec{
 			WHERE d.received_at < ?2 AND (d.received_at, d.id) > (?4, ?5) AND ?3 = ?3
 			AND NOT EXISTS (SELECT 1 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
 				WHERE m.delivery_id = d.id AND ` + heldSQL + `)
+			AND NOT EXISTS (SELECT 1 FROM history_chunks h WHERE h.delivery_id = d.id AND h.state = 'pending')
 			ORDER BY d.received_at, d.id LIMIT ?6`,
 		count: 1,
 		remove: []string{
 			`DELETE FROM events WHERE ?1 = ?1 AND ?2 = ?2 AND delivery_id IN (SELECT value FROM json_each(?3))`,
 			`DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries d WHERE d.id IN (SELECT value FROM json_each(?3))
 				AND d.received_at < ?2 AND NOT EXISTS (SELECT 1 FROM messages m JOIN conversations cv ON cv.id = m.conversation_id
-				WHERE m.delivery_id = d.id AND ` + heldSQL + `))`,
+				WHERE m.delivery_id = d.id AND ` + heldSQL + `)
+				AND NOT EXISTS (SELECT 1 FROM history_chunks h WHERE h.delivery_id = d.id AND h.state = 'pending'))`,
 		},
 	},
 	RetainSecureLinks: {

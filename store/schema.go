@@ -56,6 +56,7 @@ var migrations = []migration{
 	{version: 461, name: "subscriptions that ask for the chat history", sql: schema461SubscriptionHistory},
 	{version: 470, name: "number health, alarm mails and message pricing", sql: schema470Health},
 	{version: 490, name: "single sign-on identities and passkeys", sql: schema490SSOPasskeys}, // sso.go
+	{version: 500, name: "history chunks read from their raw delivery", sql: schema500HistoryFromDelivery},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -934,4 +935,14 @@ END;
 // in events_extra; a subscription's classes are events | events_extra.
 const schema461SubscriptionHistory = `
 ALTER TABLE subscriptions ADD COLUMN events_extra INTEGER NOT NULL DEFAULT 0;
+`
+
+// schema500HistoryFromDelivery is migration 500: a history chunk that is
+// part of its webhook's body verbatim is no longer copied into value; the
+// importer reads it from the raw delivery (delivery_id), so the writer
+// stores a ~250 KB chunk once, not twice, while live webhooks wait.
+// Retention keeps a raw delivery while a chunk in it waits (the index).
+const schema500HistoryFromDelivery = `
+ALTER TABLE history_chunks ADD COLUMN delivery_id INTEGER;
+CREATE INDEX history_chunks_delivery ON history_chunks(delivery_id) WHERE state = 'pending' AND delivery_id IS NOT NULL;
 `

@@ -106,6 +106,7 @@ type writeReq struct {
 	done   chan struct{}
 	noSync bool
 	low    bool // a background turn; see writeLow
+	index  bool // a background turn that brings the search index up to date too; see writeLowNoSync
 }
 
 // Write runs fn in the writer's next group commit and returns once that
@@ -141,6 +142,16 @@ func (s *Store) WriteNoSync(ctx context.Context, fn func(*Tx) error) error {
 // catch-up to the next other commit, so that its length is its own work.
 func (s *Store) writeLow(ctx context.Context, fn func(*Tx) error) error {
 	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), low: true})
+}
+
+// importTurn is writeLow for a bulk import (the coexistence history):
+// the turn does not wait for its fsync (see WriteNoSync), since every turn
+// is consistent on its own and simply redone if a power loss takes it
+// back; the next durable commit makes it durable too. And it indexes what
+// it inserted for search itself, so that the webhook commits between the
+// turns do not index thousands of imported messages.
+func (s *Store) importTurn(ctx context.Context, fn func(*Tx) error) error {
+	return s.submit(&writeReq{ctx: ctx, fn: fn, done: make(chan struct{}), low: true, noSync: true, index: true})
 }
 
 // exclusiveLow is Exclusive as a background turn (see writeLow).
@@ -519,7 +530,7 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 	// Indexing has a fixed cost per commit (FTS5 writes a segment), so
 	// under load it runs at most every indexEvery; SearchMessages catches
 	// up first, so no search ever misses a stored message.
-	indexed := time.Since(s.indexedAt) >= indexEvery && !batch[0].low && s.indexHold.Load() == 0
+	indexed := time.Since(s.indexedAt) >= indexEvery && (!batch[0].low || batch[0].index) && s.indexHold.Load() == 0
 	if indexed {
 		if err := indexSome(tx); err != nil {
 			s.rollback(tx)

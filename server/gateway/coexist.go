@@ -52,8 +52,10 @@ func addCoexistence(d *store.Delivery, waba string, c cloudapi.Change, entryTime
 			phase, _ := ch.Metadata.Phase.Int64()
 			order, _ := ch.Metadata.ChunkOrder.Int64()
 			progress, _ := ch.Metadata.Progress.Int64()
+			// InBody: the chunk is stored once, in the raw delivery, and
+			// the importer finds it there by its key (historyChunkIn).
 			h := store.HistoryChunk{Number: n, Phase: phase, Order: order, Progress: progress, Value: raw,
-				Key: fmt.Sprintf("%s/%d/%d", n.PhoneNumberID, phase, order)}
+				Key: historyKey(n.PhoneNumberID, ch), InBody: true}
 			if len(ch.Errors) > 0 && string(ch.Errors) != "null" && len(ch.Threads) == 0 {
 				h.Declined, h.Value, h.Key = true, nil, n.PhoneNumberID+"/declined"
 			}
@@ -122,6 +124,39 @@ func addCoexistence(d *store.Delivery, waba string, c cloudapi.Change, entryTime
 	return false
 }
 
+// historyKey names a chunk by number, phase and order: a repeat is a no-op.
+func historyKey(phoneNumberID string, ch *cloudapi.HistoryChunk) string {
+	phase, _ := ch.Metadata.Phase.Int64()
+	order, _ := ch.Metadata.ChunkOrder.Int64()
+	return fmt.Sprintf("%s/%d/%d", phoneNumberID, phase, order)
+}
+
+// historyChunkIn finds the history chunk named key in a raw delivery's
+// body, where addCoexistence found it when the delivery came in.
+func historyChunkIn(body []byte, key string) (*cloudapi.HistoryChunk, bool) {
+	n, err := cloudapi.ParseNotification(body)
+	if err != nil {
+		return nil, false
+	}
+	for _, e := range n.Entry {
+		for _, c := range e.Changes {
+			if c.Field != cloudapi.FieldHistory {
+				continue
+			}
+			v, err := cloudapi.DecodeHistoryValue(c.Value)
+			if err != nil {
+				continue
+			}
+			for _, raw := range v.History {
+				if ch, err := cloudapi.DecodeHistoryChunk(raw); err == nil && historyKey(string(v.Metadata.PhoneNumberID), ch) == key {
+					return ch, true
+				}
+			}
+		}
+	}
+	return nil, false
+}
+
 // echo turns an echo into what the store keeps.
 func echo(n store.Number, e cloudapi.Echo, now time.Time) store.OutboundEcho {
 	ts, ok := e.Timestamp.Int64()
@@ -152,8 +187,14 @@ type HistoryImporter struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Now   func() time.Time
-	// Step is how many messages one transaction imports (default 100).
+	// Step is how many messages one transaction imports. Zero sizes the
+	// steps to take about StepTime each (between minStep and maxStep
+	// messages): on a busy machine steps get smaller, so a live webhook
+	// never waits long behind one.
 	Step int
+	// StepTime is the time one step aims at when Step is zero (default
+	// 4 ms).
+	StepTime time.Duration
 	// Kick wakes the importer; the gateway's ingest hook sends on it when
 	// a history chunk arrived. Without one it polls every Poll.
 	Kick <-chan struct{}
@@ -166,7 +207,16 @@ type HistoryImporter struct {
 	cachedID    int64
 	cachedMsgs  []threadMessage
 	cachedTotal int
+	// adaptive is the current step size when Step is zero.
+	adaptive int
 }
+
+// The bounds of an adaptive step: below minStep the fixed cost of a
+// commit dominates; maxStep keeps one step short even on an idle machine.
+const (
+	minStep = 10
+	maxStep = 400
+)
 
 // threadMessage is one raw history message with its thread.
 type threadMessage struct {
@@ -210,15 +260,26 @@ func (h *HistoryImporter) Run(ctx context.Context) {
 func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 	step := h.Step
 	if step <= 0 {
-		step = 100
+		if h.adaptive <= 0 {
+			h.adaptive = 50
+		}
+		step = h.adaptive
 	}
-	p, err := h.Store.NextHistoryChunk(ctx)
+	p, err := h.Store.NextHistoryChunk(ctx, h.cachedID)
 	if err != nil || p == nil {
 		return false, err
 	}
-	if h.cachedID != p.ID {
+	if h.cachedID != p.ID || p.Loaded {
 		h.cachedID, h.cachedMsgs, h.cachedTotal = p.ID, nil, 0
-		if ch, err := cloudapi.DecodeHistoryChunk(p.Value); err == nil {
+		var ch *cloudapi.HistoryChunk
+		if p.InDelivery {
+			// A chunk whose delivery is gone (erased with a person) has
+			// nothing left to import; it is finished empty.
+			ch, _ = historyChunkIn(p.Value, p.Key)
+		} else if c, err := cloudapi.DecodeHistoryChunk(p.Value); err == nil {
+			ch = c
+		}
+		if ch != nil {
 			for _, t := range ch.Threads {
 				for _, raw := range t.Messages {
 					h.cachedMsgs = append(h.cachedMsgs, threadMessage{string(t.ID), raw})
@@ -237,13 +298,31 @@ func (h *HistoryImporter) RunOnce(ctx context.Context) (busy bool, err error) {
 		hb.Handled++
 	}
 	hb.Finished = p.Done+hb.Handled >= total
+	began := time.Now()
 	if _, _, err := h.Store.ImportHistoryBatch(ctx, hb); err != nil {
 		return false, err
+	}
+	if h.Step <= 0 && hb.Handled == step {
+		h.adaptive = nextStep(step, time.Since(began), h.StepTime)
 	}
 	if hb.Finished {
 		h.cachedID, h.cachedMsgs = 0, nil
 	}
 	return true, nil
+}
+
+// nextStep sizes the next step from how long the last one took (its
+// wait for the writer included, so a busy store also means smaller
+// steps), towards target, growing at most by half at a time.
+func nextStep(step int, took, target time.Duration) int {
+	if target <= 0 {
+		target = 4 * time.Millisecond
+	}
+	next := step * 3 / 2
+	if took > 0 {
+		next = min(next, int(int64(step)*int64(target)/int64(took)))
+	}
+	return max(minStep, min(maxStep, next))
 }
 
 func (h *HistoryImporter) now() time.Time {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,12 +37,54 @@ func rssMB() float64 {
 	return 0
 }
 
+// ioMB reads how much this process has written, in MB: wchar (every
+// write, sockets included) and write_bytes (what it sent to the disk).
+func ioMB() (wchar, disk float64) {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, _ := strings.Cut(line, ": ")
+		n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		switch k {
+		case "wchar":
+			wchar = n / (1 << 20)
+		case "write_bytes":
+			disk = n / (1 << 20)
+		}
+	}
+	return wchar, disk
+}
+
+// cpuSeconds is the CPU time (user and system) this process has used.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
 // BenchmarkHistoryImport100k imports a six-month chat history of 100 000
 // messages (500 customers, 50 chunks of 2 000, delivered out of order)
 // through the real webhook and the background importer, while customers
 // keep writing live. It reports the import rate, RSS before, during and
-// after, and the live webhooks' acknowledgement latency (p50/p99) during
-// the import.
+// after, and the live webhooks' acknowledgement latency (POST to 200,
+// p50/p99) during the import.
+//
+// Pace: Meta documents none for history (three phases, chunks in any
+// order). The 50 chunk webhooks (~250 KB each) are posted one after the
+// other, each as soon as the last was acknowledged, the harshest pace a
+// sender waiting for its 200 can keep; live customer messages come every
+// 20 ms on their own connection from the start of the import to its end.
+// hist_ack_p99_ms is the history webhooks' own acknowledgement time;
+// live_import_p99_ms is the live p99 once every history webhook was
+// acknowledged (the import alone, without 12 MB arriving alongside).
+// Latencies on a shared machine depend on its load (idle_p99_ms is the
+// same live traffic without an import, just before it); written_MB (what
+// the process wrote, WAL and checkpoints included) and cpu_s (its CPU
+// time) depend far less on it and show the import's cost.
 func BenchmarkHistoryImport100k(b *testing.B) {
 	const customers, chunks, perChunk = 500, 50, 2000
 	for i := 0; i < b.N; i++ {
@@ -92,6 +135,8 @@ func BenchmarkHistoryImport100k(b *testing.B) {
 		slices.Sort(base)
 		runtime.GC()
 		rssStart := rssMB()
+		_, wStart := ioMB()
+		cpuStart := cpuSeconds()
 		b.StartTimer()
 		began := time.Now()
 
@@ -104,6 +149,8 @@ func BenchmarkHistoryImport100k(b *testing.B) {
 		// Live traffic during the import: one customer message every 20 ms.
 		var mu sync.Mutex
 		var lat []time.Duration
+		var posted time.Time         // the last history webhook was acknowledged
+		var latAfter []time.Duration // live webhooks sent after that: the import alone
 		liveStop := make(chan struct{})
 		liveDone := make(chan struct{})
 		go func() {
@@ -123,18 +170,27 @@ func BenchmarkHistoryImport100k(b *testing.B) {
 				}
 				mu.Lock()
 				lat = append(lat, d)
+				if !posted.IsZero() && t0.After(posted) {
+					latAfter = append(latAfter, d)
+				}
 				mu.Unlock()
 			}
 		}()
+		var histLat []time.Duration
 		for _, body := range shuffled {
+			t0 := time.Now()
 			if resp := g.PostWebhook(b, body); resp.StatusCode != http.StatusOK {
 				b.Fatalf("history webhook: %d", resp.StatusCode)
 			}
+			histLat = append(histLat, time.Since(t0))
 			select {
 			case kick <- struct{}{}:
 			default:
 			}
 		}
+		mu.Lock()
+		posted = time.Now()
+		mu.Unlock()
 		rssMid := 0.0
 		for {
 			p, err := g.Store.HistoryImports(context.Background())
@@ -158,22 +214,29 @@ func BenchmarkHistoryImport100k(b *testing.B) {
 		cancel()
 		<-done
 		b.StopTimer()
+		cpu := cpuSeconds() - cpuStart
+		_, wEnd := ioMB()
 		rssEnd := rssMB()
-		slices.Sort(lat)
-		pct := func(q float64) float64 {
+		pct := func(lat []time.Duration, q float64) float64 {
 			if len(lat) == 0 {
 				return 0
 			}
+			slices.Sort(lat)
 			return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000
 		}
 		b.ReportMetric(float64(chunks*perChunk)/elapsed.Seconds(), "msgs/s")
 		b.ReportMetric(rssStart, "rss_start_MB")
 		b.ReportMetric(rssMid, "rss_mid_MB")
 		b.ReportMetric(rssEnd, "rss_end_MB")
-		b.ReportMetric(pct(0.5), "live_p50_ms")
-		b.ReportMetric(pct(0.99), "live_p99_ms")
+		b.ReportMetric(pct(lat, 0.5), "live_p50_ms")
+		b.ReportMetric(pct(lat, 0.99), "live_p99_ms")
+		b.ReportMetric(pct(latAfter, 0.99), "live_import_p99_ms")
 		b.ReportMetric(float64(len(lat)), "live_msgs")
+		b.ReportMetric(wEnd-wStart, "written_MB")
+		b.ReportMetric(cpu, "cpu_s")
 		b.ReportMetric(float64(base[98].Microseconds())/1000, "idle_p99_ms")
+		slices.Sort(histLat)
+		b.ReportMetric(float64(histLat[len(histLat)*99/100].Microseconds())/1000, "hist_ack_p99_ms")
 		g.Close()
 		b.StartTimer()
 	}

@@ -306,6 +306,10 @@ func TestCoexistenceExportAndErasure(t *testing.T) {
 	if n := one[int](t, db, "SELECT count(*) FROM history_chunks WHERE value LIKE '%4915112340002%'"); n != 0 {
 		t.Error("a waiting history chunk still holds an erased person")
 	}
+	// The chunk is kept only in its raw delivery, which mentions them.
+	if n := one[int](t, db, "SELECT count(*) FROM history_chunks WHERE state = 'pending'"); n != 0 {
+		t.Error("a waiting history chunk survived the erasure of someone it mentions")
+	}
 }
 
 // History is forwarded only to a subscription that asks for it: "all"

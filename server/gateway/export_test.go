@@ -1,0 +1,4 @@
+package gateway
+
+// NextStep exposes the adaptive step size to the external tests.
+var NextStep = nextStep
