@@ -382,9 +382,8 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 	const canary = "KANARIE-retention-4b1d77"
 	const canaryWaID = "4917099990002"
 	// The canary arrives after the replica's first snapshot, as a live
-	// customer does. A row already in that first snapshot sits in the
-	// level-1 base file, which outlived the 3 s retention in a loaded run
-	// (it goes with a later compaction); see docs/replication.md.
+	// customer does; rows already in the first snapshot are covered by
+	// TestReplicaErasureBoundCoversFirstSnapshot.
 	waitReplica(t, dir, "first snapshot", func(s *replica.Status) bool { return s.RemoteTXID > 0 })
 	postWebhook(t, c, secret, canaryBody(canaryWaID, "wamid.canary.2", canary))
 	media := []byte("KANARIE-media-of-the-erased-" + strings.Repeat("y", 3000))
@@ -419,9 +418,8 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 		postWebhook(t, c, secret, batchBody([]string{fmt.Sprintf("wamid.after.%d", i)}))
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Level-0 files go only once level 1 has taken them in (every 30 s),
-	// so the bound here is retention + one level-1 interval + slack.
-	deadline := erasedAt.Add(retention + 30*time.Second + 20*time.Second)
+	// The bound: retention plus one check (250 ms), plus slack for the sync.
+	deadline := erasedAt.Add(retention + 250*time.Millisecond + 3*time.Second)
 	for {
 		objs := decodedBucket(t, s3, "pforte", key)
 		left := append(holding(objs, canary), holding(objs, "KANARIE-media-of-the-erased")...)

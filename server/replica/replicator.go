@@ -119,13 +119,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	rep := litestream.NewReplicaWithClient(r.db, r.client)
 	rep.SyncInterval = r.cfg.SyncInterval
 	r.db.Replica = rep
-	levels := litestream.CompactionLevels{
-		{Level: 0},
-		{Level: 1, Interval: 30 * time.Second},
-		{Level: 2, Interval: 5 * time.Minute},
-		{Level: 3, Interval: time.Hour},
-	}
-	r.ls = litestream.NewStore([]*litestream.DB{r.db}, levels)
+	r.ls = litestream.NewStore([]*litestream.DB{r.db}, compactionLevels(r.cfg.Retention))
 	r.ls.Logger = r.log
 	r.ls.SnapshotInterval = min(24*time.Hour, r.cfg.Retention/2)
 	r.ls.SnapshotRetention = r.cfg.Retention
@@ -286,12 +280,6 @@ func (r *Replicator) afterErasure(ctx context.Context) {
 	}
 	r.set(func(s *Status) { s.LastErasureSnapshot = time.Now().UTC() })
 	r.syncFiles(ctx)
-}
-
-func (r *Replicator) enforceRetention(ctx context.Context) {
-	if err := r.ls.EnforceSnapshotRetention(ctx, r.db); err != nil && ctx.Err() == nil {
-		r.log.Error("replica: retention", "err", err)
-	}
 }
 
 // syncFiles makes the bucket's media folder equal to the local one: new

@@ -1,0 +1,89 @@
+package replica
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/benbjohnson/litestream"
+	"github.com/superfly/ltx"
+)
+
+// compactionLevels are Litestream's usual levels (30 s, 5 min, 1 h), but
+// none slower than a fraction of the retention. Every level keeps its
+// newest file; a level that has not compacted since an erasure therefore
+// keeps pre-erasure pages, and with a short retention (the tests use 3 s)
+// that outlived the bound (level 1 base file, shown by
+// TestReplicaErasureBoundCoversFirstSnapshot). With 1/8 + 1/4 + 1/2 of the
+// retention all three levels have taken the erasure in before it ends.
+func compactionLevels(retention time.Duration) litestream.CompactionLevels {
+	return litestream.CompactionLevels{
+		{Level: 0},
+		{Level: 1, Interval: min(30*time.Second, retention/8)},
+		{Level: 2, Interval: min(5*time.Minute, retention/4)},
+		{Level: 3, Interval: min(time.Hour, retention/2)},
+	}
+}
+
+// topLevel is the highest compaction level of compactionLevels.
+const topLevel = 3
+
+// enforceRetention lets Litestream delete the snapshots older than the
+// retention and, on every level, the files below the newest snapshot it
+// deleted; then pruneBelowOldSnapshot closes the gap Litestream leaves.
+func (r *Replicator) enforceRetention(ctx context.Context) {
+	if err := r.ls.EnforceSnapshotRetention(ctx, r.db); err != nil {
+		if ctx.Err() == nil {
+			r.log.Error("replica: retention", "err", err)
+		}
+		return
+	}
+	if err := r.pruneBelowOldSnapshot(ctx, time.Now().Add(-r.cfg.Retention)); err != nil && ctx.Err() == nil {
+		r.log.Error("replica: retention below the oldest snapshot", "err", err)
+	}
+}
+
+// pruneBelowOldSnapshot: Litestream never deletes the newest snapshot, and
+// prunes the levels only up to the newest snapshot it deleted. When the
+// newest snapshot is itself older than the retention (nothing changed
+// since, as after an erasure with no traffic) the levels keep every file
+// back to the snapshot before it, and those hold the erased rows beyond
+// the bound. That snapshot is the base of every restore the retention
+// still allows (newest state, any time after cutoff), so files ending
+// below it serve only history older than the retention: delete them on
+// every level. A level gives up only what the level above has taken in,
+// so compaction upward never misses a transaction.
+func (r *Replicator) pruneBelowOldSnapshot(ctx context.Context, cutoff time.Time) error {
+	itr, err := r.client.LTXFiles(ctx, litestream.SnapshotLevel, 0, false)
+	if err != nil {
+		return err
+	}
+	var floor ltx.TXID
+	for itr.Next() {
+		if info := itr.Item(); info.CreatedAt.Before(cutoff) && info.MaxTXID > floor {
+			floor = info.MaxTXID
+		}
+	}
+	if err := itr.Close(); err != nil {
+		return err
+	}
+	if floor == 0 {
+		return nil
+	}
+	for lvl := topLevel; lvl >= 0; lvl-- {
+		below := floor
+		if lvl < topLevel {
+			above, err := r.db.MaxLTXFileInfo(ctx, lvl+1)
+			if err != nil {
+				return err
+			}
+			below = min(below, above.MaxTXID+1)
+		}
+		// Deletes files with MaxTXID < below, keeping the level's newest;
+		// the local copies (level 0) go with them.
+		if err := r.db.EnforceRetentionByTXID(ctx, lvl, below); err != nil {
+			return fmt.Errorf("level %d: %w", lvl, err)
+		}
+	}
+	return nil
+}
