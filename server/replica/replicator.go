@@ -92,6 +92,8 @@ type Replicator struct {
 	pending   []seenTX          // local transactions not yet in the bucket, oldest first
 	// parentGone: the writer ended; the final sync may mark the replica complete.
 	parentGone bool
+	// followUp: a second snapshot after an erasure, see followUpErasure.
+	followUp followUp
 }
 
 // New prepares a replicator; Run starts it.
@@ -261,6 +263,7 @@ func (r *Replicator) syncSideFiles(ctx context.Context) {
 	if erased {
 		r.afterErasure(ctx)
 	}
+	r.followUpErasure(ctx)
 }
 
 // afterErasure ships the erasure, folds the WAL into the database file
@@ -274,10 +277,12 @@ func (r *Replicator) afterErasure(ctx context.Context) {
 	if err := r.db.Checkpoint(ctx, litestream.CheckpointModeTruncate); err != nil {
 		r.log.Warn("replica: checkpoint after erasure", "err", err)
 	}
-	if _, err := r.db.Snapshot(ctx); err != nil {
+	info, err := r.db.Snapshot(ctx)
+	if err != nil {
 		r.log.Error("replica: snapshot after erasure", "err", err)
 		return
 	}
+	r.followUp.arm(info.MaxTXID)
 	r.set(func(s *Status) { s.LastErasureSnapshot = time.Now().UTC() })
 	r.syncFiles(ctx)
 }

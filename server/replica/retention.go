@@ -87,3 +87,55 @@ func (r *Replicator) pruneBelowOldSnapshot(ctx context.Context, cutoff time.Time
 	}
 	return nil
 }
+
+// erasureFollowUp is how long after an erasure's snapshot the second one
+// is taken. The tombstone list is written first, before the erasure's last
+// transaction, and the store's scrub (search index merge, vacuum; each step
+// bounded by store.ScrubTimeout, 30 s) follows it; the first snapshot can
+// therefore still hold the person's rows or index words. Retention counts
+// from the snapshot that no longer holds them, so the bound is retention
+// plus this delay plus one check.
+const erasureFollowUp = 2 * time.Minute
+
+// followUp remembers the pending second snapshot of an erasure.
+type followUp struct {
+	after time.Duration // 0: erasureFollowUp
+	at    time.Time     // zero: none pending
+	txid  ltx.TXID      // position of the erasure's first snapshot
+}
+
+func (f *followUp) arm(txid ltx.TXID) {
+	d := f.after
+	if d == 0 {
+		d = erasureFollowUp
+	}
+	f.at, f.txid = time.Now().Add(d), txid
+}
+
+// followUpErasure takes the erasure's second snapshot once its time has
+// come, if anything was written since the first (the scrub writes).
+func (r *Replicator) followUpErasure(ctx context.Context) {
+	f := &r.followUp
+	if f.at.IsZero() || time.Now().Before(f.at) {
+		return
+	}
+	if err := r.db.SyncAndWait(ctx); err != nil {
+		r.log.Error("replica: sync before the erasure's second snapshot", "err", err)
+		return
+	}
+	pos, err := r.db.Pos()
+	if err != nil {
+		r.log.Error("replica: position", "err", err)
+		return
+	}
+	f.at = time.Time{}
+	if pos.TXID <= f.txid {
+		return // nothing written since: the first snapshot is final
+	}
+	if _, err := r.db.Snapshot(ctx); err != nil {
+		r.log.Error("replica: second snapshot after erasure", "err", err)
+		f.at = time.Now() // again at the next look
+		return
+	}
+	r.set(func(s *Status) { s.LastErasureSnapshot = time.Now().UTC() })
+}
