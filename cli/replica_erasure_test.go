@@ -142,6 +142,16 @@ func TestReplicaErasureBoundCoversFirstSnapshot(t *testing.T) {
 		t.Fatalf("erase: %v\n%s", err, eraseOut.String())
 	}
 	t.Logf("erase returned %s after the erasure snapshot", time.Since(erasedAt).Round(100*time.Millisecond))
+	// On the primary's disk: the database and its WAL (the local
+	// Litestream directory was checked above).
+	for _, name := range []string{store.DBFile, store.DBFile + "-wal"} {
+		b, _ := os.ReadFile(filepath.Join(dir, name))
+		for _, s := range erased {
+			if bytes.Contains(b, []byte(s)) {
+				t.Errorf("after the erase returned, %s still holds %q", name, s)
+			}
+		}
+	}
 
 	// The newest state restores, with the other customer and without the
 	// erased one.
