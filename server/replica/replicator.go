@@ -263,6 +263,9 @@ func (r *Replicator) syncSideFiles(ctx context.Context) {
 	if erased {
 		r.afterErasure(ctx)
 	}
+	if r.followUp.walPending {
+		r.truncateWAL(ctx)
+	}
 	r.followUpErasure(ctx)
 }
 
@@ -274,9 +277,7 @@ func (r *Replicator) afterErasure(ctx context.Context) {
 		r.log.Error("replica: sync after erasure", "err", err)
 		return
 	}
-	if err := r.db.Checkpoint(ctx, litestream.CheckpointModeTruncate); err != nil {
-		r.log.Warn("replica: checkpoint after erasure", "err", err)
-	}
+	r.truncateWAL(ctx)
 	info, err := r.db.Snapshot(ctx)
 	if err != nil {
 		r.log.Error("replica: snapshot after erasure", "err", err)

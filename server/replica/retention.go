@@ -3,6 +3,8 @@ package replica
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/benbjohnson/litestream"
@@ -102,6 +104,9 @@ type followUp struct {
 	after time.Duration // 0: erasureFollowUp
 	at    time.Time     // zero: none pending
 	txid  ltx.TXID      // position of the erasure's first snapshot
+	// walPending: the WAL still holds frames from before the erasure;
+	// truncateWAL is tried again at every look.
+	walPending bool
 }
 
 func (f *followUp) arm(txid ltx.TXID) {
@@ -129,6 +134,7 @@ func (r *Replicator) followUpErasure(ctx context.Context) {
 		return
 	}
 	f.at = time.Time{}
+	r.truncateWAL(ctx) // the scrub's WAL too
 	if pos.TXID <= f.txid {
 		return // nothing written since: the first snapshot is final
 	}
@@ -138,4 +144,29 @@ func (r *Replicator) followUpErasure(ctx context.Context) {
 		return
 	}
 	r.set(func(s *Status) { s.LastErasureSnapshot = time.Now().UTC() })
+}
+
+// truncateWAL folds the WAL into the database and empties it, so that the
+// frames from before an erasure leave the primary's disk. Litestream's
+// checkpoint does not report SQLite's "busy" (a reader, e.g. the erase
+// command's scrub, kept the WAL), and a WAL that merely restarted keeps its
+// old frames beyond the new ones; so success is read from the file: it
+// shrank (TRUNCATE empties it; new commits may follow at once). Otherwise
+// it is tried again at the next look.
+func (r *Replicator) truncateWAL(ctx context.Context) {
+	wal := filepath.Join(r.dir, r.lay.DBFile+"-wal")
+	before := fileSize(wal)
+	if err := r.db.Checkpoint(ctx, litestream.CheckpointModeTruncate); err != nil {
+		r.log.Warn("replica: checkpoint after erasure", "err", err)
+	}
+	after := fileSize(wal)
+	r.followUp.walPending = after > 0 && after >= before
+}
+
+func fileSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
