@@ -69,6 +69,13 @@ func TestErasureSecondSnapshotAfterScrub(t *testing.T) {
 		}
 	}
 	wait("first sync", func(s *Status) bool { return s.RemoteTXID > 0 && s.RemoteTXID == s.LocalTXID })
+	// Litestream's own first snapshot, at the same transaction: two writers
+	// of one file:// snapshot would collide.
+	for deadline := time.Now().Add(10 * time.Second); !hasSnapshot(r); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no first snapshot in 10s")
+		}
+	}
 
 	// The erasure as the store does it: tombstone first, then the rows.
 	// Written by rename: a look between truncate and write would count as
@@ -105,6 +112,15 @@ func TestErasureSecondSnapshotAfterScrub(t *testing.T) {
 	if !bytes.Contains(pages, []byte("scrub")) {
 		t.Error("the second snapshot lacks the scrub's write")
 	}
+}
+
+func hasSnapshot(r *Replicator) bool {
+	itr, err := r.client.LTXFiles(context.Background(), litestream.SnapshotLevel, 0, false)
+	if err != nil {
+		return false
+	}
+	defer itr.Close()
+	return itr.Next()
 }
 
 func newestSnapshot(t *testing.T, r *Replicator) *ltx.FileInfo {
@@ -201,6 +217,9 @@ func TestErasureTruncatesWALOnceReadersLetGo(t *testing.T) {
 		}
 	}
 	waitFor("first sync", func() bool { st, _ := ReadStatus(dir); return st != nil && st.RemoteTXID > 0 })
+	// Litestream's own first snapshot, at the same transaction: two writers
+	// of one file:// snapshot would collide.
+	waitFor("the first snapshot", func() bool { return hasSnapshot(r) })
 
 	// Another reader holds the WAL across the erasure.
 	rd, err := sql.Open("sqlite", dbPath)

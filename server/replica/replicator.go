@@ -281,6 +281,7 @@ func (r *Replicator) afterErasure(ctx context.Context) {
 	info, err := r.db.Snapshot(ctx)
 	if err != nil {
 		r.log.Error("replica: snapshot after erasure", "err", err)
+		r.followUp.arm(0) // the second snapshot is then the first
 		return
 	}
 	r.followUp.arm(info.MaxTXID)
