@@ -31,6 +31,7 @@ require (
 	golang.org/x/oauth2 v0.38.0
 	golang.org/x/text v0.43.0
 	rsc.io/qr v0.2.0
+	github.com/spf13/afero v1.2.1
 )
 
 require (

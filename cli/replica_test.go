@@ -382,9 +382,8 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 	const canary = "KANARIE-retention-4b1d77"
 	const canaryWaID = "4917099990002"
 	// The canary arrives after the replica's first snapshot, as a live
-	// customer does. A row already in that first snapshot sits in the
-	// level-1 base file, which outlived the 3 s retention in a loaded run
-	// (it goes with a later compaction); see docs/replication.md.
+	// customer does; rows already in the first snapshot are covered by
+	// TestReplicaErasureBoundCoversFirstSnapshot.
 	waitReplica(t, dir, "first snapshot", func(s *replica.Status) bool { return s.RemoteTXID > 0 })
 	postWebhook(t, c, secret, canaryBody(canaryWaID, "wamid.canary.2", canary))
 	media := []byte("KANARIE-media-of-the-erased-" + strings.Repeat("y", 3000))
@@ -411,29 +410,30 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 
 	// The erasure also removes the customer's media file.
 	os.Remove(filepath.Join(dir, store.MediaDirName, mediaName))
-	runPforte(t, "erase", "--data-dir", dir, "--contact", canaryWaID, "--yes", "--reason", "test")
-	erasedAt := time.Now()
-	waitReplica(t, dir, "snapshot after the erasure", func(s *replica.Status) bool { return !s.LastErasureSnapshot.IsZero() })
+	// The bound counts from the erasure's snapshot; the erase command's
+	// scrub goes on meanwhile (see TestReplicaErasureBoundCoversFirstSnapshot).
+	eraseDone := startErase(t, dir, canaryWaID)
+	erasedAt := waitReplica(t, dir, "snapshot after the erasure", func(s *replica.Status) bool { return !s.LastErasureSnapshot.IsZero() }).LastErasureSnapshot
 	// Keep writing, as a live gateway does.
 	for i := range 5 {
 		postWebhook(t, c, secret, batchBody([]string{fmt.Sprintf("wamid.after.%d", i)}))
 		time.Sleep(200 * time.Millisecond)
 	}
-	// Level-0 files go only once level 1 has taken them in (every 30 s),
-	// so the bound here is retention + one level-1 interval + slack.
-	deadline := erasedAt.Add(retention + 30*time.Second + 20*time.Second)
+	// The bound: retention plus one check (250 ms), plus slack for the sync.
+	deadline := erasedAt.Add(retention + 250*time.Millisecond + 3*time.Second)
 	for {
 		objs := decodedBucket(t, s3, "pforte", key)
 		left := append(holding(objs, canary), holding(objs, "KANARIE-media-of-the-erased")...)
 		if len(left) == 0 {
-			t.Logf("no erased byte left in the bucket %s after the erasure (retention %s)", time.Since(erasedAt).Round(100*time.Millisecond), retention)
+			t.Logf("no erased byte left in the bucket %s after the erasure snapshot (retention %s)", time.Since(erasedAt).Round(100*time.Millisecond), retention)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s after the erasure (retention %s) the bucket still holds the erased customer in %v", time.Since(erasedAt).Round(time.Second), retention, left)
+			t.Fatalf("%s after the erasure snapshot (retention %s) the bucket still holds the erased customer in %v", time.Since(erasedAt).Round(100*time.Millisecond), retention, left)
 		}
-		time.Sleep(500 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
+	eraseDone()
 }
 
 // ingestLoad posts webhook batches from senders concurrent clients for d

@@ -243,8 +243,8 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 		h := int(pc.ReplicaRetention.Hours())
 		rec.Processors = append(rec.Processors, Processor{Name: "(Speicheranbieter der Off-site-Replik eintragen / enter the replica's storage provider): " + pc.Replica,
 			Role: "Off-site-Replik von Datenbank und Medien / off-site replica of database and media"})
-		rec.Measures = append(rec.Measures, fmt.Sprintf("Laufende Off-site-Replik (%s); nach einer Löschung ist spätestens nach %d h + 1 h kein gelöschtes Byte mehr in der Replik; "+
-			"Wiederherstellungen wenden Löschungen erneut an / continuous off-site replica (%s); at most %d h + 1 h after an erasure no erased byte remains in it; restores re-apply erasures",
+		rec.Measures = append(rec.Measures, fmt.Sprintf("Laufende Off-site-Replik (%s); nach einer Löschung ist spätestens nach %d h + 1 h + 2 min kein gelöschtes Byte mehr in der Replik; "+
+			"Wiederherstellungen wenden Löschungen erneut an / continuous off-site replica (%s); at most %d h + 1 h + 2 min after an erasure no erased byte remains in it; restores re-apply erasures",
 			enc, h, enc, h))
 	}
 	return rec, nil

@@ -94,6 +94,8 @@ type Replicator struct {
 	pending   []seenTX          // local transactions not yet in the bucket, oldest first
 	// parentGone: the writer ended; the final sync may mark the replica complete.
 	parentGone bool
+	// followUp: a second snapshot after an erasure, see followUpErasure.
+	followUp followUp
 }
 
 // New prepares a replicator; Run starts it.
@@ -121,13 +123,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	rep := litestream.NewReplicaWithClient(r.db, r.client)
 	rep.SyncInterval = r.cfg.SyncInterval
 	r.db.Replica = rep
-	levels := litestream.CompactionLevels{
-		{Level: 0},
-		{Level: 1, Interval: 30 * time.Second},
-		{Level: 2, Interval: 5 * time.Minute},
-		{Level: 3, Interval: time.Hour},
-	}
-	r.ls = litestream.NewStore([]*litestream.DB{r.db}, levels)
+	r.ls = litestream.NewStore([]*litestream.DB{r.db}, compactionLevels(r.cfg.Retention))
 	r.ls.Logger = r.log
 	r.ls.SnapshotInterval = min(24*time.Hour, r.cfg.Retention/2)
 	r.ls.SnapshotRetention = r.cfg.Retention
@@ -269,6 +265,10 @@ func (r *Replicator) syncSideFiles(ctx context.Context) {
 	if erased {
 		r.afterErasure(ctx)
 	}
+	if r.followUp.walPending {
+		r.truncateWAL(ctx)
+	}
+	r.followUpErasure(ctx)
 }
 
 // afterErasure ships the erasure, folds the WAL into the database file
@@ -279,21 +279,16 @@ func (r *Replicator) afterErasure(ctx context.Context) {
 		r.log.Error("replica: sync after erasure", "err", err)
 		return
 	}
-	if err := r.db.Checkpoint(ctx, litestream.CheckpointModeTruncate); err != nil {
-		r.log.Warn("replica: checkpoint after erasure", "err", err)
-	}
-	if _, err := r.db.Snapshot(ctx); err != nil {
+	r.truncateWAL(ctx)
+	info, err := r.db.Snapshot(ctx)
+	if err != nil {
 		r.log.Error("replica: snapshot after erasure", "err", err)
+		r.followUp.arm(0) // the second snapshot is then the first
 		return
 	}
+	r.followUp.arm(info.MaxTXID)
 	r.set(func(s *Status) { s.LastErasureSnapshot = time.Now().UTC() })
 	r.syncFiles(ctx)
-}
-
-func (r *Replicator) enforceRetention(ctx context.Context) {
-	if err := r.ls.EnforceSnapshotRetention(ctx, r.db); err != nil && ctx.Err() == nil {
-		r.log.Error("replica: retention", "err", err)
-	}
 }
 
 // syncFiles makes the bucket's media folder equal to the local one: new
