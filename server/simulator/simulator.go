@@ -75,7 +75,7 @@ type Options struct {
 	// at /_simulator/requests always cover every call.
 	KeepRequests int
 	Logger       *slog.Logger
-	Client          *http.Client
+	Client       *http.Client
 }
 
 // Fault makes the next matching send fail the way Meta does.
