@@ -212,7 +212,8 @@ SELECT c.id, coalesce(c.wa_id, ''), coalesce(c.user_id, ''), c.name,
 	EXISTS (SELECT 1 FROM erasure_requests e WHERE e.contact_id = c.id AND e.state = 'restricted') AS restricted,
 	` + contactFieldsJSON + `
 FROM contacts c
-WHERE (NOT EXISTS (SELECT 1 FROM listed) OR c.wa_id IN (SELECT k FROM listed) OR c.user_id IN (SELECT k FROM listed))
+WHERE c.group_id IS NULL -- a group's stand-in is not a person who can consent
+  AND (NOT EXISTS (SELECT 1 FROM listed) OR c.wa_id IN (SELECT k FROM listed) OR c.user_id IN (SELECT k FROM listed))
   AND (NOT EXISTS (SELECT 1 FROM wanted) OR EXISTS (SELECT 1 FROM conversations cv JOIN conversation_labels cl ON cl.conversation_id = cv.id
 		JOIN labels l ON l.id = cl.label_id WHERE cv.contact_id = c.id AND l.name IN (SELECT name FROM wanted)))
   AND (NOT EXISTS (SELECT 1 FROM clabels) OR EXISTS (SELECT 1 FROM contact_labels xl JOIN labels l ON l.id = xl.label_id

@@ -867,9 +867,10 @@ func (s *Store) where(ctx context.Context, f ContactFilter, defs []ContactField)
 	if f.HideRestricted {
 		conds = append(conds, "NOT "+cRestrictedSQL)
 	}
-	if len(conds) == 0 {
-		return "", args, nil
-	}
+	// A group's stand-in contact carries its conversation, but it is not
+	// a person: the address book, its exports and campaign audiences
+	// list people only.
+	conds = append(conds, "c.group_id IS NULL")
 	return "WHERE " + strings.Join(conds, " AND "), args, nil
 }
 

@@ -122,8 +122,9 @@ func (s *Store) Contacts(ctx context.Context, q string, limit, offset int, opts 
 		where += "NOT " + cRestrictedSQL
 	}
 	if where != "" {
-		where = "WHERE " + where
+		where += " AND "
 	}
+	where = "WHERE " + where + "c.group_id IS NULL" // groups are not customers
 	n := len(args)
 	rows, err := s.rdb.QueryContext(ctx, `SELECT `+contactColumns+`,
 		(SELECT count(*) FROM conversations WHERE contact_id = c.id),

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,40 @@ func TestGroupsHaveTheirOwnConversation(t *testing.T) {
 	}
 	if n := one[int](t, db, "SELECT count(*) FROM events WHERE field = 'group_status_update.unreadable'"); n != 1 {
 		t.Error("a group update without id was not kept raw")
+	}
+	// The address book, its export and campaign audiences list people,
+	// not the groups' stand-ins.
+	ctx := context.Background()
+	book, err := g.Store.ListContacts(ctx, store.ContactFilter{}, 50, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := g.Store.Contacts(ctx, "", 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audience []string
+	if _, err := g.Store.Audience(ctx, store.AudienceFilter{PhoneNumberID: "106540352242922"}, func(m store.AudienceMember) error {
+		audience = append(audience, m.Name+"/"+m.WaID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range book {
+		if c.GroupID != "" {
+			t.Errorf("address book lists group %q", c.Name)
+		}
+	}
+	for _, c := range plain {
+		if c.GroupID != "" {
+			t.Errorf("contact list shows group %q", c.Name)
+		}
+	}
+	if len(book) == 0 || len(plain) != len(book) {
+		t.Errorf("address book %d, contact list %d: want the same people", len(book), len(plain))
+	}
+	if strings.Contains(strings.Join(audience, ","), "Kuechenbestellung") {
+		t.Errorf("a group in a campaign audience: %v", audience)
 	}
 }
 
