@@ -16,6 +16,7 @@ import (
 
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/privacy"
+	"github.com/pforte/pforte/server/replica"
 	"github.com/pforte/pforte/store"
 )
 
@@ -154,7 +155,10 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if !*yes {
 		return errors.New("erasing cannot be undone; add --yes to confirm (export first with pforte export if the customer asked for a copy)")
 	}
-	st, err := store.Open(ctx, *dataDir, store.Options{})
+	// Beside a running replicator the WAL is truncated by it, right after
+	// it has shipped the erasure; waiting for it here would only take 30 s.
+	rs, _ := replica.ReadStatus(*dataDir)
+	st, err := store.Open(ctx, *dataDir, store.Options{WALTruncatedByReplica: rs.Running(time.Now())})
 	if err != nil {
 		return err
 	}
@@ -191,7 +195,10 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	for _, r := range res.Recipients {
 		fmt.Fprintf(stdout, "tell this recipient of forwarded data about the erasure (Art. 19): %s\n", r)
 	}
-	if res.Scrub.WALBusy {
+	switch {
+	case res.Scrub.WALLeftToReplica:
+		fmt.Fprintln(stdout, "the replicator truncates the WAL as soon as it has shipped the erasure (pforte replica status shows the erasure snapshot)")
+	case res.Scrub.WALBusy:
 		fmt.Fprintln(stderr, "warning: a long-running reader kept the WAL from being truncated; the next maintenance run finishes it")
 	}
 	if n := len(res.MetaMediaIDs); n > 0 {

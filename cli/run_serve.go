@@ -153,7 +153,8 @@ func (n *node) startTLS(context.Context) error {
 }
 
 func (n *node) openStore(ctx context.Context) error {
-	st, err := store.Open(ctx, n.cfg.DataDir, store.Options{Logger: n.log, OnCommit: n.metrics.ObserveCommit, IsStopWord: outbox.IsStopWord})
+	st, err := store.Open(ctx, n.cfg.DataDir, store.Options{Logger: n.log, OnCommit: n.metrics.ObserveCommit, IsStopWord: outbox.IsStopWord,
+		WALTruncatedByReplica: n.cfg.Replica.enabled()})
 	if err != nil {
 		return err
 	}

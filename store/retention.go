@@ -447,7 +447,7 @@ func (r *purger) mergeIndexFirst(ctx context.Context, ps *policySet) error {
 	if expired < mergeFirstRows {
 		return nil
 	}
-	steps, _, err := r.s.mergeFTS(ctx, ScrubTimeout, mergeFirstSegments)
+	steps, _, err := r.s.mergeFTS(ctx, r.s.opts.ScrubWait, mergeFirstSegments)
 	r.rep.IndexMergeSteps = steps
 	return err
 }

@@ -16,12 +16,18 @@ type ScrubResult struct {
 	FTSOptimized       bool          // the index reached a single segment (what 'optimize' gives)
 	CheckpointAttempts int           // wal_checkpoint(TRUNCATE) calls until no reader blocked it
 	WALBusy            bool          // true if readers still blocked the checkpoint at the deadline
+	WALLeftToReplica   bool          // WALBusy, and the replicator truncates the WAL once the erasure is shipped
 	FreedPages         int64         // pages given back to the file system by incremental_vacuum
 }
 
-// ScrubTimeout bounds how long Scrub waits for readers to let go of the WAL,
-// and how long it merges the search index.
-var ScrubTimeout = 30 * time.Second
+// DefaultScrubWait bounds how long Scrub waits for readers to let go of
+// the WAL, and how long it merges the search index (Options.ScrubWait).
+const DefaultScrubWait = 30 * time.Second
+
+// WALWaitWithReplica is how long Scrub waits for the WAL when a replicator
+// holds it (Options.WALTruncatedByReplica): long enough for the usual
+// readers, not for the replicator's own read transaction.
+const WALWaitWithReplica = 2 * time.Second
 
 // Scrub makes deleted rows physically gone: secure_delete (always on) has
 // zeroed them in the pages, but copies remain in the FTS segments until an
@@ -32,14 +38,19 @@ var ScrubTimeout = 30 * time.Second
 func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 	s.longestTurn.Store(0)
 	defer func() { res.LongestTurn = time.Duration(s.longestTurn.Load()) }()
-	if res.FTSMergeSteps, res.FTSOptimized, err = s.optimizeFTS(ctx, ScrubTimeout); err != nil {
+	if res.FTSMergeSteps, res.FTSOptimized, err = s.optimizeFTS(ctx, s.opts.ScrubWait); err != nil {
 		return res, err
 	}
 	if res.FreedPages, err = s.vacuum(ctx); err != nil {
 		return res, err
 	}
-	busy, attempts, err := s.checkpointTruncate(ctx, ScrubTimeout)
+	walWait := s.opts.ScrubWait
+	if s.opts.WALTruncatedByReplica {
+		walWait = min(walWait, WALWaitWithReplica)
+	}
+	busy, attempts, err := s.checkpointTruncate(ctx, walWait)
 	res.CheckpointAttempts, res.WALBusy = attempts, busy
+	res.WALLeftToReplica = busy && s.opts.WALTruncatedByReplica
 	if err != nil {
 		return res, err
 	}
@@ -141,7 +152,7 @@ func (s *Store) rewriteFTS(ctx context.Context) (steps int, err error) {
 			return 0, fmt.Errorf("store: fts rewrite: %w", err)
 		}
 	}
-	steps, _, err = s.optimizeFTS(ctx, ScrubTimeout)
+	steps, _, err = s.optimizeFTS(ctx, s.opts.ScrubWait)
 	return steps, err
 }
 

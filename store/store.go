@@ -52,6 +52,16 @@ type Options struct {
 	// configured list, nil when none is configured. Without it Ingest
 	// refuses text messages (ErrNoStopWordRule) rather than drop opt-outs.
 	IsStopWord func(text string, words []string) bool
+	// ScrubWait bounds how long a scrub after a deletion merges the search
+	// index and waits for readers to let go of the WAL; default
+	// DefaultScrubWait.
+	ScrubWait time.Duration
+	// WALTruncatedByReplica says a replicator (Litestream) runs beside
+	// this store. It holds a read transaction on purpose and truncates the
+	// WAL itself once it has shipped an erasure, so a scrub does not wait
+	// the whole ScrubWait for it: it tries for WALWaitWithReplica and
+	// reports ScrubResult.WALLeftToReplica.
+	WALTruncatedByReplica bool
 
 	syncHook func() error // replaces the WAL fsync in tests
 }
@@ -103,6 +113,9 @@ func Open(ctx context.Context, dir string, opts Options) (*Store, error) {
 	}
 	if opts.BusyTimeout <= 0 {
 		opts.BusyTimeout = 10 * time.Second
+	}
+	if opts.ScrubWait <= 0 {
+		opts.ScrubWait = DefaultScrubWait
 	}
 	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
 	if err := os.MkdirAll(dir, 0o700); err != nil {

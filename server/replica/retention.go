@@ -93,7 +93,7 @@ func (r *Replicator) pruneBelowOldSnapshot(ctx context.Context, cutoff time.Time
 // erasureFollowUp is how long after an erasure's snapshot the second one
 // is taken. The tombstone list is written first, before the erasure's last
 // transaction, and the store's scrub (search index merge, vacuum; each step
-// bounded by store.ScrubTimeout, 30 s) follows it; the first snapshot can
+// bounded by store.DefaultScrubWait, 30 s) follows it; the first snapshot can
 // therefore still hold the person's rows or index words. Retention counts
 // from the snapshot that no longer holds them, so the bound is retention
 // plus this delay plus one check.

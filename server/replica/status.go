@@ -36,6 +36,13 @@ type Status struct {
 	Stopped             bool      `json:"stopped"`
 }
 
+// Running reports whether a replicator is at work at now: it wrote its
+// status within the last 10 s (it does several times a second) and has
+// not stopped.
+func (s *Status) Running(now time.Time) bool {
+	return s != nil && !s.Stopped && now.Sub(s.Updated) < 10*time.Second
+}
+
 // Healthy reports whether the replica is current within maxLag at now,
 // and if not, why.
 func (s *Status) Healthy(now time.Time, maxLag time.Duration) (bool, string) {
