@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -107,6 +108,29 @@ type writeReq struct {
 	noSync bool
 	low    bool // a background turn; see writeLow
 	index  bool // a background turn that brings the search index up to date too; see writeLowNoSync
+
+	// mu is held while fn or raw runs, and gone is set under it when the
+	// caller stops waiting: the functions write the caller's variables, so
+	// once submit has returned they must neither be running nor run again.
+	mu   sync.Mutex
+	gone bool
+}
+
+// call runs fn (or raw) unless the caller has given up on the request;
+// ran says whether it did.
+func (r *writeReq) call(tx *Tx) (ran bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone {
+		return false, context.Canceled
+	}
+	if err := r.ctx.Err(); err != nil {
+		return false, err
+	}
+	if r.raw != nil {
+		return true, r.raw(tx.ctx, tx.conn)
+	}
+	return true, r.fn(tx)
 }
 
 // Write runs fn in the writer's next group commit and returns once that
@@ -178,6 +202,10 @@ func (s *Store) submit(req *writeReq) error {
 		return req.err
 	case <-ctx.Done():
 		// The write may still commit; callers treat this as "unknown".
+		// But the caller's variables are its own again from here on.
+		req.mu.Lock()
+		req.gone = true
+		req.mu.Unlock()
 		return ctx.Err()
 	}
 }
@@ -456,11 +484,7 @@ func (s *Store) indexNow(tx *Tx) {
 }
 
 func (s *Store) runExclusive(tx *Tx, r *writeReq) {
-	if err := r.ctx.Err(); err != nil {
-		r.err = err
-	} else {
-		r.err = r.raw(tx.ctx, tx.conn)
-	}
+	_, r.err = r.call(tx)
 	close(r.done)
 }
 
@@ -495,12 +519,13 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 	}
 	for _, r := range batch {
 		r.err = nil
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
 		if !savepoints {
-			if err := r.fn(tx); err != nil {
+			ran, err := r.call(tx)
+			if !ran {
+				r.err = err
+				continue
+			}
+			if err != nil {
 				s.rollback(tx)
 				if len(batch) == 1 {
 					r.err = err
@@ -514,7 +539,9 @@ func (s *Store) apply(tx *Tx, batch []*writeReq, savepoints bool) error {
 			s.rollback(tx)
 			return fmt.Errorf("store: savepoint: %w", err)
 		}
-		if err := r.fn(tx); err != nil {
+		if ran, err := r.call(tx); !ran {
+			r.err = err
+		} else if err != nil {
 			r.err = err
 			clear(tx.numbers)
 			if rerr := tx.run("ROLLBACK TO w"); rerr != nil {
