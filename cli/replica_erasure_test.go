@@ -198,15 +198,7 @@ func TestReplicaErasureBoundCoversFirstSnapshot(t *testing.T) {
 // that waits for it and fails the test if it failed.
 func startErase(t *testing.T, dir, waID string) (wait func()) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "erase", "--data-dir", dir, "--contact", waID, "--yes", "--reason", "test")
-	cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	cmd, out, done := startPforte(t, "erase", "--data-dir", dir, "--contact", waID, "--yes", "--reason", "test")
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		<-done
@@ -218,6 +210,22 @@ func startErase(t *testing.T, dir, waID string) (wait func()) {
 		}
 		done <- nil // for the cleanup
 	}
+}
+
+// startPforte starts one pforte command as a child with its output
+// collected; done delivers its exit once. Stopping it is the caller's.
+func startPforte(t *testing.T, args ...string) (cmd *exec.Cmd, out *bytes.Buffer, done chan error) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
+	out = &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, out, done
 }
 
 // runPforteErr runs one pforte command and returns its output and error.

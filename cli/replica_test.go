@@ -596,15 +596,7 @@ func TestReplicaLeaseKeepsTwoInstancesFromRunning(t *testing.T) {
 		dir := t.TempDir()
 		args := append([]string{"serve", "--data-dir", dir, "--http-addr", freeAddr(t), "--internal-addr", freeAddr(t),
 			"--app-secret", "s", "--verify-token", "vt"}, flags...)
-		cmd := exec.Command(os.Args[0], args...)
-		cmd.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		cmd, out, done := startPforte(t, args...)
 		select {
 		case err := <-done:
 			return out.String(), err
@@ -653,15 +645,7 @@ func TestReplicaStandbyPromote(t *testing.T) {
 		a.cmd.Wait()
 	})
 	standbyDir := filepath.Join(t.TempDir(), "standby")
-	sb := exec.Command(os.Args[0], "standby", "--from-replica", url, "--replica-key-file", key, "--data-dir", standbyDir, "--interval", "300ms")
-	sb.Env = append(os.Environ(), "PFORTE_TEST_MAIN=1")
-	var sbOut bytes.Buffer
-	sb.Stdout, sb.Stderr = &sbOut, &sbOut
-	if err := sb.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sbDone := make(chan error, 1)
-	go func() { sbDone <- sb.Wait() }()
+	sb, sbOut, sbDone := startPforte(t, "standby", "--from-replica", url, "--replica-key-file", key, "--data-dir", standbyDir, "--interval", "300ms")
 	t.Cleanup(func() {
 		sb.Process.Kill()
 		select {

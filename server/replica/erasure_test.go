@@ -29,24 +29,7 @@ func TestErasureSecondSnapshotAfterScrub(t *testing.T) {
 	}
 	defer db.Close()
 	const canary = "KANARIE-zweiter-snapshot-6e1f"
-	for _, q := range []string{"PRAGMA journal_mode=WAL", "CREATE TABLE t(x TEXT)",
-		"INSERT INTO t VALUES ('" + canary + "'), ('bleibt')"} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tombs := filepath.Join(dir, "tombs")
-	if err := os.WriteFile(tombs, []byte("x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{URL: "file://" + bucket, Unencrypted: true, SyncInterval: 50 * time.Millisecond,
-		MediaInterval: 200 * time.Millisecond, Retention: time.Hour, RetentionCheck: time.Minute}
-	lay := Layout{DBFile: "test.db", MediaDir: "media", SideFiles: []string{"tombs"}, TombstoneFile: "tombs"}
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := New(ctx, dir, cfg, lay, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, ctx, cancel, tombs := erasureRig(t, db, dir, bucket, canary)
 	const after = 700 * time.Millisecond
 	r.followUp.after = after
 	done := make(chan error, 1)
@@ -182,24 +165,7 @@ func TestErasureTruncatesWALOnceReadersLetGo(t *testing.T) {
 	defer w.Close()
 	w.SetMaxOpenConns(1)
 	const canary = "KANARIE-wal-des-primaers-0b9d"
-	for _, q := range []string{"PRAGMA journal_mode=WAL", "CREATE TABLE t(x TEXT)",
-		"INSERT INTO t VALUES ('" + canary + "'), ('bleibt')"} {
-		if _, err := w.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tombs := filepath.Join(dir, "tombs")
-	if err := os.WriteFile(tombs, []byte("x\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{URL: "file://" + bucket, Unencrypted: true, SyncInterval: 50 * time.Millisecond,
-		MediaInterval: 200 * time.Millisecond, Retention: time.Hour, RetentionCheck: time.Minute}
-	lay := Layout{DBFile: "test.db", MediaDir: "media", SideFiles: []string{"tombs"}, TombstoneFile: "tombs"}
-	ctx, cancel := context.WithCancel(context.Background())
-	r, err := New(ctx, dir, cfg, lay, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, ctx, cancel, tombs := erasureRig(t, w, dir, bucket, canary)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	t.Cleanup(func() {
@@ -259,4 +225,31 @@ func TestErasureTruncatesWALOnceReadersLetGo(t *testing.T) {
 	}
 	tx.Rollback()
 	waitFor("the erased text leaving the WAL and the database file", func() bool { return !holds() })
+}
+
+// erasureRig fills test.db with a canary row beside one that stays,
+// writes the tombstone list and makes a replicator to a file:// bucket;
+// the caller tunes it and runs it.
+func erasureRig(t *testing.T, db *sql.DB, dir, bucket, canary string) (*Replicator, context.Context, context.CancelFunc, string) {
+	t.Helper()
+	for _, q := range []string{"PRAGMA journal_mode=WAL", "CREATE TABLE t(x TEXT)",
+		"INSERT INTO t VALUES ('" + canary + "'), ('bleibt')"} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tombs := filepath.Join(dir, "tombs")
+	if err := os.WriteFile(tombs, []byte("x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{URL: "file://" + bucket, Unencrypted: true, SyncInterval: 50 * time.Millisecond,
+		MediaInterval: 200 * time.Millisecond, Retention: time.Hour, RetentionCheck: time.Minute}
+	lay := Layout{DBFile: "test.db", MediaDir: "media", SideFiles: []string{"tombs"}, TombstoneFile: "tombs"}
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := New(ctx, dir, cfg, lay, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return r, ctx, cancel, tombs
 }
