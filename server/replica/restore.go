@@ -9,9 +9,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/benbjohnson/litestream"
+	"golang.org/x/sync/errgroup"
 )
 
 // RestoreResult tells what came back from the bucket.
@@ -78,23 +80,40 @@ func Restore(ctx context.Context, dir string, cfg Config, lay Layout, ts time.Ti
 	if err := os.MkdirAll(mdir, 0o700); err != nil {
 		return nil, err
 	}
+	// Media files are fetched several at a time: one stream (download,
+	// decryption, fsync, hash check) keeps only one core busy.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(mediaFetchers)
+	var fetched atomic.Int64
 	for _, k := range keys {
 		name := path.Base(k)
 		if !isHash(name) {
 			continue
 		}
-		dst := filepath.Join(mdir, name)
-		if _, err := getFile(ctx, b, s, k, dst); err != nil {
-			return nil, err
-		}
-		if err := checkHash(dst); err != nil {
-			return nil, fmt.Errorf("replica: media: %w", err)
-		}
-		res.MediaFiles++
+		g.Go(func() error {
+			dst := filepath.Join(mdir, name)
+			if _, err := getFile(gctx, b, s, k, dst); err != nil {
+				return err
+			}
+			if err := checkHash(dst); err != nil {
+				return fmt.Errorf("replica: media: %w", err)
+			}
+			fetched.Add(1)
+			return nil
+		})
 	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	res.MediaFiles = int(fetched.Load())
 	res.Took = time.Since(t0)
 	return res, nil
 }
+
+// mediaFetchers is how many media files a restore fetches at once: enough
+// to keep a few cores and a remote bucket's latency busy, few enough not
+// to swamp a small provider.
+const mediaFetchers = 4
 
 // getFile downloads (and decrypts) one object to dst; false if there is
 // no such object.
