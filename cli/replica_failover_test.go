@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -71,39 +70,7 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 		}
 	})
 
-	out, err := pforteCmd("apikey", "create", "--name", "t", "--scopes", "send,read", "--data-dir", primary).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiKey := strings.TrimSpace(string(out))
-	customers := simulator.Customers(n)
-	for _, cu := range customers {
-		if _, st, err := sim.Write(context.Background(), cu, "text"); err != nil || st != 200 {
-			t.Fatalf("customer: %d %v", st, err)
-		}
-	}
-	var ids []string
-	for i, cu := range customers {
-		to := `"to":"+` + cu.WaID + `"`
-		if cu.WaID == "" {
-			to = `"recipient":"` + cu.UserID + `"`
-		}
-		body := fmt.Sprintf(`{"phone_number_id":"%s","message":{"messaging_product":"whatsapp",%s,"type":"text","text":{"body":"Nachricht %d"}}}`,
-			sim.Options().PhoneNumberID, to, i)
-		req, _ := http.NewRequest("POST", "http://"+c.internal+"/api/v1/messages", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var acc struct{ ID string }
-		json.NewDecoder(resp.Body).Decode(&acc)
-		resp.Body.Close()
-		if resp.StatusCode != 202 {
-			t.Fatalf("enqueue: %d", resp.StatusCode)
-		}
-		ids = append(ids, acc.ID)
-	}
+	apiKey, ids := enqueueToCustomers(t, sim, primary, c.internal, n)
 	testenv.Eventually(t, 15*time.Second, "some sends before the end", func() bool { return len(sim.Accepted()) >= 5 })
 
 	switch mode {

@@ -90,39 +90,7 @@ func TestOutboxSurvivesKillAndRestart(t *testing.T) {
 	c := startSendChild(t, args...)
 	sim.SetWebhook("http://"+c.public+"/webhook", []byte("secret"))
 
-	out, err := pforteCmd("apikey", "create", "--name", "t", "--scopes", "send,read", "--data-dir", dir).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := strings.TrimSpace(string(out))
-	customers := simulator.Customers(n)
-	for _, cu := range customers {
-		if _, st, err := sim.Write(context.Background(), cu, "text"); err != nil || st != 200 {
-			t.Fatalf("customer: %d %v", st, err)
-		}
-	}
-	var ids []string
-	for i, cu := range customers {
-		to := `"to":"+` + cu.WaID + `"`
-		if cu.WaID == "" {
-			to = `"recipient":"` + cu.UserID + `"`
-		}
-		body := fmt.Sprintf(`{"phone_number_id":"%s","message":{"messaging_product":"whatsapp",%s,"type":"text","text":{"body":"Nachricht %d"}}}`,
-			sim.Options().PhoneNumberID, to, i)
-		req, _ := http.NewRequest("POST", "http://"+c.internal+"/api/v1/messages", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var acc struct{ ID string }
-		json.NewDecoder(resp.Body).Decode(&acc)
-		resp.Body.Close()
-		if resp.StatusCode != 202 {
-			t.Fatalf("enqueue: %d", resp.StatusCode)
-		}
-		ids = append(ids, acc.ID)
-	}
+	key, ids := enqueueToCustomers(t, sim, dir, c.internal, n)
 	testenv.Eventually(t, 10*time.Second, "some sends before the kill", func() bool { return len(sim.Accepted()) >= 5 })
 	c.kill9(t)
 	before := len(sim.Accepted())
@@ -256,4 +224,44 @@ func TestInvalidSendingSettings(t *testing.T) {
 	if code != 1 || !strings.Contains(errb.String(), "--app-secret") {
 		t.Errorf("simulate without a secret: %d %q", code, errb.String())
 	}
+}
+
+// enqueueToCustomers lets n simulated customers write (so their windows
+// are open), then queues one text to each through a running child's API
+// with a new key; it returns the key and the queued message ids.
+func enqueueToCustomers(t *testing.T, sim *simulator.Simulator, dataDir, internal string, n int) (key string, ids []string) {
+	t.Helper()
+	out, err := pforteCmd("apikey", "create", "--name", "t", "--scopes", "send,read", "--data-dir", dataDir).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key = strings.TrimSpace(string(out))
+	customers := simulator.Customers(n)
+	for _, cu := range customers {
+		if _, st, err := sim.Write(context.Background(), cu, "text"); err != nil || st != 200 {
+			t.Fatalf("customer: %d %v", st, err)
+		}
+	}
+	for i, cu := range customers {
+		to := `"to":"+` + cu.WaID + `"`
+		if cu.WaID == "" {
+			to = `"recipient":"` + cu.UserID + `"`
+		}
+		body := fmt.Sprintf(`{"phone_number_id":"%s","message":{"messaging_product":"whatsapp",%s,"type":"text","text":{"body":"Nachricht %d"}}}`,
+			sim.Options().PhoneNumberID, to, i)
+		req, _ := http.NewRequest("POST", "http://"+internal+"/api/v1/messages", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var acc struct{ ID string }
+		json.NewDecoder(resp.Body).Decode(&acc)
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("enqueue: %d", resp.StatusCode)
+		}
+		ids = append(ids, acc.ID)
+	}
+	return key, ids
 }
