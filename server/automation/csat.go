@@ -1,12 +1,10 @@
 package automation
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/pforte/pforte/server/outbox"
@@ -41,13 +39,8 @@ func (c *CSAT) MaxScore() int {
 // approval is checked by Settings, which knows the store).
 func ParseCSAT(body []byte) (*CSAT, error) {
 	var spec CSATSpec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return nil, bad("body", "Ungültiges JSON: %v", "Invalid JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, bad("body", "Nach dem JSON-Objekt folgt noch etwas.", "Trailing data after the JSON object.")
+	if err := decodeStrict(body, &spec); err != nil {
+		return nil, err
 	}
 	c := &CSAT{spec}
 	if c.Scale == "" {

@@ -36,6 +36,20 @@ func bad(field, deMsg, enMsg string, args ...any) *InputError {
 	return &InputError{Field: field, De: fmt.Sprintf(deMsg, args...), En: fmt.Sprintf(enMsg, args...)}
 }
 
+// decodeStrict reads exactly one JSON object of known fields into v, so
+// a typo in a setting is refused instead of silently ignored.
+func decodeStrict(body []byte, v any) *InputError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return bad("body", "Ungültiges JSON: %v", "Invalid JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bad("body", "Nach dem JSON-Objekt folgt noch etwas.", "Trailing data after the JSON object.")
+	}
+	return nil
+}
+
 // States are the German Bundesländer the holiday library knows, by their
 // ISO 3166-2 code without "DE-".
 var States = map[string][]*cal.Holiday{
@@ -79,13 +93,8 @@ type Hours struct {
 // *InputError (or a JSON error) and nothing is half-read.
 func ParseHours(body []byte) (*Hours, error) {
 	var spec HoursSpec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return nil, bad("body", "Ungültiges JSON: %v", "Invalid JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, bad("body", "Nach dem JSON-Objekt folgt noch etwas.", "Trailing data after the JSON object.")
+	if err := decodeStrict(body, &spec); err != nil {
+		return nil, err
 	}
 	return NewHours(spec)
 }

@@ -1,10 +1,7 @@
 package automation
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -83,13 +80,8 @@ var variables = map[store.AutomationKind][]string{
 // ParseReply decodes and checks a reply's settings.
 func ParseReply(kind store.AutomationKind, body []byte) (*Reply, error) {
 	var spec ReplySpec
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return nil, bad("body", "Ungültiges JSON: %v", "Invalid JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, bad("body", "Nach dem JSON-Objekt folgt noch etwas.", "Trailing data after the JSON object.")
+	if err := decodeStrict(body, &spec); err != nil {
+		return nil, err
 	}
 	return NewReply(kind, spec)
 }
