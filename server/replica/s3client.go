@@ -375,16 +375,34 @@ type putOptions struct {
 	Meta        map[string]string
 }
 
-// spool copies r into a temporary file while hashing it: S3 wants the
-// length up front, the signature the SHA-256, and a retry the bytes again.
-func spool(r io.Reader) (f *os.File, size int64, sum string, err error) {
-	f, err = os.CreateTemp("", "pforte-s3-*")
+// spoolInMemory is the largest body kept in memory for signing and
+// retries: the LTX files of each sync are small; snapshots and media
+// beyond it go to an unlinked temporary file.
+const spoolInMemory = 1 << 20
+
+// memBody is a spooled body held in memory.
+type memBody struct{ *bytes.Reader }
+
+func (memBody) Close() error { return nil }
+
+// spool reads r once while hashing it: S3 wants the length up front, the
+// signature the SHA-256, and a retry the bytes again.
+func spool(r io.Reader) (body io.ReadSeekCloser, size int64, sum string, err error) {
+	h := sha256.New()
+	var head bytes.Buffer
+	if _, err := io.Copy(&head, io.LimitReader(r, spoolInMemory+1)); err != nil {
+		return nil, 0, "", err
+	}
+	if head.Len() <= spoolInMemory {
+		h.Write(head.Bytes())
+		return memBody{bytes.NewReader(head.Bytes())}, int64(head.Len()), hex.EncodeToString(h.Sum(nil)), nil
+	}
+	f, err := os.CreateTemp("", "pforte-s3-*")
 	if err != nil {
 		return nil, 0, "", err
 	}
 	os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
-	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(f, h), r)
+	size, err = io.Copy(io.MultiWriter(f, h), io.MultiReader(&head, r))
 	if err != nil {
 		f.Close()
 		return nil, 0, "", err
@@ -394,11 +412,11 @@ func spool(r io.Reader) (f *os.File, size int64, sum string, err error) {
 
 // Put stores r under key and returns the new ETag and the size.
 func (c *s3Client) Put(ctx context.Context, key string, r io.Reader, o putOptions) (string, int64, error) {
-	f, size, sum, err := spool(r)
+	body, size, sum, err := spool(r)
 	if err != nil {
 		return "", 0, fmt.Errorf("s3 PUT %s: %w", key, err)
 	}
-	defer f.Close()
+	defer body.Close()
 	h := http.Header{}
 	if o.IfMatch != "" {
 		h.Set("If-Match", o.IfMatch)
@@ -412,7 +430,7 @@ func (c *s3Client) Put(ctx context.Context, key string, r io.Reader, o putOption
 	for k, v := range o.Meta {
 		h.Set("X-Amz-Meta-"+k, v)
 	}
-	resp, err := c.do(ctx, request{method: http.MethodPut, key: key, header: h, body: f, size: size, sha256: sum})
+	resp, err := c.do(ctx, request{method: http.MethodPut, key: key, header: h, body: body, size: size, sha256: sum})
 	if err != nil {
 		return "", 0, err
 	}

@@ -577,3 +577,24 @@ func TestS3ClientDeleteMissing(t *testing.T) {
 		t.Fatalf("missing bucket: %v, want NoSuchBucket", err)
 	}
 }
+
+// A body larger than what is kept in memory goes through a temporary file
+// and is sent again, whole, on a retry.
+func TestS3ClientLargeBodyRetried(t *testing.T) {
+	f := startFakeS3(t)
+	c := f.client(t, testSecret)
+	body := make([]byte, spoolInMemory+300<<10)
+	rand.Read(body)
+	f.fail.Store(2)
+	if _, n, err := c.Put(context.Background(), "p/large", bytes.NewReader(body), putOptions{}); err != nil || n != int64(len(body)) {
+		t.Fatalf("put: %d %v", n, err)
+	}
+	o, err := f.backend.GetObject(testBucket, "p/large", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(o.Contents)
+	if !bytes.Equal(got, body) {
+		t.Fatalf("stored %d bytes, want %d", len(got), len(body))
+	}
+}
