@@ -35,7 +35,7 @@ func TestReplicaPromoteSendsNothingTwice(t *testing.T) {
 }
 
 func promoteNoDuplicates(t *testing.T, mode string) {
-	const n = 30
+	const n = 40 // 8 s of sending at 5/s: room for the replica to ship the queue first
 	s3 := startS3(t, "pforte")
 	key := filepath.Join(t.TempDir(), "replica.key")
 	if _, err := replica.WriteNewIdentity(key); err != nil {
@@ -48,7 +48,7 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 	defer sim.Close()
 	primary := t.TempDir()
 	base := []string{"--app-secret", "secret", "--verify-token", "v", "--access-token", "tok",
-		"--graph-url", graph.URL, "--send-rate", "10", "--send-concurrency", "1"}
+		"--graph-url", graph.URL, "--send-rate", "5", "--send-concurrency", "1"}
 	repl := []string{"--replica-url", url, "--replica-key-file", key, "--replica-sync-interval", "100ms", "--replica-media-interval", "200ms"}
 	c := startSendChild(t, append(append([]string{"--data-dir", primary}, base...), repl...)...)
 	sim.SetWebhook("http://"+c.public+"/webhook", []byte("secret"))
@@ -71,8 +71,10 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 	})
 
 	apiKey, ids := enqueueToCustomers(t, sim, primary, c.internal, n)
+	enqueued := time.Now()
 	testenv.Eventually(t, 15*time.Second, "some sends before the end", func() bool { return len(sim.Accepted()) >= 5 })
 
+	var shipped uint64
 	switch mode {
 	case "stop":
 		c.cmd.Process.Signal(syscall.SIGTERM)
@@ -82,7 +84,17 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 	case "machine-lost":
 		// The replicator dies first: the primary goes on sending for a
 		// while with nothing shipped, as when the machine vanishes.
-		st := waitReplica(t, primary, "replicator running", func(s *replica.Status) bool { return s.PID > 0 })
+		// Replication is asynchronous: what the API acknowledged less than
+		// a sync interval before the machine vanished is lost by design
+		// (the documented bound). This test is about what the copy holds,
+		// so the queue itself is shipped before the replicator dies.
+		mark := waitReplica(t, primary, "a status written after the enqueue", func(s *replica.Status) bool {
+			return s.Updated.After(enqueued.Add(500 * time.Millisecond))
+		})
+		st := waitReplica(t, primary, "the queue shipped", func(s *replica.Status) bool {
+			return s.PID > 0 && s.RemoteTXID >= mark.LocalTXID
+		})
+		shipped = st.RemoteTXID
 		if err := syscall.Kill(st.PID, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -97,12 +109,13 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 	if mode != "machine-lost" {
 		final := waitReplica(t, primary, "final sync", func(s *replica.Status) bool { return s.Stopped })
 		testenv.Eventually(t, 60*time.Second, "the standby to reach the primary's last transaction", func() bool {
-			b, _ := os.ReadFile(litestream.TXIDPath(filepath.Join(standbyDir, replica.StandbyDB)))
-			txid, err := ltx.ParseTXID(strings.TrimSpace(string(b)))
-			return err == nil && uint64(txid) >= final.RemoteTXID
+			return standbyTXID(standbyDir) >= final.RemoteTXID
 		})
 	} else {
-		time.Sleep(2 * time.Second) // the standby applies what the bucket holds
+		testenv.Eventually(t, 60*time.Second, "the standby to apply the shipped queue", func() bool {
+			return standbyTXID(standbyDir) >= shipped
+		})
+		time.Sleep(time.Second) // and whatever the replicator shipped after that
 	}
 	prom := runPforte(t, "promote", "--data-dir", standbyDir, "--from-replica", url, "--replica-key-file", key)
 	t.Logf("promote: %s", prom)
@@ -166,4 +179,15 @@ func promoteNoDuplicates(t *testing.T, mode string) {
 	if mode == "machine-lost" && after != 0 {
 		t.Fatalf("the promoted standby sent %d messages from a copy that may end before the primary did", after)
 	}
+}
+
+// standbyTXID is the last transaction a following standby applied, 0 before
+// the first.
+func standbyTXID(dir string) uint64 {
+	b, _ := os.ReadFile(litestream.TXIDPath(filepath.Join(dir, replica.StandbyDB)))
+	txid, err := ltx.ParseTXID(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0
+	}
+	return uint64(txid)
 }

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/benbjohnson/litestream"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 	"github.com/superfly/ltx"
@@ -671,12 +670,11 @@ func TestReplicaStandbyPromote(t *testing.T) {
 	// The standby catches up to the primary's last transaction.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		b, _ := os.ReadFile(litestream.TXIDPath(filepath.Join(standbyDir, replica.StandbyDB)))
-		if txid, err := ltx.ParseTXID(strings.TrimSpace(string(b))); err == nil && uint64(txid) >= final.RemoteTXID {
+		if standbyTXID(standbyDir) >= final.RemoteTXID {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("standby did not reach transaction %d in 60s (has %q)", final.RemoteTXID, b)
+			t.Fatalf("standby did not reach transaction %d in 60s (has %d)", final.RemoteTXID, standbyTXID(standbyDir))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
