@@ -192,6 +192,35 @@ func (s *Store) SetAvailable(ctx context.Context, userID int64, available bool) 
 	return nil
 }
 
+// WaitingConversation is an open conversation routed to a team that
+// nobody has taken yet.
+type WaitingConversation struct {
+	ConversationID, TeamID int64
+}
+
+// TeamWaiting lists the open conversations routed to one of the user's
+// teams that nobody has taken (no member was available when they were
+// routed), longest waiting first.
+func (s *Store) TeamWaiting(ctx context.Context, userID int64) ([]WaitingConversation, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT c.id, c.team_id FROM conversations c
+		JOIN team_members m ON m.team_id = c.team_id AND m.user_id = ?
+		WHERE c.assignee_id IS NULL AND c.status = 'open' AND c.bot_active = 0
+		ORDER BY c.last_message_at, c.id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: team waiting: %w", err)
+	}
+	defer rows.Close()
+	var out []WaitingConversation
+	for rows.Next() {
+		var w WaitingConversation
+		if err := rows.Scan(&w.ConversationID, &w.TeamID); err != nil {
+			return nil, fmt.Errorf("store: team waiting: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, rows.Err()
+}
+
 // Available tells whether a user takes new conversations.
 func (s *Store) Available(ctx context.Context, userID int64) (bool, error) {
 	var away bool

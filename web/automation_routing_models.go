@@ -1,5 +1,7 @@
 package web
 
+import "strconv"
+
 // RoutingVM is one number's routing rules on the automations page.
 type RoutingVM struct {
 	Rules []RoutingRuleVM
@@ -14,9 +16,21 @@ type RoutingRuleVM struct {
 	If, Then string // in words
 }
 
-// RoutingFormVM is the add-a-rule form, as typed when refused.
+// RoutingFormVM is the add-a-rule form, as typed when refused; with
+// Editing it changes rule Index in place instead.
 type RoutingFormVM struct {
 	Name, Keywords, Labels, Language, FieldKey, FieldValue string
 	Team, Mode, Agent, AddLabels, Priority                 string
 	Error                                                  string
+	Editing                                                bool
+	Index                                                  int
+}
+
+// routingFormAction is where the rule form posts: the list to add, or the
+// rule being edited.
+func routingFormAction(number string, f RoutingFormVM) string {
+	if f.Editing {
+		return "/automations/" + number + "/routing/" + strconv.Itoa(f.Index)
+	}
+	return "/automations/" + number + "/routing"
 }

@@ -46,6 +46,11 @@ func init() {
 		"Regel hinzugefügt.":                "Rule added.",
 		"Regel gelöscht.":                   "Rule deleted.",
 		"Regel nach oben verschoben.":       "Rule moved up.",
+		"Regel %d bearbeiten":               "Edit rule %d",
+		"Regel speichern":                   "Save rule",
+		"Regel geändert.":                   "Rule changed.",
+		"%d wartende Unterhaltungen wurden Ihnen zugewiesen.": "%d waiting conversations were assigned to you.",
+		"Eine wartende Unterhaltung wurde Ihnen zugewiesen.":  "One waiting conversation was assigned to you.",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

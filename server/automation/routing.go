@@ -438,3 +438,42 @@ func (s *Settings) SetRouting(ctx context.Context, actor store.Actor, pnid strin
 	}
 	return spec, s.st.SetRouting(ctx, actor, pnid, string(canon), s.now())
 }
+
+// SetAvailable switches a user's availability. Coming back, the user's
+// teams hand out what waited for them: conversations routed to a team
+// while none of its members was available go round robin to the members
+// available now, longest waiting first. It returns how many of them went
+// to this user.
+func (s *Settings) SetAvailable(ctx context.Context, userID int64, available bool) (int, error) {
+	if err := s.st.SetAvailable(ctx, userID, available); err != nil || !available {
+		return 0, err
+	}
+	waiting, err := s.st.TeamWaiting(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	mine := 0
+	for _, c := range waiting {
+		agents, last, err := s.st.TeamAgents(ctx, c.TeamID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // the team went away meanwhile
+		}
+		if err != nil {
+			return mine, err
+		}
+		pick := PickAgent(agents, last, ModeRoundRobin)
+		if pick == 0 {
+			continue // switched away again meanwhile
+		}
+		// ApplyRoute writes only while nobody has taken it: an agent who
+		// opened it meanwhile keeps it.
+		done, err := s.st.ApplyRoute(ctx, c.ConversationID, store.Route{TeamID: c.TeamID, UserID: pick, RRTeam: true, Rule: "available"}, s.now())
+		if err != nil {
+			return mine, err
+		}
+		if done && pick == userID {
+			mine++
+		}
+	}
+	return mine, nil
+}

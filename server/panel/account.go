@@ -36,15 +36,22 @@ func (s *Server) accountVM(r *http.Request) (web.AccountVM, error) {
 func (s *Server) accountAvailability(w http.ResponseWriter, r *http.Request) {
 	v := viewerOf(r)
 	on := r.PostFormValue("available") == "1"
-	if err := s.store.SetAvailable(r.Context(), v.user.ID, on); err != nil {
+	got, err := s.cfg.Automations.SetAvailable(r.Context(), v.user.ID, on)
+	if err != nil {
 		s.storeFail(w, r, err)
 		return
 	}
-	msg := "Sie sind jetzt abwesend."
+	msg := web.T(r.Context(), "Sie sind jetzt abwesend.")
 	if on {
-		msg = "Sie sind jetzt verfügbar."
+		msg = web.T(r.Context(), "Sie sind jetzt verfügbar.")
 	}
-	setFlash(w, web.T(r.Context(), msg))
+	switch {
+	case got == 1:
+		msg += " " + web.T(r.Context(), "Eine wartende Unterhaltung wurde Ihnen zugewiesen.")
+	case got > 1:
+		msg += " " + web.Tf(r.Context(), "%d wartende Unterhaltungen wurden Ihnen zugewiesen.", got)
+	}
+	setFlash(w, msg)
 	redirect(w, r, "/account")
 }
 

@@ -101,6 +101,54 @@ func splitList(v string) []string {
 // automationRoutingAdd appends a rule to a number's list; bad input
 // shows the form again as typed and saves nothing.
 func (s *Server) automationRoutingAdd(w http.ResponseWriter, r *http.Request) {
+	form, rule := routingFormFrom(r)
+	s.changeRouting(w, r, &form, func(rules []automation.RuleSpec) ([]automation.RuleSpec, bool) {
+		return append(rules, rule), true
+	}, web.T(r.Context(), "Regel hinzugefügt."))
+}
+
+// automationRoutingEdit replaces one rule in place, keeping its position;
+// bad input shows the edit form again as typed and saves nothing.
+func (s *Server) automationRoutingEdit(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.Atoi(r.PathValue("index"))
+	form, rule := routingFormFrom(r)
+	form.Editing, form.Index = true, i
+	s.changeRouting(w, r, &form, func(rules []automation.RuleSpec) ([]automation.RuleSpec, bool) {
+		if err != nil || i < 0 || i >= len(rules) {
+			return nil, false
+		}
+		rules[i] = rule
+		return rules, true
+	}, web.T(r.Context(), "Regel geändert."))
+}
+
+// routingEditForm is rule i of a number's list as the edit form shows it;
+// false when there is no such rule.
+func (s *Server) routingEditForm(ctx context.Context, number, index string) (*web.RoutingFormVM, bool) {
+	i, err := strconv.Atoi(index)
+	if err != nil {
+		return nil, false
+	}
+	spec, err := s.cfg.Automations.Routing(ctx, number)
+	if err != nil || i < 0 || i >= len(spec.Rules) {
+		return nil, false
+	}
+	r := spec.Rules[i]
+	f := &web.RoutingFormVM{Editing: true, Index: i, Name: r.Name, Keywords: strings.Join(r.If.Keywords, ", "),
+		Labels: strings.Join(r.If.Labels, ", "), Language: r.If.Language, Team: r.Then.Team, Mode: r.Then.Mode,
+		Agent: r.Then.Agent, AddLabels: strings.Join(r.Then.Labels, ", "), Priority: r.Then.Priority}
+	if r.If.Field != nil {
+		f.FieldKey, f.FieldValue = r.If.Field.Key, r.If.Field.Equals
+	}
+	if f.Mode == "" {
+		f.Mode = automation.ModeRoundRobin
+	}
+	return f, true
+}
+
+// routingFormFrom reads the rule form: as typed (to show again) and as
+// the rule the API takes.
+func routingFormFrom(r *http.Request) (web.RoutingFormVM, automation.RuleSpec) {
 	form := web.RoutingFormVM{Name: strings.TrimSpace(r.PostFormValue("name")), Keywords: r.PostFormValue("keywords"),
 		Labels: r.PostFormValue("labels"), Language: r.PostFormValue("language"),
 		FieldKey: strings.TrimSpace(r.PostFormValue("field_key")), FieldValue: r.PostFormValue("field_value"),
@@ -115,9 +163,7 @@ func (s *Server) automationRoutingAdd(w http.ResponseWriter, r *http.Request) {
 	if form.FieldKey != "" || form.FieldValue != "" {
 		rule.If.Field = &automation.FieldCond{Key: form.FieldKey, Equals: form.FieldValue}
 	}
-	s.changeRouting(w, r, &form, func(rules []automation.RuleSpec) ([]automation.RuleSpec, bool) {
-		return append(rules, rule), true
-	}, web.T(r.Context(), "Regel hinzugefügt."))
+	return form, rule
 }
 
 // automationRoutingDelete removes one rule.

@@ -33,7 +33,13 @@ func inputMessage(ctx context.Context, ie *automation.InputError) string {
 }
 
 func (s *Server) automationsPage(w http.ResponseWriter, r *http.Request) {
-	s.renderAutomations(w, r, http.StatusOK, r.URL.Query().Get("number"), nil, "", nil)
+	q := r.URL.Query()
+	if e := q.Get("edit"); e != "" {
+		if f, ok := s.routingEditForm(r.Context(), q.Get("number"), e); ok {
+			r = r.WithContext(context.WithValue(r.Context(), routingFormKey{}, f))
+		}
+	}
+	s.renderAutomations(w, r, http.StatusOK, q.Get("number"), nil, "", nil)
 }
 
 // renderAutomations shows the page; hours or reply, if set, is a refused

@@ -131,6 +131,7 @@ func (s *Server) routeTable() []route {
 		{"POST /automations/{number}/replies/{kind}", admins, longForm, s.automationReply},
 		{"POST /automations/{number}/csat", admins, longForm, s.automationCSAT},
 		{"POST /automations/{number}/routing", admins, longForm, s.automationRoutingAdd},
+		{"POST /automations/{number}/routing/{index}", admins, longForm, s.automationRoutingEdit},
 		{"POST /automations/{number}/routing/{index}/delete", admins, shortForm, s.automationRoutingDelete},
 		{"POST /automations/{number}/routing/{index}/up", admins, shortForm, s.automationRoutingUp},
 		{"POST /templates/sync", admins, shortForm, s.templateSync},
