@@ -27,6 +27,7 @@ import (
 
 	"github.com/pforte/pforte/server/cloudapi"
 	"github.com/pforte/pforte/server/replica"
+	"github.com/pforte/pforte/server/testenv"
 	"github.com/pforte/pforte/store"
 )
 
@@ -394,18 +395,23 @@ func TestReplicaErasureLeavesBucketAfterRetention(t *testing.T) {
 	waitReplica(t, dir, "first sync", func(s *replica.Status) bool {
 		return s.RemoteTXID > 0 && s.LagSeconds == 0 && s.MediaFiles == 1
 	})
-	if got := holding(decodedBucket(t, s3, "pforte", key), canary); len(got) == 0 {
-		t.Fatal("control: the replicated pages do not hold the canary before the erasure; the scan proves nothing")
+	// A status may predate the replicator's notice of the canary's commit
+	// (it looks every sync interval), so the control waits for the bucket.
+	for deadline := time.Now().Add(30 * time.Second); len(holding(decodedBucket(t, s3, "pforte", key), canary)) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("control: the replicated pages do not hold the canary before the erasure; the scan proves nothing")
+		}
 	}
-	resp, err := http.Get("http://" + internal + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !bytes.Contains(metrics, []byte("pforte_replica_last_sync_timestamp_seconds 1.")) || !bytes.Contains(metrics, []byte("pforte_replica_lag_seconds 0")) {
-		t.Fatalf("metrics do not show the sync:\n%s", grepLines(string(metrics), "pforte_replica"))
-	}
+	var metrics []byte
+	testenv.Eventually(t, 10*time.Second, "the metrics to show the sync", func() bool {
+		resp, err := http.Get("http://" + internal + "/metrics")
+		if err != nil {
+			return false
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return bytes.Contains(metrics, []byte("pforte_replica_last_sync_timestamp_seconds 1.")) && bytes.Contains(metrics, []byte("pforte_replica_lag_seconds 0"))
+	})
 
 	// The erasure also removes the customer's media file.
 	os.Remove(filepath.Join(dir, store.MediaDirName, mediaName))

@@ -299,6 +299,17 @@ func (t TemplateVM) HeaderMedia() string {
 	return ""
 }
 
+// headerAccept is the file chooser's filter for a media header.
+func headerAccept(kind string) string {
+	switch kind {
+	case "image":
+		return "image/jpeg,image/png"
+	case "video":
+		return "video/mp4"
+	}
+	return "application/pdf"
+}
+
 // Key identifies a template in forms.
 func (t TemplateVM) Key() string { return t.Name + "|" + t.Language }
 

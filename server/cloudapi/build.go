@@ -231,6 +231,7 @@ type TemplateFill struct {
 	HeaderText   *TemplateParam
 	HeaderMedia  string // "image", "video" or "document"
 	HeaderLink   string // https link to the header's file
+	HeaderID     string // or the id of a file uploaded to Meta (wins over the link)
 	Body         []TemplateParam
 	ButtonParams map[int]string
 	CopyCode     map[int]bool // which of ButtonParams are coupon codes
@@ -251,8 +252,12 @@ func TemplateMessageFilled(to Recipient, name, language string, f TemplateFill) 
 		}
 		comps = append(comps, map[string]any{"type": "header", "parameters": []any{p}})
 	} else if f.HeaderMedia != "" {
+		ref := map[string]string{"link": f.HeaderLink}
+		if f.HeaderID != "" {
+			ref = map[string]string{"id": f.HeaderID}
+		}
 		comps = append(comps, map[string]any{"type": "header", "parameters": []any{
-			map[string]any{"type": f.HeaderMedia, f.HeaderMedia: map[string]string{"link": f.HeaderLink}}}})
+			map[string]any{"type": f.HeaderMedia, f.HeaderMedia: ref}}})
 	}
 	for _, c := range m.Template.Components {
 		comps = append(comps, c)

@@ -40,7 +40,9 @@ func sendBody(m Message, mediaID string) ([]byte, error) {
 			return nil, errors.New("panel: template missing")
 		}
 		t := m.Template
-		fill := cloudapi.TemplateFill{HeaderMedia: t.HeaderMedia, HeaderLink: t.HeaderLink, ButtonParams: t.Buttons, CopyCode: t.CopyCode}
+		// An uploaded file is the media header's (a template takes no
+		// other attachment).
+		fill := cloudapi.TemplateFill{HeaderMedia: t.HeaderMedia, HeaderLink: t.HeaderLink, HeaderID: mediaID, ButtonParams: t.Buttons, CopyCode: t.CopyCode}
 		for _, p := range t.Params {
 			fill.Body = append(fill.Body, cloudapi.TemplateParam{Name: p.Name, Value: p.Value})
 		}

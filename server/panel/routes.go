@@ -57,7 +57,7 @@ func (s *Server) routeTable() []route {
 		{"POST /conversations/{id}/notes", agents, longForm, s.addNote},
 		{"POST /conversations/{id}/labels", agents, shortForm, s.setLabel},
 		{"POST /conversations/{id}/send", agents, attachmentForm, s.sendMessage},
-		{"POST /conversations/{id}/template", agents, longForm, s.sendTemplate},
+		{"POST /conversations/{id}/template", agents, attachmentForm, s.sendTemplate},
 		{"POST /conversations/{id}/secure-links", agents, longForm, s.conversationSecureLink},
 		{"GET /contacts", everyone, noBody, s.contacts},
 		{"GET /contacts/{id}", everyone, noBody, s.contactDetail},
@@ -140,7 +140,7 @@ func (s *Server) routeTable() []route {
 		{"POST /templates/delete", admins, shortForm, s.templateDelete},
 		{"POST /templates/edit", admins, attachmentForm, s.templateEdit},
 		{"GET /conversations/new", agents, noBody, s.newConversationPage},
-		{"POST /conversations/new", agents, longForm, s.newConversationSubmit},
+		{"POST /conversations/new", agents, attachmentForm, s.newConversationSubmit},
 		// The address book (contactbook.go).
 		{"GET /contacts/new", agents, noBody, s.contactNew},
 		{"POST /contacts/new", agents, longForm, s.contactCreate},

@@ -208,17 +208,84 @@ func (s *Server) sendTemplate(w http.ResponseWriter, r *http.Request) {
 		s.renderConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Diese Vorlage ist nicht genehmigt und kann nicht gesendet werden."))
 		return
 	}
-	pt, problem := templateFill(r, tpls[i])
+	pt, problem := templateFill(r, tpls[i], headerFileOf(r) != nil)
 	if problem != "" {
 		s.renderConversation(w, r, http.StatusUnprocessableEntity, problem)
 		return
 	}
 	msg := Message{ConversationID: id, PhoneNumberID: cs.PhoneNumberID, ToWaID: cs.Contact.WaID, ToUserID: cs.Contact.UserID, ToGroupID: cs.Contact.GroupID,
 		AgentID: v.user.ID, Type: "template", Template: pt}
+	done, st, problem := attachHeaderFile(r, &msg)
+	defer done()
+	if problem != "" {
+		s.renderConversation(w, r, st, problem)
+		return
+	}
 	if err := s.panel.cfg.Sender.PanelSend(ctx, msg); err != nil {
 		s.sendFailed(w, r, err)
 		return
 	}
 	s.Publish(Event{Kind: "message", Conversation: id})
 	backToConversation(w, r, id)
+}
+
+// headerKind is the media header a file fits: Meta takes JPEG and PNG
+// images, MP4 videos and PDF documents there.
+func headerKind(contentType string) string {
+	switch contentType {
+	case "image/jpeg", "image/png":
+		return "image"
+	case "video/mp4":
+		return "video"
+	case "application/pdf":
+		return "document"
+	}
+	return ""
+}
+
+// headerFileWanted says which file a media header takes.
+func headerFileWanted(kind string) string {
+	switch kind {
+	case "image":
+		return "Die Kopfzeile dieser Vorlage braucht ein Bild (JPEG oder PNG)."
+	case "video":
+		return "Die Kopfzeile dieser Vorlage braucht ein Video (MP4)."
+	}
+	return "Die Kopfzeile dieser Vorlage braucht ein PDF-Dokument."
+}
+
+// headerFileOf is the uploaded file for a template's media header, nil
+// when none was chosen.
+func headerFileOf(r *http.Request) *uploadedFile {
+	if f := uploadedFileOf(r, "header_file"); f != nil && f.Name != "" {
+		return f
+	}
+	return nil
+}
+
+// attachHeaderFile gives m the uploaded file of its template's media
+// header, to go through the composer's one upload path; a file that does
+// not fit the header is a status and a German message. done closes the
+// file and is always set.
+func attachHeaderFile(r *http.Request, m *Message) (done func(), status int, msg string) {
+	done = func() {}
+	file := headerFileOf(r)
+	if file == nil || m.Template == nil || m.Template.HeaderMedia == "" {
+		return done, 0, ""
+	}
+	ctx := r.Context()
+	ct := fileType(file.Type, file.Name)
+	if headerKind(ct) != m.Template.HeaderMedia || file.Size == 0 {
+		return done, http.StatusUnsupportedMediaType, web.T(ctx, headerFileWanted(m.Template.HeaderMedia))
+	}
+	if err := outbox.CheckFile(ct, file.Size); err != nil {
+		status, msg = sendRefusal(ctx, err)
+		return done, status, msg
+	}
+	content, err := os.Open(file.path)
+	if err != nil {
+		return done, http.StatusInternalServerError, web.T(ctx, "Die Datei konnte nicht gelesen werden.")
+	}
+	m.File = &File{Name: filepath.Base(file.Name), Mime: ct, Size: file.Size, Content: content}
+	return func() { content.Close() }, 0, ""
 }

@@ -79,6 +79,11 @@ func composerFixture(t testing.TB) (*testenv.Gateway, *recordingSender, *browser
 }
 
 func multipartPost(t *testing.T, b *browser, path string, fields map[string]string, fileName, fileType string, data []byte) page {
+	return multipartPostAs(t, b, path, fields, "file", fileName, fileType, data)
+}
+
+// multipartPostAs posts a multipart form with the file in field fileField.
+func multipartPostAs(t *testing.T, b *browser, path string, fields map[string]string, fileField, fileName, fileType string, data []byte) page {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for k, v := range fields {
@@ -86,7 +91,7 @@ func multipartPost(t *testing.T, b *browser, path string, fields map[string]stri
 	}
 	if fileName != "" {
 		h := make(map[string][]string)
-		h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name="file"; filename=%q`, fileName)}
+		h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name=%q; filename=%q`, fileField, fileName)}
 		h["Content-Type"] = []string{fileType}
 		w, _ := mw.CreatePart(h)
 		w.Write(data)

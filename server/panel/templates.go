@@ -138,8 +138,9 @@ func (s *Server) sendableTemplates(ctx context.Context, waba string) ([]web.Temp
 }
 
 // templateFill reads what the person filled into a template's fields;
-// the German message says what is missing.
-func templateFill(r *http.Request, t web.TemplateVM) (*Template, string) {
+// the German message says what is missing. withFile: a file for the media
+// header was uploaded, so no link is needed.
+func templateFill(r *http.Request, t web.TemplateVM, withFile bool) (*Template, string) {
 	ctx := r.Context()
 	pt := &Template{Name: t.Name, Language: t.Language}
 	value := func(field string) (string, bool) {
@@ -154,11 +155,14 @@ func templateFill(r *http.Request, t web.TemplateVM) (*Template, string) {
 		pt.Header = &Param{Name: p, Value: v}
 	}
 	if kind := t.HeaderMedia(); kind != "" {
-		v, ok := value("header_link")
-		if !ok || !strings.HasPrefix(v, "https://") {
-			return nil, web.T(ctx, "Bitte geben Sie den Link (https://…) zur Datei der Kopfzeile an.")
+		pt.HeaderMedia = kind
+		if !withFile {
+			v, ok := value("header_link")
+			if !ok || !strings.HasPrefix(v, "https://") {
+				return nil, web.T(ctx, "Bitte laden Sie die Datei der Kopfzeile hoch oder geben Sie den Link (https://…) zu ihr an.")
+			}
+			pt.HeaderLink = v
 		}
-		pt.HeaderMedia, pt.HeaderLink = kind, v
 	}
 	for _, p := range t.Params {
 		v, ok := value("p_" + p)
@@ -656,12 +660,18 @@ func (s *Server) newConversationSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderNewConversation(w, r, http.StatusUnprocessableEntity, web.T(ctx, "Bitte wählen Sie eine genehmigte Vorlage dieser Absendernummer."))
 		return
 	}
-	pt, msg := templateFill(r, vm.Templates[j])
+	pt, msg := templateFill(r, vm.Templates[j], headerFileOf(r) != nil)
 	if msg != "" {
 		s.renderNewConversation(w, r, http.StatusUnprocessableEntity, msg)
 		return
 	}
 	msgIn := Message{PhoneNumberID: pnid, ToWaID: waID, AgentID: v.user.ID, Type: "template", Template: pt}
+	done, st, problem := attachHeaderFile(r, &msgIn)
+	defer done()
+	if problem != "" {
+		s.renderNewConversation(w, r, st, problem)
+		return
+	}
 	if err := s.panel.cfg.Sender.PanelSend(ctx, msgIn); err != nil {
 		st, msg := sendRefusal(ctx, err)
 		if st >= http.StatusInternalServerError {

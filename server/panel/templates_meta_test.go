@@ -1,6 +1,7 @@
 package panel_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -206,5 +207,71 @@ func TestBrowserNewConversationWithTemplate(t *testing.T) {
 	cs, err := g.Store.ConversationByID(context.Background(), conv)
 	if err != nil || cs.AssigneeID != agent.ID {
 		t.Fatalf("conversation %+v %v, want assigned to Lea", cs, err)
+	}
+}
+
+// A template with an image header is sent with a file the agent uploads:
+// the file goes to Meta through the one upload path and the header
+// carries its media id. A file of the wrong kind, or neither file nor
+// link, is refused in German and sends nothing.
+func TestTemplateHeaderFileUploaded(t *testing.T) {
+	sg := templateGateway(t)
+	g := sg.Gateway
+	ctx := context.Background()
+	sg.Sim.AddAccountTemplate("paket_foto", "de", "UTILITY", json.RawMessage(`[{"type":"HEADER","format":"IMAGE","example":{"header_handle":["4::aW1hZ2U="]}},
+		{"type":"BODY","text":"Ihr Paket {{1}} ist angekommen."}]`))
+	if _, err := sg.Templates.SyncAccount(ctx, simWABA, store.ActorSystem); err != nil {
+		t.Fatal(err)
+	}
+	addNamedUser(t, g.Store, "Lea Schmidt", "lea@example.de", store.RoleAgent)
+	b := newBrowser(t, g.Public.URL)
+	b.login("lea@example.de")
+	if p := b.get("/conversations/new"); !strings.Contains(p.body, `name="header_file" accept="image/jpeg,image/png"`) {
+		t.Fatal("the form offers no file for the image header")
+	}
+	fields := map[string]string{"number": sg.Sim.Options().PhoneNumberID, "template": "paket_foto|de", "phone": "0151 2345 6789", "p_1": "P-77"}
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{7}, 2048)...)
+
+	if p := multipartPostAs(t, b, "/conversations/new", fields, "header_file", "rechnung.pdf", "application/pdf", []byte("%PDF-1.4 x")); p.status != http.StatusUnsupportedMediaType ||
+		!strings.Contains(p.body, "braucht ein Bild (JPEG oder PNG)") {
+		t.Fatalf("a PDF for an image header: %d", p.status)
+	}
+	if p := multipartPostAs(t, b, "/conversations/new", fields, "", "", "", nil); p.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.body, "Bitte laden Sie die Datei der Kopfzeile hoch") {
+		t.Fatalf("neither file nor link: %d", p.status)
+	}
+	if n := len(sg.Sim.Accepted()); n != 0 {
+		t.Fatalf("refused forms sent %d messages", n)
+	}
+
+	if p := multipartPostAs(t, b, "/conversations/new", fields, "header_file", "paket.png", "image/png", png); p.status != http.StatusSeeOther {
+		t.Fatalf("with a file: %d %.300s", p.status, p.body)
+	}
+	body := waitSent(t, sg.Sim, "template", 1)
+	var sent struct {
+		Template struct {
+			Components []struct {
+				Type       string
+				Parameters []struct {
+					Type  string
+					Image struct{ ID, Link string }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &sent); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, c := range sent.Template.Components {
+		if c.Type == "header" && len(c.Parameters) == 1 && c.Parameters[0].Type == "image" && c.Parameters[0].Image.Link == "" {
+			id = c.Parameters[0].Image.ID
+		}
+	}
+	if id == "" {
+		t.Fatalf("no image header with a media id: %s", body)
+	}
+	if got, ok := sg.Sim.Media(id); !ok || !bytes.Equal(got, png) {
+		t.Fatalf("the header's media id %s is not the uploaded file at Meta (%v)", id, ok)
 	}
 }
