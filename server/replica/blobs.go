@@ -36,6 +36,8 @@ func newBlobs(ctx context.Context, t *Target) (blobs, error) {
 			return nil, err
 		}
 		return &s3Blobs{cl: cl, prefix: t.Path}, nil
+	case "sftp":
+		return &sftpBlobs{conn: newSFTPConn(t.SFTP), root: t.Path}, nil
 	}
 	return nil, fmt.Errorf("replica: scheme %q", t.Scheme)
 }
