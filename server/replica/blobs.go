@@ -23,6 +23,13 @@ type blobs interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
+// closeBlobs ends a blob store's connection, if it keeps one (sftp).
+func closeBlobs(b blobs) {
+	if c, ok := b.(io.Closer); ok {
+		c.Close()
+	}
+}
+
 // errNotFound is returned by Get for a missing key.
 var errNotFound = errors.New("replica: no such object")
 

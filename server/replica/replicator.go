@@ -168,6 +168,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if cerr := r.ls.Close(fin); err == nil {
 		err = cerr
 	}
+	closeBlobs(r.blobs)
 	r.set(func(s *Status) { s.Stopped = true })
 	r.writeStatus()
 	if err != nil {

@@ -315,6 +315,9 @@ type sftpBlobs struct {
 
 func (b *sftpBlobs) p(key string) string { return path.Join(b.root, key) }
 
+// Close ends the SSH connection; a later call dials again.
+func (b *sftpBlobs) Close() error { return b.conn.Close() }
+
 func (b *sftpBlobs) Put(ctx context.Context, key string, r io.Reader) error {
 	_, err := b.conn.put(ctx, b.p(key), r, time.Time{})
 	return err

@@ -113,6 +113,12 @@ func TestSFTPReplicateRestoreEncrypted(t *testing.T) {
 	waitStatus(t, dir, "first sync", func(s *Status) bool {
 		return s.RemoteTXID > 0 && s.RemoteTXID == s.LocalTXID && s.MediaFiles == 2
 	})
+	// A standby follows the same replica.
+	standby := t.TempDir()
+	sctx, scancel := context.WithCancel(context.Background())
+	defer scancel()
+	sdone := make(chan error, 1)
+	go func() { sdone <- Standby(sctx, standby, Config{URL: cfg.URL, KeyFile: key}, sftpLayout, 100*time.Millisecond, quietLog()) }()
 	time.Sleep(300 * time.Millisecond)
 	between := time.Now().UTC()
 	time.Sleep(300 * time.Millisecond)
@@ -132,9 +138,30 @@ func TestSFTPReplicateRestoreEncrypted(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	r.ParentGone() // the writer ended: the last sync leaves the stop mark
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	// The standby catches up to the stop mark the replicator left.
+	var comp Completeness
+	for deadline := time.Now().Add(10 * time.Second); !comp.Complete; time.Sleep(50 * time.Millisecond) {
+		if comp = CheckComplete(t.Context(), standby, Config{URL: cfg.URL, KeyFile: key}, quietLog()); time.Now().After(deadline) {
+			t.Fatalf("standby not complete: %+v", comp)
+		}
+	}
+	scancel()
+	if err := <-sdone; err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(standby, "media", hashName(media))); !bytes.Equal(b, media) {
+		t.Fatal("the standby lacks the media file")
+	}
+	if _, err := os.Stat(filepath.Join(standby, "media", hashName(gone))); err == nil {
+		t.Fatal("the standby keeps the media file deleted at the primary")
+	}
+	if got := restoredRows(t, filepath.Join(standby, StandbyDB)); strings.Join(got, ",") != canary+",spaeter" {
+		t.Fatalf("standby rows %q", got)
 	}
 
 	files := srv.Files(t)
