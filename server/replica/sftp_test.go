@@ -118,7 +118,9 @@ func TestSFTPReplicateRestoreEncrypted(t *testing.T) {
 	sctx, scancel := context.WithCancel(context.Background())
 	defer scancel()
 	sdone := make(chan error, 1)
-	go func() { sdone <- Standby(sctx, standby, Config{URL: cfg.URL, KeyFile: key}, sftpLayout, 100*time.Millisecond, quietLog()) }()
+	go func() {
+		sdone <- Standby(sctx, standby, Config{URL: cfg.URL, KeyFile: key}, sftpLayout, 100*time.Millisecond, quietLog())
+	}()
 	time.Sleep(300 * time.Millisecond)
 	between := time.Now().UTC()
 	time.Sleep(300 * time.Millisecond)
