@@ -46,7 +46,7 @@ type Config struct {
 // Target is a parsed replica URL.
 type Target struct {
 	Scheme string // "s3", "sftp" or "file"
-	Bucket string // s3 only
+	Bucket string // s3; for sftp host:port, so that "scheme://bucket/path" names the target without the user
 	Path   string // key prefix (s3) or directory (file, sftp)
 	Query  url.Values
 	SFTP   *SFTPTarget // sftp only

@@ -401,7 +401,7 @@ func TestParseSFTPURL(t *testing.T) {
 			t.Errorf("%s: %v", c.url, err)
 			continue
 		}
-		if tg.SFTP.Addr != c.addr || tg.Path != c.path || tg.SFTP.User != "u1" || tg.SFTP.HostKey.Type() != ssh.KeyAlgoED25519 {
+		if tg.SFTP.Addr != c.addr || tg.Bucket != c.addr || tg.Path != c.path || tg.SFTP.User != "u1" || tg.SFTP.HostKey.Type() != ssh.KeyAlgoED25519 {
 			t.Errorf("%s: addr %q path %q user %q", c.url, tg.SFTP.Addr, tg.Path, tg.SFTP.User)
 		}
 	}

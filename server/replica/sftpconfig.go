@@ -77,6 +77,7 @@ func parseSFTP(u *url.URL, t *Target) error {
 	}
 	s.HostKey = key
 	t.Path = p
+	t.Bucket = s.Addr
 	t.SFTP = s
 	return nil
 }
