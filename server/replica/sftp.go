@@ -260,9 +260,9 @@ func (s *sftpConn) remove(ctx context.Context, name string) (err error) {
 }
 
 // walk calls f for every regular file under root (none if root is
-// missing), skipping temporary files; dirs gets the directories, deepest
-// last.
-func (s *sftpConn) walk(ctx context.Context, root string, f func(p string, fi fs.FileInfo) error) (dirs []string, err error) {
+// missing), skipping temporary files unless tmp; dirs gets the
+// directories, deepest last.
+func (s *sftpConn) walk(ctx context.Context, root string, tmp bool, f func(p string, fi fs.FileInfo) error) (dirs []string, err error) {
 	c, err := s.client(ctx)
 	if err != nil {
 		return nil, err
@@ -283,7 +283,7 @@ func (s *sftpConn) walk(ctx context.Context, root string, f func(p string, fi fs
 			dirs = append(dirs, w.Path())
 			continue
 		}
-		if !fi.Mode().IsRegular() || strings.HasPrefix(path.Base(w.Path()), ".tmp-") {
+		if !fi.Mode().IsRegular() || !tmp && strings.HasPrefix(path.Base(w.Path()), ".tmp-") {
 			continue
 		}
 		if err := f(w.Path(), fi); err != nil {
@@ -340,7 +340,7 @@ func (b *sftpBlobs) Delete(ctx context.Context, key string) error {
 
 func (b *sftpBlobs) List(ctx context.Context, prefix string) ([]string, error) {
 	var out []string
-	_, err := b.conn.walk(ctx, b.p(prefix), func(p string, _ fs.FileInfo) error {
+	_, err := b.conn.walk(ctx, b.p(prefix), false, func(p string, _ fs.FileInfo) error {
 		out = append(out, strings.TrimPrefix(p, b.root+"/"))
 		return nil
 	})

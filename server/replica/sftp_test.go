@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/superfly/ltx"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pforte/pforte/server/testenv/sftptest"
@@ -421,5 +422,87 @@ func TestParseSFTPURL(t *testing.T) {
 	_, err = AcquireLease(t.Context(), Config{URL: "sftp://u1@h.example/p?host_key=" + hk}, "me", time.Minute, quietLog())
 	if err == nil || !strings.Contains(err.Error(), "s3://") {
 		t.Fatalf("lease on sftp: %v", err)
+	}
+}
+
+// TestSFTPReplicaClientLTX: Litestream's side of the SFTP target —
+// layout, listing with seek, the millisecond from the header for a
+// point-in-time restore, ranged reads, deletes, and DeleteAll also of the
+// leftovers of an interrupted upload.
+func TestSFTPReplicaClientLTX(t *testing.T) {
+	srv := sftptest.Start(t)
+	t.Setenv(SFTPPasswordEnv, srv.Password)
+	client, _, _, err := open(t.Context(), &Config{URL: srv.URL("srv/pforte"), Unencrypted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	ts := []time.Time{time.UnixMilli(1790000000123).UTC(), time.UnixMilli(1790000001987).UTC()}
+	for i, at := range ts {
+		id := ltx.TXID(i + 1)
+		hdr := ltx.Header{Version: ltx.Version, Flags: ltx.HeaderFlagNoChecksum, PageSize: 4096, Commit: 1, MinTXID: id, MaxTXID: id, Timestamp: at.UnixMilli()}
+		b, err := hdr.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := client.WriteLTXFile(ctx, 0, id, id, io.MultiReader(bytes.NewReader(b), strings.NewReader("seiten-"+id.String())))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.CreatedAt.Equal(at) || info.Size != int64(len(b))+int64(len("seiten-"+id.String())) {
+			t.Fatalf("write info %+v", info)
+		}
+	}
+	if srv.Files(t)["/srv/pforte/ltx/0/"+ltx.FormatFilename(1, 1)] == nil {
+		t.Fatalf("not in Litestream's layout: %v", keysOfFiles(srv.Files(t)))
+	}
+	list := func(seek ltx.TXID, meta bool) []*ltx.FileInfo {
+		t.Helper()
+		it, err := client.LTXFiles(ctx, 0, seek, meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos, err := ltx.SliceFileIterator(it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return infos
+	}
+	if got := list(0, false); len(got) != 2 || !got[0].CreatedAt.Equal(ts[0].Truncate(time.Second)) {
+		t.Fatalf("listing by mtime: %+v", got)
+	}
+	if got := list(0, true); len(got) != 2 || !got[0].CreatedAt.Equal(ts[0]) || !got[1].CreatedAt.Equal(ts[1]) {
+		t.Fatalf("listing with the header's time: %+v", got)
+	}
+	if got := list(2, false); len(got) != 1 || got[0].MinTXID != 2 {
+		t.Fatalf("listing from TX 2: %+v", got)
+	}
+	rc, err := client.OpenLTXFile(ctx, 0, 2, 2, ltx.HeaderSize, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "seiten" {
+		t.Fatalf("ranged read %q", b)
+	}
+	if _, err := client.OpenLTXFile(ctx, 0, 7, 7, 0, 0); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("open of a missing file: %v", err)
+	}
+	if err := client.DeleteLTXFiles(ctx, list(1, false)[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if got := list(0, false); len(got) != 1 || got[0].MinTXID != 2 {
+		t.Fatalf("after delete: %+v", got)
+	}
+	// An interrupted upload's leftover.
+	if err := os.WriteFile(filepath.Join(srv.Dir, "srv/pforte/ltx/0/.tmp-0123"), []byte("halb"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if files := srv.Files(t); len(files) != 0 {
+		t.Fatalf("after DeleteAll: %v", keysOfFiles(files))
 	}
 }

@@ -85,7 +85,9 @@ func (r *sftpReplica) DeleteLTXFiles(ctx context.Context, a []*ltx.FileInfo) err
 // clients do (Pforte's media and small files included).
 func (r *sftpReplica) DeleteAll(ctx context.Context) error {
 	var files []string
-	dirs, err := r.conn.walk(ctx, r.path, func(p string, _ fs.FileInfo) error {
+	// Temporary files of interrupted uploads too, or the directories
+	// would not be empty.
+	dirs, err := r.conn.walk(ctx, r.path, true, func(p string, _ fs.FileInfo) error {
 		files = append(files, p)
 		return nil
 	})
