@@ -140,7 +140,18 @@ func (s *SFTPTarget) auth() ([]ssh.AuthMethod, error) {
 		out = append(out, ssh.PublicKeys(signer))
 	}
 	if pw := os.Getenv(SFTPPasswordEnv); pw != "" {
-		out = append(out, ssh.Password(pw))
+		// Some servers ask for the password as keyboard-interactive; a
+		// single prompt gets it, anything more (a second factor) nothing.
+		out = append(out, ssh.Password(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
+			if len(qs) > 1 {
+				return nil, errors.New("the server asks more than a password")
+			}
+			ans := make([]string, len(qs))
+			for i := range ans {
+				ans[i] = pw
+			}
+			return ans, nil
+		}))
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no way to log in as %s: give an SSH private key with key_file=/path/to/key (preferred) or set %s", s.User, SFTPPasswordEnv)
