@@ -50,6 +50,8 @@ var allowed = map[string][]string{
 	"server/replica": {},
 	// The panel's OpenID Connect client knows nothing of the project.
 	"server/panel/sso": {},
+	// A real SFTP server for the replica tests; knows nothing of the project.
+	"server/testenv/sftptest": {},
 }
 
 // TestDependencyDirection keeps the layering above: every import of a

@@ -36,7 +36,7 @@ type replicaConfig struct {
 }
 
 func (c *replicaConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.URL, "replica-url", "", "off-site replica: s3://bucket/path?endpoint=https://…&region=… (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) or file:///path; empty: no replication")
+	fs.StringVar(&c.URL, "replica-url", "", "off-site replica: s3://bucket/path?endpoint=https://…&region=… (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), sftp://user@host:port/path?host_key=…&key_file=… (or PFORTE_REPLICA_SFTP_PASSWORD) or file:///path; empty: no replication")
 	fs.StringVar(&c.KeyFile, "replica-key-file", "", "age identity file; everything is encrypted with it before it leaves (create with \"pforte replica keygen\")")
 	fs.BoolVar(&c.Unencrypted, "replica-unencrypted", false, "allow replicating without encryption (the storage provider then reads everything)")
 	fs.DurationVar(&c.Retention, "replica-retention", replica.DefaultRetention, "point-in-time history kept in the bucket; also the bound after which erased data is gone there")

@@ -23,6 +23,13 @@ type blobs interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
+// closeBlobs ends a blob store's connection, if it keeps one (sftp).
+func closeBlobs(b blobs) {
+	if c, ok := b.(io.Closer); ok {
+		c.Close()
+	}
+}
+
 // errNotFound is returned by Get for a missing key.
 var errNotFound = errors.New("replica: no such object")
 
@@ -36,6 +43,8 @@ func newBlobs(ctx context.Context, t *Target) (blobs, error) {
 			return nil, err
 		}
 		return &s3Blobs{cl: cl, prefix: t.Path}, nil
+	case "sftp":
+		return &sftpBlobs{conn: newSFTPConn(t.SFTP), root: t.Path}, nil
 	}
 	return nil, fmt.Errorf("replica: scheme %q", t.Scheme)
 }

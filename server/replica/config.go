@@ -30,7 +30,7 @@ const DefaultRetention = 72 * time.Hour
 
 // Config is what the replicator and a restore need to know.
 type Config struct {
-	URL         string        // s3://bucket/path?endpoint=…&region=… or file:///path
+	URL         string        // s3://bucket/path?endpoint=…&region=…, sftp://user@host:port/path?host_key=… or file:///path
 	KeyFile     string        // age identity (X25519); its recipient encrypts
 	Unencrypted bool          // allow replicating without a key
 	Retention   time.Duration // point-in-time history kept in the bucket
@@ -45,10 +45,11 @@ type Config struct {
 
 // Target is a parsed replica URL.
 type Target struct {
-	Scheme string // "s3" or "file"
-	Bucket string // s3 only
-	Path   string // key prefix (s3) or directory (file)
+	Scheme string // "s3", "sftp" or "file"
+	Bucket string // s3; for sftp host:port, so that "scheme://bucket/path" names the target without the user
+	Path   string // key prefix (s3) or directory (file, sftp)
 	Query  url.Values
+	SFTP   *SFTPTarget // sftp only
 	raw    string
 }
 
@@ -101,9 +102,11 @@ func ParseURL(raw string) (*Target, error) {
 		}
 		t.Path = u.Path
 	case "sftp":
-		return nil, errors.New("sftp is not supported yet; use an S3-compatible bucket (Hetzner, IONOS, STACKIT, OVH, AWS, MinIO) or file:// on a mounted remote file system")
+		if err := parseSFTP(u, t); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("scheme %q: want s3:// or file://", u.Scheme)
+		return nil, fmt.Errorf("scheme %q: want s3://, sftp:// or file://", u.Scheme)
 	}
 	return t, nil
 }
@@ -155,8 +158,14 @@ func WriteNewIdentity(path string) (string, error) {
 // Validate fills defaults and checks the settings; the error names the
 // setting.
 func (c *Config) Validate() error {
-	if _, err := ParseURL(c.URL); err != nil {
+	t, err := ParseURL(c.URL)
+	if err != nil {
 		return &SettingError{Name: "replica-url", Msg: err.Error()}
+	}
+	if t.SFTP != nil {
+		if _, err := t.SFTP.auth(); err != nil {
+			return &SettingError{Name: "replica-url", Msg: err.Error()}
+		}
 	}
 	if c.KeyFile == "" && !c.Unencrypted {
 		return &SettingError{Name: "replica-key-file", Msg: "nothing leaves the machine unencrypted: give an age key file (create one with \"pforte replica keygen --out FILE\") or --replica-unencrypted"}

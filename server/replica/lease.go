@@ -39,7 +39,7 @@ func AcquireLease(ctx context.Context, cfg Config, owner string, ttl time.Durati
 		return nil, &SettingError{Name: "replica-url", Msg: err.Error()}
 	}
 	if t.Scheme != "s3" {
-		return nil, &SettingError{Name: "replica-lease", Msg: "a lease needs an s3:// replica (conditional writes)"}
+		return nil, &SettingError{Name: "replica-lease", Msg: "a lease needs an s3:// replica (conditional writes); sftp:// and file:// have none"}
 	}
 	cl, err := newS3ClientFor(ctx, t)
 	if err != nil {

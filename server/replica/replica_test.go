@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"io"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -21,6 +22,9 @@ func FuzzParseURL(f *testing.F) {
 		"file:///var/backups/pforte",
 		"file://host/x",
 		"sftp://u@h/p",
+		"sftp://u12345@u12345.your-storagebox.de:23/home/pforte?host_key=ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl&key_file=%2Fetc%2Fpforte%2Fid",
+		"sftp://u:pw@h/p?host_key=ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+		"sftp://u@h:99999/p?host_key=x",
 		"s3://b/p?endpoint=ftp://x",
 		"s3://b/p?foo=1",
 		"",
@@ -44,6 +48,15 @@ func FuzzParseURL(f *testing.F) {
 		case "file":
 			if !strings.HasPrefix(tg.Path, "/") {
 				t.Fatalf("%q accepted with a relative path", s)
+			}
+		case "sftp":
+			if tg.SFTP == nil || tg.SFTP.User == "" || tg.SFTP.HostKey == nil || !strings.HasPrefix(tg.Path, "/") || tg.Path == "/" {
+				t.Fatalf("%q accepted without user, host key or path", s)
+			}
+			if u, _ := url.Parse(s); u != nil && u.User != nil {
+				if _, has := u.User.Password(); has {
+					t.Fatalf("%q accepted with a password", s)
+				}
 			}
 		default:
 			t.Fatalf("%q accepted with scheme %q", s, tg.Scheme)

@@ -53,6 +53,9 @@ func open(ctx context.Context, cfg *Config) (litestream.ReplicaClient, blobs, *s
 	if sb, ok := b.(*s3Blobs); ok {
 		// One S3 client for Litestream's files and Pforte's own.
 		client = &s3Replica{c: sb.cl, path: t.Path, log: slog.Default()}
+	} else if fb, ok := b.(*sftpBlobs); ok {
+		// One SSH connection for Litestream's files and Pforte's own.
+		client = &sftpReplica{conn: fb.conn, path: t.Path, log: slog.Default()}
 	} else if client, err = litestream.NewReplicaClientFromURL(cfg.URL); err != nil {
 		return nil, nil, nil, fmt.Errorf("replica: %w", err)
 	}
@@ -165,6 +168,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 	if cerr := r.ls.Close(fin); err == nil {
 		err = cerr
 	}
+	closeBlobs(r.blobs)
 	r.set(func(s *Status) { s.Stopped = true })
 	r.writeStatus()
 	if err != nil {

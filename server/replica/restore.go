@@ -46,6 +46,7 @@ func Restore(ctx context.Context, dir string, cfg Config, lay Layout, ts time.Ti
 	if err != nil {
 		return nil, err
 	}
+	defer closeBlobs(b)
 	client.SetLogger(log)
 	if err := client.Init(ctx); err != nil {
 		return nil, fmt.Errorf("replica: connect: %w", err)

@@ -35,6 +35,7 @@ func Standby(ctx context.Context, dir string, cfg Config, lay Layout, every time
 	if err != nil {
 		return err
 	}
+	defer closeBlobs(b)
 	client.SetLogger(log)
 	if err := client.Init(ctx); err != nil {
 		return fmt.Errorf("replica: connect: %w", err)

@@ -73,6 +73,7 @@ func ClearStopMark(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	defer closeBlobs(b)
 	if err := b.Delete(ctx, stopMarkKey); err != nil && !errors.Is(err, errNotFound) {
 		return fmt.Errorf("replica: clear stop mark: %w", err)
 	}
@@ -113,6 +114,7 @@ func CheckComplete(ctx context.Context, dir string, cfg Config, log *slog.Logger
 		c.Why = err.Error()
 		return c
 	}
+	defer closeBlobs(bl)
 	tmp := filepath.Join(dir, ".stopmark")
 	os.Remove(tmp)
 	defer os.Remove(tmp)
