@@ -2,6 +2,8 @@ package panel
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -114,7 +116,9 @@ func (s *Server) replicaKey(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusConflict, "Die Verschlüsselung ist über Startparameter festgelegt.")
 		return
 	}
-	path := filepath.Join(rs.DataDir, "replica-key-"+s.now().UTC().Format("20060102-150405")+".txt")
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	path := filepath.Join(rs.DataDir, "replica-key-"+s.now().UTC().Format("20060102-150405")+"-"+hex.EncodeToString(nonce[:])+".txt")
 	pub, err := rs.NewKey(path)
 	if err == nil {
 		var b []byte

@@ -41,8 +41,8 @@ func TestReplicaSetupSave(t *testing.T) {
 	ctx := context.Background()
 	var applied atomic.Int32
 	keyDir, target := t.TempDir(), t.TempDir()
-	g := testenv.New(t, testenv.Options{Panel: panel.Config{ReplicaSetup: replicaSetupFor(keyDir, panel.ReplicaFixed{}, &applied)}})
-	addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
+	g := testenv.New(t, testenv.Options{Panel: panel.Config{MarkUntranslated: true, ReplicaSetup: replicaSetupFor(keyDir, panel.ReplicaFixed{}, &applied)}})
+	admin := addUser(t, g.Store, "admin@example.de", store.RoleAdmin)
 	addUser(t, g.Store, "agent@example.de", store.RoleAgent)
 	b := newBrowser(t, g.Public.URL)
 	b.login("admin@example.de")
@@ -175,6 +175,29 @@ func TestReplicaSetupSave(t *testing.T) {
 	}
 	if page := b.get("/settings"); strings.Contains(page.body, secret) || !strings.Contains(page.body, "Leer lassen, um ihn zu behalten") {
 		t.Fatal("the settings page shows the secret, or does not say it is kept")
+	}
+
+	// English, every message and label translated.
+	if err := g.Store.SetPreferences(ctx, admin.ID, "en", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []page{b.get("/settings"), b.post("/settings/replica", form("url", "ftp://x")),
+		b.post("/settings/replica", form("url", "file://"+target, "retention_hours", "0")),
+		b.post("/settings/replica", form("url", "file://"+target, "action", "probe")), b.post("/settings/replica/key", url.Values{})} {
+		if strings.Contains(p.body, "⟦") || !strings.Contains(p.body, "Check connection") {
+			i := strings.Index(p.body, "⟦")
+			t.Fatalf("English replica form untranslated near %q", p.body[max(0, i-80):min(len(p.body), i+200)])
+		}
+	}
+	for _, want := range []string{"The target is not valid", "between 1 and 8760 hours", "Connection checked", "it is shown only now"} {
+		found := false
+		for _, p := range []page{b.post("/settings/replica", form("url", "ftp://x")), b.post("/settings/replica", form("url", "file://"+target, "retention_hours", "0")),
+			b.post("/settings/replica", form("url", "file://"+target, "action", "probe")), b.post("/settings/replica/key", url.Values{})} {
+			found = found || strings.Contains(p.body, want)
+		}
+		if !found {
+			t.Errorf("English page lacks %q", want)
+		}
 	}
 
 	agent := newBrowser(t, g.Public.URL)
