@@ -650,8 +650,11 @@ func restoreFromReplica(ctx context.Context, dataDir string, c *replicaConfig, a
 // replicator's status file.
 func (d *doctor) checkReplica() {
 	c := d.cfg.Replica
+	if !c.enabled() && d.panelReplica != "" {
+		c.URL = d.panelReplica // set up on the settings page
+	}
 	if !c.enabled() {
-		d.skip("no off-site replica (PFORTE_REPLICA_URL, see docs/replication.md): if this machine is lost, what came since the last copied backup is lost")
+		d.skip("no off-site replica (settings page or PFORTE_REPLICA_URL, see docs/replication.md): if this machine is lost, what came since the last copied backup is lost")
 		return
 	}
 	st, err := replica.ReadStatus(d.cfg.DataDir)
