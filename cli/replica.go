@@ -298,6 +298,10 @@ func (s *replicaSupervisor) effective(set *store.ReplicaSettings) (*replicaConfi
 	if _, ok := s.env(envSFTPPassword); !ok && set.SFTPPassword != nil {
 		extra = append(extra, envSFTPPassword+"="+string(set.SFTPPassword))
 	}
+	if len(extra) > 0 {
+		// Only the child has these credentials: it clears the stop mark.
+		c.clearStopMark = true
+	}
 	if err := c.validate(); err != nil {
 		return nil, nil, err
 	}
