@@ -102,6 +102,9 @@ func TestReplicaConfiguredInPanel(t *testing.T) {
 	if _, body := do("GET", "/settings", nil); !strings.Contains(body, `data-testid="replica-last-sync"`) {
 		t.Fatal("the settings page shows no sync")
 	}
+	if out := runPforte(t, "records", "--data-dir", dir); !strings.Contains(out, "s3://pforte/panel") || !strings.Contains(out, "age-encrypted") {
+		t.Fatalf("pforte records does not name the panel's replica:\n%s", out)
+	}
 	// The doctor reads the panel's replica (no flag names it).
 	if out, _ := runPforteErr("doctor", "--data-dir", dir, "--timeout", "1s", "--graph-url", "http://127.0.0.1:1"); !strings.Contains(out, "off-site replica s3://pforte/panel") || !strings.Contains(out, "is current") {
 		t.Fatalf("doctor does not see the panel's replica:\n%s", out)
