@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,9 +89,6 @@ func TestReplicaConfiguredInPanel(t *testing.T) {
 	first := waitReplica(t, dir, "first sync of the replica set in the panel", func(s *replica.Status) bool {
 		return !s.LastSync.IsZero() && s.RemoteTXID > 0 && s.Encrypted && !s.Stopped
 	})
-	if ps := c.stderr.String(); strings.Contains(ps, "test-secret") {
-		t.Fatal("the S3 secret is in serve's log")
-	}
 
 	// A message after the start reaches the replica.
 	postWebhook(t, c, secret, canaryBody("4917099990007", "wamid.panel.1", "über das Panel repliziert"))
@@ -121,6 +119,15 @@ func TestReplicaConfiguredInPanel(t *testing.T) {
 	}
 	postWebhook(t, c, secret, canaryBody("4917099990008", "wamid.panel.2", "nach dem Abschalten"))
 
+	// Its log never held the secret.
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	c.cmd.Wait()
+	if strings.Contains(c.stderr.String(), "test-secret") {
+		t.Fatal("the S3 secret is in serve's log")
+	}
+	if strings.Contains(c.stderr.String(), "DATA RACE") {
+		t.Fatal("serve (built with -race) reported a data race")
+	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "test-access")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
 	fresh := filepath.Join(t.TempDir(), "restored")
