@@ -116,6 +116,11 @@ func (s *Server) replicaKey(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, http.StatusConflict, "Die Verschlüsselung ist über Startparameter festgelegt.")
 		return
 	}
+	before, err := s.store.ReplicaSettings(ctx)
+	if err != nil {
+		s.storeFail(w, r, err)
+		return
+	}
 	var nonce [4]byte
 	rand.Read(nonce[:])
 	path := filepath.Join(rs.DataDir, "replica-key-"+s.now().UTC().Format("20060102-150405")+"-"+hex.EncodeToString(nonce[:])+".txt")
@@ -127,6 +132,9 @@ func (s *Server) replicaKey(w http.ResponseWriter, r *http.Request) {
 			err = s.store.SetSettings(ctx, map[string]string{store.SettingReplicaKeyPending: path}, nil,
 				store.AuditEntry{Actor: v.actor(), Action: store.AuditReplicaKeyCreate, Target: "settings:replica", Detail: string(detail), IP: tlsmgr.ClientIP(r)})
 			if err == nil {
+				if old := before.KeyPending; old != "" && old != before.KeyFile && filepath.Dir(old) == rs.DataDir {
+					os.Remove(old) // never confirmed, so never used: the new one replaces it
+				}
 				form, ferr := s.replicaFormVM(ctx)
 				if ferr != nil {
 					s.storeFail(w, r, ferr)

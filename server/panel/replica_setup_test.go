@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -198,6 +199,12 @@ func TestReplicaSetupSave(t *testing.T) {
 		if !found {
 			t.Errorf("English page lacks %q", want)
 		}
+	}
+
+	// Two more keys were made above: the one in use stays, the first
+	// unconfirmed one was replaced by the second.
+	if now, _ := filepath.Glob(filepath.Join(keyDir, "replica-key-*.txt")); len(now) != 2 || !slices.Contains(now, keys[0]) {
+		t.Fatalf("key files after replacing an unconfirmed key: %v", now)
 	}
 
 	agent := newBrowser(t, g.Public.URL)
