@@ -43,6 +43,8 @@ type doctor struct {
 	// residency check.
 	numbers     []string
 	storedToken string
+	// panelReplica is the replica target set on the settings page, if on.
+	panelReplica string
 }
 
 func (d *doctor) ok(format string, a ...any) {
@@ -195,6 +197,9 @@ func (d *doctor) checkDataDir(ctx context.Context) {
 	}
 	if tok, ok, err := st.Secret(ctx, store.SettingAccessToken); err == nil && ok {
 		d.storedToken = string(tok)
+	}
+	if rs, err := st.ReplicaSettings(ctx); err == nil && rs.Enabled {
+		d.panelReplica = rs.URL
 	}
 }
 

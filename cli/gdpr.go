@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -274,7 +275,14 @@ func cmdRecords(ctx context.Context, args []string, env envLookup, stdout, stder
 		return err
 	}
 	defer st.Close()
-	rec, err := st.RecordsOfProcessing(ctx, store.ProcessingContext{Controller: *controller, BackupKeep: 7, BackupMaxAge: 30 * 24 * time.Hour})
+	pc := store.ProcessingContext{Controller: *controller, BackupKeep: 7, BackupMaxAge: 30 * 24 * time.Hour}
+	// A replica switched on in the settings page is in the record too.
+	if rs, err := st.ReplicaSettings(ctx); err != nil {
+		return err
+	} else if rs.Enabled {
+		pc.Replica, pc.ReplicaRetention, pc.ReplicaEncrypted = redactURL(rs.URL), cmp.Or(rs.Retention, replica.DefaultRetention), !rs.Unencrypted
+	}
+	rec, err := st.RecordsOfProcessing(ctx, pc)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,6 +35,16 @@ type replicaConfig struct {
 	MaxLag         time.Duration
 	Lease          bool
 	LeaseTTL       time.Duration
+
+	// given names the flags set on the command line or in the
+	// environment: they win over the settings page.
+	given map[string]bool
+	// clearStopMark: the child clears the bucket's stop mark itself (the
+	// parent has no credentials for a replica set in the panel).
+	clearStopMark bool
+	// sftpPassword is the settings page's SFTP password, which only the
+	// child's environment carries; checks in serve's process use it.
+	sftpPassword string
 }
 
 func (c *replicaConfig) flags(fs *flag.FlagSet) {
@@ -52,7 +64,7 @@ func (c *replicaConfig) enabled() bool { return c.URL != "" }
 
 func (c *replicaConfig) lib() replica.Config {
 	return replica.Config{URL: c.URL, KeyFile: c.KeyFile, Unencrypted: c.Unencrypted, Retention: c.Retention,
-		SyncInterval: c.SyncInterval, MediaInterval: c.MediaInterval, RetentionCheck: c.RetentionCheck}
+		SyncInterval: c.SyncInterval, MediaInterval: c.MediaInterval, RetentionCheck: c.RetentionCheck, SFTPPassword: c.sftpPassword}
 }
 
 func (c *replicaConfig) validate() error {
@@ -91,6 +103,9 @@ func (c *replicaConfig) args(dataDir string) []string {
 	if c.RetentionCheck > 0 {
 		a = append(a, "--replica-retention-check", c.RetentionCheck.String())
 	}
+	if c.clearStopMark {
+		a = append(a, "--clear-stop-mark")
+	}
 	return a
 }
 
@@ -113,6 +128,7 @@ func cmdReplicate(ctx context.Context, args []string, env envLookup, stdin io.Re
 	var c replicaConfig
 	c.flags(fs)
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	clearMark := fs.Bool("clear-stop-mark", false, "clear the bucket's stop mark first (a replica set in the panel: only this process has its credentials)")
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
@@ -122,6 +138,11 @@ func cmdReplicate(ctx context.Context, args []string, env envLookup, stdin io.Re
 	log := newLogger(stderr, *logLevel, "text").With("part", "replica")
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	if *clearMark {
+		if err := replica.ClearStopMark(ctx, c.lib()); err != nil {
+			log.Error("could not clear the replica's stop mark; a promotion might then resend messages sent from here on", "err", err)
+		}
+	}
 	r, err := replica.New(ctx, *dataDir, c.lib(), replicaLayout(), log)
 	if err != nil {
 		return err
@@ -135,17 +156,26 @@ func cmdReplicate(ctx context.Context, args []string, env envLookup, stdin io.Re
 	return r.Run(ctx)
 }
 
-// replicaSupervisor keeps the replicator child running beside serve.
+// replicaSupervisor keeps the replicator child running beside serve and
+// restarts it when the settings page changes the replica.
 type replicaSupervisor struct {
-	cfg     *replicaConfig
+	flags   *replicaConfig // the start parameters; what they give wins
+	env     envLookup
 	dataDir string
 	log     *slog.Logger
 	stderr  io.Writer
 	st      *store.Store
+	reg     *prometheus.Registry
+	metrics sync.Once
 
+	applyMu sync.Mutex // one change at a time
 	mu      sync.Mutex
+	cfg     *replicaConfig // in force; nil: off
+	extra   []string       // the child's credentials (environment, never arguments)
 	cur     *replicaProc
-	stopped bool
+	cancel  context.CancelFunc // ends watch
+	watched chan struct{}
+	running atomic.Bool
 	alarmed bool
 }
 
@@ -160,11 +190,44 @@ type replicaProc struct {
 // AlarmReplica is the alarm key for a replica that fell behind.
 const AlarmReplica = "replica"
 
-func (n *node) startReplica(ctx context.Context) error {
-	if !n.cfg.Replica.enabled() {
+// envSFTPPassword hands a saved SFTP password to the replicator child.
+const envSFTPPassword = "PFORTE_REPLICA_SFTP_PASSWORD"
+
+func newReplicaSupervisor(n *node) *replicaSupervisor {
+	return &replicaSupervisor{flags: &n.cfg.Replica, env: n.env, dataDir: n.cfg.DataDir, log: n.log.With("part", "replica"),
+		stderr: n.stderr, st: n.st, reg: n.reg}
+}
+
+// Running says whether a replicator runs now (the store's scrub asks).
+func (s *replicaSupervisor) Running() bool { return s != nil && s.running.Load() }
+
+// current is the configuration in force; nil when off.
+func (s *replicaSupervisor) current() *replicaConfig {
+	if s == nil {
 		return nil
 	}
-	s := &replicaSupervisor{cfg: &n.cfg.Replica, dataDir: n.cfg.DataDir, log: n.log.With("part", "replica"), stderr: n.stderr, st: n.st}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+func (n *node) startReplica(ctx context.Context) error {
+	s := newReplicaSupervisor(n)
+	n.replica = s
+	// Stopped before the store closes (registered after it): the child
+	// ships the last commits while the database is still open.
+	n.onStop(func(context.Context) { s.shutdown() })
+	if !n.cfg.Replica.enabled() {
+		// Perhaps set up in the panel; a broken saved setting must not
+		// keep serve from starting: it is an alarm.
+		if err := s.Apply(ctx); err != nil {
+			s.log.Error("off-site replica from the settings page not started", "err", err)
+			if aerr := n.st.RaiseAlarm(ctx, AlarmReplica, "Off-site-Replikation: "+err.Error()); aerr != nil {
+				s.log.Warn("raise alarm", "err", aerr)
+			}
+		}
+		return nil
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	if n.cfg.Replica.Lease {
 		// Before the outbox starts: only the lease holder may send.
@@ -189,34 +252,149 @@ func (n *node) startReplica(ctx context.Context) error {
 			})
 		}()
 		n.onStop(func(context.Context) { cancel(); <-leaseDone })
+	} else {
+		n.onStop(func(context.Context) { cancel() })
 	}
 	// Before the outbox may send: a stop mark left by an earlier run would
 	// let a promotion take the copy for complete while this one sends.
 	if err := replica.ClearStopMark(ctx, n.cfg.Replica.lib()); err != nil {
 		if n.cfg.Replica.Lease {
-			cancel()
 			return err
 		}
 		n.log.Error("could not clear the replica's stop mark; a promotion might then resend messages sent from here on", "err", err)
 	}
-	if err := s.spawn(); err != nil {
-		cancel()
+	if err := s.Apply(ctx); err != nil {
 		return fmt.Errorf("replica: start: %w", err)
 	}
+	return nil
+}
+
+// effective merges the start parameters with what the settings page saved:
+// a parameter given wins, field by field. Nil: replication is off.
+func (s *replicaSupervisor) effective(set *store.ReplicaSettings) (*replicaConfig, []string, error) {
+	f := s.flags
+	c := *f
+	c.given, c.clearStopMark, c.sftpPassword = nil, false, ""
+	var extra []string
+	if !f.enabled() {
+		if !set.Enabled {
+			return nil, nil, nil
+		}
+		// The lease is taken before the outbox starts: flags only.
+		c.URL, c.Lease, c.clearStopMark = set.URL, false, true
+		if !f.given["replica-key-file"] && !f.given["replica-unencrypted"] {
+			c.KeyFile, c.Unencrypted = "", set.Unencrypted
+			if !set.Unencrypted {
+				if set.KeyFile == "" {
+					return nil, nil, errors.New("no confirmed key: create one on the settings page or choose no encryption")
+				}
+				c.KeyFile = set.KeyFile
+			}
+		}
+	}
+	if !f.given["replica-retention"] && set.Retention > 0 {
+		c.Retention = set.Retention
+	}
+	if !s.s3KeysFixed() && set.AccessKeyID != "" && set.SecretKey != nil {
+		extra = append(extra, "AWS_ACCESS_KEY_ID="+set.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+string(set.SecretKey))
+	}
+	if _, ok := s.env(envSFTPPassword); !ok && set.SFTPPassword != nil {
+		extra = append(extra, envSFTPPassword+"="+string(set.SFTPPassword))
+		c.sftpPassword = string(set.SFTPPassword)
+	}
+	if len(extra) > 0 {
+		// Only the child has these credentials: it clears the stop mark.
+		c.clearStopMark = true
+	}
+	if err := c.validate(); err != nil {
+		return nil, nil, err
+	}
+	return &c, extra, nil
+}
+
+// s3KeysFixed: the environment gives the S3 keys.
+func (s *replicaSupervisor) s3KeysFixed() bool {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"} {
+		if v, ok := s.env(k); ok && v != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// panelFixed tells the settings page what the start parameters give.
+func (s *replicaSupervisor) panelFixed() panel.ReplicaFixed {
+	f := s.flags
+	fx := panel.ReplicaFixed{URL: f.URL, Lease: f.Lease && f.enabled(), S3Keys: s3KeysFixedEnv(s.env)}
+	if _, ok := s.env(envSFTPPassword); ok {
+		fx.SFTPPassword = true
+	}
+	if f.enabled() || f.given["replica-key-file"] || f.given["replica-unencrypted"] {
+		fx.Encryption, fx.Encrypted = true, f.KeyFile != ""
+	}
+	if f.given["replica-retention"] {
+		fx.Retention = f.Retention
+	}
+	return fx
+}
+
+func s3KeysFixedEnv(env envLookup) bool {
+	return (&replicaSupervisor{env: env}).s3KeysFixed()
+}
+
+// Apply reads the saved settings and makes them take effect: the running
+// child stops (shipping what is left) and one with the new settings
+// starts, or none. Unchanged settings leave the child alone.
+func (s *replicaSupervisor) Apply(ctx context.Context) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	set, err := s.st.ReplicaSettings(ctx)
+	if err != nil {
+		return err
+	}
+	c, extra, err := s.effective(set)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old, oldExtra := s.cfg, s.extra
+	s.mu.Unlock()
+	if sameReplica(old, c, oldExtra, extra, s.dataDir) && (c == nil || s.running.Load()) {
+		return nil
+	}
+	s.stopChild()
+	s.mu.Lock()
+	s.cfg, s.extra = c, extra
+	s.mu.Unlock()
+	if c == nil {
+		s.log.Info("off-site replication switched off")
+		if err := s.st.ClearAlarm(ctx, AlarmReplica); err != nil {
+			s.log.Warn("clear alarm", "err", err)
+		}
+		s.setAlarmed(false)
+		return nil
+	}
+	if err := s.spawn(); err != nil {
+		return err
+	}
+	s.metrics.Do(func() { registerReplicaMetrics(s.reg, s.dataDir) })
+	runCtx, cancel := context.WithCancel(context.Background())
 	watched := make(chan struct{})
+	s.mu.Lock()
+	s.cancel, s.watched = cancel, watched
+	s.mu.Unlock()
 	go func() {
 		defer close(watched)
 		s.watch(runCtx)
 	}()
-	registerReplicaMetrics(n.reg, n.cfg.DataDir)
-	// Registered after the store's close, so it runs before it: the child
-	// ships the last commits while the database is still open.
-	n.onStop(func(context.Context) {
-		cancel()
-		<-watched
-		s.stop()
-	})
 	return nil
+}
+
+func sameReplica(a, b *replicaConfig, ea, eb []string, dataDir string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return slices.Equal(a.args(dataDir), b.args(dataDir)) && slices.Equal(ea, eb) && a.MaxLag == b.MaxLag
 }
 
 func (s *replicaSupervisor) spawn() error {
@@ -224,8 +402,12 @@ func (s *replicaSupervisor) spawn() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe, s.cfg.args(s.dataDir)...)
-	cmd.Env = os.Environ()
+	s.mu.Lock()
+	c, extra := s.cfg, s.extra
+	s.mu.Unlock()
+	cmd := exec.Command(exe, c.args(s.dataDir)...)
+	// Secrets go through the environment, never the command line.
+	cmd.Env = append(os.Environ(), extra...)
 	cmd.Stdout = s.stderr
 	cmd.Stderr = s.stderr
 	in, err := cmd.StdinPipe()
@@ -243,7 +425,8 @@ func (s *replicaSupervisor) spawn() error {
 	s.mu.Lock()
 	s.cur = p
 	s.mu.Unlock()
-	s.log.Info("replicating off-site", "target", redactURL(s.cfg.URL), "pid", cmd.Process.Pid, "encrypted", s.cfg.KeyFile != "")
+	s.running.Store(true)
+	s.log.Info("replicating off-site", "target", redactURL(c.URL), "pid", cmd.Process.Pid, "encrypted", c.KeyFile != "")
 	return nil
 }
 
@@ -277,20 +460,27 @@ func (s *replicaSupervisor) watch(ctx context.Context) {
 }
 
 func (s *replicaSupervisor) checkAlarm(ctx context.Context) {
+	c := s.current()
+	if c == nil {
+		return
+	}
 	st, err := replica.ReadStatus(s.dataDir)
 	if err != nil {
 		s.log.Warn("replica status", "err", err)
 	}
-	ok, why := st.Healthy(time.Now(), s.cfg.MaxLag)
+	ok, why := st.Healthy(time.Now(), c.MaxLag)
+	s.mu.Lock()
+	alarmed := s.alarmed
+	s.mu.Unlock()
 	switch {
-	case !ok && !s.alarmed:
-		s.alarmed = true
+	case !ok && !alarmed:
+		s.setAlarmed(true)
 		s.log.Error("off-site replica is behind; local operation continues and the replica catches up when the bucket is reachable", "why", why)
 		if err := s.st.RaiseAlarm(ctx, AlarmReplica, "Off-site-Replikation: "+why); err != nil {
 			s.log.Warn("raise alarm", "err", err)
 		}
-	case ok && s.alarmed:
-		s.alarmed = false
+	case ok && alarmed:
+		s.setAlarmed(false)
 		s.log.Info("off-site replica caught up")
 		if err := s.st.ClearAlarm(ctx, AlarmReplica); err != nil {
 			s.log.Warn("clear alarm", "err", err)
@@ -298,13 +488,27 @@ func (s *replicaSupervisor) checkAlarm(ctx context.Context) {
 	}
 }
 
-// stop closes the child's stdin, lets it ship the rest (up to 40s) and
-// kills it after that.
-func (s *replicaSupervisor) stop() {
+func (s *replicaSupervisor) setAlarmed(on bool) {
 	s.mu.Lock()
-	s.stopped = true
-	p := s.cur
+	s.alarmed = on
 	s.mu.Unlock()
+}
+
+// stopChild ends the watcher, closes the child's stdin, lets it ship the
+// rest (up to 40s) and kills it after that.
+func (s *replicaSupervisor) stopChild() {
+	s.mu.Lock()
+	p, cancel, watched := s.cur, s.cancel, s.watched
+	s.cur, s.cancel, s.watched = nil, nil, nil
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		<-watched
+	}
+	defer s.running.Store(false)
+	if p == nil {
+		return
+	}
 	p.stdin.Close()
 	select {
 	case <-p.exited:
@@ -313,6 +517,13 @@ func (s *replicaSupervisor) stop() {
 		p.cmd.Process.Kill()
 		<-p.exited
 	}
+}
+
+// shutdown stops the child for good (serve is stopping).
+func (s *replicaSupervisor) shutdown() {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	s.stopChild()
 }
 
 func redactURL(raw string) string {
@@ -447,8 +658,11 @@ func restoreFromReplica(ctx context.Context, dataDir string, c *replicaConfig, a
 // replicator's status file.
 func (d *doctor) checkReplica() {
 	c := d.cfg.Replica
+	if !c.enabled() && d.panelReplica != "" {
+		c.URL = d.panelReplica // set up on the settings page
+	}
 	if !c.enabled() {
-		d.skip("no off-site replica (PFORTE_REPLICA_URL, see docs/replication.md): if this machine is lost, what came since the last copied backup is lost")
+		d.skip("no off-site replica (settings page or PFORTE_REPLICA_URL, see docs/replication.md): if this machine is lost, what came since the last copied backup is lost")
 		return
 	}
 	st, err := replica.ReadStatus(d.cfg.DataDir)
@@ -601,11 +815,12 @@ func cmdPromote(ctx context.Context, args []string, env envLookup, stdout, stder
 
 // replicaView feeds the settings page from the replicator's status file,
 // the source "pforte replica status" and doctor read; nil when off.
-func replicaView(c *replicaConfig, dataDir string) func() *panel.ReplicaState {
-	if !c.enabled() {
-		return nil
-	}
+func replicaView(s *replicaSupervisor, dataDir string) func() *panel.ReplicaState {
 	return func() *panel.ReplicaState {
+		c := s.current()
+		if c == nil {
+			return nil
+		}
 		vm := &panel.ReplicaState{Target: redactURL(c.URL), Encrypted: c.KeyFile != "", Retention: c.Retention}
 		st, err := replica.ReadStatus(dataDir)
 		if err != nil {
@@ -618,4 +833,39 @@ func replicaView(c *replicaConfig, dataDir string) func() *panel.ReplicaState {
 		}
 		return vm
 	}
+}
+
+// replicaActive is the replica in force for the record of processing.
+func (s *replicaSupervisor) replicaActive() (string, time.Duration, bool) {
+	c := s.current()
+	if c == nil {
+		return "", 0, false
+	}
+	return redactURL(c.URL), c.Retention, c.KeyFile != ""
+}
+
+// replicaSetup hands the settings page what it needs of package replica.
+func (s *replicaSupervisor) replicaSetup() *panel.ReplicaSetup {
+	return &panel.ReplicaSetup{DataDir: s.dataDir, Fixed: s.panelFixed(),
+		CheckURL: func(raw string) error { _, err := replica.ParseURL(raw); return err },
+		NewKey:   replica.WriteNewIdentity,
+		CheckKey: func(path string) error { _, err := replica.LoadIdentity(path); return err },
+		Probe: func(ctx context.Context, url, accessKeyID, secretKey, sftpPassword string) error {
+			return replica.Probe(ctx, replica.Config{URL: url}, replica.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey, SFTPPassword: sftpPassword})
+		},
+		Apply: s.Apply,
+	}
+}
+
+// givenFlags names the flags set on the command line or in the
+// environment (parseFlags sets the latter without marking them).
+func givenFlags(fs *flag.FlagSet, env envLookup) map[string]bool {
+	m := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { m[f.Name] = true })
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := env(envName(f.Name)); ok {
+			m[f.Name] = true
+		}
+	})
+	return m
 }

@@ -58,6 +58,7 @@ type node struct {
 	gw        *gateway.Server
 	panel     *panel.Server
 	health    *health.Monitor
+	replica   *replicaSupervisor
 
 	listeners []*listener
 	stops     []func(context.Context)
@@ -70,6 +71,7 @@ func cmdServe(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	if err := parseFlags(fs, args, env); err != nil {
 		return err
 	}
+	cfg.Replica.given = givenFlags(fs, env)
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -154,7 +156,7 @@ func (n *node) startTLS(context.Context) error {
 
 func (n *node) openStore(ctx context.Context) error {
 	st, err := store.Open(ctx, n.cfg.DataDir, store.Options{Logger: n.log, OnCommit: n.metrics.ObserveCommit, IsStopWord: outbox.IsStopWord,
-		WALTruncatedByReplica: n.cfg.Replica.enabled()})
+		ReplicaRunning: func() bool { return n.replica.Running() }})
 	if err != nil {
 		return err
 	}
@@ -328,16 +330,14 @@ func (n *node) buildFaces(ctx context.Context) error {
 	}
 	n.secrets = cloudapi.NewAppSecrets(given)
 	processing, location := cfg.Jobs.processing(cfg.Domain), cfg.Jobs.location
-	if cfg.Replica.enabled() {
-		processing.Replica, processing.ReplicaRetention, processing.ReplicaEncrypted = redactURL(cfg.Replica.URL), cfg.Replica.Retention, cfg.Replica.KeyFile != ""
-	}
+	processing.ReplicaActive = n.replica.replicaActive
 	n.gw = gateway.New(gateway.Config{AppSecrets: given, Secrets: n.secrets, VerifyToken: cfg.VerifyToken, MaxBody: cfg.MaxBody,
 		Sender: n.sending.sender, OnIngest: n.onIngest, PublicURL: publicURL(cfg), Location: location,
 		Processing: processing, Jobs: n.sched, DeleteMetaMedia: n.client.EraseMedia, Campaigns: n.campaigns, Templates: n.tpl}, n.st, n.log, n.metrics)
 	n.panel = panel.New(panel.Config{PublicURL: publicURL(cfg), TLS: n.tls != nil, Outbox: n.sending.sender, Campaigns: n.campaigns,
 		Secrets: n.secrets, VerifyToken: cfg.VerifyToken, Location: location, Processing: processing, Jobs: n.sched,
 		DeleteMetaMedia: n.client.EraseMedia, Status: &serverStatus{tls: n.tls, st: n.st, dataDir: cfg.DataDir}, Templates: n.tpl,
-		Replica: replicaView(&cfg.Replica, cfg.DataDir), SSO: cfg.sso}, n.st, n.log)
+		Replica: replicaView(n.replica, cfg.DataDir), ReplicaSetup: n.replica.replicaSetup(), SSO: cfg.sso}, n.st, n.log)
 	if n.tls != nil {
 		n.panel.UseTLS(n.tls)
 	}

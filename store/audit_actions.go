@@ -110,6 +110,9 @@ const (
 	AuditTeamDelete            AuditAction = "team.delete"
 	AuditTeamMembers           AuditAction = "team.members"
 	AuditRoutingChange         AuditAction = "routing.change"
+	// The off-site replica set on the settings page (replica_settings.go).
+	AuditReplicaSettings  AuditAction = "replica.settings"
+	AuditReplicaKeyCreate AuditAction = "replica.key_create"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -135,6 +138,7 @@ var AuditActions = []AuditAction{
 	AuditContactFieldDelete, AuditContactInfoRequest, AuditContactsExport,
 	AuditPasswordSessionsEnded,
 	AuditTeamCreate, AuditTeamDelete, AuditTeamMembers, AuditRoutingChange,
+	AuditReplicaSettings, AuditReplicaKeyCreate,
 }
 
 // consentAction is the audit key of a consent record's action.

@@ -50,6 +50,9 @@ type ProcessingContext struct {
 	Replica          string
 	ReplicaRetention time.Duration
 	ReplicaEncrypted bool
+	// ReplicaActive, when set, replaces the three fields above with the
+	// replica in force now (it may be switched on in the settings page).
+	ReplicaActive func() (target string, retention time.Duration, encrypted bool)
 }
 
 // RecordsOfProcessing builds the record from the live retention settings.
@@ -235,10 +238,13 @@ func (s *Store) RecordsOfProcessing(ctx context.Context, pc ProcessingContext) (
 		Note: "Ausgangspunkt für das Verzeichnis von Verarbeitungstätigkeiten; vom Verantwortlichen zu prüfen und zu ergänzen. " +
 			"A starting point for the record of processing activities; the controller must review and complete it.",
 	}
+	if pc.ReplicaActive != nil {
+		pc.Replica, pc.ReplicaRetention, pc.ReplicaEncrypted = pc.ReplicaActive()
+	}
 	if pc.Replica != "" {
 		enc := "clientseitig mit age verschlüsselt, der Anbieter hält nur Chiffretext / age-encrypted on the server, the provider holds ciphertext only"
 		if !pc.ReplicaEncrypted {
-			enc = "UNVERSCHLÜSSELT (--replica-unencrypted) / NOT encrypted"
+			enc = "UNVERSCHLÜSSELT (ausdrücklich so eingestellt) / NOT encrypted (explicitly chosen)"
 		}
 		h := int(pc.ReplicaRetention.Hours())
 		rec.Processors = append(rec.Processors, Processor{Name: "(Speicheranbieter der Off-site-Replik eintragen / enter the replica's storage provider): " + pc.Replica,

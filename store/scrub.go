@@ -45,12 +45,13 @@ func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 		return res, err
 	}
 	walWait := s.opts.ScrubWait
-	if s.opts.WALTruncatedByReplica {
+	replicating := s.opts.WALTruncatedByReplica || s.opts.ReplicaRunning != nil && s.opts.ReplicaRunning()
+	if replicating {
 		walWait = min(walWait, WALWaitWithReplica)
 	}
 	busy, attempts, err := s.checkpointTruncate(ctx, walWait)
 	res.CheckpointAttempts, res.WALBusy = attempts, busy
-	res.WALLeftToReplica = busy && s.opts.WALTruncatedByReplica
+	res.WALLeftToReplica = busy && replicating
 	if err != nil {
 		return res, err
 	}

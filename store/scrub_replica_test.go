@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -44,6 +45,41 @@ func TestScrubLeavesTheWALToTheReplicator(t *testing.T) {
 		db.Close()
 		if res, err = s.Scrub(ctx); err != nil || res.WALBusy || res.WALLeftToReplica {
 			t.Fatalf("after the reader let go: %+v %v", res, err)
+		}
+	}
+}
+
+// A replicator switched on or off while the store is open (the settings
+// page): the scrub asks Options.ReplicaRunning at each run.
+func TestScrubAsksWhetherAReplicatorRunsNow(t *testing.T) {
+	ctx := context.Background()
+	var running atomic.Bool
+	s := openTest(t, Options{ReplicaRunning: running.Load, ScrubWait: time.Second})
+	now := time.Now()
+	seedVictim(t, s, now)
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(s.Dir(), DBFile)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM messages").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("reader sees %d messages: %v", n, err)
+	}
+	seedBystander(t, s, now)
+	for _, on := range []bool{false, true, false} {
+		running.Store(on)
+		res, err := s.Scrub(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.WALBusy || res.WALLeftToReplica != on {
+			t.Fatalf("replicator running %v: busy %v, left to replica %v", on, res.WALBusy, res.WALLeftToReplica)
 		}
 	}
 }

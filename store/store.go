@@ -62,6 +62,9 @@ type Options struct {
 	// the whole ScrubWait for it: it tries for WALWaitWithReplica and
 	// reports ScrubResult.WALLeftToReplica.
 	WALTruncatedByReplica bool
+	// ReplicaRunning, when set, is asked instead at each scrub: a replica
+	// switched on or off in the settings page changes it while running.
+	ReplicaRunning func() bool
 
 	syncHook func() error // replaces the WAL fsync in tests
 }

@@ -142,6 +142,10 @@ var auditActions = map[string]string{
 	"team.delete":                   "Team gelöscht",
 	"team.members":                  "Team-Mitglieder geändert",
 	"routing.change":                "Zuweisungsregeln geändert",
+
+	// Off-site replica set on the settings page.
+	"replica.settings":   "Off-site-Replikation eingestellt",
+	"replica.key_create": "Schlüssel für die Off-site-Replikation erzeugt",
 }
 
 // auditActor names who acted: a person, an API key, the system.

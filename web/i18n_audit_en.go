@@ -172,6 +172,9 @@ func init() {
 		"Team gelöscht":             "Team deleted",
 		"Team-Mitglieder geändert":  "Team members changed",
 		"Zuweisungsregeln geändert": "Routing rules changed",
+
+		"Off-site-Replikation eingestellt":               "Off-site replication configured",
+		"Schlüssel für die Off-site-Replikation erzeugt": "Off-site replication key created",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

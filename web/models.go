@@ -658,6 +658,8 @@ type SettingsVM struct {
 	Storage map[string]NumberHealthVM
 	// Replica is the off-site replication's state, read-only; nil: off.
 	Replica *ReplicaVM
+	// ReplicaForm sets the off-site replication up; nil: not offered.
+	ReplicaForm *ReplicaFormVM
 }
 
 // ReplicaVM is what the replicator last reported (the status file that

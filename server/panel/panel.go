@@ -90,6 +90,9 @@ type Config struct {
 	// Replica reads the off-site replication's state for the settings
 	// page (the same status file as "pforte replica status"); nil: off.
 	Replica func() *ReplicaState
+	// ReplicaSetup lets admins set the replica up on the settings page;
+	// nil: the page only shows its state.
+	ReplicaSetup *ReplicaSetup
 }
 
 // ReplicaState is the off-site replication's state as the replicator last

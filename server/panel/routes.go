@@ -161,5 +161,8 @@ func (s *Server) routeTable() []route {
 		{"POST /settings/teams", admins, shortForm, s.teamCreate},
 		{"POST /settings/teams/{id}/members", admins, longForm, s.teamMembers},
 		{"POST /settings/teams/{id}/delete", admins, shortForm, s.teamDelete},
+		// The off-site replica (replica_setup.go).
+		{"POST /settings/replica", admins, longForm, s.replicaSave},
+		{"POST /settings/replica/key", admins, shortForm, s.replicaKey},
 	}
 }

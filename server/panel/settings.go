@@ -98,6 +98,11 @@ func (s *Server) settingsVM(ctx context.Context, r *http.Request) (web.SettingsV
 	if s.cfg.Replica != nil {
 		vm.Replica = s.cfg.Replica()
 	}
+	if s.cfg.ReplicaSetup != nil {
+		if vm.ReplicaForm, err = s.replicaFormVM(ctx); err != nil {
+			return vm, err
+		}
+	}
 	return vm, nil
 }
 

@@ -41,6 +41,9 @@ type Config struct {
 	MediaInterval time.Duration
 	// RetentionCheck is how often expired history is deleted.
 	RetentionCheck time.Duration
+	// SFTPPassword is an SFTP password given explicitly (the settings
+	// page's); empty: PFORTE_REPLICA_SFTP_PASSWORD.
+	SFTPPassword string
 }
 
 // Target is a parsed replica URL.
@@ -163,6 +166,7 @@ func (c *Config) Validate() error {
 		return &SettingError{Name: "replica-url", Msg: err.Error()}
 	}
 	if t.SFTP != nil {
+		t.SFTP.Password = c.SFTPPassword
 		if _, err := t.SFTP.auth(); err != nil {
 			return &SettingError{Name: "replica-url", Msg: err.Error()}
 		}

@@ -38,6 +38,9 @@ func newSFTPConn(t *SFTPTarget) *sftpConn { return &sftpConn{t: t, timeout: 30 *
 // errHostKey: the server is not the one the URL pins.
 var errHostKey = errors.New("host key does not match host_key")
 
+// errLoginRefused: the server took neither the key nor the password.
+var errLoginRefused = errors.New("login refused")
+
 // client returns the live session or dials a new one.
 func (s *sftpConn) client(ctx context.Context) (*sftp.Client, error) {
 	s.mu.Lock()
@@ -80,7 +83,7 @@ func (s *sftpConn) client(ctx context.Context) (*sftp.Client, error) {
 			return nil, fmt.Errorf("sftp: %s: %w", s.t.Addr, err)
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return nil, fmt.Errorf("sftp: %s refused the login as %q: check key_file (its public key in the server's authorized_keys) or %s: %w", s.t.Addr, s.t.User, SFTPPasswordEnv, err)
+			return nil, fmt.Errorf("sftp: %s refused the login as %q: check key_file (its public key in the server's authorized_keys) or %s: %w: %w", s.t.Addr, s.t.User, SFTPPasswordEnv, errLoginRefused, err)
 		}
 		return nil, fmt.Errorf("sftp: ssh %s: %w", s.t.Addr, err)
 	}

@@ -538,3 +538,43 @@ func BenchmarkSFTPMediaRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+// TestProbeSFTPWithThePanelsPassword: the settings page's "check the
+// connection" logs in with the password typed there (none in the
+// environment), leaves nothing behind, and tells a refused login and a
+// server with another host key apart. Config.Validate takes the same
+// explicit password, as serve checks a replica set in the panel.
+func TestProbeSFTPWithThePanelsPassword(t *testing.T) {
+	srv := sftptest.Start(t)
+	t.Setenv(SFTPPasswordEnv, "")
+	cfg := Config{URL: srv.URL("pforte"), Unencrypted: true}
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("no password anywhere, yet valid")
+	}
+	withPW := Config{URL: srv.URL("pforte"), Unencrypted: true, SFTPPassword: srv.Password}
+	if err := withPW.Validate(); err != nil {
+		t.Fatalf("explicit password: %v", err)
+	}
+
+	if err := Probe(t.Context(), cfg, Credentials{SFTPPassword: srv.Password}); err != nil {
+		t.Fatalf("probe with the typed password: %v", err)
+	}
+	if files := srv.Files(t); len(files) != 0 {
+		t.Fatalf("the probe left %v on the server", keysOfFiles(files))
+	}
+	var pe *ProbeError
+	err := Probe(t.Context(), cfg, Credentials{SFTPPassword: "falsch"})
+	if !errors.As(err, &pe) || pe.Kind != ProbeDenied {
+		t.Fatalf("wrong password: %v", err)
+	}
+	other := sftptest.Start(t)
+	wrongKey := "sftp://" + srv.User + "@" + srv.Addr + "/pforte?host_key=" + url.QueryEscape(other.HostKey)
+	logins := srv.Logins.Load()
+	err = Probe(t.Context(), Config{URL: wrongKey, Unencrypted: true}, Credentials{SFTPPassword: srv.Password})
+	if !errors.As(err, &pe) || pe.Kind != ProbeHostKey {
+		t.Fatalf("another host key: %v", err)
+	}
+	if srv.Logins.Load() != logins {
+		t.Fatal("logged in to a server with the wrong host key")
+	}
+}

@@ -23,6 +23,9 @@ type SFTPTarget struct {
 	Addr    string        // host:port
 	HostKey ssh.PublicKey // the one key the server must present
 	KeyFile string        // SSH private key (path); empty: password only
+	// Password is given explicitly (the settings page's "check the
+	// connection"); empty: the environment's.
+	Password string
 }
 
 // parseSFTP fills t from sftp://user@host[:port]/path?host_key=…&key_file=….
@@ -139,7 +142,11 @@ func (s *SFTPTarget) auth() ([]ssh.AuthMethod, error) {
 		}
 		out = append(out, ssh.PublicKeys(signer))
 	}
-	if pw := os.Getenv(SFTPPasswordEnv); pw != "" {
+	pw := s.Password
+	if pw == "" {
+		pw = os.Getenv(SFTPPasswordEnv)
+	}
+	if pw != "" {
 		// Some servers ask for the password as keyboard-interactive; a
 		// single prompt gets it, anything more (a second factor) nothing.
 		out = append(out, ssh.Password(pw), ssh.KeyboardInteractive(func(_, _ string, qs []string, _ []bool) ([]string, error) {
