@@ -51,7 +51,8 @@ var allowed = map[string][]string{
 	// The panel's OpenID Connect client knows nothing of the project.
 	"server/panel/sso": {},
 	// A real SFTP server for the replica tests; knows nothing of the project.
-	"server/testenv/sftptest": {},
+	"server/testenv/sftptest":    {},
+	"server/testenv/browsertest": {},
 }
 
 // TestDependencyDirection keeps the layering above: every import of a

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,31 +11,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pforte/pforte/server/replica"
+	"github.com/pforte/pforte/server/testenv/browsertest"
 )
 
 // browser starts headless Chromium for one test.
 func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		path, err = exec.LookPath("chromium-browser")
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is missing; .ci/run installs it with apt-get install chromium")
-		}
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "de-DE"), chromedp.WindowSize(1440, 900))
+	ctx, cancel := context.WithTimeout(browsertest.Start(t), 3*time.Minute)
 	t.Cleanup(cancel)
-	ctx, cancelCtx := chromedp.NewContext(alloc)
-	t.Cleanup(cancelCtx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	t.Cleanup(cancelT)
 	return ctx
 }
 

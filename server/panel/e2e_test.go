@@ -5,7 +5,6 @@ import (
 	"encoding/base32"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,37 +16,12 @@ import (
 
 	"github.com/pforte/pforte/server/panel"
 	"github.com/pforte/pforte/server/testenv"
+	"github.com/pforte/pforte/server/testenv/browsertest"
 	"github.com/pforte/pforte/store"
 )
 
-// chrome starts one headless Chromium for a test. Without Chromium the
-// test is skipped locally but fails in CI (CI=true), where .ci/run installs it.
-func chrome(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		path, err = exec.LookPath("chromium-browser")
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is missing; .ci/run installs it with apt-get install chromium")
-		}
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("lang", "de-DE"), chromedp.WindowSize(1440, 900))
-	t.Cleanup(cancel)
-	// The first context owns the browser process.
-	root, cancelRoot := chromedp.NewContext(alloc)
-	t.Cleanup(cancelRoot)
-	if err := chromedp.Do(root, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	return root
-}
+// chrome starts one headless Chromium for a test.
+func chrome(t *testing.T) context.Context { return browsertest.Start(t) }
 
 // person opens a separate browser context (own cookies), like a second
 // person on another device.
