@@ -300,14 +300,16 @@ func (t TemplateVM) HeaderMedia() string {
 }
 
 // headerAccept is the file chooser's filter for a media header.
-func headerAccept(kind string) string {
+func headerAccept(kind string) (accept string) {
 	switch kind {
 	case "image":
-		return "image/jpeg,image/png"
+		accept = "image/jpeg,image/png"
 	case "video":
-		return "video/mp4"
+		accept = "video/mp4"
+	default:
+		accept = "application/pdf"
 	}
-	return "application/pdf"
+	return accept
 }
 
 // Key identifies a template in forms.
