@@ -158,13 +158,7 @@ func TestReplicaErasureBoundCoversFirstSnapshot(t *testing.T) {
 
 	// The newest state restores, with the other customer and without the
 	// erased one.
-	fresh := filepath.Join(t.TempDir(), "restored")
-	out := runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", fresh)
-	t.Logf("restore: %s", out)
-	st, err := store.Open(context.Background(), fresh, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, fresh, _ := restoreReplica(t, url, key)
 	if _, err := st.MessageByWAMID(context.Background(), "wamid.keep.1"); err != nil {
 		t.Errorf("the newest restore lost the other customer's message: %v", err)
 	}
@@ -181,7 +175,7 @@ func TestReplicaErasureBoundCoversFirstSnapshot(t *testing.T) {
 	// Past the bound the history before the erasure is gone: a restore to
 	// that time must be refused, not answered from leftover files.
 	pit := filepath.Join(t.TempDir(), "pit")
-	out, err = runPforteErr("restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", pit,
+	out, err := runPforteErr("restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", pit,
 		"--timestamp", beforeErasure.Format(time.RFC3339))
 	if err == nil {
 		t.Fatalf("a point-in-time restore to before the erasure worked after the bound: %s", out)

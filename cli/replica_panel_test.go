@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/pforte/pforte/server/replica"
-	"github.com/pforte/pforte/store"
 )
 
 // TestReplicaConfiguredInPanel: "pforte serve" starts without any replica
@@ -130,13 +129,7 @@ func TestReplicaConfiguredInPanel(t *testing.T) {
 	}
 	t.Setenv("AWS_ACCESS_KEY_ID", "test-access")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
-	fresh := filepath.Join(t.TempDir(), "restored")
-	out := runPforte(t, "restore", "--from-replica", target, "--replica-key-file", keys[0], "--data-dir", fresh)
-	t.Logf("restore: %s", out)
-	st, err := store.Open(t.Context(), fresh, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, _ := restoreReplica(t, target, keys[0])
 	defer st.Close()
 	if _, err := st.MessageByWAMID(t.Context(), "wamid.panel.1"); err != nil {
 		t.Fatalf("the message sent while replicating is not in the restore: %v", err)

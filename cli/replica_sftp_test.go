@@ -77,13 +77,7 @@ func TestReplicaSFTPServeRestore(t *testing.T) {
 		}
 	}
 
-	fresh := filepath.Join(t.TempDir(), "restored")
-	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", fresh)
-	t.Logf("restore: %s", out)
-	st, err := store.Open(context.Background(), fresh, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, fresh, out := restoreReplica(t, url, key)
 	for _, id := range []string{"wamid.sftp.bleibt", "wamid.sftp.danach"} {
 		if _, err := st.MessageByWAMID(context.Background(), id); err != nil {
 			t.Errorf("%s not restored: %v", id, err)
@@ -97,15 +91,9 @@ func TestReplicaSFTPServeRestore(t *testing.T) {
 		t.Fatalf("media not restored: %v", err)
 	}
 
-	pit := filepath.Join(t.TempDir(), "pit")
-	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", pit,
-		"--timestamp", beforeErasure.Format(time.RFC3339Nano))
+	st, _, out = restoreReplica(t, url, key, "--timestamp", beforeErasure.Format(time.RFC3339Nano))
 	if !strings.Contains(out, "1 erased customers were in it and were erased again") {
 		t.Fatalf("the point-in-time restore did not erase the canary again: %s", out)
-	}
-	st, err = store.Open(context.Background(), pit, store.Options{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	defer st.Close()
 	if _, err := st.MessageByWAMID(context.Background(), "wamid.sftp.bleibt"); err != nil {

@@ -229,13 +229,7 @@ func TestReplicaSurvivesSIGKILLAndErasure(t *testing.T) {
 	}
 
 	// Newest state onto a fresh machine.
-	fresh := filepath.Join(t.TempDir(), "restored")
-	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", fresh)
-	t.Logf("restore: %s", out)
-	st, err := store.Open(context.Background(), fresh, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, fresh, out := restoreReplica(t, url, key)
 	if err := st.IntegrityCheck(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -259,16 +253,9 @@ func TestReplicaSurvivesSIGKILLAndErasure(t *testing.T) {
 
 	// Point in time before the erasure: the canary row is in that state,
 	// and the restore must erase it again before anything can use it.
-	pit := filepath.Join(t.TempDir(), "pit")
-	out = runPforte(t, "restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", pit,
-		"--timestamp", beforeErasure.Format(time.RFC3339Nano))
-	t.Logf("point-in-time restore: %s", out)
+	st, _, out = restoreReplica(t, url, key, "--timestamp", beforeErasure.Format(time.RFC3339Nano))
 	if !strings.Contains(out, "1 erased customers were in it and were erased again") {
 		t.Fatalf("the point-in-time restore did not find and erase the canary again: %s", out)
-	}
-	st, err = store.Open(context.Background(), pit, store.Options{})
-	if err != nil {
-		t.Fatal(err)
 	}
 	defer st.Close()
 	if _, err := st.MessageByWAMID(context.Background(), "wamid.canary.1"); err == nil {
@@ -787,4 +774,19 @@ func TestReplicaBucketDownLocalGoesOn(t *testing.T) {
 		return s.LagSeconds == 0 && s.RemoteTXID > 0 && s.RemoteTXID == s.LocalTXID
 	})
 	t.Logf("caught up at transaction %d", st.RemoteTXID)
+}
+
+// restoreReplica runs "pforte restore --from-replica" onto a new data
+// directory and opens what it restored; the caller closes the store. It
+// returns the store, the directory and the command's output.
+func restoreReplica(t *testing.T, url, key string, extra ...string) (*store.Store, string, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "restored")
+	out := runPforte(t, append([]string{"restore", "--from-replica", url, "--replica-key-file", key, "--data-dir", dir}, extra...)...)
+	t.Logf("restore %v: %s", extra, out)
+	st, err := store.Open(context.Background(), dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, dir, out
 }
