@@ -40,16 +40,7 @@ func TestErasureSecondSnapshotAfterScrub(t *testing.T) {
 	})
 	wait := func(what string, ok func(*Status) bool) *Status {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if st, _ := ReadStatus(dir); st != nil && ok(st) {
-				return st
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not happen in 10s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		return waitStatus(t, dir, what, ok)
 	}
 	wait("first sync", func(s *Status) bool { return s.RemoteTXID > 0 && s.RemoteTXID == s.LocalTXID })
 	// Litestream's own first snapshot, at the same transaction: two writers

@@ -42,19 +42,13 @@ func (r *s3Replica) ltxKey(level int, lo, hi ltx.TXID) string {
 }
 
 func (r *s3Replica) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, rd io.Reader) (*ltx.FileInfo, error) {
-	// The header (in the clear also when encrypted, see cryptClient) says
-	// when the transaction was written; it becomes the object's metadata.
-	hdrBuf := make([]byte, ltx.HeaderSize)
-	if _, err := io.ReadFull(rd, hdrBuf); err != nil {
-		return nil, fmt.Errorf("s3: read ltx header: %w", err)
+	// The write time becomes the object's metadata.
+	ts, rd, err := ltxWriteTime(rd)
+	if err != nil {
+		return nil, fmt.Errorf("s3: %w", err)
 	}
-	var hdr ltx.Header
-	if err := hdr.UnmarshalBinary(hdrBuf); err != nil {
-		return nil, fmt.Errorf("s3: ltx header: %w", err)
-	}
-	ts := time.UnixMilli(hdr.Timestamp).UTC()
 	key := r.ltxKey(level, minTXID, maxTXID)
-	_, size, err := r.c.Put(ctx, key, io.MultiReader(bytes.NewReader(hdrBuf), rd), putOptions{
+	_, size, err := r.c.Put(ctx, key, rd, putOptions{
 		Meta: map[string]string{ltxTimestampMeta: ts.Format(time.RFC3339Nano)},
 	})
 	if err != nil {
@@ -184,4 +178,19 @@ func (it *s3LTXIter) Err() error          { return it.err }
 func (it *s3LTXIter) Close() error {
 	it.done = true
 	return it.err
+}
+
+// ltxWriteTime reads an LTX file's header, which says when the transaction
+// was written (in the clear also when encrypted, see cryptClient), and
+// returns that time with a reader of the whole file again.
+func ltxWriteTime(rd io.Reader) (time.Time, io.Reader, error) {
+	hdrBuf := make([]byte, ltx.HeaderSize)
+	if _, err := io.ReadFull(rd, hdrBuf); err != nil {
+		return time.Time{}, nil, fmt.Errorf("read ltx header: %w", err)
+	}
+	var hdr ltx.Header
+	if err := hdr.UnmarshalBinary(hdrBuf); err != nil {
+		return time.Time{}, nil, fmt.Errorf("ltx header: %w", err)
+	}
+	return time.UnixMilli(hdr.Timestamp).UTC(), io.MultiReader(bytes.NewReader(hdrBuf), rd), nil
 }

@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,18 +39,12 @@ func (r *sftpReplica) Init(ctx context.Context) error {
 }
 
 func (r *sftpReplica) WriteLTXFile(ctx context.Context, level int, minTXID, maxTXID ltx.TXID, rd io.Reader) (*ltx.FileInfo, error) {
-	// The header (in the clear also when encrypted, see cryptClient) says
-	// when the transaction was written; it becomes the file's mtime.
-	hdrBuf := make([]byte, ltx.HeaderSize)
-	if _, err := io.ReadFull(rd, hdrBuf); err != nil {
-		return nil, fmt.Errorf("sftp: read ltx header: %w", err)
+	// The write time becomes the file's mtime.
+	ts, rd, err := ltxWriteTime(rd)
+	if err != nil {
+		return nil, fmt.Errorf("sftp: %w", err)
 	}
-	var hdr ltx.Header
-	if err := hdr.UnmarshalBinary(hdrBuf); err != nil {
-		return nil, fmt.Errorf("sftp: ltx header: %w", err)
-	}
-	ts := time.UnixMilli(hdr.Timestamp).UTC()
-	n, err := r.conn.put(ctx, litestream.LTXFilePath(r.path, level, minTXID, maxTXID), io.MultiReader(bytes.NewReader(hdrBuf), rd), ts)
+	n, err := r.conn.put(ctx, litestream.LTXFilePath(r.path, level, minTXID, maxTXID), rd, ts)
 	if err != nil {
 		return nil, err
 	}
