@@ -410,7 +410,10 @@ func TestPanelTwoFactor(t *testing.T) {
 	if p := b.post("/account/2fa", url.Values{"code": {"000000"}}); p.status != http.StatusUnprocessableEntity {
 		t.Fatalf("wrong enrolment code: %d", p.status)
 	}
-	p = b.post("/account/2fa", url.Values{"code": {totpNow(t, secret, time.Now())}})
+	// The replay below must use this very code: a 30 s step may end in
+	// between, and a code of the next step is a fresh one.
+	enrolledAt := time.Now()
+	p = b.post("/account/2fa", url.Values{"code": {totpNow(t, secret, enrolledAt)}})
 	codes := codeRe.FindAllStringSubmatch(p.body, -1)
 	if p.status != http.StatusOK || len(codes) != 10 {
 		t.Fatalf("enrolment: %d, %d recovery codes", p.status, len(codes))
@@ -428,7 +431,7 @@ func TestPanelTwoFactor(t *testing.T) {
 	}
 	pre := b.cookie("pforte")
 	// The code used at enrolment cannot be replayed (RFC 6238 §5.2).
-	if p := b.post("/login/2fa", url.Values{"code": {totpNow(t, secret, time.Now())}}); p.status != http.StatusUnauthorized {
+	if p := b.post("/login/2fa", url.Values{"code": {totpNow(t, secret, enrolledAt)}}); p.status != http.StatusUnauthorized {
 		t.Fatalf("replayed enrolment code accepted: %d", p.status)
 	}
 	// A recovery code works once; the session token rotates.
@@ -447,7 +450,7 @@ func TestPanelTwoFactor(t *testing.T) {
 		t.Fatalf("recovery code reused: %d", p.status)
 	}
 	// The next time step's code is fresh and accepted.
-	if p := b.post("/login/2fa", url.Values{"code": {totpNow(t, secret, time.Now().Add(30*time.Second))}}); p.status != http.StatusSeeOther {
+	if p := b.post("/login/2fa", url.Values{"code": {totpNow(t, secret, enrolledAt.Add(30*time.Second))}}); p.status != http.StatusSeeOther {
 		t.Fatalf("fresh code: %d", p.status)
 	}
 	// An admin can reset the agent's 2FA.
