@@ -64,8 +64,10 @@ func TestCostsFromPricing(t *testing.T) {
 	if st != 200 || m.Pricing == nil || m.Pricing.Category != "marketing" || !m.Pricing.Billable || !m.Pricing.KnownCategory {
 		t.Fatalf("message pricing: %d %s", st, body)
 	}
-	month := time.Now().UTC().Format("2006-01")
-	st, body = g.API(t, "GET", "/api/v1/costs?from="+month+"&to="+month, nil)
+	// A month either side: the report's month is Berlin's, the clock's UTC.
+	at := time.Unix(now+1, 0).UTC()
+	from, to := at.AddDate(0, -1, 0).Format("2006-01"), at.AddDate(0, 1, 0).Format("2006-01")
+	st, body = g.API(t, "GET", "/api/v1/costs?from="+from+"&to="+to, nil)
 	var rep struct {
 		Data []struct {
 			Category      string            `json:"category"`
@@ -92,7 +94,7 @@ func TestCostsFromPricing(t *testing.T) {
 	if un.KnownCategory || un.Cost != nil || un.Billable != 1 {
 		t.Fatalf("unknown category row: %+v", un)
 	}
-	st, body = g.API(t, "GET", "/api/v1/costs?from="+month+"&to="+month+"&format=csv", nil)
+	st, body = g.API(t, "GET", "/api/v1/costs?from="+from+"&to="+to+"&format=csv", nil)
 	if st != 200 || !strings.HasPrefix(string(body), "month,phone_number_id,category,country_code,agent,messages,billable,cost,currency\n") ||
 		!strings.Contains(string(body), ",marketing,49,apikey:") || !strings.Contains(string(body), ",1,1,0.1131,EUR\n") {
 		t.Fatalf("csv: %d %s", st, body)
