@@ -64,7 +64,8 @@ func TestCostsFromPricing(t *testing.T) {
 	if st != 200 || m.Pricing == nil || m.Pricing.Category != "marketing" || !m.Pricing.Billable || !m.Pricing.KnownCategory {
 		t.Fatalf("message pricing: %d %s", st, body)
 	}
-	// A month either side: the report's month is Berlin's, the clock's UTC.
+	// A month either side: the statuses carry now+1 s, which may already
+	// fall into the next month.
 	at := time.Unix(now+1, 0).UTC()
 	from, to := at.AddDate(0, -1, 0).Format("2006-01"), at.AddDate(0, 1, 0).Format("2006-01")
 	st, body = g.API(t, "GET", "/api/v1/costs?from="+from+"&to="+to, nil)
