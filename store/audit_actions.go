@@ -113,6 +113,8 @@ const (
 	// The off-site replica set on the settings page (replica_settings.go).
 	AuditReplicaSettings  AuditAction = "replica.settings"
 	AuditReplicaKeyCreate AuditAction = "replica.key_create"
+	// A customer known by BSUID shared their number (contactshare.go).
+	AuditContactNumberShared AuditAction = "contact.number_shared"
 )
 
 // AuditActions lists the vocabulary, for the panel's translation test.
@@ -139,6 +141,7 @@ var AuditActions = []AuditAction{
 	AuditPasswordSessionsEnded,
 	AuditTeamCreate, AuditTeamDelete, AuditTeamMembers, AuditRoutingChange,
 	AuditReplicaSettings, AuditReplicaKeyCreate,
+	AuditContactNumberShared,
 }
 
 // consentAction is the audit key of a consent record's action.

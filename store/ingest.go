@@ -303,6 +303,11 @@ func (b *batch) insertInbound(tx *Tx, m *InboundMessage, deliveryID, now int64) 
 			return false, err
 		}
 	}
+	if m.Type == "contacts" && m.From.WaID == "" && len(m.Context) > 0 {
+		if err := applySharedNumber(tx, contactID, m, now); err != nil {
+			return false, err
+		}
+	}
 	return true, nil
 }
 

@@ -144,8 +144,9 @@ var auditActions = map[string]string{
 	"routing.change":                "Zuweisungsregeln geändert",
 
 	// Off-site replica set on the settings page.
-	"replica.settings":   "Off-site-Replikation eingestellt",
-	"replica.key_create": "Schlüssel für die Off-site-Replikation erzeugt",
+	"replica.settings":      "Off-site-Replikation eingestellt",
+	"replica.key_create":    "Schlüssel für die Off-site-Replikation erzeugt",
+	"contact.number_shared": "Telefonnummer vom Kunden geteilt",
 }
 
 // auditActor names who acted: a person, an API key, the system.

@@ -175,6 +175,7 @@ func init() {
 
 		"Off-site-Replikation eingestellt":               "Off-site replication configured",
 		"Schlüssel für die Off-site-Replikation erzeugt": "Off-site replication key created",
+		"Telefonnummer vom Kunden geteilt":               "Phone number shared by the customer",
 	} {
 		if _, ok := english[de]; !ok {
 			english[de] = en

@@ -273,3 +273,76 @@ func TestRequestNumberThroughTheOutbox(t *testing.T) {
 		t.Fatal("the request is not audited")
 	}
 }
+
+// TestSharedNumberFillsTheContact: a customer known only by BSUID who taps
+// "share my number" under Pforte's request gets that number in the
+// address book, audited. A customer who was never asked, or a number that
+// another contact already has, changes nothing.
+func TestSharedNumberFillsTheContact(t *testing.T) {
+	sg := testenv.NewSending(t, testenv.SendingOptions{Sim: simulator.Options{StatusDelay: -1}})
+	g := sg.Gateway
+	ctx := context.Background()
+	addUser(t, g.Store, "agent@example.de", store.RoleAgent)
+	kim := simulator.Customer{UserID: "DE.1234567890", Name: "kim_k"}
+	uwe := simulator.Customer{UserID: "DE.5550001111", Name: "uwe"}
+	for _, c := range []simulator.Customer{kim, uwe} {
+		if _, st, err := sg.Sim.Write(ctx, c, "text"); err != nil || st != 200 {
+			t.Fatalf("customer writes: %d %v", st, err)
+		}
+	}
+	ck, err := g.Store.ContactByKey(ctx, kim.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, g.Public.URL)
+	b.login("agent@example.de")
+	if p := b.post(fmt.Sprintf("/contacts/%d/request-number", ck.ID), url.Values{"number": {sg.Sim.Options().PhoneNumberID}}); p.status != http.StatusSeeOther {
+		t.Fatalf("request: %d", p.status)
+	}
+	waitSent(t, sg.Sim, "interactive", 1)
+
+	// Uwe was never asked: his card (in reply to nothing of ours) is kept
+	// as a message but does not become his number.
+	if _, st, err := sg.Sim.WriteLine(ctx, uwe, simulator.Line{Kind: "share_number", Phone: "4915199990000"}); err != nil || st != 200 {
+		t.Fatalf("uwe shares: %d %v", st, err)
+	}
+	if c, _ := g.Store.ContactByKey(ctx, uwe.UserID); c == nil || c.WaID != "" {
+		t.Fatalf("a card nobody asked for became a number: %+v", c)
+	}
+	if _, st, err := sg.Sim.WriteLine(ctx, kim, simulator.Line{Kind: "share_number", Phone: "4915112345000"}); err != nil || st != 200 {
+		t.Fatalf("kim shares: %d %v", st, err)
+	}
+	c, err := g.Store.ContactByKey(ctx, kim.UserID)
+	if err != nil || c.WaID != "4915112345000" || c.ID != ck.ID {
+		t.Fatalf("the shared number is not Kim's: %+v %v", c, err)
+	}
+	log, _ := g.Store.AuditLog(ctx, 0, 50)
+	shared := 0
+	for _, e := range log {
+		if e.Action == store.AuditContactNumberShared {
+			shared++
+			if e.Target != fmt.Sprintf("contact:%d", ck.ID) || e.Actor != store.ActorCustomer {
+				t.Errorf("audit entry %+v", e)
+			}
+		}
+	}
+	if shared != 1 {
+		t.Fatalf("%d number.shared audit entries, want 1", shared)
+	}
+	if p := b.get(fmt.Sprintf("/contacts/%d", ck.ID)); !strings.Contains(p.body, "4915112345000") && !strings.Contains(p.body, "+49 151 12345000") {
+		t.Error("the contact page does not show the shared number")
+	}
+
+	// Uwe, asked now, shares Kim's number: it stays Kim's.
+	cu, _ := g.Store.ContactByKey(ctx, uwe.UserID)
+	if p := b.post(fmt.Sprintf("/contacts/%d/request-number", cu.ID), url.Values{"number": {sg.Sim.Options().PhoneNumberID}}); p.status != http.StatusSeeOther {
+		t.Fatalf("request to uwe: %d", p.status)
+	}
+	waitSent(t, sg.Sim, "interactive", 2)
+	if _, st, err := sg.Sim.WriteLine(ctx, uwe, simulator.Line{Kind: "share_number", Phone: "4915112345000"}); err != nil || st != 200 {
+		t.Fatalf("uwe shares: %d %v", st, err)
+	}
+	if c, _ := g.Store.ContactByKey(ctx, uwe.UserID); c == nil || c.WaID != "" {
+		t.Fatalf("a number another contact has moved: %+v", c)
+	}
+}

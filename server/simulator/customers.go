@@ -148,6 +148,9 @@ type Line struct {
 	// list_reply: the button's or row's id; kind button: a template's
 	// quick-reply payload); Text is the button's title.
 	ReplyID string
+	// Phone is the number a customer known by BSUID shares (kind
+	// share_number), in digits.
+	Phone string
 }
 
 // Place is a shared location.
@@ -258,6 +261,20 @@ func (s *Simulator) write(ctx context.Context, c Customer, kind string, file *Fi
 		}
 		msg["type"] = "location"
 		msg["location"] = map[string]any{"latitude": p.Latitude, "longitude": p.Longitude, "name": p.Name, "address": p.Address}
+	case "share_number":
+		// The tap on request_contact_info's button: WhatsApp sends the
+		// customer's own number as a contact card marked by its origin,
+		// in reply to the request (the last message sent to them).
+		if line == nil || line.Phone == "" {
+			return "", 0, fmt.Errorf("simulator: share_number needs Line.Phone")
+		}
+		msg["type"] = "contacts"
+		msg["contacts"] = []any{map[string]any{"origin": "contact_request",
+			"name":   map[string]string{"formatted_name": c.Name, "first_name": c.Name},
+			"phones": []any{map[string]string{"phone": "+" + line.Phone, "wa_id": line.Phone, "type": "CELL"}}}}
+		if lastSent != "" {
+			msg["context"] = map[string]string{"from": s.opts.DisplayPhoneNumber, "id": lastSent}
+		}
 	default:
 		return "", 0, fmt.Errorf("simulator: unknown message kind %q", kind)
 	}
