@@ -159,7 +159,8 @@ func cmdErase(ctx context.Context, args []string, env envLookup, stdout, stderr 
 	// Beside a running replicator the WAL is truncated by it, right after
 	// it has shipped the erasure; waiting for it here would only take 30 s.
 	rs, _ := replica.ReadStatus(*dataDir)
-	st, err := store.Open(ctx, *dataDir, store.Options{WALTruncatedByReplica: rs.Running(time.Now())})
+	replicating := rs.Running(time.Now())
+	st, err := store.Open(ctx, *dataDir, store.Options{ReplicaRunning: func() bool { return replicating }})
 	if err != nil {
 		return err
 	}

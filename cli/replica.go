@@ -190,9 +190,6 @@ type replicaProc struct {
 // AlarmReplica is the alarm key for a replica that fell behind.
 const AlarmReplica = "replica"
 
-// envSFTPPassword hands a saved SFTP password to the replicator child.
-const envSFTPPassword = "PFORTE_REPLICA_SFTP_PASSWORD"
-
 func newReplicaSupervisor(n *node) *replicaSupervisor {
 	return &replicaSupervisor{flags: &n.cfg.Replica, env: n.env, dataDir: n.cfg.DataDir, log: n.log.With("part", "replica"),
 		stderr: n.stderr, st: n.st, reg: n.reg}
@@ -295,11 +292,11 @@ func (s *replicaSupervisor) effective(set *store.ReplicaSettings) (*replicaConfi
 	if !f.given["replica-retention"] && set.Retention > 0 {
 		c.Retention = set.Retention
 	}
-	if !s.s3KeysFixed() && set.AccessKeyID != "" && set.SecretKey != nil {
+	if !s3KeysInEnv(s.env) && set.AccessKeyID != "" && set.SecretKey != nil {
 		extra = append(extra, "AWS_ACCESS_KEY_ID="+set.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+string(set.SecretKey))
 	}
-	if _, ok := s.env(envSFTPPassword); !ok && set.SFTPPassword != nil {
-		extra = append(extra, envSFTPPassword+"="+string(set.SFTPPassword))
+	if _, ok := s.env(replica.SFTPPasswordEnv); !ok && set.SFTPPassword != nil {
+		extra = append(extra, replica.SFTPPasswordEnv+"="+string(set.SFTPPassword))
 		c.sftpPassword = string(set.SFTPPassword)
 	}
 	if len(extra) > 0 {
@@ -312,10 +309,11 @@ func (s *replicaSupervisor) effective(set *store.ReplicaSettings) (*replicaConfi
 	return &c, extra, nil
 }
 
-// s3KeysFixed: the environment gives the S3 keys.
-func (s *replicaSupervisor) s3KeysFixed() bool {
+// s3KeysInEnv: the environment gives the S3 keys (the names the replica's
+// S3 client reads), so the settings page's do not count.
+func s3KeysInEnv(env envLookup) bool {
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "LITESTREAM_ACCESS_KEY_ID"} {
-		if v, ok := s.env(k); ok && v != "" {
+		if v, ok := env(k); ok && v != "" {
 			return true
 		}
 	}
@@ -325,8 +323,8 @@ func (s *replicaSupervisor) s3KeysFixed() bool {
 // panelFixed tells the settings page what the start parameters give.
 func (s *replicaSupervisor) panelFixed() panel.ReplicaFixed {
 	f := s.flags
-	fx := panel.ReplicaFixed{URL: f.URL, Lease: f.Lease && f.enabled(), S3Keys: s3KeysFixedEnv(s.env)}
-	if _, ok := s.env(envSFTPPassword); ok {
+	fx := panel.ReplicaFixed{URL: f.URL, Lease: f.Lease && f.enabled(), S3Keys: s3KeysInEnv(s.env)}
+	if _, ok := s.env(replica.SFTPPasswordEnv); ok {
 		fx.SFTPPassword = true
 	}
 	if f.enabled() || f.given["replica-key-file"] || f.given["replica-unencrypted"] {
@@ -336,10 +334,6 @@ func (s *replicaSupervisor) panelFixed() panel.ReplicaFixed {
 		fx.Retention = f.Retention
 	}
 	return fx
-}
-
-func s3KeysFixedEnv(env envLookup) bool {
-	return (&replicaSupervisor{env: env}).s3KeysFixed()
 }
 
 // Apply reads the saved settings and makes them take effect: the running

@@ -43,14 +43,14 @@ func TestReplicaEffectiveStartParametersWin(t *testing.T) {
 	if c.URL != target || c.KeyFile != key || c.Retention != 5*time.Hour || c.Lease || !c.clearStopMark {
 		t.Fatalf("panel: %+v", c)
 	}
-	if !slices.Equal(extra, []string{"AWS_ACCESS_KEY_ID=AKPANEL", "AWS_SECRET_ACCESS_KEY=panel-secret", envSFTPPassword + "=sftp-pw"}) {
+	if !slices.Equal(extra, []string{"AWS_ACCESS_KEY_ID=AKPANEL", "AWS_SECRET_ACCESS_KEY=panel-secret", replica.SFTPPasswordEnv + "=sftp-pw"}) {
 		t.Fatalf("child environment: %q", extra)
 	}
 	if args := strings.Join(c.args("/data"), " "); strings.Contains(args, "secret") || strings.Contains(args, "sftp-pw") || !strings.Contains(args, "--clear-stop-mark") {
 		t.Fatalf("arguments: %s", args)
 	}
 	// Keys in serve's environment win: the panel's are not handed on.
-	_, extra, _ = sup(replicaConfig{}, map[string]string{"AWS_ACCESS_KEY_ID": "AKENV", envSFTPPassword: "x"}).effective(panelSet)
+	_, extra, _ = sup(replicaConfig{}, map[string]string{"AWS_ACCESS_KEY_ID": "AKENV", replica.SFTPPasswordEnv: "x"}).effective(panelSet)
 	if len(extra) != 0 {
 		t.Fatalf("the panel's keys override the environment's: %q", extra)
 	}

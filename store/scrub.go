@@ -25,7 +25,7 @@ type ScrubResult struct {
 const DefaultScrubWait = 30 * time.Second
 
 // WALWaitWithReplica is how long Scrub waits for the WAL when a replicator
-// holds it (Options.WALTruncatedByReplica): long enough for the usual
+// holds it (Options.ReplicaRunning): long enough for the usual
 // readers, not for the replicator's own read transaction.
 const WALWaitWithReplica = 2 * time.Second
 
@@ -45,7 +45,7 @@ func (s *Store) Scrub(ctx context.Context) (res ScrubResult, err error) {
 		return res, err
 	}
 	walWait := s.opts.ScrubWait
-	replicating := s.opts.WALTruncatedByReplica || s.opts.ReplicaRunning != nil && s.opts.ReplicaRunning()
+	replicating := s.opts.ReplicaRunning != nil && s.opts.ReplicaRunning()
 	if replicating {
 		walWait = min(walWait, WALWaitWithReplica)
 	}

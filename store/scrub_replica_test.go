@@ -15,7 +15,7 @@ import (
 func TestScrubLeavesTheWALToTheReplicator(t *testing.T) {
 	ctx := context.Background()
 	for _, replicating := range []bool{true, false} {
-		s := openTest(t, Options{WALTruncatedByReplica: replicating, ScrubWait: time.Second})
+		s := openTest(t, Options{ReplicaRunning: func() bool { return replicating }, ScrubWait: time.Second})
 		now := time.Now()
 		seedVictim(t, s, now)
 		// A reader that keeps its snapshot, as Litestream does.

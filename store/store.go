@@ -56,14 +56,12 @@ type Options struct {
 	// index and waits for readers to let go of the WAL; default
 	// DefaultScrubWait.
 	ScrubWait time.Duration
-	// WALTruncatedByReplica says a replicator (Litestream) runs beside
-	// this store. It holds a read transaction on purpose and truncates the
-	// WAL itself once it has shipped an erasure, so a scrub does not wait
-	// the whole ScrubWait for it: it tries for WALWaitWithReplica and
-	// reports ScrubResult.WALLeftToReplica.
-	WALTruncatedByReplica bool
-	// ReplicaRunning, when set, is asked instead at each scrub: a replica
-	// switched on or off in the settings page changes it while running.
+	// ReplicaRunning, asked at each scrub, says whether a replicator
+	// (Litestream) runs beside this store now (the settings page switches
+	// it while serve runs). It holds a read transaction on purpose and
+	// truncates the WAL itself once it has shipped an erasure, so a scrub
+	// does not wait the whole ScrubWait for it: it tries for
+	// WALWaitWithReplica and reports ScrubResult.WALLeftToReplica. Nil: none.
 	ReplicaRunning func() bool
 
 	syncHook func() error // replaces the WAL fsync in tests

@@ -1,6 +1,7 @@
 package panel
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -178,7 +179,7 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 		s.storeFail(w, r, err)
 		return
 	}
-	f, fx, fixed := r.PostForm, rs.Fixed, rs.Fixed.names()
+	f, fx := r.PostForm, rs.Fixed
 	probeOnly := f.Get("action") == "probe"
 	// The form as typed, shown again on an error; start parameters win.
 	next := *before
@@ -186,27 +187,27 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 	next.URL = strings.TrimSpace(f.Get("url"))
 	hours, herr := strconv.Atoi(strings.TrimSpace(f.Get("retention_hours")))
 	form.Enabled, form.URL, form.RetentionHours = next.Enabled, next.URL, hours
-	if !fixed["s3_keys"] {
+	if !fx.S3Keys {
 		next.AccessKeyID = strings.TrimSpace(f.Get("access_key_id"))
 		form.AccessKeyID = next.AccessKeyID
 		if sk := f.Get("secret_key"); sk != "" {
 			next.SecretKey = []byte(sk)
 		}
 	}
-	if !fixed["sftp_password"] {
+	if !fx.SFTPPassword {
 		if pw := f.Get("sftp_password"); pw != "" {
 			next.SFTPPassword = []byte(pw)
 		}
 	}
-	if fixed["url"] {
+	if fx.URL != "" {
 		next.URL, next.Enabled = before.URL, true
 		form.URL, form.Enabled = fx.URL, true
 	}
-	if fixed["retention"] {
+	if fx.Retention > 0 {
 		hours, herr = int(fx.Retention/time.Hour), nil
 		form.RetentionHours = hours
 	}
-	if !fixed["encryption"] {
+	if !fx.Encryption {
 		next.Unencrypted = f.Get("encryption") == "none"
 		form.Unencrypted = next.Unencrypted
 	}
@@ -214,10 +215,7 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 		form.Error = msg
 		s.renderReplica(w, r, http.StatusUnprocessableEntity, form)
 	}
-	target := next.URL
-	if fixed["url"] {
-		target = fx.URL
-	}
+	target := cmp.Or(fx.URL, next.URL)
 	switch {
 	case herr != nil || hours < 1 || hours > maxRetentionHours:
 		fail(web.Tf(ctx, "Die Aufbewahrung im Ziel muss zwischen 1 und %d Stunden liegen.", maxRetentionHours))
@@ -230,18 +228,18 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	next.Retention = time.Duration(hours) * time.Hour
-	if target != "" && !fixed["url"] {
+	if target != "" && fx.URL == "" {
 		if err := rs.CheckURL(target); err != nil {
 			fail(web.Tf(ctx, "Das Ziel ist ungültig: %s", err.Error()))
 			return
 		}
 	}
 	isS3 := strings.HasPrefix(target, "s3://")
-	if isS3 && !fixed["s3_keys"] && (next.Enabled || probeOnly) && (next.AccessKeyID == "" || next.SecretKey == nil) {
+	if isS3 && !fx.S3Keys && (next.Enabled || probeOnly) && (next.AccessKeyID == "" || next.SecretKey == nil) {
 		fail(web.T(ctx, "Für ein S3-Ziel brauchen Sie die Zugangsschlüssel-ID und den geheimen Schlüssel Ihres Speicheranbieters."))
 		return
 	}
-	if !fixed["encryption"] && next.Enabled && !probeOnly {
+	if !fx.Encryption && next.Enabled && !probeOnly {
 		switch {
 		case next.Unencrypted && f.Get("unencrypted_ack") != "1":
 			fail(web.T(ctx, "Ohne Verschlüsselung kann der Speicheranbieter alle Nachrichten und Medien lesen. Bitte bestätigen Sie das ausdrücklich oder erzeugen Sie einen Schlüssel."))
@@ -267,10 +265,10 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 		// The target is checked now: a wrong bucket or key shows here,
 		// not as an alarm an hour later.
 		var ak, sk, pw string
-		if !fixed["s3_keys"] {
+		if !fx.S3Keys {
 			ak, sk = next.AccessKeyID, string(next.SecretKey)
 		}
-		if !fixed["sftp_password"] {
+		if !fx.SFTPPassword {
 			pw = string(next.SFTPPassword)
 		}
 		if err := rs.Probe(ctx, target, ak, sk, pw); err != nil {
@@ -284,19 +282,19 @@ func (s *Server) replicaSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fixedKeys := map[string]bool{}
-	if fixed["url"] {
+	if fx.URL != "" {
 		fixedKeys[store.SettingReplicaURL], fixedKeys[store.SettingReplicaEnabled] = true, true
 	}
-	if fixed["retention"] {
+	if fx.Retention > 0 {
 		fixedKeys[store.SettingReplicaRetention] = true
 	}
-	if fixed["s3_keys"] {
+	if fx.S3Keys {
 		fixedKeys[store.SettingReplicaAccessKeyID], fixedKeys[store.SettingReplicaSecretKey] = true, true
 	}
-	if fixed["sftp_password"] {
+	if fx.SFTPPassword {
 		fixedKeys[store.SettingReplicaSFTPPassword] = true
 	}
-	if fixed["encryption"] {
+	if fx.Encryption {
 		fixedKeys[store.SettingReplicaUnencrypted], fixedKeys[store.SettingReplicaKeyFile], fixedKeys[store.SettingReplicaKeyPending] = true, true, true
 	}
 	// Secrets not typed again stay as they are (nil below).
