@@ -69,9 +69,15 @@ func restoredRows(t *testing.T, dbPath string) []string {
 // and a side file over a real SFTP server (key login), restores the newest
 // state and a point in time onto fresh directories, and finds neither the
 // row's text nor the media's bytes in any file on the server. A media
-// file deleted locally leaves the server too.
+// file deleted locally leaves the server too. It runs against pkg/sftp's
+// server and against Debian's OpenSSH.
 func TestSFTPReplicateRestoreEncrypted(t *testing.T) {
-	srv := sftptest.Start(t)
+	for name, start := range map[string]func(testing.TB) *sftptest.Server{"pkg-sftp": sftptest.Start, "openssh": sftptest.StartOpenSSH} {
+		t.Run(name, func(t *testing.T) { sftpReplicateRestore(t, start(t)) })
+	}
+}
+
+func sftpReplicateRestore(t *testing.T, srv *sftptest.Server) {
 	dir := t.TempDir()
 	key := filepath.Join(t.TempDir(), "replica.key")
 	if _, err := WriteNewIdentity(key); err != nil {

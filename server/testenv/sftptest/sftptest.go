@@ -40,7 +40,10 @@ type Server struct {
 	// ClientKeyFile is an unencrypted OpenSSH private key the server
 	// accepts for User.
 	ClientKeyFile string
-	Logins        atomic.Int64 // successful logins
+	// Root is Dir's path as the server shows it: "" when Dir is the
+	// server's "/" (pkg/sftp here), Dir itself for OpenSSH.
+	Root   string
+	Logins atomic.Int64 // successful logins
 
 	ln    net.Listener
 	mu    sync.Mutex
@@ -152,7 +155,7 @@ func (s *Server) URL(dir string, extra ...string) string {
 	for _, e := range extra {
 		q += "&" + e
 	}
-	return "sftp://" + s.User + "@" + s.Addr + "/" + strings.TrimPrefix(dir, "/") + "?" + q
+	return "sftp://" + s.User + "@" + s.Addr + s.Root + "/" + strings.TrimPrefix(dir, "/") + "?" + q
 }
 
 // Files returns every regular file on the server, path (from "/") → bytes.
